@@ -1,1 +1,20 @@
-return 0;
+using System.CommandLine;
+using Vellum.Cli.Commands;
+
+var root = new RootCommand("Vellum: a self-hostable confidential ledger. 'vellum <command> --help' for a command's options.");
+root.Subcommands.Add(VerifyCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create());
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // Usage errors exit 2, so that 1 always means "the ledger failed verification".
+    foreach (var error in parsed.Errors)
+    {
+        Console.Error.WriteLine($"vellum: {error.Message}");
+    }
+
+    return 2;
+}
+
+return parsed.Invoke();

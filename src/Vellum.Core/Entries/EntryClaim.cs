@@ -1,0 +1,79 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Vellum.Core.Primitives;
+
+namespace Vellum.Core.Entries;
+
+/// <summary>How an application claim is stored in an entry's private section.</summary>
+public enum EntryClaimKind : byte
+{
+    /// <summary>ACL's <c>LedgerEntry</c> claim, protocol <c>LedgerEntryV1</c>: HMACs of the entry's collection id and
+    /// contents under a per-transaction secret key (the key is stored; collection id and contents are the entry's own).</summary>
+    LedgerEntryV1 = 1,
+
+    /// <summary>ACL's <c>ClaimDigest</c> claim: a protocol name and a 32-byte digest supplied by the application.</summary>
+    ClaimDigest = 2,
+}
+
+/// <summary>An application claim as stored in the ledger.</summary>
+/// <param name="Kind">The claim kind.</param>
+/// <param name="SecretKey">For <see cref="EntryClaimKind.LedgerEntryV1"/>: the 32-byte HMAC key.</param>
+/// <param name="Protocol">For <see cref="EntryClaimKind.ClaimDigest"/>: the protocol name.</param>
+/// <param name="Value">For <see cref="EntryClaimKind.ClaimDigest"/>: the digest.</param>
+public sealed record EntryClaim(EntryClaimKind Kind, byte[]? SecretKey, string? Protocol, Hash32 Value)
+{
+    /// <summary>A LedgerEntryV1 claim with a fresh random key.</summary>
+    public static EntryClaim NewLedgerEntry() => new(EntryClaimKind.LedgerEntryV1, RandomNumberGenerator.GetBytes(32), null, default);
+
+    /// <summary>
+    /// The claims digest exactly as ACL computes it: each claim digested on its own, then
+    /// SHA-256(u32 LE count ‖ claim digests). <see cref="Hash32.Zero"/> when there are no claims.
+    /// </summary>
+    public static Hash32 ComputeDigest(ReadOnlySpan<byte> collectionIdUtf8, ReadOnlySpan<byte> contents, IReadOnlyList<EntryClaim>? claims)
+    {
+        if (claims is null || claims.Count == 0)
+        {
+            return Hash32.Zero;
+        }
+
+        var buffer = new byte[4 + (32 * claims.Count)];
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer, (uint)claims.Count);
+        for (var i = 0; i < claims.Count; i++)
+        {
+            claims[i].Digest(collectionIdUtf8, contents).CopyTo(buffer.AsSpan(4 + (32 * i)));
+        }
+
+        return Hash32.Compute(buffer);
+    }
+
+    /// <summary>This claim's own digest, before the count-prefixed combination.</summary>
+    public Hash32 Digest(ReadOnlySpan<byte> collectionIdUtf8, ReadOnlySpan<byte> contents)
+    {
+        switch (Kind)
+        {
+            case EntryClaimKind.LedgerEntryV1:
+                {
+                    // d = SHA256(HMAC(k, collectionId) ‖ HMAC(k, contents)); claim = SHA256("LedgerEntryV1" ‖ d)
+                    Span<byte> macs = stackalloc byte[64];
+                    HMACSHA256.HashData(SecretKey, collectionIdUtf8, macs);
+                    HMACSHA256.HashData(SecretKey, contents, macs[32..]);
+                    Span<byte> input = stackalloc byte[13 + 32];
+                    "LedgerEntryV1"u8.CopyTo(input);
+                    SHA256.HashData(macs, input[13..]);
+                    return Hash32.Compute(input);
+                }
+
+            case EntryClaimKind.ClaimDigest:
+                {
+                    var protocol = System.Text.Encoding.UTF8.GetBytes(Protocol ?? string.Empty);
+                    var input = new byte[protocol.Length + 32];
+                    protocol.CopyTo(input, 0);
+                    Value.CopyTo(input.AsSpan(protocol.Length));
+                    return Hash32.Compute(input);
+                }
+
+            default:
+                throw new InvalidOperationException($"Unknown claim kind {Kind}.");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using Vellum.Core.Crypto;
+using Vellum.Core.Identity;
+using Vellum.Storage.IO;
+using Vellum.Storage.Ledger;
+
+namespace Vellum.Storage;
+
+/// <summary>
+/// The layout of a node's data folder, keyed by ledger id from the start (one ledger, <c>default</c>, for now):
+/// <code>
+/// &lt;data&gt;/credentials/service_cert.pem   service certificate (public; what clients and 'vellum verify' pin)
+/// &lt;data&gt;/credentials/node_cert.pem      this node's certificate, endorsed by the service identity
+/// &lt;data&gt;/secrets/service_privk.pem      service identity key (mode 0600)
+/// &lt;data&gt;/secrets/node_privk.pem         node key (mode 0600)
+/// &lt;data&gt;/secrets/ledger.secret          ledger secret, 64 hex digits (mode 0600)
+/// &lt;data&gt;/ledger/                          chunk files
+/// &lt;data&gt;/state/                           view, Merkle tiles, indexes, ledger type (derived or node-local)
+/// </code>
+/// </summary>
+public sealed class DataDirectory
+{
+    /// <summary>Lays out paths under <paramref name="root"/>; touches nothing.</summary>
+    public DataDirectory(string root)
+    {
+        Root = Path.GetFullPath(root);
+    }
+
+    public string Root { get; }
+
+    public string Credentials => Path.Combine(Root, "credentials");
+
+    public string Secrets => Path.Combine(Root, "secrets");
+
+    public string Ledger => Path.Combine(Root, "ledger");
+
+    public string State => Path.Combine(Root, "state");
+
+    public string ServiceCertificate => Path.Combine(Credentials, "service_cert.pem");
+
+    public string NodeCertificate => Path.Combine(Credentials, "node_cert.pem");
+
+    public string ServicePrivateKey => Path.Combine(Secrets, "service_privk.pem");
+
+    public string NodePrivateKey => Path.Combine(Secrets, "node_privk.pem");
+
+    public string LedgerSecretFile => Path.Combine(Secrets, "ledger.secret");
+
+    public string LedgerTypeFile => Path.Combine(State, "ledger-type");
+
+    /// <summary>
+    /// Opens the identities and secret of an existing data folder, or creates them on first use. The ledger type is
+    /// fixed at creation: asking for another type later fails with <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(bool? isPrivate)
+    {
+        Directory.CreateDirectory(Credentials);
+        Directory.CreateDirectory(Secrets);
+        Directory.CreateDirectory(State);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        bool ledgerPrivate;
+        if (File.Exists(LedgerTypeFile))
+        {
+            var stored = File.ReadAllText(LedgerTypeFile).Trim();
+            ledgerPrivate = stored switch
+            {
+                "Private" => true,
+                "Public" => false,
+                _ => throw new InvalidDataException($"{LedgerTypeFile} holds '{stored}', not Public or Private"),
+            };
+            if (isPrivate is { } wanted && wanted != ledgerPrivate)
+            {
+                throw new InvalidOperationException($"the ledger in {Root} is {stored}; its type is fixed at creation");
+            }
+        }
+        else
+        {
+            ledgerPrivate = isPrivate ?? false;
+        }
+
+        if (!File.Exists(ServiceCertificate))
+        {
+            using var created = ServiceIdentity.Create();
+            WriteSecretFile(ServicePrivateKey, created.ExportPrivateKeyPem());
+            File.WriteAllText(ServiceCertificate, created.ExportCertificatePem());
+        }
+
+        var service = ServiceIdentity.LoadPemFiles(ServiceCertificate, ServicePrivateKey);
+        if (!File.Exists(NodeCertificate))
+        {
+            using var node = NodeIdentity.Create(service);
+            WriteSecretFile(NodePrivateKey, node.ExportPrivateKeyPem());
+            File.WriteAllText(NodeCertificate, node.ExportCertificatePem());
+        }
+
+        if (!File.Exists(LedgerSecretFile))
+        {
+            using var generated = LedgerSecret.Generate();
+            generated.Save(LedgerSecretFile);
+        }
+
+        if (!File.Exists(LedgerTypeFile))
+        {
+            Durability.WriteFileAtomic(LedgerTypeFile, System.Text.Encoding.ASCII.GetBytes(ledgerPrivate ? "Private\n" : "Public\n"));
+        }
+
+        return (service, NodeIdentity.LoadPemFiles(NodeCertificate, NodePrivateKey), LedgerSecret.Load(LedgerSecretFile), ledgerPrivate);
+    }
+
+    /// <summary>Store options for this folder.</summary>
+    public LedgerStoreOptions StoreOptions(bool isPrivate) => new()
+    {
+        LedgerDirectory = Ledger,
+        StateDirectory = State,
+        IsPrivate = isPrivate,
+    };
+
+    private static void WriteSecretFile(string path, string contents)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var stream = new FileStream(path, options);
+        stream.Write(System.Text.Encoding.ASCII.GetBytes(contents));
+        stream.Flush(flushToDisk: true);
+    }
+}

@@ -1,0 +1,381 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using Vellum.Core.Entries;
+using Vellum.Core.Format;
+using Vellum.Storage.IO;
+using Vellum.Storage.Ledger;
+
+namespace Vellum.Storage.Indexing;
+
+/// <summary>
+/// Seqnos by collection id, by tag, and of every signature transaction: one posting file per key
+/// (<c>index/{c|t|s}-{sha256 of key}</c>: u8 kind, u16 key length, key UTF-8, then u64 LE seqnos ascending), plus a
+/// <c>watermark</c> (u64 LE last indexed seqno, u32 CRC-32C). Derived data: rebuilt from the ledger files when
+/// missing, caught up when stale, and trimmed to the watermark after a crash.
+/// </summary>
+/// <remarks>
+/// Postings are buffered in memory and written at chunk boundaries (and on close); the watermark is written only
+/// after the postings it covers are fsynced, so it never claims more than the files hold. Thread-safe.
+/// </remarks>
+public sealed class LedgerIndex : IDisposable
+{
+    /// <summary>Posting kind of a collection id.</summary>
+    public const byte CollectionKind = (byte)'c';
+
+    /// <summary>Posting kind of a tag.</summary>
+    public const byte TagKind = (byte)'t';
+
+    /// <summary>Posting kind of signature transactions (one key, the empty string).</summary>
+    public const byte SignatureKind = (byte)'s';
+
+    private readonly string _directory;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(byte Kind, string Key), Posting> _postings = [];
+    private long _watermark;
+    private long _indexed;
+
+    private LedgerIndex(string directory) => _directory = directory;
+
+    /// <summary>The last seqno whose postings are in the index.</summary>
+    public long IndexedSeqno
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _indexed;
+            }
+        }
+    }
+
+    /// <summary>Opens the index, discarding it when its watermark is missing or damaged.</summary>
+    public static LedgerIndex Open(string directory)
+    {
+        var index = new LedgerIndex(directory);
+        Directory.CreateDirectory(directory);
+        var watermarkPath = Path.Combine(directory, "watermark");
+        if (!TryReadWatermark(watermarkPath, out var watermark))
+        {
+            foreach (var file in Directory.EnumerateFiles(directory))
+            {
+                File.Delete(file);
+            }
+
+            watermark = 0;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(directory, "?-*"))
+        {
+            index.LoadPosting(file, watermark);
+        }
+
+        index._watermark = index._indexed = watermark;
+        return index;
+    }
+
+    /// <summary>Indexes every transaction after the watermark up to <paramref name="lastSeqno"/>.</summary>
+    public void CatchUp(long lastSeqno, Func<long, byte[]> readBody)
+    {
+        ArgumentNullException.ThrowIfNull(readBody);
+        if (_indexed > lastSeqno)
+        {
+            // The index is ahead of the ledger (its files came from elsewhere): start again.
+            lock (_lock)
+            {
+                foreach (var posting in _postings.Values)
+                {
+                    File.Delete(posting.Path);
+                }
+
+                _postings.Clear();
+                _indexed = _watermark = 0;
+            }
+        }
+
+        for (var seqno = _indexed + 1; seqno <= lastSeqno; seqno++)
+        {
+            AddBody(seqno, readBody(seqno));
+        }
+
+        Flush(lastSeqno);
+    }
+
+    /// <summary>Indexes the frames of a durable batch.</summary>
+    internal void Add(PendingBatch batch)
+    {
+        var bytes = batch.Bytes;
+        var offsets = batch.FrameOffsets;
+        for (var i = 0; i < offsets.Length; i++)
+        {
+            var frame = bytes[offsets[i]..];
+            var length = BinaryPrimitives.ReadInt32LittleEndian(frame);
+            AddBody(batch.FirstSeqno + i, frame.Slice(Frame.HeaderSize, length));
+        }
+    }
+
+    private void AddBody(long seqno, ReadOnlySpan<byte> body)
+    {
+        if (!EntryHeader.TryRead(body, out var header, out var error))
+        {
+            throw new LedgerCorruptException($"transaction {seqno} is malformed: {error}");
+        }
+
+        lock (_lock)
+        {
+            if (header.Kind == EntryKind.Signature)
+            {
+                GetPosting(SignatureKind, string.Empty).Pending.Add(seqno);
+            }
+            else if (header.Kind == EntryKind.UserEntry)
+            {
+                if (!UserEntry.TryDecodePublic(body, header, out var collectionId, out var tags, out error))
+                {
+                    throw new LedgerCorruptException($"transaction {seqno} is malformed: {error}");
+                }
+
+                GetPosting(CollectionKind, collectionId).Pending.Add(seqno);
+                foreach (var tag in tags)
+                {
+                    var posting = GetPosting(TagKind, tag);
+                    if (posting.Pending.Count == 0 || posting.Pending[^1] != seqno)
+                    {
+                        posting.Pending.Add(seqno);
+                    }
+                }
+            }
+
+            _indexed = seqno;
+        }
+    }
+
+    /// <summary>Writes buffered postings, fsyncs them, then moves the watermark to <paramref name="seqno"/>.</summary>
+    public void Flush(long seqno)
+    {
+        lock (_lock)
+        {
+            seqno = Math.Min(seqno, _indexed);
+            if (seqno <= _watermark)
+            {
+                return;
+            }
+
+            foreach (var posting in _postings.Values)
+            {
+                posting.WritePending();
+            }
+
+            Span<byte> record = stackalloc byte[12];
+            BinaryPrimitives.WriteInt64LittleEndian(record, _indexed);
+            BinaryPrimitives.WriteUInt32LittleEndian(record[8..], Crc32C.Compute(record[..8]));
+            Durability.WriteFileAtomic(Path.Combine(_directory, "watermark"), record);
+            _watermark = _indexed;
+        }
+    }
+
+    /// <summary>The collection ids that have entries, in ordinal order.</summary>
+    public IReadOnlyList<string> Collections() => Keys(CollectionKind);
+
+    /// <summary>The tags that have entries, in ordinal order.</summary>
+    public IReadOnlyList<string> Tags() => Keys(TagKind);
+
+    /// <summary>
+    /// Up to <paramref name="max"/> seqnos of key (<paramref name="kind"/>, <paramref name="key"/>) that are at least
+    /// <paramref name="fromSeqno"/>, ascending. O(log n) reads to find the start.
+    /// </summary>
+    public IReadOnlyList<long> Read(byte kind, string key, long fromSeqno, int max)
+    {
+        lock (_lock)
+        {
+            return _postings.TryGetValue((kind, key), out var posting) ? posting.Read(fromSeqno, max) : [];
+        }
+    }
+
+    /// <summary>The first signature transaction at or after <paramref name="seqno"/>, or 0.</summary>
+    public long SignatureAtOrAfter(long seqno)
+    {
+        var found = Read(SignatureKind, string.Empty, seqno, 1);
+        return found.Count == 0 ? 0 : found[0];
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+
+    private List<string> Keys(byte kind)
+    {
+        lock (_lock)
+        {
+            var keys = new List<string>();
+            foreach (var key in _postings.Keys)
+            {
+                if (key.Kind == kind)
+                {
+                    keys.Add(key.Key);
+                }
+            }
+
+            keys.Sort(StringComparer.Ordinal);
+            return keys;
+        }
+    }
+
+    private Posting GetPosting(byte kind, string key)
+    {
+        if (!_postings.TryGetValue((kind, key), out var posting))
+        {
+            var name = $"{(char)kind}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))}";
+            posting = new Posting(Path.Combine(_directory, name), kind, key, persisted: 0);
+            _postings.Add((kind, key), posting);
+        }
+
+        return posting;
+    }
+
+    private void LoadPosting(string path, long watermark)
+    {
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length < 3)
+        {
+            File.Delete(path);
+            return;
+        }
+
+        var kind = bytes[0];
+        var keyLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(1));
+        var headerLength = 3 + keyLength;
+        if (bytes.Length < headerLength)
+        {
+            File.Delete(path);
+            return;
+        }
+
+        var key = Encoding.UTF8.GetString(bytes, 3, keyLength);
+        var count = (bytes.Length - headerLength) / 8;
+
+        // Keep only seqnos the watermark vouches for: later ones may be from a batch a crash cut short.
+        while (count > 0 && BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(headerLength + (8 * (count - 1)))) > watermark)
+        {
+            count--;
+        }
+
+        var length = headerLength + (8L * count);
+        if (length != bytes.Length)
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write);
+            RandomAccess.SetLength(handle, length);
+        }
+
+        _postings[(kind, key)] = new Posting(path, kind, key, count);
+    }
+
+    private static bool TryReadWatermark(string path, out long watermark)
+    {
+        watermark = 0;
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length != 12 || Crc32C.Compute(bytes.AsSpan(0, 8)) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)))
+        {
+            return false;
+        }
+
+        watermark = BinaryPrimitives.ReadInt64LittleEndian(bytes);
+        return true;
+    }
+
+    private sealed class Posting(string path, byte kind, string key, long persisted)
+    {
+        private readonly int _headerLength = 3 + Encoding.UTF8.GetByteCount(key);
+
+        public string Path { get; } = path;
+
+        public List<long> Pending { get; } = [];
+
+        private long Persisted { get; set; } = persisted;
+
+        public void WritePending()
+        {
+            if (Pending.Count == 0)
+            {
+                return;
+            }
+
+            using var handle = File.OpenHandle(Path, FileMode.OpenOrCreate, FileAccess.Write);
+            var offset = (long)_headerLength + (8 * Persisted);
+            if (Persisted == 0)
+            {
+                var header = new byte[_headerLength];
+                header[0] = kind;
+                BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(1), (ushort)(_headerLength - 3));
+                Encoding.UTF8.GetBytes(key, header.AsSpan(3));
+                RandomAccess.Write(handle, header, 0);
+            }
+
+            var data = new byte[8 * Pending.Count];
+            for (var i = 0; i < Pending.Count; i++)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(data.AsSpan(8 * i), Pending[i]);
+            }
+
+            RandomAccess.Write(handle, data, offset);
+            RandomAccess.FlushToDisk(handle);
+            Persisted += Pending.Count;
+            Pending.Clear();
+        }
+
+        public List<long> Read(long fromSeqno, int max)
+        {
+            var result = new List<long>(Math.Min(max, 1024));
+            if (Persisted > 0)
+            {
+                using var handle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read);
+                Span<byte> value = stackalloc byte[8];
+                long lo = 0, hi = Persisted;
+                while (lo < hi)
+                {
+                    var mid = (lo + hi) >>> 1;
+                    RandomAccess.Read(handle, value, _headerLength + (8 * mid));
+                    if (BinaryPrimitives.ReadInt64LittleEndian(value) < fromSeqno)
+                    {
+                        lo = mid + 1;
+                    }
+                    else
+                    {
+                        hi = mid;
+                    }
+                }
+
+                var take = (int)Math.Min(max, Persisted - lo);
+                if (take > 0)
+                {
+                    var data = new byte[8 * take];
+                    RandomAccess.Read(handle, data, _headerLength + (8 * lo));
+                    for (var i = 0; i < take; i++)
+                    {
+                        result.Add(BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(8 * i)));
+                    }
+                }
+            }
+
+            foreach (var seqno in Pending)
+            {
+                if (result.Count >= max)
+                {
+                    break;
+                }
+
+                if (seqno >= fromSeqno)
+                {
+                    result.Add(seqno);
+                }
+            }
+
+            return result;
+        }
+    }
+}

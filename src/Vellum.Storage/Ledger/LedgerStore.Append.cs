@@ -1,0 +1,317 @@
+using Vellum.Core.Entries;
+using Vellum.Core.Format;
+using Vellum.Core.Primitives;
+using Vellum.Storage.IO;
+
+namespace Vellum.Storage.Ledger;
+
+public sealed partial class LedgerStore
+{
+    /// <summary>
+    /// Appends a user entry. Returns its transaction id once its bytes are durable (fsynced); it is then Pending until
+    /// the next signature transaction is durable too (<see cref="CommittedSeqno"/>).
+    /// </summary>
+    public async ValueTask<TxId> AppendAsync(UserEntry entry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var claimsDigest = entry.ClaimsDigest();
+        PendingBatch batch;
+        TxId id;
+        lock (_sequenceLock)
+        {
+            ThrowIfFaulted();
+            id = new TxId(_view, ++_lastSeqno);
+            var bodyLength = entry.EncodedLength(_options.IsPrivate);
+            var frame = _current.Reserve(id.Seqno, Frame.HeaderSize + bodyLength);
+            var body = frame[Frame.HeaderSize..];
+            var ced = _secret.CommitEvidenceDigest(id);
+            entry.Encode(body, id, ced, claimsDigest, _options.IsPrivate ? _secret : null);
+            Frame.WriteHeader(frame, body);
+            _tree.Append(EntryHeader.ComputeLeaf(body, ced, claimsDigest));
+            _bytesInChunk += frame.Length;
+            _unsignedCount++;
+            batch = _current;
+            if (_unsignedCount >= _options.SignatureInterval)
+            {
+                AppendSignatureLocked();
+            }
+        }
+
+        SignalFlusher();
+        await batch.Durable.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return id;
+    }
+
+    /// <summary>Writes a signature transaction now if any transaction is unsigned; returns when it is durable.</summary>
+    public async ValueTask<TxId?> SignAsync(CancellationToken cancellationToken = default)
+    {
+        PendingBatch batch;
+        TxId id;
+        lock (_sequenceLock)
+        {
+            ThrowIfFaulted();
+            if (_unsignedCount == 0)
+            {
+                return null;
+            }
+
+            batch = _current;
+            id = AppendSignatureLocked();
+        }
+
+        SignalFlusher();
+        await batch.Durable.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return id;
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="seqno"/> is committed (covered by a durable signature), asking for a signature at
+    /// once rather than waiting for the timer.
+    /// </summary>
+    public async ValueTask WaitForCommitAsync(long seqno, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var changed = Volatile.Read(ref _commitChanged);
+            if (CommittedSeqno >= seqno)
+            {
+                return;
+            }
+
+            lock (_sequenceLock)
+            {
+                ThrowIfFaulted();
+                if (seqno > _lastSeqno)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(seqno), $"seqno {seqno} has not been assigned");
+                }
+
+                if (_lastSignatureSeqno < seqno)
+                {
+                    AppendSignatureLocked();
+                }
+            }
+
+            SignalFlusher();
+            await changed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Sequences a signature over the root of every earlier transaction and, when the chunk is past its size
+    /// threshold, seals the batch so the flusher closes the chunk right after it.
+    /// </summary>
+    private TxId AppendSignatureLocked()
+    {
+        var id = new TxId(_view, ++_lastSeqno);
+        var root = _tree.Root();
+        var signature = new SignatureEntry(_tree.Size, root, _lastSignatureSeqno + 1, _signer.NodeId, _signer.CertificateDer.ToArray(), _signer.SignRoot(root));
+        var ced = _secret.CommitEvidenceDigest(id);
+        var frame = _current.Reserve(id.Seqno, Frame.HeaderSize + signature.EncodedLength);
+        var body = frame[Frame.HeaderSize..];
+        signature.Encode(body, id, ced);
+        Frame.WriteHeader(frame, body);
+        _tree.Append(EntryHeader.ComputeLeaf(body, ced, Hash32.Zero));
+        _bytesInChunk += frame.Length;
+        _unsignedCount = 0;
+        _lastSignatureSeqno = id.Seqno;
+        _current.LastSignatureSeqno = id.Seqno;
+        if (_bytesInChunk >= _options.ChunkSizeThreshold)
+        {
+            _current.ClosesChunk = true;
+            _sealed.Enqueue(_current);
+            _current = new PendingBatch();
+            _bytesInChunk = 0;
+        }
+
+        return id;
+    }
+
+    private void SignalFlusher() => _flushSignal.Release();
+
+    private void ThrowIfFaulted()
+    {
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        if (_fault is not null)
+        {
+            throw new IOException("the ledger store stopped after a write failure; restart to recover", _fault);
+        }
+    }
+
+    private PendingBatch? TakeBatch()
+    {
+        lock (_sequenceLock)
+        {
+            if (_sealed.Count > 0)
+            {
+                return _sealed.Dequeue();
+            }
+
+            if (_current.Count == 0)
+            {
+                return null;
+            }
+
+            var batch = _current;
+            _current = new PendingBatch();
+            return batch;
+        }
+    }
+
+    /// <summary>The one writer: takes whole batches, writes each with one positional write and one fsync.</summary>
+    private async Task FlushLoopAsync()
+    {
+        while (true)
+        {
+            var batch = TakeBatch();
+            if (batch is null)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                await _flushSignal.WaitAsync().ConfigureAwait(false);
+                continue;
+            }
+
+            try
+            {
+                WriteBatch(batch);
+                batch.Durable.TrySetResult();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                lock (_sequenceLock)
+                {
+                    _fault = ex;
+                    while (_sealed.Count > 0)
+                    {
+                        _sealed.Dequeue().Durable.TrySetException(ex);
+                    }
+
+                    _current.Durable.TrySetException(ex);
+                }
+
+                batch.Durable.TrySetException(ex);
+                Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetException(ex);
+                return;
+            }
+            finally
+            {
+                batch.Release();
+            }
+        }
+    }
+
+    private void WriteBatch(PendingBatch batch)
+    {
+        var chunk = _openChunk ?? CreateChunk(batch.FirstSeqno);
+        RandomAccess.Write(chunk.Handle, batch.Bytes, chunk.Length);
+        if (_options.Durable)
+        {
+            // The fsync that every transaction in the batch waits for.
+            RandomAccess.FlushToDisk(chunk.Handle);
+        }
+
+        lock (_readLock)
+        {
+            foreach (var offset in batch.FrameOffsets)
+            {
+                chunk.Positions.Add(chunk.Length + offset);
+            }
+
+            chunk.Length += batch.Length;
+        }
+
+        _index.Add(batch);
+        Volatile.Write(ref _durableSeqno, batch.LastSeqno);
+        if (batch.LastSignatureSeqno > 0)
+        {
+            Volatile.Write(ref _committedSeqno, batch.LastSignatureSeqno);
+            Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+
+        if (batch.ClosesChunk)
+        {
+            CloseChunk(chunk);
+        }
+    }
+
+    private OpenChunk CreateChunk(long firstSeqno)
+    {
+        var path = Path.Combine(_options.LedgerDirectory, ChunkFormat.OpenName(firstSeqno));
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        Span<byte> header = stackalloc byte[ChunkFormat.HeaderSize];
+        ChunkFormat.WriteHeader(header, firstSeqno, _options.IsPrivate);
+        RandomAccess.Write(handle, header, 0);
+        if (_options.Durable)
+        {
+            RandomAccess.FlushToDisk(handle);
+            Durability.SyncDirectory(_options.LedgerDirectory);
+        }
+
+        var chunk = new OpenChunk(path, firstSeqno, handle, ChunkFormat.HeaderSize);
+        lock (_readLock)
+        {
+            _openChunk = chunk;
+        }
+
+        return chunk;
+    }
+
+    /// <summary>
+    /// Appends the positions table and trailer, fsyncs, renames to <c>ledger_{first}-{last}.committed</c> and fsyncs
+    /// the directory. A crash at any point leaves either the open chunk (its half-written trailer is a torn tail that
+    /// recovery truncates, then closes again) or the committed one.
+    /// </summary>
+    private void CloseChunk(OpenChunk chunk)
+    {
+        var trailer = new byte[ChunkFormat.TrailerLength(chunk.Positions.Count)];
+        ChunkFormat.WriteTrailer(trailer, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunk.Positions));
+        RandomAccess.Write(chunk.Handle, trailer, chunk.Length);
+        RandomAccess.FlushToDisk(chunk.Handle);
+        chunk.Handle.Dispose();
+        var committedPath = Path.Combine(_options.LedgerDirectory, ChunkFormat.CommittedName(chunk.FirstSeqno, chunk.LastSeqno));
+        File.Move(chunk.Path, committedPath);
+        Durability.SyncDirectory(_options.LedgerDirectory);
+        lock (_readLock)
+        {
+            _committedChunks.Add(new ChunkInfo(committedPath, chunk.FirstSeqno, chunk.LastSeqno, chunk.Length));
+            _openChunk = null;
+        }
+
+        // Derived state catches up at chunk boundaries, off the per-transaction path. The tree writes tiles under the
+        // sequence lock, so their fsync takes it too.
+        lock (_sequenceLock)
+        {
+            _tiles.Flush();
+        }
+
+        _index.Flush(chunk.LastSeqno);
+    }
+
+    private async Task SignatureTimerAsync()
+    {
+        using var timer = new PeriodicTimer(_options.SignatureDelay);
+        while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+        {
+            lock (_sequenceLock)
+            {
+                if (_fault is not null)
+                {
+                    return;
+                }
+
+                if (_unsignedCount == 0)
+                {
+                    continue;
+                }
+
+                AppendSignatureLocked();
+            }
+
+            SignalFlusher();
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using Microsoft.Win32.SafeHandles;
+using Vellum.Core.Entries;
+using Vellum.Core.Format;
+using Vellum.Core.Primitives;
+
+namespace Vellum.Storage.Ledger;
+
+public sealed partial class LedgerStore
+{
+    /// <summary>
+    /// The entry body of a durable transaction, checked against its frame checksum. Throws
+    /// <see cref="ArgumentOutOfRangeException"/> for a seqno that is not durable yet and
+    /// <see cref="LedgerCorruptException"/> (file and offset) for a damaged frame.
+    /// </summary>
+    public byte[] ReadBody(long seqno)
+    {
+        string path;
+        long position = 0;
+        long tableSlot = 0;
+        SafeFileHandle? openHandle = null;
+        lock (_readLock)
+        {
+            if (_openChunk is { } open && seqno >= open.FirstSeqno && seqno - open.FirstSeqno < open.Positions.Count)
+            {
+                path = open.Path;
+                position = open.Positions[(int)(seqno - open.FirstSeqno)];
+                openHandle = open.Handle;
+            }
+            else
+            {
+                var chunk = FindCommittedChunk(seqno) ?? throw new ArgumentOutOfRangeException(nameof(seqno), $"transaction {seqno} is not in the ledger yet");
+                path = chunk.Path;
+                tableSlot = chunk.PositionsOffset + (8 * (seqno - chunk.FirstSeqno));
+            }
+        }
+
+        if (openHandle is not null)
+        {
+            return ReadFrame(openHandle, path, position, seqno);
+        }
+
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        Span<byte> positionBytes = stackalloc byte[8];
+        RandomAccess.Read(handle, positionBytes, tableSlot);
+        return ReadFrame(handle, path, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(positionBytes), seqno);
+    }
+
+    /// <summary>Reads and decodes a durable transaction's header.</summary>
+    public EntryHeader ReadHeader(long seqno)
+    {
+        var body = ReadBody(seqno);
+        return EntryHeader.TryRead(body, out var header, out var error)
+            ? header
+            : throw new LedgerCorruptException($"transaction {seqno} is malformed: {error}");
+    }
+
+    /// <summary>Reads a durable user entry, decrypting it in a Private ledger.</summary>
+    public (TxId Id, UserEntry Entry) ReadUserEntry(long seqno)
+    {
+        var body = ReadBody(seqno);
+        if (!EntryHeader.TryRead(body, out var header, out var error) || !UserEntry.TryDecode(body, header, _secret, out var entry, out error))
+        {
+            throw new LedgerCorruptException($"transaction {seqno} is not a readable user entry: {error}");
+        }
+
+        return (header.Id, entry!);
+    }
+
+    private ChunkInfo? FindCommittedChunk(long seqno)
+    {
+        int lo = 0, hi = _committedChunks.Count - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var chunk = _committedChunks[mid];
+            if (seqno < chunk.FirstSeqno)
+            {
+                hi = mid - 1;
+            }
+            else if (seqno > chunk.LastSeqno)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                return chunk;
+            }
+        }
+
+        return null;
+    }
+
+    private static byte[] ReadFrame(SafeFileHandle handle, string path, long offset, long seqno)
+    {
+        Span<byte> frameHeader = stackalloc byte[Frame.HeaderSize];
+        if (RandomAccess.Read(handle, frameHeader, offset) != Frame.HeaderSize)
+        {
+            throw new LedgerCorruptException(path, offset, $"entry for seqno {seqno} is truncated");
+        }
+
+        var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(frameHeader);
+        if (length <= 0 || length > Frame.MaxBodyLength)
+        {
+            throw new LedgerCorruptException(path, offset, $"entry for seqno {seqno}: frame length is out of range");
+        }
+
+        var frame = new byte[Frame.HeaderSize + length];
+        if (RandomAccess.Read(handle, frame, offset) != frame.Length || Frame.TryRead(frame, out _) != FrameStatus.Ok)
+        {
+            throw new LedgerCorruptException(path, offset, $"entry for seqno {seqno}: frame checksum does not match");
+        }
+
+        return frame[Frame.HeaderSize..];
+    }
+}

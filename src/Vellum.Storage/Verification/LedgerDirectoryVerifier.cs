@@ -1,0 +1,89 @@
+using System.Buffers;
+using System.Security.Cryptography.X509Certificates;
+using Vellum.Core.Crypto;
+using Vellum.Core.Format;
+using Vellum.Core.Verification;
+
+namespace Vellum.Storage.Verification;
+
+/// <summary>Progress of a verification run: bytes and transactions done so far, and the total bytes.</summary>
+public readonly record struct VerificationProgress(long BytesDone, long BytesTotal, long Transactions);
+
+/// <summary>
+/// Runs <see cref="LedgerVerifier"/> over a ledger directory: finds the chunk files, orders them by first seqno and
+/// feeds them whole, one at a time (memory: the largest chunk plus O(log n)).
+/// </summary>
+public static class LedgerDirectoryVerifier
+{
+    /// <summary>Verifies every chunk in <paramref name="ledgerDirectory"/>.</summary>
+    public static (VerificationSummary? Summary, VerificationFailure? Failure) Verify(
+        string ledgerDirectory,
+        X509Certificate2 serviceCertificate,
+        LedgerSecret? secret = null,
+        Action<VerificationProgress>? progress = null)
+    {
+        if (!Directory.Exists(ledgerDirectory))
+        {
+            return (null, new VerificationFailure(null, -1, 0, $"{ledgerDirectory} is not a directory"));
+        }
+
+        var files = new List<(string Path, string Name, long First, bool Committed)>();
+        foreach (var path in Directory.EnumerateFiles(ledgerDirectory))
+        {
+            var name = Path.GetFileName(path);
+            if (ChunkFormat.TryParseName(name, out var first, out _, out var committed))
+            {
+                files.Add((path, name, first, committed));
+            }
+        }
+
+        // By first seqno; for equal starts (a duplicate range) the committed file first, so the duplicate is reported.
+        files.Sort((a, b) => a.First != b.First ? a.First.CompareTo(b.First) : b.Committed.CompareTo(a.Committed));
+        long total = 0;
+        foreach (var file in files)
+        {
+            total += new FileInfo(file.Path).Length;
+        }
+
+        var verifier = new LedgerVerifier(serviceCertificate, secret);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        long done = 0;
+        try
+        {
+            foreach (var file in files)
+            {
+                var length = new FileInfo(file.Path).Length;
+                if (length > ChunkFormat.MaxFileSize)
+                {
+                    return (null, new VerificationFailure(file.Name, -1, 0, $"file of {length} bytes is larger than a chunk may be"));
+                }
+
+                if (buffer.Length < length)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent((int)length);
+                }
+
+                using (var handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+                {
+                    length = RandomAccess.Read(handle, buffer.AsSpan(0, (int)length), 0);
+                }
+
+                var failure = verifier.VerifyChunk(file.Name, buffer.AsSpan(0, (int)length));
+                if (failure is not null)
+                {
+                    return (null, failure);
+                }
+
+                done += length;
+                progress?.Invoke(new VerificationProgress(done, total, verifier.Transactions));
+            }
+
+            return verifier.Finish();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using Vellum.Core.Entries;
+using Vellum.Core.Identity;
+using Vellum.Storage;
+using Vellum.Storage.Ledger;
+
+// Usage: Vellum.Storage.CrashHost <data-dir> <round> <Public|Private>
+// Appends entries from 64 concurrent writers until killed, printing "ack <seqno> <round> <index>" after each
+// append completes (i.e. after its fsync). The parent SIGKILLs this process at a random moment.
+var data = new DataDirectory(args[0]);
+var round = int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture);
+var (service, node, secret, isPrivate) = data.OpenOrCreate(args[2] == "Private");
+var options = new LedgerStoreOptions
+{
+    LedgerDirectory = data.Ledger,
+    StateDirectory = data.State,
+    IsPrivate = isPrivate,
+    ChunkSizeThreshold = 64 * 1024,
+    SignatureInterval = 50,
+    SignatureDelay = TimeSpan.FromMilliseconds(20),
+};
+var store = LedgerStore.Open(options, secret, new NodeRootSigner(node));
+var output = Console.Out;
+var gate = new Lock();
+Console.WriteLine($"ready {store.LastSeqno}");
+Console.Out.Flush();
+var next = -1;
+var writers = new Task[64];
+for (var w = 0; w < writers.Length; w++)
+{
+    writers[w] = Task.Run(async () =>
+    {
+        while (true)
+        {
+            var i = Interlocked.Increment(ref next);
+            var contents = System.Text.Encoding.UTF8.GetBytes($"round {round} entry {i} " + new string('x', i % 300));
+            var tags = i % 3 == 0 ? new[] { "even-third" } : Array.Empty<string>();
+            var id = await store.AppendAsync(new UserEntry($"collection-{i % 5}", tags, contents, [])).ConfigureAwait(false);
+            lock (gate)
+            {
+                output.WriteLine($"ack {id.Seqno} {round} {i}");
+                output.Flush();
+            }
+        }
+    });
+}
+
+await Task.WhenAll(writers).ConfigureAwait(false);
+GC.KeepAlive(service);

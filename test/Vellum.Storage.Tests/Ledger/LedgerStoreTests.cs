@@ -1,0 +1,221 @@
+using System.Security.Cryptography.X509Certificates;
+using Vellum.Core.Entries;
+using Vellum.Core.Format;
+using Vellum.Storage.Ledger;
+using Vellum.Storage.Verification;
+
+namespace Vellum.Storage.Tests.Ledger;
+
+public sealed class LedgerStoreTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Appends_are_read_back_committed_and_verified(bool isPrivate)
+    {
+        using var ledger = new TestLedger(isPrivate);
+        List<(long Seqno, int Index)> acked;
+        await using (var store = ledger.Open())
+        {
+            acked = await TestLedger.AppendMany(store, 500);
+            Assert.Equal(store.LastSeqno, store.CommittedSeqno);
+            foreach (var (seqno, index) in acked)
+            {
+                var (id, entry) = store.ReadUserEntry(seqno);
+                Assert.Equal(seqno, id.Seqno);
+                Assert.Equal(TestLedger.Entry(index).ContentsText, entry.ContentsText);
+                Assert.Equal($"collection-{index % 3}", entry.CollectionId);
+            }
+        }
+
+        // Several chunks were closed at signatures, and the directory verifies with the service certificate.
+        var committed = Directory.GetFiles(ledger.Data.Ledger, "*.committed");
+        Assert.True(committed.Length >= 2, $"expected several committed chunks, found {committed.Length}");
+        var (summary, failure) = LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, ledger.Secret);
+        Assert.Null(failure);
+        Assert.Equal(500, summary!.Transactions - summary.Signatures);
+        Assert.Equal(summary.Transactions, summary.LastSignedSeqno);
+    }
+
+    [Fact]
+    public async Task Private_contents_are_not_on_disk_in_plaintext()
+    {
+        using var ledger = new TestLedger(isPrivate: true);
+        await using (var store = ledger.Open())
+        {
+            await store.AppendAsync(new UserEntry("secret-collection", "the-plaintext-marker-42"u8.ToArray()));
+            await store.SignAsync();
+        }
+
+        foreach (var file in Directory.GetFiles(ledger.Data.Ledger))
+        {
+            var text = System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(file));
+            Assert.DoesNotContain("the-plaintext-marker-42", text, StringComparison.Ordinal);
+            Assert.Contains("secret-collection", text, StringComparison.Ordinal); // the public part stays readable
+        }
+
+        // Without the secret the verifier still checks every leaf and signature; with a wrong secret it fails.
+        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate).Failure);
+        using var wrong = Vellum.Core.Crypto.LedgerSecret.Generate();
+        var failure = LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, wrong).Failure;
+        Assert.NotNull(failure);
+        Assert.Equal(1, failure.Seqno);
+    }
+
+    [Fact]
+    public async Task Restart_continues_the_same_ledger_in_a_new_view()
+    {
+        using var ledger = new TestLedger();
+        long firstView;
+        List<(long Seqno, int Index)> before;
+        await using (var store = ledger.Open())
+        {
+            firstView = store.View;
+            before = await TestLedger.AppendMany(store, 120);
+        }
+
+        await using (var store = ledger.Open())
+        {
+            Assert.Equal(firstView + 1, store.View);
+            var lastBefore = store.LastSeqno;
+            var id = await store.AppendAsync(TestLedger.Entry(999));
+            Assert.Equal(lastBefore + 1, id.Seqno);
+            Assert.Equal(store.View, id.View);
+            foreach (var (seqno, index) in before)
+            {
+                Assert.Equal(TestLedger.Entry(index).ContentsText, store.ReadUserEntry(seqno).Entry.ContentsText);
+            }
+
+            await store.WaitForCommitAsync(id.Seqno);
+        }
+
+        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, ledger.Secret).Failure);
+    }
+
+    [Fact]
+    public async Task Ledger_type_is_fixed_at_creation()
+    {
+        using var ledger = new TestLedger(isPrivate: false);
+        Assert.Throws<InvalidOperationException>(() => ledger.Data.OpenOrCreate(isPrivate: true));
+        await using var store = ledger.Open();
+        Assert.False(store.Options.IsPrivate);
+    }
+
+    [Fact]
+    public async Task Torn_tail_of_the_open_chunk_is_truncated_and_nothing_else_changes()
+    {
+        using var ledger = new TestLedger();
+        long last;
+        await using (var store = ledger.Open(ledger.Options(chunkSize: 1 << 20)))
+        {
+            await TestLedger.AppendMany(store, 50);
+            last = store.LastSeqno;
+        }
+
+        var open = Directory.GetFiles(ledger.Data.Ledger).Single(f => !f.EndsWith(".committed", StringComparison.Ordinal));
+        var goodLength = new FileInfo(open).Length;
+
+        // A write torn mid-frame: half of a frame header and some body bytes.
+        await using (var stream = new FileStream(open, FileMode.Append))
+        {
+            stream.Write([0x40, 0x01, 0x00, 0x00, 0x12, 0x34, 0x56, 0x78, 0x01, 0x02, 0x03]);
+        }
+
+        await using (var store = ledger.Open(ledger.Options(chunkSize: 1 << 20)))
+        {
+            Assert.Equal(last, store.LastSeqno);
+            Assert.Equal(goodLength, new FileInfo(open).Length);
+            var id = await store.AppendAsync(TestLedger.Entry(1));
+            Assert.Equal(last + 1, id.Seqno);
+            await store.WaitForCommitAsync(id.Seqno);
+        }
+
+        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, ledger.Secret).Failure);
+    }
+
+    [Fact]
+    public async Task Damage_in_the_middle_of_the_open_chunk_refuses_to_open_naming_file_and_offset()
+    {
+        using var ledger = new TestLedger();
+        await using (var store = ledger.Open(ledger.Options(chunkSize: 1 << 20)))
+        {
+            await TestLedger.AppendMany(store, 30);
+        }
+
+        var open = Directory.GetFiles(ledger.Data.Ledger).Single(f => !f.EndsWith(".committed", StringComparison.Ordinal));
+        var bytes = File.ReadAllBytes(open);
+        var offset = ChunkFormat.HeaderSize + 8 + 30; // inside the first entry's body
+        bytes[offset] ^= 0x01;
+        File.WriteAllBytes(open, bytes);
+
+        var ex = Assert.Throws<LedgerCorruptException>(() => ledger.Open(ledger.Options(chunkSize: 1 << 20)));
+        Assert.Equal(open, ex.File);
+        Assert.Equal(ChunkFormat.HeaderSize, ex.Offset);
+        Assert.Equal(bytes, File.ReadAllBytes(open)); // never repaired silently
+    }
+
+    [Fact]
+    public async Task Damaged_committed_chunk_refuses_to_open()
+    {
+        using var ledger = new TestLedger();
+        await using (var store = ledger.Open())
+        {
+            await TestLedger.AppendMany(store, 200);
+        }
+
+        var committed = Directory.GetFiles(ledger.Data.Ledger, "*.committed").OrderBy(f => f.Length).Last();
+        var bytes = File.ReadAllBytes(committed);
+        File.WriteAllBytes(committed, bytes[..^10]); // truncated
+        var ex = Assert.Throws<LedgerCorruptException>(() => ledger.Open());
+        Assert.Equal(committed, ex.File);
+    }
+
+    [Fact]
+    public async Task Indexes_answer_by_collection_tag_and_signature_and_are_rebuilt_when_missing()
+    {
+        using var ledger = new TestLedger();
+        List<(long Seqno, int Index)> acked;
+        await using (var store = ledger.Open())
+        {
+            acked = await TestLedger.AppendMany(store, 300);
+            AssertIndex(store, acked);
+        }
+
+        Directory.Delete(Path.Combine(ledger.Data.State, "index"), recursive: true);
+        await using (var store = ledger.Open())
+        {
+            AssertIndex(store, acked);
+        }
+
+        // A stale index (watermark behind) catches up.
+        var watermark = Path.Combine(ledger.Data.State, "index", "watermark");
+        var bytes = File.ReadAllBytes(watermark);
+        bytes[0] ^= 0xFF;
+        File.WriteAllBytes(watermark, bytes);
+        await using (var store = ledger.Open())
+        {
+            AssertIndex(store, acked);
+        }
+    }
+
+    private static void AssertIndex(LedgerStore store, List<(long Seqno, int Index)> acked)
+    {
+        for (var c = 0; c < 3; c++)
+        {
+            var expected = acked.Where(a => a.Index % 3 == c).Select(a => a.Seqno).Order().ToList();
+            Assert.Equal(expected, store.Index.Read(Indexing.LedgerIndex.CollectionKind, $"collection-{c}", 1, int.MaxValue));
+            var page = store.Index.Read(Indexing.LedgerIndex.CollectionKind, $"collection-{c}", expected[10], 5);
+            Assert.Equal(expected.Skip(10).Take(5), page);
+        }
+
+        Assert.Equal(["collection-0", "collection-1", "collection-2"], store.Index.Collections());
+        var quarter = acked.Where(a => a.Index % 4 == 0).Select(a => a.Seqno).Order().ToList();
+        Assert.Equal(quarter, store.Index.Read(Indexing.LedgerIndex.TagKind, "quarter", 1, int.MaxValue));
+        var firstSignature = store.Index.SignatureAtOrAfter(1);
+        Assert.Equal(EntryKind.Signature, store.ReadHeader(firstSignature).Kind);
+        for (var s = 1; s < firstSignature; s++)
+        {
+            Assert.NotEqual(EntryKind.Signature, store.ReadHeader(s).Kind);
+        }
+    }
+}
