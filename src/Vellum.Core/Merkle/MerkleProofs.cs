@@ -13,7 +13,6 @@ namespace Vellum.Core.Merkle;
 /// RFC 6962 leaf/node prefixes, so a leaf and an interior node are not domain-separated). The signature over
 /// (size, root) is what binds a root to its size: take the size from the signed statement, never from the prover.
 /// </remarks>
-/// </remarks>
 public static class MerkleProofs
 {
     /// <summary>
