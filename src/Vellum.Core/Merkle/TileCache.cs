@@ -68,10 +68,15 @@ internal sealed class TileCache
 
         if (_map.Count >= _capacity)
         {
+            // Reuse the evicted list node as well as its array: a full cache allocates nothing per tile.
             var last = _lru.Last!;
             _lru.RemoveLast();
             _map.Remove((last.Value.Level, last.Value.Index));
             _spare = last.Value.Tile;
+            last.Value = new Entry(level, index, tile);
+            _lru.AddFirst(last);
+            _map[(level, index)] = last;
+            return;
         }
 
         _map[(level, index)] = _lru.AddFirst(new Entry(level, index, tile));
