@@ -73,9 +73,8 @@ internal static class VerifyCommand
     internal static string Describe(VerificationSummary s, double seconds)
     {
         var rate = seconds > 0 ? s.Transactions / seconds : 0;
-        var text = string.Create(CultureInfo.InvariantCulture,
+        return string.Create(CultureInfo.InvariantCulture,
             $"OK: {s.Transactions} transactions, {s.Signatures} signatures in {s.Chunks} chunks; last signed root {s.LastSignedRoot} at seqno {s.LastSignedSeqno} ({s.LastSignatureId}); {s.UnsignedTail} unsigned at the tail; {(s.Decrypted ? "contents decrypted and checked" : "contents not decrypted")}; {seconds:F2} s, {rate:F0} tx/s");
-        return s.TornTailBytes > 0 ? text + $"; open chunk ends in {s.TornTailBytes} torn bytes (not acknowledged; the node truncates them on start)" : text;
     }
 
     private static string JsonOk(VerificationSummary s, double seconds)
@@ -92,7 +91,6 @@ internal static class VerifyCommand
             writer.WriteString("lastSignatureTransactionId", s.LastSignatureId.ToString());
             writer.WriteString("lastSignedRoot", s.LastSignedRoot.ToString());
             writer.WriteNumber("unsignedTail", s.UnsignedTail);
-            writer.WriteNumber("tornTailBytes", s.TornTailBytes);
             writer.WriteBoolean("decrypted", s.Decrypted);
             writer.WriteNumber("seconds", Math.Round(seconds, 3));
             writer.WriteEndObject();

@@ -30,7 +30,6 @@ public sealed class LedgerVerifier
     private Hash32 _lastSignedRoot;
     private long _signatures;
     private long _chunks;
-    private long _tornTailBytes;
     private bool _sawOpenChunk;
     private bool? _isPrivate;
 
@@ -123,14 +122,11 @@ public sealed class LedgerVerifier
             var status = Frame.TryRead(frame, out var bodyLength);
             if (status != FrameStatus.Ok)
             {
-                if (!committed && status == FrameStatus.Truncated)
-                {
-                    // An open chunk may end in a torn write the node has not recovered yet: nothing acknowledged.
-                    _tornTailBytes = framesEnd - offset;
-                    break;
-                }
-
-                return new VerificationFailure(fileName, offset, seqno, DescribeFrame(status));
+                // Strict even for the open chunk: a torn tail is normal after a crash, but only the node's recovery
+                // may decide to drop it; an auditor sees it as what it is.
+                return new VerificationFailure(fileName, offset, seqno, committed || status != FrameStatus.Truncated
+                    ? DescribeFrame(status)
+                    : "open chunk ends in a torn entry (a crash the node has not recovered from yet, or truncation)");
             }
 
             var body = frame.Slice(Frame.HeaderSize, bodyLength);
@@ -169,7 +165,7 @@ public sealed class LedgerVerifier
         }
 
         return (new VerificationSummary(Transactions, _signatures, _chunks, _lastSignatureSeqno, _lastSignatureId, _lastSignedRoot,
-            Transactions - _lastSignatureSeqno, _tornTailBytes, _secret is not null), null);
+            Transactions - _lastSignatureSeqno, _secret is not null), null);
     }
 
     private VerificationFailure? VerifyEntry(string fileName, long offset, ReadOnlySpan<byte> body, bool isPrivate, out EntryKind kind)

@@ -27,5 +27,4 @@ public sealed record VerificationSummary(
     TxId LastSignatureId,
     Hash32 LastSignedRoot,
     long UnsignedTail,
-    long TornTailBytes,
     bool Decrypted);

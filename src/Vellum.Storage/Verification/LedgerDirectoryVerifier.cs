@@ -27,22 +27,11 @@ public static class LedgerDirectoryVerifier
             return (null, new VerificationFailure(null, -1, 0, $"{ledgerDirectory} is not a directory"));
         }
 
-        var files = new List<(string Path, string Name, long First, bool Committed)>();
-        foreach (var path in Directory.EnumerateFiles(ledgerDirectory))
-        {
-            var name = Path.GetFileName(path);
-            if (ChunkFormat.TryParseName(name, out var first, out _, out var committed))
-            {
-                files.Add((path, name, first, committed));
-            }
-        }
-
-        // By first seqno; for equal starts (a duplicate range) the committed file first, so the duplicate is reported.
-        files.Sort((a, b) => a.First != b.First ? a.First.CompareTo(b.First) : b.Committed.CompareTo(a.Committed));
+        var files = OrderChunks(Directory.EnumerateFiles(ledgerDirectory));
         long total = 0;
         foreach (var file in files)
         {
-            total += new FileInfo(file.Path).Length;
+            total += new FileInfo(file).Length;
         }
 
         var verifier = new LedgerVerifier(serviceCertificate, secret);
@@ -52,10 +41,11 @@ public static class LedgerDirectoryVerifier
         {
             foreach (var file in files)
             {
-                var length = new FileInfo(file.Path).Length;
+                var name = Path.GetFileName(file);
+                var length = new FileInfo(file).Length;
                 if (length > ChunkFormat.MaxFileSize)
                 {
-                    return (null, new VerificationFailure(file.Name, -1, 0, $"file of {length} bytes is larger than a chunk may be"));
+                    return (null, new VerificationFailure(name, -1, 0, $"file of {length} bytes is larger than a chunk may be"));
                 }
 
                 if (buffer.Length < length)
@@ -64,12 +54,12 @@ public static class LedgerDirectoryVerifier
                     buffer = ArrayPool<byte>.Shared.Rent((int)length);
                 }
 
-                using (var handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+                using (var handle = File.OpenHandle(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
                 {
                     length = RandomAccess.Read(handle, buffer.AsSpan(0, (int)length), 0);
                 }
 
-                var failure = verifier.VerifyChunk(file.Name, buffer.AsSpan(0, (int)length));
+                var failure = verifier.VerifyChunk(name, buffer.AsSpan(0, (int)length));
                 if (failure is not null)
                 {
                     return (null, failure);
@@ -85,5 +75,25 @@ public static class LedgerDirectoryVerifier
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// The chunk files among <paramref name="paths"/>, in the order a verifier reads them: by first seqno, and for
+    /// equal starts (a duplicated range) the committed file first, so the duplicate is what gets reported. Other files
+    /// are ignored.
+    /// </summary>
+    public static List<string> OrderChunks(IEnumerable<string> paths)
+    {
+        var files = new List<(string Path, long First, bool Committed)>();
+        foreach (var path in paths)
+        {
+            if (ChunkFormat.TryParseName(Path.GetFileName(path), out var first, out _, out var committed))
+            {
+                files.Add((path, first, committed));
+            }
+        }
+
+        files.Sort((a, b) => a.First != b.First ? a.First.CompareTo(b.First) : b.Committed.CompareTo(a.Committed));
+        return files.ConvertAll(f => f.Path);
     }
 }
