@@ -19,7 +19,7 @@ internal static class CertificateDer
     public const string EcdsaWithSha384 = "1.2.840.10045.4.3.3";
     public const string EcdsaWithSha512 = "1.2.840.10045.4.3.4";
 
-    private static readonly Asn1Tag s_versionTag = new(TagClass.ContextSpecific, 0, isConstructed: true);
+    private static readonly Asn1Tag VersionTag = new(TagClass.ContextSpecific, 0, isConstructed: true);
 
     /// <summary>Splits a certificate into TBS, signature algorithm and signature; false on anything malformed.</summary>
     public static bool TryParse(ReadOnlyMemory<byte> der, out CertificateParts parts)
@@ -63,7 +63,7 @@ internal static class CertificateDer
         try
         {
             var tbs = new AsnReader(parts.TbsCertificate, AsnEncodingRules.DER).ReadSequence();
-            if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(s_versionTag))
+            if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(VersionTag))
             {
                 _ = tbs.ReadEncodedValue();
             }

@@ -10,8 +10,8 @@ namespace Vellum.Core.Identity;
 /// </summary>
 public sealed class NodeIdentity : IDisposable
 {
-    private static readonly Oid s_serverAuth = new("1.3.6.1.5.5.7.3.1", "Server Authentication");
-    private static readonly Oid s_clientAuth = new("1.3.6.1.5.5.7.3.2", "Client Authentication");
+    private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1", "Server Authentication");
+    private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2", "Client Authentication");
 
     private readonly ECDsa _privateKey;
 
@@ -51,7 +51,7 @@ public sealed class NodeIdentity : IDisposable
             var request = new CertificateRequest(new X500DistinguishedName(options.SubjectName), key, IdentityCertificates.SignatureHash);
             request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, critical: true));
             request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: false));
-            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([s_serverAuth, s_clientAuth], critical: false));
+            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ServerAuth, ClientAuth], critical: false));
             request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
             request.CertificateExtensions.Add(
                 X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer.Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));

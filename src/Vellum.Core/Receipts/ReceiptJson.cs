@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Vellum.Core.Claims;
 
@@ -16,21 +18,30 @@ public static class ReceiptJson
 {
     private const int MaxDepth = 32;
 
+    // Relaxed escaping so base64 '+' and PEM text appear as ACL writes them rather than as \u002B; the output is
+    // JSON for API clients, never inlined into HTML.
+    private static readonly ReceiptJsonContext Context = new(new JsonSerializerOptions
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        MaxDepth = MaxDepth,
+    });
+
     /// <summary>The envelope as compact JSON.</summary>
     public static string Serialize(TransactionReceipt receipt) =>
-        JsonSerializer.Serialize(receipt, ReceiptJsonContext.Default.TransactionReceipt);
+        JsonSerializer.Serialize(receipt, Context.TransactionReceipt);
 
     /// <summary>The envelope as compact UTF-8 JSON.</summary>
     public static byte[] SerializeToUtf8Bytes(TransactionReceipt receipt) =>
-        JsonSerializer.SerializeToUtf8Bytes(receipt, ReceiptJsonContext.Default.TransactionReceipt);
+        JsonSerializer.SerializeToUtf8Bytes(receipt, Context.TransactionReceipt);
 
     /// <summary>The inner receipt object as compact JSON.</summary>
     public static string Serialize(Receipt receipt) =>
-        JsonSerializer.Serialize(receipt, ReceiptJsonContext.Default.Receipt);
+        JsonSerializer.Serialize(receipt, Context.Receipt);
 
     /// <summary>Parses an envelope; false with a message (never an exception) on malformed JSON.</summary>
     public static bool TryParse(ReadOnlySpan<byte> utf8Json, [NotNullWhen(true)] out TransactionReceipt? receipt, [NotNullWhen(false)] out string? error) =>
-        TryParseCore(utf8Json, ReceiptJsonContext.Default.TransactionReceipt, out receipt, out error);
+        TryParseCore(utf8Json, Context.TransactionReceipt, out receipt, out error);
 
     /// <inheritdoc cref="TryParse(ReadOnlySpan{byte}, out TransactionReceipt?, out string?)"/>
     public static bool TryParse(string? json, [NotNullWhen(true)] out TransactionReceipt? receipt, [NotNullWhen(false)] out string? error) =>
@@ -38,7 +49,7 @@ public static class ReceiptJson
 
     /// <summary>Parses an inner receipt object (what the Python <c>verify_receipt</c> takes).</summary>
     public static bool TryParseReceipt(ReadOnlySpan<byte> utf8Json, [NotNullWhen(true)] out Receipt? receipt, [NotNullWhen(false)] out string? error) =>
-        TryParseCore(utf8Json, ReceiptJsonContext.Default.Receipt, out receipt, out error);
+        TryParseCore(utf8Json, Context.Receipt, out receipt, out error);
 
     /// <inheritdoc cref="TryParseReceipt(ReadOnlySpan{byte}, out Receipt?, out string?)"/>
     public static bool TryParseReceipt(string? json, [NotNullWhen(true)] out Receipt? receipt, [NotNullWhen(false)] out string? error) =>
@@ -47,7 +58,7 @@ public static class ReceiptJson
     /// <summary>Parses an <c>applicationClaims</c> array on its own.</summary>
     public static bool TryParseApplicationClaims(
         string? json, [NotNullWhen(true)] out IReadOnlyList<ApplicationClaim>? claims, [NotNullWhen(false)] out string? error) =>
-        TryParseCore(Encoding.UTF8.GetBytes(json ?? string.Empty), ReceiptJsonContext.Default.IReadOnlyListApplicationClaim, out claims, out error);
+        TryParseCore(Encoding.UTF8.GetBytes(json ?? string.Empty), Context.IReadOnlyListApplicationClaim, out claims, out error);
 
     private static bool TryParseCore<T>(ReadOnlySpan<byte> utf8Json, JsonTypeInfo<T> typeInfo, [NotNullWhen(true)] out T? value, [NotNullWhen(false)] out string? error)
         where T : class
