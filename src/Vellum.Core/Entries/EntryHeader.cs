@@ -57,7 +57,7 @@ public readonly record struct EntryHeader(
     /// Reads and validates the header of a whole entry body. Never throws: on malformed input returns false and a
     /// message naming the field.
     /// </summary>
-    public static bool TryRead(ReadOnlySpan<byte> body, out EntryHeader header, out string? error)
+    public static bool TryRead(ReadOnlySpan<byte> body, out EntryHeader header, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
     {
         header = default;
         if (body.Length < Size)

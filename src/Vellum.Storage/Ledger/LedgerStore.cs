@@ -2,7 +2,6 @@ using Microsoft.Win32.SafeHandles;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Merkle;
-using Vellum.Core.Primitives;
 using Vellum.Storage.Indexing;
 using Vellum.Storage.Tiles;
 

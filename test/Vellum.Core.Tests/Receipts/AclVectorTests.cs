@@ -42,7 +42,7 @@ public sealed class AclVectorTests
             Hash32.ParseHex(components.WriteSetDigest), components.CommitEvidence!, Hash32.ParseHex(components.ClaimsDigest));
         Assert.Equal("d56ac28649051a2bac300ca8354ccdf73d64e89b6500687ed03934e6fdb509ad", leaf.ToString());
 
-        var path = receipt.Proof!.Select(p => new Merkle.ProofStep(p.Left is not null, Hash32.ParseHex(p.Left ?? p.Right))).ToArray();
+        var path = receipt.Proof!.Select(p => new Vellum.Core.Merkle.ProofStep(p.Left is not null, Hash32.ParseHex(p.Left ?? p.Right))).ToArray();
         Assert.Equal("4778b85647041215ef2e5a5c638b829381c203c5aef7f0625dbd8fbdb48ee5f7", ReceiptHashes.ComputeRoot(leaf, path).ToString());
     }
 

@@ -79,8 +79,10 @@ public sealed class TamperTests(GeneratedLedger generated) : IClassFixture<Gener
         var chunks = generated.Chunks.Select(c => (c.Name, (byte[])c.Bytes.Clone())).ToList();
         var (name, bytes) = chunks[2];
         var regions = GeneratedLedger.Map(bytes, committed: true);
-        var contents = regions.First(r => r.Kind == "contents");
-        bytes[contents.End - 1] ^= 0x20; // change one letter of the contents...
+        // An entry without claims (its last byte, the claim count, is 0): with claims the claims digest would already
+        // catch the change at the entry itself.
+        var contents = regions.First(r => r.Kind == "contents" && bytes[r.End - 1] == 0);
+        bytes[contents.Start + 6] ^= 0x20; // change one letter of the contents (after the u32 length)...
         var body = bytes.AsSpan(contents.FrameStart + Frame.HeaderSize, BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(contents.FrameStart)));
         Frame.WriteHeader(bytes.AsSpan(contents.FrameStart), body); // ...and forge the checksum
         Assert.True(EntryHeader.TryRead(body, out var altered, out _));
