@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Vellum.Core.Claims;
 using Vellum.Core.Primitives;
 
 namespace Vellum.Core.Entries;
@@ -26,7 +26,7 @@ public sealed record EntryClaim(EntryClaimKind Kind, byte[]? SecretKey, string? 
     public static EntryClaim NewLedgerEntry() => new(EntryClaimKind.LedgerEntryV1, RandomNumberGenerator.GetBytes(32), null, default);
 
     /// <summary>
-    /// The claims digest exactly as ACL computes it: each claim digested on its own, then
+    /// The claims digest exactly as ACL computes it (<see cref="ClaimsDigest"/>): each claim digested on its own, then
     /// SHA-256(u32 LE count ‖ claim digests). <see cref="Hash32.Zero"/> when there are no claims.
     /// </summary>
     public static Hash32 ComputeDigest(ReadOnlySpan<byte> collectionIdUtf8, ReadOnlySpan<byte> contents, IReadOnlyList<EntryClaim>? claims)
@@ -36,14 +36,13 @@ public sealed record EntryClaim(EntryClaimKind Kind, byte[]? SecretKey, string? 
             return Hash32.Zero;
         }
 
-        var buffer = new byte[4 + (32 * claims.Count)];
-        BinaryPrimitives.WriteUInt32LittleEndian(buffer, (uint)claims.Count);
-        for (var i = 0; i < claims.Count; i++)
+        var digests = new Hash32[claims.Count];
+        for (var i = 0; i < digests.Length; i++)
         {
-            claims[i].Digest(collectionIdUtf8, contents).CopyTo(buffer.AsSpan(4 + (32 * i)));
+            digests[i] = claims[i].Digest(collectionIdUtf8, contents);
         }
 
-        return Hash32.Compute(buffer);
+        return ClaimsDigest.Combine(digests);
     }
 
     /// <summary>This claim's own digest, before the count-prefixed combination.</summary>
@@ -52,28 +51,20 @@ public sealed record EntryClaim(EntryClaimKind Kind, byte[]? SecretKey, string? 
         switch (Kind)
         {
             case EntryClaimKind.LedgerEntryV1:
-                {
-                    // d = SHA256(HMAC(k, collectionId) ‖ HMAC(k, contents)); claim = SHA256("LedgerEntryV1" ‖ d)
-                    Span<byte> macs = stackalloc byte[64];
-                    HMACSHA256.HashData(SecretKey, collectionIdUtf8, macs);
-                    HMACSHA256.HashData(SecretKey, contents, macs[32..]);
-                    Span<byte> input = stackalloc byte[13 + 32];
-                    "LedgerEntryV1"u8.CopyTo(input);
-                    SHA256.HashData(macs, input[13..]);
-                    return Hash32.Compute(input);
-                }
-
+                return ClaimsDigest.LedgerEntryV1(collectionIdUtf8, contents, SecretKey);
             case EntryClaimKind.ClaimDigest:
-                {
-                    var protocol = System.Text.Encoding.UTF8.GetBytes(Protocol ?? string.Empty);
-                    var input = new byte[protocol.Length + 32];
-                    protocol.CopyTo(input, 0);
-                    Value.CopyTo(input.AsSpan(protocol.Length));
-                    return Hash32.Compute(input);
-                }
-
+                Span<byte> value = stackalloc byte[Hash32.Size];
+                Value.CopyTo(value);
+                return ClaimsDigest.ForDigest(Protocol ?? string.Empty, value);
             default:
                 throw new InvalidOperationException($"Unknown claim kind {Kind}.");
         }
     }
+
+    /// <summary>The claim as it appears in an ACL receipt's <c>applicationClaims</c>.</summary>
+    public ApplicationClaim ToApplicationClaim(string collectionId, string contents) => Kind switch
+    {
+        EntryClaimKind.LedgerEntryV1 => ApplicationClaim.ForLedgerEntry(collectionId, contents, SecretKey),
+        _ => ApplicationClaim.ForDigest(Protocol ?? string.Empty, Value.ToArray()),
+    };
 }
