@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Vellum.Cli.Tests;
+
+/// <summary>The real <c>vellum</c> executable, run as a process: exit codes and output are what a user sees.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "vellum-cli-" + Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public async Task Generate_then_verify_succeeds_with_a_one_line_summary()
+    {
+        var data = Path.Combine(_root, "data");
+        var generated = await Vellum("generate", data, "--count", "3000", "--contents-size", "256");
+        Assert.True(generated.ExitCode == 0, generated.Error);
+
+        var verified = await Vellum("verify", Path.Combine(data, "ledger"), "--service-cert", Path.Combine(data, "credentials", "service_cert.pem"));
+        Assert.True(verified.ExitCode == 0, verified.Output + verified.Error);
+        var line = Assert.Single(verified.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("OK: ", line, StringComparison.Ordinal);
+        Assert.Contains("last signed root", line, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, verified.Error); // no progress bar when stderr is not a terminal
+
+        var withSecret = await Vellum("verify", Path.Combine(data, "ledger"), "--service-cert", Path.Combine(data, "credentials", "service_cert.pem"),
+            "--secret", Path.Combine(data, "secrets", "ledger.secret"), "--json");
+        Assert.Equal(0, withSecret.ExitCode);
+        using var json = JsonDocument.Parse(withSecret.Output);
+        Assert.True(json.RootElement.GetProperty("ok").GetBoolean());
+        Assert.True(json.RootElement.GetProperty("decrypted").GetBoolean());
+        Assert.True(json.RootElement.GetProperty("transactions").GetInt64() > 3000);
+        Assert.Equal(json.RootElement.GetProperty("transactions").GetInt64(), json.RootElement.GetProperty("lastSignedSeqno").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_damaged_ledger_exits_1_naming_the_file_and_offset()
+    {
+        var data = Path.Combine(_root, "data");
+        Assert.Equal(0, (await Vellum("generate", data, "--count", "2000")).ExitCode);
+        var ledger = Path.Combine(data, "ledger");
+        var victim = Directory.GetFiles(ledger).Order().First();
+        var bytes = File.ReadAllBytes(victim);
+        bytes[500] ^= 0x10;
+        File.WriteAllBytes(victim, bytes);
+
+        var result = await Vellum("verify", ledger, "--service-cert", Path.Combine(data, "credentials", "service_cert.pem"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("FAILED: " + Path.GetFileName(victim) + " at byte ", result.Output, StringComparison.Ordinal);
+        Assert.Contains("transaction ", result.Output, StringComparison.Ordinal);
+
+        var json = await Vellum("verify", ledger, "--service-cert", Path.Combine(data, "credentials", "service_cert.pem"), "--json");
+        Assert.Equal(1, json.ExitCode);
+        using var doc = JsonDocument.Parse(json.Output);
+        Assert.False(doc.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal(Path.GetFileName(victim), doc.RootElement.GetProperty("error").GetProperty("file").GetString());
+        Assert.True(doc.RootElement.GetProperty("error").GetProperty("offset").GetInt64() <= 500);
+    }
+
+    [Fact]
+    public async Task A_service_certificate_of_another_ledger_fails_verification()
+    {
+        var a = Path.Combine(_root, "a");
+        var b = Path.Combine(_root, "b");
+        Assert.Equal(0, (await Vellum("generate", a, "--count", "100")).ExitCode);
+        Assert.Equal(0, (await Vellum("generate", b, "--count", "1")).ExitCode);
+        var result = await Vellum("verify", Path.Combine(a, "ledger"), "--service-cert", Path.Combine(b, "credentials", "service_cert.pem"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("not endorsed by the service certificate", result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("verify")]
+    [InlineData("verify", "somewhere")]
+    [InlineData("verify", "somewhere", "--service-cert", "/nonexistent/cert.pem")]
+    [InlineData("verify", "somewhere", "--service-cert")]
+    [InlineData("frobnicate")]
+    [InlineData("generate", "x", "--ledger-type", "Secret")]
+    public async Task Usage_errors_exit_2(params string[] args)
+    {
+        var result = await Vellum(args);
+        Assert.Equal(2, result.ExitCode);
+        Assert.NotEqual(string.Empty, result.Error);
+    }
+
+    [Fact]
+    public async Task The_ledger_type_cannot_change_after_creation()
+    {
+        var data = Path.Combine(_root, "typed");
+        Assert.Equal(0, (await Vellum("generate", data, "--count", "10", "--ledger-type", "Private")).ExitCode);
+        var again = await Vellum("generate", data, "--count", "10", "--ledger-type", "Public");
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("fixed at creation", again.Error, StringComparison.Ordinal);
+
+        // Without the secret a Private ledger's leaves and signatures still verify; with it, contents too.
+        var cert = Path.Combine(data, "credentials", "service_cert.pem");
+        Assert.Equal(0, (await Vellum("verify", Path.Combine(data, "ledger"), "--service-cert", cert)).ExitCode);
+        Assert.Equal(0, (await Vellum("verify", Path.Combine(data, "ledger"), "--service-cert", cert, "--secret", Path.Combine(data, "secrets", "ledger.secret"))).ExitCode);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> Vellum(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vellum.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await output, await error);
+    }
+}
