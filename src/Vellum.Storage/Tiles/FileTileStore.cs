@@ -1,8 +1,9 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using Vellum.Core.Merkle;
+
+using Vellum.Storage.IO;
 
 namespace Vellum.Storage.Tiles;
 
@@ -176,7 +177,7 @@ public sealed class FileTileStore : ITileStore
         {
             if (Directory.Exists(directory))
             {
-                FsyncDirectory(directory);
+                Durability.SyncDirectory(directory);
             }
         }
 
@@ -203,54 +204,9 @@ public sealed class FileTileStore : ITileStore
         }
 
         // Make the removal durable too, so a crash cannot resurrect stale tiles next to rebuilt ones.
-        FsyncDirectory(_root);
+        Durability.SyncDirectory(_root);
     }
 
     private string FullPath(int level, long index) =>
         Path.Combine(_root, TilePath(level, index).Replace('/', Path.DirectorySeparatorChar));
-
-    /// <summary>
-    /// fsync(2) on a directory, which .NET cannot open as a file. Windows has no equivalent (NTFS journals its
-    /// metadata), so there it does nothing.
-    /// </summary>
-    private static void FsyncDirectory(string directory)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        // A NUL-terminated UTF-8 path as a byte array: no string marshalling to get wrong.
-        var path = new byte[Encoding.UTF8.GetByteCount(directory) + 1];
-        Encoding.UTF8.GetBytes(directory, path);
-        var fd = NativeMethods.Open(path, 0 /* O_RDONLY */);
-        if (fd < 0)
-        {
-            throw new IOException($"Cannot open directory '{directory}' to fsync it (errno {Marshal.GetLastPInvokeError()}).");
-        }
-
-        try
-        {
-            if (NativeMethods.Fsync(fd) != 0)
-            {
-                throw new IOException($"fsync of directory '{directory}' failed (errno {Marshal.GetLastPInvokeError()}).");
-            }
-        }
-        finally
-        {
-            _ = NativeMethods.Close(fd);
-        }
-    }
-
-    private static class NativeMethods
-    {
-        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-        public static extern int Open(byte[] path, int flags);
-
-        [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        public static extern int Fsync(int fd);
-
-        [DllImport("libc", EntryPoint = "close", SetLastError = true)]
-        public static extern int Close(int fd);
-    }
 }
