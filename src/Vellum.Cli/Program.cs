@@ -4,6 +4,7 @@ using Vellum.Cli.Commands;
 var root = new RootCommand("Vellum: a self-hostable confidential ledger. 'vellum <command> --help' for a command's options.");
 root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(StartCommand.Create());
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

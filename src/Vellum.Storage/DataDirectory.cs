@@ -51,7 +51,7 @@ public sealed class DataDirectory
     /// Opens the identities and secret of an existing data folder, or creates them on first use. The ledger type is
     /// fixed at creation: asking for another type later fails with <see cref="InvalidOperationException"/>.
     /// </summary>
-    public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(bool? isPrivate)
+    public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(bool? isPrivate, NodeIdentityOptions? nodeOptions = null)
     {
         Directory.CreateDirectory(Credentials);
         Directory.CreateDirectory(Secrets);
@@ -91,7 +91,7 @@ public sealed class DataDirectory
         var service = ServiceIdentity.LoadPemFiles(ServiceCertificate, ServicePrivateKey);
         if (!File.Exists(NodeCertificate))
         {
-            using var node = NodeIdentity.Create(service);
+            using var node = NodeIdentity.Create(service, nodeOptions ?? DefaultNodeOptions());
             WriteSecretFile(NodePrivateKey, node.ExportPrivateKeyPem());
             File.WriteAllText(NodeCertificate, node.ExportCertificatePem());
         }
@@ -110,6 +110,16 @@ public sealed class DataDirectory
         return (service, NodeIdentity.LoadPemFiles(NodeCertificate, NodePrivateKey), LedgerSecret.Load(LedgerSecretFile), ledgerPrivate);
     }
 
+    /// <summary>A node certificate for loopback use: SANs localhost, 127.0.0.1 and ::1.</summary>
+    public static NodeIdentityOptions DefaultNodeOptions()
+    {
+        var options = new NodeIdentityOptions();
+        options.DnsNames.Add("localhost");
+        options.IPAddresses.Add(System.Net.IPAddress.Loopback);
+        options.IPAddresses.Add(System.Net.IPAddress.IPv6Loopback);
+        return options;
+    }
+
     /// <summary>Store options for this folder.</summary>
     public LedgerStoreOptions StoreOptions(bool isPrivate) => new()
     {
@@ -118,7 +128,8 @@ public sealed class DataDirectory
         IsPrivate = isPrivate,
     };
 
-    private static void WriteSecretFile(string path, string contents)
+    /// <summary>Writes a file readable only by its owner; fails if it exists.</summary>
+    public static void WriteSecretFile(string path, string contents)
     {
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())

@@ -15,6 +15,7 @@ namespace Vellum.Core.Entries;
 /// </code>
 /// </summary>
 public sealed record UserEntry(string CollectionId, IReadOnlyList<string> Tags, ReadOnlyMemory<byte> Contents, IReadOnlyList<EntryClaim> Claims)
+    : ITransactionBody
 {
     /// <summary>The collection an entry goes to when the caller names none (ACL's default).</summary>
     public const string DefaultCollectionId = "subledger:0";
@@ -24,6 +25,9 @@ public sealed record UserEntry(string CollectionId, IReadOnlyList<string> Tags, 
         : this(collectionId, [], contents, [])
     {
     }
+
+    /// <inheritdoc />
+    public EntryKind Kind => EntryKind.UserEntry;
 
     /// <summary>Contents as text (they are UTF-8 by contract).</summary>
     public string ContentsText => Encoding.UTF8.GetString(Contents.Span);
@@ -58,9 +62,9 @@ public sealed record UserEntry(string CollectionId, IReadOnlyList<string> Tags, 
         }
     }
 
-    /// <summary>The whole body length, with or without encryption.</summary>
-    public int EncodedLength(bool encrypted) =>
-        EntryHeader.Size + PublicLength + PrivatePlaintextLength + (encrypted ? LedgerSecret.TagSize : 0);
+    /// <summary>The whole body length, with or without encryption (contents are encrypted in a Private ledger).</summary>
+    public int EncodedLength(bool privateLedger) =>
+        EntryHeader.Size + PublicLength + PrivatePlaintextLength + (privateLedger ? LedgerSecret.TagSize : 0);
 
     /// <summary>The claims digest of this entry (zero when it has no claims).</summary>
     public Hash32 ClaimsDigest() =>
@@ -68,11 +72,12 @@ public sealed record UserEntry(string CollectionId, IReadOnlyList<string> Tags, 
 
     /// <summary>
     /// Encodes the entry as the body of transaction <paramref name="id"/> into <paramref name="body"/>, which must be
-    /// exactly <see cref="EncodedLength"/> bytes. With <paramref name="encryptWith"/> the private section is encrypted
+    /// exactly <see cref="EncodedLength"/> bytes. With <paramref name="ledgerSecret"/> the private section is encrypted
     /// (AES-256-GCM, the header and public section as associated data).
     /// </summary>
-    public void Encode(Span<byte> body, TxId id, in Hash32 commitEvidenceDigest, in Hash32 claimsDigest, LedgerSecret? encryptWith)
+    public void Encode(Span<byte> body, TxId id, in Hash32 commitEvidenceDigest, in Hash32 claimsDigest, LedgerSecret? ledgerSecret)
     {
+        var encryptWith = ledgerSecret;
         var encrypted = encryptWith is not null;
         var publicLength = PublicLength;
         var header = new EntryHeader(EntryKind.UserEntry, encrypted ? EntryFlags.Encrypted : EntryFlags.None, publicLength, id, commitEvidenceDigest, claimsDigest);

@@ -9,8 +9,8 @@ using Vellum.Storage.Ledger;
 namespace Vellum.Storage.Indexing;
 
 /// <summary>
-/// Seqnos by collection id, by tag, and of every signature transaction: one posting file per key
-/// (<c>index/{c|t|s}-{sha256 of key}</c>: u8 kind, u16 key length, key UTF-8, then u64 LE seqnos ascending), plus a
+/// Seqnos by collection id, by tag, and of every signature and user-management transaction: one posting file per key
+/// (<c>index/{c|t|s|u}-{sha256 of key}</c>: u8 kind, u16 key length, key UTF-8, then u64 LE seqnos ascending), plus a
 /// <c>watermark</c> (u64 LE last indexed seqno, u32 CRC-32C). Derived data: rebuilt from the ledger files when
 /// missing, caught up when stale, and trimmed to the watermark after a crash.
 /// </summary>
@@ -28,6 +28,9 @@ public sealed class LedgerIndex : IDisposable
 
     /// <summary>Posting kind of signature transactions (one key, the empty string).</summary>
     public const byte SignatureKind = (byte)'s';
+
+    /// <summary>Posting kind of user-management transactions (one key, the empty string).</summary>
+    public const byte UserChangeKind = (byte)'u';
 
     private readonly string _directory;
     private readonly Lock _lock = new();
@@ -127,6 +130,10 @@ public sealed class LedgerIndex : IDisposable
             {
                 GetPosting(SignatureKind, string.Empty).Pending.Add(seqno);
             }
+            else if (header.Kind == EntryKind.UserManagement)
+            {
+                GetPosting(UserChangeKind, string.Empty).Pending.Add(seqno);
+            }
             else if (header.Kind == EntryKind.UserEntry)
             {
                 if (!UserEntry.TryDecodePublic(body, header, out var collectionId, out var tags, out error))
@@ -188,6 +195,15 @@ public sealed class LedgerIndex : IDisposable
         lock (_lock)
         {
             return _postings.TryGetValue((kind, key), out var posting) ? posting.Read(fromSeqno, max) : [];
+        }
+    }
+
+    /// <summary>The highest seqno of a key, or 0 when it has none.</summary>
+    public long Last(byte kind, string key)
+    {
+        lock (_lock)
+        {
+            return _postings.TryGetValue((kind, key), out var posting) ? posting.Last() : 0;
         }
     }
 
@@ -326,6 +342,24 @@ public sealed class LedgerIndex : IDisposable
             RandomAccess.FlushToDisk(handle);
             Persisted += Pending.Count;
             Pending.Clear();
+        }
+
+        public long Last()
+        {
+            if (Pending.Count > 0)
+            {
+                return Pending[^1];
+            }
+
+            if (Persisted == 0)
+            {
+                return 0;
+            }
+
+            using var handle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read);
+            Span<byte> value = stackalloc byte[8];
+            RandomAccess.Read(handle, value, _headerLength + (8 * (Persisted - 1)));
+            return BinaryPrimitives.ReadInt64LittleEndian(value);
         }
 
         public List<long> Read(long fromSeqno, int max)

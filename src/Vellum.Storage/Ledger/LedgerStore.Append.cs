@@ -8,10 +8,10 @@ namespace Vellum.Storage.Ledger;
 public sealed partial class LedgerStore
 {
     /// <summary>
-    /// Appends a user entry. Returns its transaction id once its bytes are durable (fsynced); it is then Pending until
+    /// Appends a transaction (a user entry, a user change, …). Returns its transaction id once its bytes are durable (fsynced); it is then Pending until
     /// the next signature transaction is durable too (<see cref="CommittedSeqno"/>).
     /// </summary>
-    public async ValueTask<TxId> AppendAsync(UserEntry entry, CancellationToken cancellationToken = default)
+    public async ValueTask<TxId> AppendAsync(ITransactionBody entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
         var claimsDigest = entry.ClaimsDigest();

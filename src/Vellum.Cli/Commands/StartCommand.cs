@@ -1,0 +1,106 @@
+using System.CommandLine;
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Vellum.Node;
+
+namespace Vellum.Cli.Commands;
+
+/// <summary><c>vellum start</c>: one node, one ledger, until SIGTERM or Ctrl-C.</summary>
+internal static class StartCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Data folder (credentials, secrets, ledger, state).", DefaultValueFactory = _ => "./vellum-data" };
+        var listen = new Option<string>("--listen") { Description = "HTTPS endpoint host:port (port 0 picks a free one).", DefaultValueFactory = _ => "127.0.0.1:8443" };
+        var type = new Option<string?>("--ledger-type") { Description = "Public or Private; first start only (a later start with another type is refused)." };
+        var admins = new Option<string[]>("--admin-cert") { Description = "PEM certificate of a bootstrap Administrator (repeatable; first start only).", AllowMultipleArgumentsPerToken = false };
+        var ledgerId = new Option<string>("--ledger-id") { Description = "The ledger id served by /ledgerIdentity/{ledgerId}.", DefaultValueFactory = _ => "default" };
+        var command = new Command("start", "Start a single-node ledger service over HTTPS with mutual TLS.") { data, listen, type, admins, ledgerId };
+        command.SetAction((result, cancellationToken) => RunAsync(
+            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, cancellationToken));
+        return command;
+    }
+
+    internal static bool TryParseEndpoint(string text, out IPEndPoint endpoint)
+    {
+        if (text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase) &&
+            int.TryParse(text.AsSpan(10), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535)
+        {
+            endpoint = new IPEndPoint(IPAddress.Loopback, port);
+            return true;
+        }
+
+        return IPEndPoint.TryParse(text, out endpoint!) && text.Contains(':', StringComparison.Ordinal) && !text.EndsWith(']');
+    }
+
+    private static async Task<int> RunAsync(string data, string listen, string? type, string[] admins, string ledgerId, CancellationToken cancellationToken)
+    {
+        if (!TryParseEndpoint(listen, out var endpoint))
+        {
+            Console.Error.WriteLine($"vellum start: --listen '{listen}' is not host:port");
+            return 2;
+        }
+
+        bool? isPrivate = type switch { null => null, "Public" => false, "Private" => true, _ => null };
+        if (type is not null && isPrivate is null)
+        {
+            Console.Error.WriteLine($"vellum start: --ledger-type is Public or Private, not '{type}'");
+            return 2;
+        }
+
+        foreach (var admin in admins)
+        {
+            if (!File.Exists(admin))
+            {
+                Console.Error.WriteLine($"vellum start: --admin-cert {admin} does not exist");
+                return 2;
+            }
+        }
+
+        var options = new NodeOptions { DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId };
+        Microsoft.AspNetCore.Builder.WebApplication app;
+        Vellum.Node.Service.LedgerService ledger;
+        try
+        {
+            (app, ledger) = await NodeHost.BuildAsync(options, cancellationToken: cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or InvalidDataException or ArgumentException or CryptographicException)
+        {
+            Console.Error.WriteLine($"vellum start: {ex.Message}");
+            return 2;
+        }
+
+        await using (ledger)
+        await using (app)
+        {
+            try
+            {
+                await app.StartAsync(cancellationToken);
+            }
+            catch (IOException ex)
+            {
+                Console.Error.WriteLine($"vellum start: cannot listen on {listen}: {ex.Message}");
+                return 2;
+            }
+
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? $"https://{listen}";
+            Console.WriteLine($"endpoint: {address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)}");
+            Console.WriteLine($"ledger id: {ledgerId} ({(ledger.IsPrivate ? "Private" : "Public")})");
+            Console.WriteLine($"service certificate: {ledger.Data.ServiceCertificate}");
+            Console.WriteLine($"ledger files: {ledger.Data.Ledger}");
+            if (ledger.DevelopmentAdminCertificate is { } cert)
+            {
+                Console.WriteLine($"development administrator: {cert} (key {Path.Combine(ledger.Data.Credentials, "admin_privk.pem")})");
+            }
+
+            Console.Out.Flush();
+            await app.WaitForShutdownAsync(CancellationToken.None);
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Http;
+using Vellum.Core.Identity;
+using Vellum.Node.Endpoints;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Auth;
+
+/// <summary>
+/// Who is calling: the SHA-256 fingerprint of the TLS client certificate (authorization is by fingerprint, not by
+/// chain, so self-signed certificates work as in ACL) and the roles the user table gives it.
+/// </summary>
+internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles)
+{
+    private const string ItemKey = "vellum.caller";
+
+    public static ClientIdentity Of(HttpContext context) => (ClientIdentity)context.Items[ItemKey]!;
+
+    /// <summary>Authenticates every <c>/app</c> request; unknown or missing certificates get 401 and change nothing.</summary>
+    public static Func<HttpContext, RequestDelegate, Task> Middleware(LedgerService ledger) => async (context, next) =>
+    {
+        if (!context.Request.Path.StartsWithSegments("/app", StringComparison.Ordinal))
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var certificate = context.Connection.ClientCertificate
+            ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
+        if (certificate is null)
+        {
+            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", "A client certificate is required (mutual TLS).").ConfigureAwait(false);
+            return;
+        }
+
+        var fingerprint = CertificateFingerprint.Compute(certificate);
+        var roles = ledger.Users.RolesOf(fingerprint);
+        if (roles.Count == 0)
+        {
+            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", $"No user has the certificate with fingerprint {fingerprint}.").ConfigureAwait(false);
+            return;
+        }
+
+        context.Items[ItemKey] = new ClientIdentity(fingerprint, roles);
+        await next(context).ConfigureAwait(false);
+    };
+
+    /// <summary>403 in the ACL shape when the caller's roles do not allow the call.</summary>
+    public static async Task<bool> Allowed(HttpContext context, Func<IReadOnlyList<string>, bool> permission)
+    {
+        if (permission(Of(context).Roles))
+        {
+            return true;
+        }
+
+        await AclResponses.Error(context, 403, "NotAllowed", $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
+        return false;
+    }
+}

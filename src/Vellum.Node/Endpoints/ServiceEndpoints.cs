@@ -1,0 +1,164 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Vellum.Node.Auth;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Endpoints;
+
+/// <summary>Collections, governance, enclave quotes, the identity service and health.</summary>
+internal static class ServiceEndpoints
+{
+    /// <summary>
+    /// The constitution: the rules this node enforces, in words. There is no governance (proposals, votes) yet, so
+    /// this is a description, not a script that runs.
+    /// </summary>
+    public const string Constitution =
+        "Vellum constitution v1 (descriptive; no governance engine runs yet).\n" +
+        "1. Users are identified by the SHA-256 fingerprint of their TLS client certificate, or an object id.\n" +
+        "2. Reader may read entries, receipts, status, collections, users and governance.\n" +
+        "3. Contributor may also write entries.\n" +
+        "4. Administrator may also add, change and remove users; the last Administrator cannot be removed.\n" +
+        "5. Every user change and every entry is a ledger transaction; nothing is updated or deleted in place.\n" +
+        "6. The members are the bootstrap Administrators named when the ledger was created.\n";
+
+    public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
+    {
+        app.MapGet("/app/collections", context => Collections(context, ledger));
+        app.MapGet("/app/governance/constitution", context => GetConstitution(context));
+        app.MapGet("/app/governance/members", context => Members(context, ledger));
+        app.MapGet("/app/enclaveQuotes", context => Quotes(context, ledger));
+        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledger));
+        app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live")));
+        app.MapGet("/node/health/ready", context => Ready(context, ledger));
+    }
+
+    private static async Task Collections(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var collections = ledger.Collections();
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteStartArray("collections");
+            foreach (var id in collections)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("collectionId", id);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task GetConstitution(HttpContext context)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Constitution)));
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("digest", digest);
+            writer.WriteString("script", Constitution);
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task Members(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var members = ledger.Members();
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteStartArray("members");
+            foreach (var (id, pem) in members)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("certificate", pem);
+                writer.WriteString("id", id);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A <b>virtual</b> quote: the SHA-256 of the running node binary and of the node's public key, with no hardware
+    /// root of trust. It tells an auditor which build answered; it does not protect memory from the operator.
+    /// </summary>
+    private static async Task Quotes(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var nodeId = ledger.Node.NodeId;
+        var measurement = VirtualAttestation.Measurement;
+        var report = Encoding.UTF8.GetBytes(
+            $"{{\"format\":\"vellum-virtual-v1\",\"platform\":\"virtual (no TEE: the operator can read node memory)\",\"measurement\":\"{measurement}\",\"nodeId\":\"{nodeId}\"}}");
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("currentNodeId", nodeId);
+            writer.WriteStartObject("enclaveQuotes");
+            writer.WriteStartObject(nodeId);
+            writer.WriteString("nodeId", nodeId);
+            writer.WriteString("mrenclave", measurement);
+            writer.WriteString("quoteVersion", "virtual");
+            writer.WriteString("raw", Convert.ToHexStringLower(report));
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }).ConfigureAwait(false);
+    }
+
+    private static Task Identity(HttpContext context, LedgerService ledger)
+    {
+        var id = (string?)context.Request.RouteValues["ledgerId"];
+        if (id != ledger.Options.LedgerId)
+        {
+            return AclResponses.Error(context, 404, "LedgerNotFound", $"No ledger '{id}' here.");
+        }
+
+        var pem = ledger.Service.ExportCertificatePem();
+        return AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("ledgerId", id);
+            writer.WriteString("ledgerTlsCertificate", pem);
+        });
+    }
+
+    private static Task Ready(HttpContext context, LedgerService ledger) =>
+        AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("status", "Ready");
+            writer.WriteNumber("lastSeqno", ledger.Store.LastSeqno);
+            writer.WriteNumber("committedSeqno", ledger.Store.CommittedSeqno);
+        });
+}
+
+/// <summary>The virtual attestation platform: a measurement of the running binary and nothing more.</summary>
+internal static class VirtualAttestation
+{
+    private static readonly Lazy<string> LazyMeasurement = new(() =>
+    {
+        var path = typeof(VirtualAttestation).Assembly.Location;
+        return string.IsNullOrEmpty(path) || !File.Exists(path)
+            ? new string('0', 64)
+            : Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
+    });
+
+    public static string Measurement => LazyMeasurement.Value;
+}

@@ -1,0 +1,472 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Vellum.Core.Entries;
+using Vellum.Core.Primitives;
+using Vellum.Core.Receipts;
+using Vellum.Node.Auth;
+using Vellum.Node.Service;
+using Vellum.Storage.Indexing;
+
+namespace Vellum.Node.Endpoints;
+
+/// <summary><c>/app/transactions…</c>: write, read, receipt, status, current, list.</summary>
+internal static class TransactionEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
+    {
+        app.MapPost("/app/transactions", context => Post(context, ledger));
+        app.MapGet("/app/transactions", context => List(context, ledger));
+        app.MapGet("/app/transactions/current", context => Current(context, ledger));
+        app.MapGet("/app/transactions/{transactionId}", context => Get(context, ledger));
+        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, ledger));
+        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, ledger));
+    }
+
+    private static async Task Post(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanWrite).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var options = ledger.Options;
+        var collectionId = CollectionParameter(context);
+        if (Encoding.UTF8.GetByteCount(collectionId) > options.MaxCollectionIdBytes)
+        {
+            await AclResponses.Error(context, 400, "CollectionIdTooLong",
+                $"Collection id of {Encoding.UTF8.GetByteCount(collectionId)} bytes exceeds the limit of {options.MaxCollectionIdBytes} bytes.").ConfigureAwait(false);
+            return;
+        }
+
+        var (tags, tagError) = ParseTags(context.Request.Query["tags"], options);
+        if (tagError is not null)
+        {
+            await AclResponses.Error(context, 400, "InvalidInput", tagError).ConfigureAwait(false);
+            return;
+        }
+
+        var waitForCommit = false;
+        var wait = context.Request.Query["waitForCommit"];
+        if (wait.Count > 0 && !bool.TryParse(wait[0], out waitForCommit))
+        {
+            await AclResponses.Error(context, 400, "InvalidQueryParameterValue", $"waitForCommit is true or false, not '{wait[0]}'.").ConfigureAwait(false);
+            return;
+        }
+
+        if (await RequestBody.ReadJsonAsync(context, options.MaxRequestBodyBytes).ConfigureAwait(false) is not { } body)
+        {
+            return;
+        }
+
+        byte[] contents;
+        try
+        {
+            if (!TryReadContents(body, out contents, out var problem))
+            {
+                await AclResponses.Error(context, 400, "InvalidInput", problem!).ConfigureAwait(false);
+                return;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body.Array!);
+        }
+
+        if (contents.Length > options.MaxContentsBytes)
+        {
+            await AclResponses.Error(context, 400, "EntrySizeCapacityExceeded",
+                $"Entry contents of {contents.Length} bytes exceed the limit of {options.MaxContentsBytes} bytes.").ConfigureAwait(false);
+            return;
+        }
+
+        if (ledger.ReserveNames(collectionId, tags) is { } capacity)
+        {
+            await AclResponses.Error(context, 400, capacity.Code, capacity.Message).ConfigureAwait(false);
+            return;
+        }
+
+        var id = await ledger.AppendEntryAsync(collectionId, contents, tags, context.RequestAborted).ConfigureAwait(false);
+        context.Response.Headers[AclResponses.TransactionIdHeader] = id.ToString();
+        if (!waitForCommit)
+        {
+            await AclResponses.Json(context, writer => writer.WriteString("collectionId", collectionId)).ConfigureAwait(false);
+            return;
+        }
+
+        await ledger.Store.WaitForCommitAsync(id.Seqno, context.RequestAborted).ConfigureAwait(false);
+        var receipt = ledger.Store.GetReceipt(id.Seqno);
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("collectionId", collectionId);
+            writer.WritePropertyName("receipt");
+            writer.WriteRawValue(ReceiptJson.Serialize(receipt.Receipt!));
+            writer.WriteString("state", "Ready");
+            writer.WriteString("transactionId", id.ToString());
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task Get(HttpContext context, LedgerService ledger)
+    {
+        var resolved = await Resolve(context, ledger).ConfigureAwait(false);
+        if (resolved is not { } tx)
+        {
+            return;
+        }
+
+        if (tx.Loading)
+        {
+            await AclResponses.Json(context, writer => writer.WriteString("state", "Loading")).ConfigureAwait(false);
+            return;
+        }
+
+        var (id, entry) = ledger.Store.ReadUserEntry(tx.Id.Seqno);
+        var wanted = context.Request.Query["collectionId"];
+        if (wanted.Count > 0 && !string.IsNullOrEmpty(wanted[0]) && wanted[0] != entry.CollectionId)
+        {
+            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not in collection '{wanted[0]}'.").ConfigureAwait(false);
+            return;
+        }
+
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("state", "Ready");
+            writer.WriteStartObject("entry");
+            WriteEntry(writer, id, entry);
+            writer.WriteEndObject();
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task Receipt(HttpContext context, LedgerService ledger)
+    {
+        var resolved = await Resolve(context, ledger, userEntriesOnly: false).ConfigureAwait(false);
+        if (resolved is not { } tx)
+        {
+            return;
+        }
+
+        var receipt = tx.Loading ? TransactionReceipt.Loading(tx.Id) : ledger.Store.GetReceipt(tx.Id.Seqno);
+        context.Response.ContentType = "application/json";
+        var bytes = ReceiptJson.SerializeToUtf8Bytes(receipt);
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static async Task Status(HttpContext context, LedgerService ledger)
+    {
+        var resolved = await Resolve(context, ledger, userEntriesOnly: false).ConfigureAwait(false);
+        if (resolved is not { } tx)
+        {
+            return;
+        }
+
+        var committed = tx.Id.Seqno <= ledger.Store.CommittedSeqno;
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("state", committed ? "Committed" : "Pending");
+            writer.WriteString("transactionId", tx.Id.ToString());
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task Current(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var collectionId = CollectionParameter(context);
+        var seqno = ledger.Store.Index.Last(LedgerIndex.CollectionKind, collectionId);
+        if (seqno == 0)
+        {
+            await AclResponses.Error(context, 404, "TransactionNotFound", $"Collection '{collectionId}' has no entry.").ConfigureAwait(false);
+            return;
+        }
+
+        var (id, entry) = ledger.Store.ReadUserEntry(seqno);
+        await AclResponses.Json(context, writer => WriteEntry(writer, id, entry)).ConfigureAwait(false);
+    }
+
+    private static async Task List(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var query = context.Request.Query;
+        var collectionId = CollectionParameter(context);
+        long from = 1, to = long.MaxValue;
+        if (query["fromTransactionId"] is { Count: > 0 } f && !string.IsNullOrEmpty(f[0]))
+        {
+            if (!TxId.TryParse(f[0], out var fromId))
+            {
+                await AclResponses.Error(context, 400, "InvalidQueryParameterValue", $"fromTransactionId '{f[0]}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
+                return;
+            }
+
+            from = fromId.Seqno;
+        }
+
+        if (query["toTransactionId"] is { Count: > 0 } t && !string.IsNullOrEmpty(t[0]))
+        {
+            if (!TxId.TryParse(t[0], out var toId))
+            {
+                await AclResponses.Error(context, 400, "InvalidQueryParameterValue", $"toTransactionId '{t[0]}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
+                return;
+            }
+
+            to = toId.Seqno;
+        }
+
+        var tag = query["tag"] is { Count: > 0 } tagValues ? tagValues[0] : null;
+        var last = Math.Min(to, ledger.Store.DurableSeqno);
+        var pageSize = ledger.Options.PageSize;
+        var page = new List<(TxId Id, UserEntry Entry)>(pageSize);
+        long next = 0;
+        var cursor = from;
+        while (page.Count < pageSize && cursor <= last)
+        {
+            var seqnos = string.IsNullOrEmpty(tag)
+                ? ledger.Store.Index.Read(LedgerIndex.CollectionKind, collectionId, cursor, pageSize + 1)
+                : ledger.Store.Index.Read(LedgerIndex.TagKind, tag, cursor, pageSize + 1);
+            if (seqnos.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var seqno in seqnos)
+            {
+                cursor = seqno + 1;
+                if (seqno > last)
+                {
+                    cursor = long.MaxValue;
+                    break;
+                }
+
+                var (id, entry) = ledger.Store.ReadUserEntry(seqno);
+                if (entry.CollectionId != collectionId)
+                {
+                    continue; // a tag query still lists one collection
+                }
+
+                if (page.Count == pageSize)
+                {
+                    next = seqno;
+                    cursor = long.MaxValue;
+                    break;
+                }
+
+                page.Add((id, entry));
+            }
+        }
+
+        string? nextLink = null;
+        if (next > 0)
+        {
+            var nextId = ledger.Store.ReadHeader(next).Id;
+            var link = new StringBuilder("/app/transactions?");
+            link.Append("collectionId=").Append(Uri.EscapeDataString(collectionId));
+            link.Append("&fromTransactionId=").Append(nextId.ToString());
+            if (to != long.MaxValue)
+            {
+                link.Append("&toTransactionId=").Append(Uri.EscapeDataString(query["toTransactionId"][0]!));
+            }
+
+            if (!string.IsNullOrEmpty(tag))
+            {
+                link.Append("&tag=").Append(Uri.EscapeDataString(tag));
+            }
+
+            link.Append("&api-version=").Append(ApiVersions.Of(context));
+            nextLink = link.ToString();
+        }
+
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("state", "Ready");
+            writer.WriteStartArray("entries");
+            foreach (var (id, entry) in page)
+            {
+                writer.WriteStartObject();
+                WriteEntry(writer, id, entry);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            if (nextLink is not null)
+            {
+                writer.WriteString("nextLink", nextLink);
+            }
+        }).ConfigureAwait(false);
+    }
+
+    private static void WriteEntry(Utf8JsonWriter writer, TxId id, UserEntry entry)
+    {
+        writer.WriteString("contents", entry.Contents.Span);
+        writer.WriteString("collectionId", entry.CollectionId);
+        writer.WriteString("transactionId", id.ToString());
+        if (entry.Tags.Count > 0)
+        {
+            writer.WriteStartArray("tags");
+            foreach (var tag in entry.Tags)
+            {
+                writer.WriteStringValue(tag);
+            }
+
+            writer.WriteEndArray();
+        }
+    }
+
+    private readonly record struct ResolvedTx(TxId Id, bool Loading);
+
+    /// <summary>
+    /// Parses <c>{transactionId}</c> and finds it: 400 if malformed, 404 if no such transaction (unknown seqno, or a
+    /// seqno that belongs to another view), Loading if assigned but not yet durable.
+    /// </summary>
+    private static async Task<ResolvedTx?> Resolve(HttpContext context, LedgerService ledger, bool userEntriesOnly = true)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var text = (string?)context.Request.RouteValues["transactionId"];
+        if (!TxId.TryParse(text, out var id))
+        {
+            await AclResponses.Error(context, 400, "InvalidInput", $"'{text}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
+            return null;
+        }
+
+        var store = ledger.Store;
+        if (id.Seqno > store.LastSeqno || id.View > store.View)
+        {
+            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known.").ConfigureAwait(false);
+            return null;
+        }
+
+        if (id.Seqno > store.DurableSeqno)
+        {
+            return new ResolvedTx(id, Loading: true);
+        }
+
+        var header = store.ReadHeader(id.Seqno);
+        if (header.Id != id)
+        {
+            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} does not exist: seqno {id.Seqno} is {header.Id}.").ConfigureAwait(false);
+            return null;
+        }
+
+        if (userEntriesOnly && header.Kind != EntryKind.UserEntry)
+        {
+            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not a ledger entry (it is a {header.Kind} transaction).").ConfigureAwait(false);
+            return null;
+        }
+
+        return new ResolvedTx(id, Loading: false);
+    }
+
+    private static string CollectionParameter(HttpContext context)
+    {
+        var values = context.Request.Query["collectionId"];
+        return values.Count > 0 && !string.IsNullOrEmpty(values[0]) ? values[0]! : UserEntry.DefaultCollectionId;
+    }
+
+    private static (string[] Tags, string? Error) ParseTags(Microsoft.Extensions.Primitives.StringValues values, NodeOptions options)
+    {
+        if (values.Count == 0 || string.IsNullOrEmpty(values[0]))
+        {
+            return ([], null);
+        }
+
+        var tags = new List<string>();
+        foreach (var value in values)
+        {
+            foreach (var raw in value!.Split(','))
+            {
+                var tag = raw.Trim();
+                if (tag.Length == 0)
+                {
+                    return ([], "A tag in 'tags' is empty.");
+                }
+
+                if (Encoding.UTF8.GetByteCount(tag) > options.MaxTagBytes)
+                {
+                    return ([], $"Tag '{tag}' is longer than {options.MaxTagBytes} bytes.");
+                }
+
+                if (!tags.Contains(tag))
+                {
+                    tags.Add(tag);
+                }
+            }
+        }
+
+        return tags.Count > options.MaxTagsPerEntry
+            ? ([], $"{tags.Count} tags on one entry; the limit is {options.MaxTagsPerEntry}.")
+            : (tags.ToArray(), null);
+    }
+
+    /// <summary>Reads <c>{"contents": "…"}</c>; other properties (read-only in ACL's schema) are ignored.</summary>
+    private static bool TryReadContents(ArraySegment<byte> json, out byte[] contents, out string? problem)
+    {
+        contents = [];
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 16 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                problem = "The request body must be a JSON object with a 'contents' string.";
+                return false;
+            }
+
+            var found = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isContents = reader.ValueTextEquals("contents"u8);
+                reader.Read();
+                if (isContents)
+                {
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        problem = "'contents' must be a string.";
+                        return false;
+                    }
+
+                    var length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+                    var buffer = new byte[length];
+                    var written = reader.CopyString(buffer);
+                    contents = written == length ? buffer : buffer[..written];
+                    found = true;
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
+            {
+                problem = "The request body is not a single JSON object.";
+                return false;
+            }
+
+            if (!found)
+            {
+                problem = "The request body has no 'contents'.";
+                return false;
+            }
+
+            problem = null;
+            return true;
+        }
+        catch (JsonException ex)
+        {
+            problem = $"The request body is not valid JSON: {ex.Message}";
+            return false;
+        }
+    }
+}

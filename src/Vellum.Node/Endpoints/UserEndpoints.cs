@@ -1,0 +1,256 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Vellum.Core.Identity;
+using Vellum.Node.Auth;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Endpoints;
+
+/// <summary>
+/// <c>/app/users</c> (one role, 2022-05-13) and <c>/app/ledgerUsers</c> (several roles, 2024-08-22-preview): both
+/// views of the same user table. Reads need any role; changes need Administrator.
+/// </summary>
+internal static class UserEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
+    {
+        app.MapGet("/app/users", context => List(context, ledger, multipleRoles: false));
+        app.MapGet("/app/users/{userId}", context => Get(context, ledger, multipleRoles: false));
+        app.MapMethods("/app/users/{userId}", ["PATCH"], context => Patch(context, ledger, multipleRoles: false));
+        app.MapDelete("/app/users/{userId}", context => Delete(context, ledger));
+        app.MapGet("/app/ledgerUsers", context => List(context, ledger, multipleRoles: true));
+        app.MapGet("/app/ledgerUsers/{userId}", context => Get(context, ledger, multipleRoles: true));
+        app.MapMethods("/app/ledgerUsers/{userId}", ["PATCH"], context => Patch(context, ledger, multipleRoles: true));
+        app.MapDelete("/app/ledgerUsers/{userId}", context => Delete(context, ledger));
+    }
+
+    /// <summary>
+    /// A user id is a certificate fingerprint (64 hex digits, with or without colons, any case → upper-case hex) or
+    /// an object id (a GUID → lower-case).
+    /// </summary>
+    public static bool TryNormalizeUserId(string? text, out string userId)
+    {
+        if (CertificateFingerprint.TryNormalize(text, out var fingerprint))
+        {
+            userId = fingerprint;
+            return true;
+        }
+
+        if (Guid.TryParseExact(text, "D", out var objectId))
+        {
+            userId = objectId.ToString("D");
+            return true;
+        }
+
+        userId = string.Empty;
+        return false;
+    }
+
+    private static async Task<string?> UserIdParameter(HttpContext context)
+    {
+        var text = (string?)context.Request.RouteValues["userId"];
+        if (TryNormalizeUserId(text, out var userId))
+        {
+            return userId;
+        }
+
+        await AclResponses.Error(context, 400, "InvalidUserId",
+            $"'{text}' is neither a certificate fingerprint (SHA-256, 64 hex digits) nor an object id (GUID).").ConfigureAwait(false);
+        return null;
+    }
+
+    private static async Task List(HttpContext context, LedgerService ledger, bool multipleRoles)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var users = ledger.Users.All();
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteStartArray("ledgerUsers");
+            foreach (var (id, roles) in users)
+            {
+                writer.WriteStartObject();
+                WriteUser(writer, id, roles, multipleRoles);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task Get(HttpContext context, LedgerService ledger, bool multipleRoles)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false) || await UserIdParameter(context) is not { } userId)
+        {
+            return;
+        }
+
+        var roles = ledger.Users.RolesOf(userId);
+        if (roles.Count == 0)
+        {
+            await AclResponses.Error(context, 404, "UserNotFound", $"User {userId} does not exist.").ConfigureAwait(false);
+            return;
+        }
+
+        await AclResponses.Json(context, writer => WriteUser(writer, userId, roles, multipleRoles)).ConfigureAwait(false);
+    }
+
+    private static async Task Patch(HttpContext context, LedgerService ledger, bool multipleRoles)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanManageUsers).ConfigureAwait(false) || await UserIdParameter(context) is not { } userId)
+        {
+            return;
+        }
+
+        var body = await RequestBody.ReadJsonAsync(context, ledger.Options.MaxRequestBodyBytes, "application/merge-patch+json", "application/json").ConfigureAwait(false);
+        if (body is null)
+        {
+            return;
+        }
+
+        List<string>? roles;
+        string? problem;
+        try
+        {
+            roles = ParseRoles(body.Value, multipleRoles, out problem);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body.Value.Array!);
+        }
+
+        if (roles is null)
+        {
+            await AclResponses.Error(context, 400, "InvalidInput", problem!).ConfigureAwait(false);
+            return;
+        }
+
+        // Merge patch: a body without the role field keeps the user's roles (a new user must get one).
+        if (roles.Count == 0)
+        {
+            roles = [.. ledger.Users.RolesOf(userId)];
+            if (roles.Count == 0)
+            {
+                await AclResponses.Error(context, 400, "InvalidInput", $"A new user needs '{(multipleRoles ? "assignedRoles" : "assignedRole")}'.").ConfigureAwait(false);
+                return;
+            }
+        }
+
+        if (await ledger.ChangeUserAsync(userId, roles, context.RequestAborted).ConfigureAwait(false) is { } refused)
+        {
+            await AclResponses.Error(context, 400, refused.Code, refused.Message).ConfigureAwait(false);
+            return;
+        }
+
+        await AclResponses.Json(context, writer => WriteUser(writer, userId, roles, multipleRoles)).ConfigureAwait(false);
+    }
+
+    private static async Task Delete(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanManageUsers).ConfigureAwait(false) || await UserIdParameter(context) is not { } userId)
+        {
+            return;
+        }
+
+        if (ledger.Users.RolesOf(userId).Count == 0)
+        {
+            await AclResponses.Error(context, 404, "UserNotFound", $"User {userId} does not exist.").ConfigureAwait(false);
+            return;
+        }
+
+        if (await ledger.ChangeUserAsync(userId, [], context.RequestAborted).ConfigureAwait(false) is { } refused)
+        {
+            await AclResponses.Error(context, 400, refused.Code, refused.Message).ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    private static void WriteUser(Utf8JsonWriter writer, string userId, IReadOnlyList<string> roles, bool multipleRoles)
+    {
+        if (multipleRoles)
+        {
+            writer.WriteStartArray("assignedRoles");
+            foreach (var role in roles)
+            {
+                writer.WriteStringValue(role);
+            }
+
+            writer.WriteEndArray();
+        }
+        else
+        {
+            // One role per user in the 2022-05-13 shape: the most powerful one held.
+            var role = roles.Contains(Roles.Administrator) ? Roles.Administrator : roles.Contains(Roles.Contributor) ? Roles.Contributor : roles[0];
+            writer.WriteString("assignedRole", role);
+        }
+
+        writer.WriteString("userId", userId);
+    }
+
+    /// <summary>Reads <c>assignedRole</c> (or <c>assignedRoles</c>); an empty list means "not given".</summary>
+    private static List<string>? ParseRoles(ArraySegment<byte> json, bool multipleRoles, out string? problem)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                problem = "The request body must be a JSON object.";
+                return null;
+            }
+
+            var roles = new List<string>();
+            if (multipleRoles)
+            {
+                if (document.RootElement.TryGetProperty("assignedRoles", out var array))
+                {
+                    if (array.ValueKind != JsonValueKind.Array || array.GetArrayLength() == 0)
+                    {
+                        problem = "'assignedRoles' must be a non-empty array of role names.";
+                        return null;
+                    }
+
+                    foreach (var item in array.EnumerateArray())
+                    {
+                        if (item.ValueKind != JsonValueKind.String || !Roles.TryNormalize(item.GetString(), out var role))
+                        {
+                            problem = $"'{item}' is not a role: Administrator, Contributor or Reader.";
+                            return null;
+                        }
+
+                        if (!roles.Contains(role))
+                        {
+                            roles.Add(role);
+                        }
+                    }
+                }
+            }
+            else if (document.RootElement.TryGetProperty("assignedRole", out var value))
+            {
+                if (value.ValueKind != JsonValueKind.String || !Roles.TryNormalize(value.GetString(), out var role))
+                {
+                    problem = $"'{value}' is not a role: Administrator, Contributor or Reader.";
+                    return null;
+                }
+
+                roles.Add(role);
+            }
+
+            problem = null;
+            return roles;
+        }
+        catch (JsonException ex)
+        {
+            problem = $"The request body is not valid JSON: {ex.Message}";
+            return null;
+        }
+    }
+}

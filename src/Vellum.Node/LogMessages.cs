@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Vellum.Node;
+
+/// <summary>Every log event of the node. EventIds 1000–1999 belong to Vellum.Node.</summary>
+internal static partial class LogMessages
+{
+    [LoggerMessage(1000, LogLevel.Information, "Ledger {LedgerId} ({LedgerType}) listening on {Endpoint}; service certificate {ServiceCertificate}", EventName = "NodeStarted")]
+    public static partial void NodeStarted(ILogger logger, string ledgerId, string ledgerType, string endpoint, string serviceCertificate);
+
+    [LoggerMessage(1001, LogLevel.Warning, "No --admin-cert given: created a development Administrator at {Path}", EventName = "CreatedDevelopmentAdministrator")]
+    public static partial void CreatedDevelopmentAdministrator(ILogger logger, string path);
+
+    [LoggerMessage(1002, LogLevel.Information, "Ledger {LedgerId} stopping; last seqno {Seqno}", EventName = "NodeStopping")]
+    public static partial void NodeStopping(ILogger logger, string ledgerId, long seqno);
+
+    [LoggerMessage(1003, LogLevel.Error, "Request {Method} {Path} failed", EventName = "RequestFailed")]
+    public static partial void RequestFailed(ILogger logger, string method, string path, Exception exception);
+}

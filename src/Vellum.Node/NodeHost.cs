@@ -1,0 +1,89 @@
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Vellum.Node.Auth;
+using Vellum.Node.Endpoints;
+using Vellum.Node.Service;
+using Vellum.Storage.Ledger;
+
+namespace Vellum.Node;
+
+/// <summary>Builds the node's web host: Kestrel over HTTPS only (TLS 1.2/1.3, HTTP/1.1 and HTTP/2), mutual TLS.</summary>
+public static class NodeHost
+{
+    /// <summary>Opens the ledger and builds (does not start) the host.</summary>
+    public static async Task<(WebApplication App, LedgerService Ledger)> BuildAsync(NodeOptions options, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (logging is null)
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+        else
+        {
+            logging(builder.Logging);
+        }
+
+        using var bootLoggerFactory = LoggerFactory.Create(b => (logging ?? (l => l.AddSimpleConsole(o => o.SingleLine = true)))(b));
+        var ledger = await LedgerService.OpenAsync(options, bootLoggerFactory.CreateLogger("Vellum.Node"), cancellationToken).ConfigureAwait(false);
+        var serverCertificate = ServerCertificate(ledger);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes + 1;
+            kestrel.Listen(options.Listen, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = serverCertificate,
+                    ServerCertificateChain = [ledger.Service.Certificate],
+                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    // Ask for a client certificate; any one is accepted at the TLS layer because authorization is
+                    // by fingerprint against the user table, as in ACL (self-signed client certificates work).
+                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                    ClientCertificateValidation = static (_, _, _) => true,
+                    CheckCertificateRevocation = false,
+                });
+            });
+        });
+        builder.Services.AddSingleton(ledger);
+        builder.Services.AddRouting();
+        var app = builder.Build();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vellum.Node");
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is LedgerCorruptException or IOException && !context.Response.HasStarted)
+            {
+                LogMessages.RequestFailed(logger, context.Request.Method, context.Request.Path, ex);
+                await AclResponses.Error(context, 500, "InternalError", "The node could not complete the request; see its log.").ConfigureAwait(false);
+            }
+        });
+        app.Use(ApiVersions.Middleware);
+        app.Use(ClientIdentity.Middleware(ledger));
+        TransactionEndpoints.Map(app, ledger);
+        UserEndpoints.Map(app, ledger);
+        ServiceEndpoints.Map(app, ledger);
+        app.MapFallback(context => AclResponses.Error(context, 404, "ResourceNotFound", $"No endpoint {context.Request.Method} {context.Request.Path}."));
+        app.Lifetime.ApplicationStopping.Register(() => LogMessages.NodeStopping(logger, options.LedgerId, ledger.Store.LastSeqno));
+        return (app, ledger);
+    }
+
+    /// <summary>The node certificate with its key, loaded the way SslStream wants it on every platform.</summary>
+    private static X509Certificate2 ServerCertificate(LedgerService ledger)
+    {
+        using var withKey = X509Certificate2.CreateFromPem(ledger.Node.ExportCertificatePem(), ledger.Node.ExportPrivateKeyPem());
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), password: null);
+    }
+}

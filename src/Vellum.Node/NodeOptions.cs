@@ -1,0 +1,78 @@
+using System.Net;
+
+namespace Vellum.Node;
+
+/// <summary>How a node runs. Every default is documented (docs/api-compatibility.md) and tested.</summary>
+public sealed class NodeOptions
+{
+    /// <summary>The data folder (credentials, secrets, ledger, state).</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Where the HTTPS endpoint listens (default 127.0.0.1:8443; port 0 picks a free port).</summary>
+    public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 8443);
+
+    /// <summary>Ledger type on first start; null keeps what the data folder has (Public for a new one).</summary>
+    public bool? IsPrivate { get; init; }
+
+    /// <summary>The ledger's id, as <c>/ledgerIdentity/{ledgerId}</c> answers it (default <c>default</c>).</summary>
+    public string LedgerId { get; init; } = "default";
+
+    /// <summary>PEM files of bootstrap Administrators, added on first start.</summary>
+    public IReadOnlyList<string> AdminCertificates { get; init; } = [];
+
+    /// <summary>Largest <c>contents</c>, in UTF-8 bytes (ACL: 8,192).</summary>
+    public int MaxContentsBytes { get; init; } = 8192;
+
+    /// <summary>Longest collection id, in UTF-8 bytes (ACL: 256).</summary>
+    public int MaxCollectionIdBytes { get; init; } = 256;
+
+    /// <summary>Most collections a ledger may have, the default collection not counted (ACL: 5,000).</summary>
+    public int MaxCollections { get; init; } = 5000;
+
+    /// <summary>Most distinct tags a ledger may have (ACL: 10,000).</summary>
+    public int MaxTags { get; init; } = 10_000;
+
+    /// <summary>Most tags on one entry (default 10).</summary>
+    public int MaxTagsPerEntry { get; init; } = 10;
+
+    /// <summary>Longest tag, in UTF-8 bytes (default 64).</summary>
+    public int MaxTagBytes { get; init; } = 64;
+
+    /// <summary>Largest request body, in bytes (ACL's smallest setting: 1 MB).</summary>
+    public int MaxRequestBodyBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Entries per page of <c>GET /app/transactions</c> (default 100).</summary>
+    public int PageSize { get; init; } = 100;
+
+    /// <summary>Signature transaction every this many transactions (default 5,000).</summary>
+    public int SignatureInterval { get; init; } = 5000;
+
+    /// <summary>Longest a transaction stays Pending on a single node (default 100 ms).</summary>
+    public TimeSpan SignatureDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
+    public void Validate()
+    {
+        static void Positive(int value, string name)
+        {
+            if (value <= 0)
+            {
+                throw new ArgumentException($"{name} must be positive", name);
+            }
+        }
+
+        Positive(MaxContentsBytes, nameof(MaxContentsBytes));
+        Positive(MaxCollectionIdBytes, nameof(MaxCollectionIdBytes));
+        Positive(MaxCollections, nameof(MaxCollections));
+        Positive(MaxTags, nameof(MaxTags));
+        Positive(MaxTagsPerEntry, nameof(MaxTagsPerEntry));
+        Positive(MaxTagBytes, nameof(MaxTagBytes));
+        Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
+        Positive(PageSize, nameof(PageSize));
+        Positive(SignatureInterval, nameof(SignatureInterval));
+        if (string.IsNullOrWhiteSpace(LedgerId))
+        {
+            throw new ArgumentException("LedgerId must not be empty", nameof(LedgerId));
+        }
+    }
+}

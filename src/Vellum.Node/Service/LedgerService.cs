@@ -1,0 +1,241 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Vellum.Core.Crypto;
+using Vellum.Core.Entries;
+using Vellum.Core.Identity;
+using Vellum.Core.Primitives;
+using Vellum.Storage;
+using Vellum.Storage.Indexing;
+using Vellum.Storage.Ledger;
+
+namespace Vellum.Node.Service;
+
+/// <summary>
+/// One ledger as the data plane sees it: the store, the user table, and the collection and tag accounting that the
+/// limits need. Keyed by ledger id from the start, so hosting several ledgers adds instances, not code paths.
+/// </summary>
+public sealed class LedgerService : IAsyncDisposable
+{
+    private readonly Lock _namesLock = new();
+    private readonly HashSet<string> _collections;
+    private readonly HashSet<string> _tags;
+    private readonly SemaphoreSlim _userChanges = new(1, 1);
+    private readonly LedgerSecret _secret;
+
+    private LedgerService(NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, LedgerSecret secret, bool isPrivate, LedgerStore store)
+    {
+        Options = options;
+        Data = data;
+        Service = service;
+        Node = node;
+        _secret = secret;
+        IsPrivate = isPrivate;
+        Store = store;
+        _collections = new HashSet<string>(store.Index.Collections(), StringComparer.Ordinal);
+        _tags = new HashSet<string>(store.Index.Tags(), StringComparer.Ordinal);
+    }
+
+    public NodeOptions Options { get; }
+
+    public DataDirectory Data { get; }
+
+    public ServiceIdentity Service { get; }
+
+    public NodeIdentity Node { get; }
+
+    public bool IsPrivate { get; }
+
+    public LedgerStore Store { get; }
+
+    public UserTable Users { get; } = new();
+
+    /// <summary>Path of the development Administrator certificate, when this start created one.</summary>
+    public string? DevelopmentAdminCertificate { get; private set; }
+
+    /// <summary>
+    /// Opens the ledger in the data folder (creating it, its identities and its first Administrators on first start)
+    /// and replays the user table.
+    /// </summary>
+    public static async Task<LedgerService> OpenAsync(NodeOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var data = new DataDirectory(options.DataDirectory);
+        var nodeOptions = DataDirectory.DefaultNodeOptions();
+        if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
+        {
+            nodeOptions.IPAddresses.Add(options.Listen.Address);
+        }
+
+        var (service, node, secret, isPrivate) = data.OpenOrCreate(options.IsPrivate, nodeOptions);
+        var storeOptions = new LedgerStoreOptions
+        {
+            LedgerDirectory = data.Ledger,
+            StateDirectory = data.State,
+            IsPrivate = isPrivate,
+            SignatureInterval = options.SignatureInterval,
+            SignatureDelay = options.SignatureDelay,
+        };
+        var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node));
+        var ledger = new LedgerService(options, data, service, node, secret, isPrivate, store);
+        foreach (var seqno in store.Index.Read(LedgerIndex.UserChangeKind, string.Empty, 1, int.MaxValue))
+        {
+            var body = store.ReadBody(seqno);
+            if (!EntryHeader.TryRead(body, out var header, out var error) || !UserChangeEntry.TryDecode(body, header, out var change, out error))
+            {
+                throw new LedgerCorruptException($"user change {seqno} is malformed: {error}");
+            }
+
+            ledger.Users.Apply(change!);
+        }
+
+        await ledger.BootstrapAdministratorsAsync(logger, cancellationToken).ConfigureAwait(false);
+        return ledger;
+    }
+
+    /// <summary>
+    /// Checks the collection and tag limits for a new entry and reserves any new names, so that concurrent writers
+    /// cannot together exceed a capacity. Returns an error code and message, or null.
+    /// </summary>
+    public (string Code, string Message)? ReserveNames(string collectionId, IReadOnlyList<string> tags)
+    {
+        lock (_namesLock)
+        {
+            var newCollection = !_collections.Contains(collectionId);
+            // The default collection is not counted against the capacity, as in ACL.
+            var counted = _collections.Count - (_collections.Contains(UserEntry.DefaultCollectionId) ? 1 : 0);
+            if (newCollection && collectionId != UserEntry.DefaultCollectionId && counted >= Options.MaxCollections)
+            {
+                return ("CollectionCapacityExceeded", $"The ledger already has {counted} collections, the limit; '{collectionId}' would be a new one.");
+            }
+
+            var newTags = 0;
+            foreach (var tag in tags)
+            {
+                if (!_tags.Contains(tag))
+                {
+                    newTags++;
+                }
+            }
+
+            if (newTags > 0 && _tags.Count + newTags > Options.MaxTags)
+            {
+                return ("TagCapacityExceeded", $"The ledger already has {_tags.Count} tags; {newTags} new ones would pass the limit of {Options.MaxTags}.");
+            }
+
+            _collections.Add(collectionId);
+            foreach (var tag in tags)
+            {
+                _tags.Add(tag);
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>Known collection ids, ordered.</summary>
+    public IReadOnlyList<string> Collections()
+    {
+        lock (_namesLock)
+        {
+            var list = _collections.ToList();
+            list.Sort(StringComparer.Ordinal);
+            return list;
+        }
+    }
+
+    /// <summary>Appends an application entry with a fresh LedgerEntryV1 claim (so its receipt binds the contents).</summary>
+    public ValueTask<TxId> AppendEntryAsync(string collectionId, byte[] contents, IReadOnlyList<string> tags, CancellationToken cancellationToken) =>
+        Store.AppendAsync(new UserEntry(collectionId, tags, contents, [EntryClaim.NewLedgerEntry()]), cancellationToken);
+
+    /// <summary>
+    /// Sets (or with no roles, removes) a user's roles through a user-management transaction. Refuses to remove the
+    /// last Administrator. Serialized, so that check holds. Returns null or an error.
+    /// </summary>
+    public async Task<(string Code, string Message)?> ChangeUserAsync(string userId, IReadOnlyList<string> roles, CancellationToken cancellationToken)
+    {
+        await _userChanges.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var current = Users.RolesOf(userId);
+            if (current.Contains(Roles.Administrator) && !roles.Contains(Roles.Administrator) && Users.CountWithRole(Roles.Administrator) == 1)
+            {
+                return ("CannotRemoveLastAdministrator", "The ledger must keep at least one Administrator.");
+            }
+
+            var change = new UserChangeEntry(userId, roles);
+            await Store.AppendAsync(change, cancellationToken).ConfigureAwait(false);
+            Users.Apply(change);
+            return null;
+        }
+        finally
+        {
+            _userChanges.Release();
+        }
+    }
+
+    /// <summary>The bootstrap Administrators' certificates (the consortium members until governance exists).</summary>
+    public IReadOnlyList<(string Id, string CertificatePem)> Members()
+    {
+        var folder = Path.Combine(Data.State, "members");
+        if (!Directory.Exists(folder))
+        {
+            return [];
+        }
+
+        return Directory.GetFiles(folder, "*.pem").Order(StringComparer.Ordinal)
+            .Select(path => (Path.GetFileNameWithoutExtension(path), File.ReadAllText(path)))
+            .ToList();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await Store.DisposeAsync().ConfigureAwait(false);
+        Service.Dispose();
+        Node.Dispose();
+        _secret.Dispose();
+        _userChanges.Dispose();
+    }
+
+    private async Task BootstrapAdministratorsAsync(ILogger logger, CancellationToken cancellationToken)
+    {
+        if (Users.Count > 0)
+        {
+            return;
+        }
+
+        var pems = new List<string>();
+        foreach (var path in Options.AdminCertificates)
+        {
+            pems.Add(File.ReadAllText(path));
+        }
+
+        if (pems.Count == 0)
+        {
+            // No Administrator named: make a development one, as ACL gives the creator admin rights.
+            DevelopmentAdminCertificate = Path.Combine(Data.Credentials, "admin_cert.pem");
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+            var request = new CertificateRequest("CN=Vellum Development Administrator", key, HashAlgorithmName.SHA384);
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1));
+            DataDirectory.WriteSecretFile(Path.Combine(Data.Credentials, "admin_privk.pem"), key.ExportPkcs8PrivateKeyPem() + "\n");
+            File.WriteAllText(DevelopmentAdminCertificate, certificate.ExportCertificatePem() + "\n");
+            pems.Add(certificate.ExportCertificatePem() + "\n");
+            LogMessages.CreatedDevelopmentAdministrator(logger, DevelopmentAdminCertificate);
+        }
+
+        var members = Path.Combine(Data.State, "members");
+        Directory.CreateDirectory(members);
+        foreach (var pem in pems)
+        {
+            using var certificate = X509Certificate2.CreateFromPem(pem);
+            var fingerprint = CertificateFingerprint.Compute(certificate);
+            File.WriteAllText(Path.Combine(members, fingerprint + ".pem"), certificate.ExportCertificatePem() + "\n", Encoding.ASCII);
+            await ChangeUserAsync(fingerprint, [Roles.Administrator], cancellationToken).ConfigureAwait(false);
+        }
+
+        await Store.WaitForCommitAsync(Store.LastSeqno, cancellationToken).ConfigureAwait(false);
+    }
+}
