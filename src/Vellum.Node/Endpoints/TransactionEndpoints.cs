@@ -468,5 +468,11 @@ internal static class TransactionEndpoints
             problem = $"The request body is not valid JSON: {ex.Message}";
             return false;
         }
+        catch (InvalidOperationException)
+        {
+            // CopyString refuses escapes that do not make valid UTF-8 (a lone surrogate such as \ud800).
+            problem = "'contents' is not valid Unicode text.";
+            return false;
+        }
     }
 }
