@@ -22,7 +22,7 @@ public sealed class ReceiptFuzzTests : IDisposable
         var commitEvidence = CommitEvidence.Format(new TxId(1, 5), nonce);
         var writeSet = Hash32.Compute("ws"u8);
         var sibling = Hash32.Compute("sibling"u8);
-        Merkle.ProofStep[] path = [new(true, sibling)];
+        Vellum.Core.Merkle.ProofStep[] path = [new(true, sibling)];
         var root = ReceiptHashes.ComputeRoot(ReceiptHashes.ComputeLeaf(writeSet, commitEvidence, Hash32.Zero), path);
         var receipt = ReceiptBuilder.Build(writeSet, commitEvidence, Hash32.Zero, path, _node.ExportCertificatePem(), _node.SignRoot(root));
         _json = Encoding.UTF8.GetBytes(ReceiptJson.Serialize(TransactionReceipt.Ready(new TxId(1, 5), receipt)));
