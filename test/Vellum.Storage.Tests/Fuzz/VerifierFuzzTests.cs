@@ -12,7 +12,7 @@ namespace Vellum.Storage.Tests.Fuzz;
 public sealed class VerifierFuzzTests(GeneratedLedger generated, ITestOutputHelper output) : IClassFixture<GeneratedLedger>
 {
     private const ulong DefaultSeed = 0x5EED_0001;
-    private const int Iterations = 3000;
+    private const int Iterations = 2000;
 
     internal static ulong BaseSeed =>
         ulong.TryParse(Environment.GetEnvironmentVariable("VELLUM_FUZZ_SEED"), out var seed) ? seed : DefaultSeed;
@@ -53,6 +53,7 @@ public sealed class VerifierFuzzTests(GeneratedLedger generated, ITestOutputHelp
         var noOps = 0;
         var slowest = TimeSpan.Zero;
         var byKind = new Dictionary<string, int>();
+        var total = Stopwatch.StartNew();
 
         await Task.Run(() =>
         {
@@ -99,7 +100,7 @@ public sealed class VerifierFuzzTests(GeneratedLedger generated, ITestOutputHelp
             }
         }).WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
 
-        output.WriteLine($"{Iterations} cases from seed {BaseSeed}: {noOps} no-ops, slowest {slowest.TotalMilliseconds:F1} ms");
+        output.WriteLine($"{Iterations} cases from seed {BaseSeed} in {total.Elapsed.TotalSeconds:F1} s: {noOps} no-ops, slowest {slowest.TotalMilliseconds:F1} ms");
         foreach (var (key, count) in byKind.OrderByDescending(p => p.Value))
         {
             output.WriteLine($"{count,6}  {key}…");
