@@ -28,6 +28,10 @@ public sealed class LedgerSecret : IDisposable
     private readonly byte[] _commitEvidenceKey;
     private readonly AesGcm _aes;
 
+    // AesGcm is not safe for concurrent use (on OpenSSL one cipher context is reused per instance): the store encrypts
+    // under its sequencer lock while readers decrypt on request threads, so every use of _aes takes this lock.
+    private readonly Lock _aesLock = new();
+
     /// <summary>Wraps an existing 32-byte secret.</summary>
     public LedgerSecret(ReadOnlySpan<byte> secret)
     {
@@ -151,7 +155,10 @@ public sealed class LedgerSecret : IDisposable
     {
         Span<byte> nonce = stackalloc byte[NonceSize];
         EntryNonce(id, nonce);
-        _aes.Encrypt(nonce, plaintext, ciphertext, tag, associatedData);
+        lock (_aesLock)
+        {
+            _aes.Encrypt(nonce, plaintext, ciphertext, tag, associatedData);
+        }
     }
 
     /// <summary>Decrypts and authenticates; false when the tag does not match (wrong key or altered bytes).</summary>
@@ -166,7 +173,11 @@ public sealed class LedgerSecret : IDisposable
         EntryNonce(id, nonce);
         try
         {
-            _aes.Decrypt(nonce, ciphertext, tag, plaintext, associatedData);
+            lock (_aesLock)
+            {
+                _aes.Decrypt(nonce, ciphertext, tag, plaintext, associatedData);
+            }
+
             return true;
         }
         catch (AuthenticationTagMismatchException)
