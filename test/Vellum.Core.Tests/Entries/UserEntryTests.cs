@@ -64,7 +64,7 @@ public sealed class UserEntryTests : IDisposable
     {
         var entry = Case(name);
         var body = EntryCodec.Encode(entry, Id, _secret, _secret);
-        Assert.Equal(entry.EncodedLength(encrypted: true), body.Length);
+        Assert.Equal(entry.EncodedLength(privateLedger: true), body.Length);
         var header = EntryCodec.Header(body);
         Assert.True(header.IsEncrypted);
         EntryCodec.AssertSame(entry, EntryCodec.Decode(body, _secret));
