@@ -104,6 +104,7 @@ public readonly record struct EntryHeader(
         header = new EntryHeader(kind, flags, publicLength, new TxId(view, seqno), new Hash32(body.Slice(24, 32)), new Hash32(body.Slice(56, 32)));
         if (header.IsEncrypted && body.Length - header.PrivateOffset < Crypto.LedgerSecret.TagSize)
         {
+            header = default;
             error = "encrypted private section is shorter than its 16-byte tag";
             return false;
         }
