@@ -1,0 +1,319 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using Vellum.Core.Receipts;
+using Vellum.Storage.Verification;
+
+namespace Vellum.Cli.Tests;
+
+/// <summary><c>vellum start</c> as a real process: start, write, SIGTERM or SIGKILL, start again, read everything back.</summary>
+public sealed class StartTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "vellum-start-" + Guid.NewGuid().ToString("N"));
+
+    private string Data => Path.Combine(_root, "data");
+
+    [Fact]
+    public async Task Restart_after_SIGTERM_continues_the_same_ledger_and_receipts_still_verify()
+    {
+        var ids = new List<string>();
+        using (var node = await RunningNode.Start(Data))
+        {
+            Assert.Contains("ledger id: default (Public)", node.Banner, StringComparison.Ordinal);
+            using var client = node.Client();
+            for (var i = 0; i < 40; i++)
+            {
+                ids.Add(await Post(client, $"before restart {i}"));
+            }
+
+            await WaitCommitted(client, ids[^1]);
+            Assert.Equal(0, await node.Terminate());
+        }
+
+        using (var node = await RunningNode.Start(Data))
+        {
+            Assert.DoesNotContain("development administrator", node.Banner, StringComparison.Ordinal); // created once
+            using var client = node.Client();
+            for (var i = 0; i < ids.Count; i++)
+            {
+                var entry = await Json(await client.GetAsync($"/app/transactions/{ids[i]}?api-version=2022-05-13"));
+                Assert.Equal($"before restart {i}", entry.GetProperty("entry").GetProperty("contents").GetString());
+                var receipt = await client.GetStringAsync($"/app/transactions/{ids[i]}/receipt?api-version=2022-05-13");
+                Assert.True(ReceiptJson.TryParse(receipt, out var parsed, out var error), error);
+                Assert.True(ReceiptVerifier.Verify(parsed, node.ServiceCertificate).IsValid);
+            }
+
+            var after = await Post(client, "after restart");
+            Assert.True(Core.Primitives.TxId.Parse(after).View > Core.Primitives.TxId.Parse(ids[0]).View);
+            await WaitCommitted(client, after);
+            Assert.Equal(0, await node.Terminate());
+        }
+
+        using var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data, "credentials", "service_cert.pem")));
+        Assert.Null(LedgerDirectoryVerifier.Verify(Path.Combine(Data, "ledger"), service).Failure);
+    }
+
+    [Fact]
+    public async Task SIGKILL_under_load_loses_no_acknowledged_write()
+    {
+        var acknowledged = new List<(string Id, string Contents)>();
+        using (var node = await RunningNode.Start(Data))
+        {
+            using var client = node.Client();
+            using var stop = new CancellationTokenSource();
+            var writers = Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
+            {
+                for (var i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    var contents = $"writer {w} entry {i}";
+                    try
+                    {
+                        var id = await Post(client, contents);
+                        lock (acknowledged)
+                        {
+                            acknowledged.Add((id, contents));
+                        }
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+                    {
+                        return; // the node died mid-request: that write was never acknowledged
+                    }
+                }
+            })).ToArray();
+            await Task.Delay(1500);
+            node.Kill();
+            stop.Cancel();
+            await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.True(acknowledged.Count > 50, $"only {acknowledged.Count} writes acknowledged");
+        using (var node = await RunningNode.Start(Data))
+        {
+            using var client = node.Client();
+            foreach (var (id, contents) in acknowledged)
+            {
+                var entry = await Json(await client.GetAsync($"/app/transactions/{id}?api-version=2022-05-13"));
+                Assert.Equal(contents, entry.GetProperty("entry").GetProperty("contents").GetString());
+            }
+
+            Assert.Equal(0, await node.Terminate());
+        }
+
+        using var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data, "credentials", "service_cert.pem")));
+        var (summary, failure) = LedgerDirectoryVerifier.Verify(Path.Combine(Data, "ledger"), service);
+        Assert.Null(failure);
+        Assert.True(summary!.Transactions >= acknowledged.Count);
+    }
+
+    [Theory]
+    [InlineData("--listen", "nowhere")]
+    [InlineData("--listen", "127.0.0.1:99999")]
+    [InlineData("--ledger-type", "Secret")]
+    [InlineData("--admin-cert", "/nonexistent.pem")]
+    [InlineData("--data", "/proc/vellum-cannot-be-here")]
+    public async Task Bad_options_and_unusable_data_folders_exit_2_with_one_line(string option, string value)
+    {
+        var args = option == "--data" ? new[] { "start", option, value, "--listen", "127.0.0.1:0" } : ["start", "--data", Data, "--listen", "127.0.0.1:0", option, value];
+        var (exitCode, _, error) = await RunningNode.RunToExit(args, TimeSpan.FromSeconds(60));
+        Assert.Equal(2, exitCode);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries), line => line.StartsWith("vellum", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_later_start_with_another_ledger_type_is_refused()
+    {
+        using (var node = await RunningNode.Start(Data, "--ledger-type", "Private"))
+        {
+            Assert.Contains("(Private)", node.Banner, StringComparison.Ordinal);
+            Assert.Equal(0, await node.Terminate());
+        }
+
+        var (exitCode, _, error) = await RunningNode.RunToExit(["start", "--data", Data, "--listen", "127.0.0.1:0", "--ledger-type", "Public"], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, exitCode);
+        Assert.Contains("fixed at creation", error, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    private static async Task<string> Post(HttpClient client, string contents)
+    {
+        using var response = await client.PostAsync("/app/transactions?api-version=2022-05-13",
+            new StringContent(JsonSerializer.Serialize(new { contents }), Encoding.UTF8, new MediaTypeHeaderValue("application/json")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return response.Headers.GetValues("x-ms-ccf-transaction-id").Single();
+    }
+
+    private static async Task WaitCommitted(HttpClient client, string id)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (DateTime.UtcNow < deadline)
+        {
+            var status = await Json(await client.GetAsync($"/app/transactions/{id}/status?api-version=2022-05-13"));
+            if (status.GetProperty("state").GetString() == "Committed")
+            {
+                return;
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException($"{id} was not committed in 15 s");
+    }
+
+    private static async Task<JsonElement> Json(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>A <c>vellum start</c> process and what it printed before it was ready.</summary>
+    private sealed class RunningNode : IDisposable
+    {
+        private readonly Process _process;
+
+        private RunningNode(Process process, string banner, Uri endpoint, string data)
+        {
+            _process = process;
+            Banner = banner;
+            Endpoint = endpoint;
+            Data = data;
+            ServiceCertificate = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(data, "credentials", "service_cert.pem")));
+        }
+
+        public string Banner { get; }
+
+        public Uri Endpoint { get; }
+
+        public string Data { get; }
+
+        public X509Certificate2 ServiceCertificate { get; }
+
+        public static async Task<RunningNode> Start(string data, params string[] extra)
+        {
+            var process = Process.Start(StartInfo(["start", "--data", data, "--listen", "127.0.0.1:0", .. extra]))!;
+            var banner = new StringBuilder();
+            _ = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            Uri? endpoint = null;
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                banner.AppendLine(line);
+                if (line.StartsWith("endpoint: ", StringComparison.Ordinal))
+                {
+                    endpoint = new Uri(line["endpoint: ".Length..]);
+                }
+
+                if (line.StartsWith("ledger files: ", StringComparison.Ordinal))
+                {
+                    break;
+                }
+            }
+
+            if (endpoint is null)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new InvalidOperationException($"vellum start did not start: {banner}");
+            }
+
+            _ = process.StandardOutput.ReadToEndAsync();
+            return new RunningNode(process, banner.ToString(), endpoint, data);
+        }
+
+        public static async Task<(int ExitCode, string Output, string Error)> RunToExit(string[] args, TimeSpan timeout)
+        {
+            using var process = Process.Start(StartInfo(args))!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            try
+            {
+                await process.WaitForExitAsync().WaitAsync(timeout);
+            }
+            catch (TimeoutException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw;
+            }
+
+            return (process.ExitCode, await output, await error);
+        }
+
+        public HttpClient Client()
+        {
+            var credentials = Path.Combine(Data, "credentials");
+            var admin = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(credentials, "admin_cert.pem")), File.ReadAllText(Path.Combine(credentials, "admin_privk.pem")));
+            var service = ServiceCertificate;
+            var handler = new SocketsHttpHandler
+            {
+                SslOptions = new SslClientAuthenticationOptions
+                {
+                    ClientCertificates = [X509CertificateLoader.LoadPkcs12(admin.Export(X509ContentType.Pkcs12), null)],
+                    RemoteCertificateValidationCallback = (_, cert, _, _) =>
+                    {
+                        using var chain = new X509Chain();
+                        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                        chain.ChainPolicy.CustomTrustStore.Add(service);
+                        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                        return cert is X509Certificate2 c && chain.Build(c);
+                    },
+                },
+            };
+            return new HttpClient(handler) { BaseAddress = Endpoint, DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };
+        }
+
+        /// <summary>SIGTERM, then the exit code (a clean shutdown is 0).</summary>
+        public async Task<int> Terminate()
+        {
+            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            return _process.ExitCode;
+        }
+
+        public void Kill()
+        {
+            _process.Kill(entireProcessTree: true); // SIGKILL
+            _process.WaitForExit(30_000);
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(30_000);
+            }
+
+            _process.Dispose();
+            ServiceCertificate.Dispose();
+        }
+
+        private static ProcessStartInfo StartInfo(string[] args)
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vellum.dll"));
+            foreach (var arg in args)
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            return start;
+        }
+    }
+}
