@@ -1,3 +1,4 @@
+using System.Numerics;
 using Vellum.Core.Primitives;
 
 namespace Vellum.Core.Merkle;
@@ -15,19 +16,38 @@ public sealed class MerkleFrontier
     public long Size { get; private set; }
 
     /// <summary>Appends a leaf (already hashed).</summary>
-    public void Append(in Hash32 leaf)
+    public void Append(in Hash32 leaf) => Push(leaf, 1);
+
+    /// <summary>
+    /// Appends the root of a perfect subtree of <paramref name="leaves"/> leaves (a power of two) whose first leaf is at
+    /// index <see cref="Size"/>, which must be a multiple of <paramref name="leaves"/>: the same as appending those
+    /// leaves one by one, for a caller that hashed the subtree itself (on another core, say).
+    /// </summary>
+    public void AppendSubtree(in Hash32 root, long leaves)
     {
-        var hash = leaf;
-        long leaves = 1;
-        while (_roots.Count > 0 && _roots[^1].Leaves == leaves)
+        if (!BitOperations.IsPow2(leaves) || (Size & (leaves - 1)) != 0)
+        {
+            throw new ArgumentException($"A perfect subtree of {leaves} leaves cannot start at leaf {Size}.", nameof(leaves));
+        }
+
+        Push(root, leaves);
+    }
+
+    // Size is a multiple of `leaves`, so every root on the frontier covers at least `leaves` leaves and merging equal
+    // neighbours keeps the sizes strictly decreasing.
+    private void Push(in Hash32 subtreeRoot, long leaves)
+    {
+        var hash = subtreeRoot;
+        var size = leaves;
+        while (_roots.Count > 0 && _roots[^1].Leaves == size)
         {
             hash = Hash32.Combine(_roots[^1].Hash, hash);
-            leaves *= 2;
+            size *= 2;
             _roots.RemoveAt(_roots.Count - 1);
         }
 
-        _roots.Add((hash, leaves));
-        Size++;
+        _roots.Add((hash, size));
+        Size += leaves;
     }
 
     /// <summary>

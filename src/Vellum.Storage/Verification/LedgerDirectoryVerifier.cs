@@ -59,7 +59,7 @@ public static class LedgerDirectoryVerifier
                     length = RandomAccess.Read(handle, buffer.AsSpan(0, (int)length), 0);
                 }
 
-                var failure = verifier.VerifyChunk(name, buffer.AsSpan(0, (int)length));
+                var failure = verifier.VerifyChunk(name, buffer.AsMemory(0, (int)length));
                 if (failure is not null)
                 {
                     return (null, failure);
