@@ -345,6 +345,11 @@ public sealed class LedgerVerifier
                 return;
             }
         }
+        else if (header.Kind == EntryKind.UserManagement && !UserChangeEntry.TryDecode(body, header, out _, out error))
+        {
+            frame.Error = error!;
+            return;
+        }
 
         frame.Leaf = EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest);
     }
@@ -391,7 +396,8 @@ public sealed class LedgerVerifier
             }
         }
 
-        // Reserved kinds carry opaque sections today; their leaves are still checked by the next signature.
+        // Governance and key-rotation kinds are reserved and carry opaque sections today; their leaves are still
+        // checked by the next signature.
         _lastView = header.Id.View;
         _nextSeqno++;
         return null;
