@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
 using Vellum.Node.Service;
@@ -55,6 +56,20 @@ public static class NodeHost
             });
         });
         builder.Services.AddSingleton(ledger);
+        if (options.MetricsListen is { } metricsListen)
+        {
+            // Appends, batch sizes, fsync time, commit watermarks and signature lag (Vellum.Storage), and request
+            // latency per route (ASP.NET Core's own http.server.request.duration).
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+                .AddMeter(LedgerStoreMetricsName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+                .AddPrometheusHttpListener(listener =>
+                {
+                    var colon = metricsListen.LastIndexOf(':');
+                    listener.Host = metricsListen[..colon].Trim('[', ']');
+                    listener.Port = int.Parse(metricsListen[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                }));
+        }
+
         builder.Services.AddRouting();
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vellum.Node");
@@ -75,10 +90,13 @@ public static class NodeHost
         TransactionEndpoints.Map(app, ledger);
         UserEndpoints.Map(app, ledger);
         ServiceEndpoints.Map(app, ledger);
+        OpenApiDocument.Map(app);
         app.MapFallback(context => AclResponses.Error(context, 404, "ResourceNotFound", $"No endpoint {context.Request.Method} {context.Request.Path}."));
         app.Lifetime.ApplicationStopping.Register(() => LogMessages.NodeStopping(logger, options.LedgerId, ledger.Store.LastSeqno));
         return (app, ledger);
     }
+
+    private const string LedgerStoreMetricsName = "Vellum.Storage";
 
     /// <summary>The node certificate with its key, loaded the way SslStream wants it on every platform.</summary>
     private static X509Certificate2 ServerCertificate(LedgerService ledger)

@@ -11,6 +11,12 @@ public sealed class NodeOptions
     /// <summary>Where the HTTPS endpoint listens (default 127.0.0.1:8443; port 0 picks a free port).</summary>
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 8443);
 
+    /// <summary>
+    /// Where the Prometheus scrape endpoint (<c>/metrics</c>, plain HTTP) listens, as host:port; null (the default)
+    /// turns it off. It is a separate port so that it can stay on a private interface.
+    /// </summary>
+    public string? MetricsListen { get; init; }
+
     /// <summary>Ledger type on first start; null keeps what the data folder has (Public for a new one).</summary>
     public bool? IsPrivate { get; init; }
 

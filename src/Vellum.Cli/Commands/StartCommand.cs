@@ -18,10 +18,11 @@ internal static class StartCommand
         var listen = new Option<string>("--listen") { Description = "HTTPS endpoint host:port (port 0 picks a free one).", DefaultValueFactory = _ => "127.0.0.1:8443" };
         var type = new Option<string?>("--ledger-type") { Description = "Public or Private; first start only (a later start with another type is refused)." };
         var admins = new Option<string[]>("--admin-cert") { Description = "PEM certificate of a bootstrap Administrator (repeatable; first start only).", AllowMultipleArgumentsPerToken = false };
+        var metrics = new Option<string?>("--metrics-listen") { Description = "host:port of the Prometheus scrape endpoint (/metrics over HTTP); off when absent." };
         var ledgerId = new Option<string>("--ledger-id") { Description = "The ledger id served by /ledgerIdentity/{ledgerId}.", DefaultValueFactory = _ => "default" };
-        var command = new Command("start", "Start a single-node ledger service over HTTPS with mutual TLS.") { data, listen, type, admins, ledgerId };
+        var command = new Command("start", "Start a single-node ledger service over HTTPS with mutual TLS.") { data, listen, type, admins, ledgerId, metrics };
         command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, cancellationToken));
+            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, result.GetValue(metrics), cancellationToken));
         return command;
     }
 
@@ -37,8 +38,14 @@ internal static class StartCommand
         return IPEndPoint.TryParse(text, out endpoint!) && text.Contains(':', StringComparison.Ordinal) && !text.EndsWith(']');
     }
 
-    private static async Task<int> RunAsync(string data, string listen, string? type, string[] admins, string ledgerId, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, CancellationToken cancellationToken)
     {
+        if (metricsListen is not null && !TryParseEndpoint(metricsListen, out _))
+        {
+            Console.Error.WriteLine($"vellum start: --metrics-listen '{metricsListen}' is not host:port");
+            return 2;
+        }
+
         if (!TryParseEndpoint(listen, out var endpoint))
         {
             Console.Error.WriteLine($"vellum start: --listen '{listen}' is not host:port");
@@ -61,7 +68,7 @@ internal static class StartCommand
             }
         }
 
-        var options = new NodeOptions { DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId };
+        var options = new NodeOptions { DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen };
         Microsoft.AspNetCore.Builder.WebApplication app;
         Vellum.Node.Service.LedgerService ledger;
         try
@@ -91,6 +98,11 @@ internal static class StartCommand
             Console.WriteLine($"endpoint: {address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)}");
             Console.WriteLine($"ledger id: {ledgerId} ({(ledger.IsPrivate ? "Private" : "Public")})");
             Console.WriteLine($"service certificate: {ledger.Data.ServiceCertificate}");
+            if (metricsListen is not null)
+            {
+                Console.WriteLine($"metrics: http://{metricsListen}/metrics");
+            }
+
             Console.WriteLine($"ledger files: {ledger.Data.Ledger}");
             if (ledger.DevelopmentAdminCertificate is { } cert)
             {

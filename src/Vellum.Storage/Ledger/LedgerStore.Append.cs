@@ -116,6 +116,7 @@ public sealed partial class LedgerStore
         _unsignedCount = 0;
         _lastSignatureSeqno = id.Seqno;
         _current.LastSignatureSeqno = id.Seqno;
+        _current.SignatureCount++;
         if (_bytesInChunk >= _options.ChunkSizeThreshold)
         {
             _current.ClosesChunk = true;
@@ -207,12 +208,15 @@ public sealed partial class LedgerStore
     private void WriteBatch(PendingBatch batch)
     {
         var chunk = _openChunk ?? CreateChunk(batch.FirstSeqno);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         RandomAccess.Write(chunk.Handle, batch.Bytes, chunk.Length);
         if (_options.Durable)
         {
             // The fsync that every transaction in the batch waits for.
             RandomAccess.FlushToDisk(chunk.Handle);
         }
+
+        _metrics.BatchWritten(batch, started);
 
         lock (_readLock)
         {

@@ -29,6 +29,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
     private readonly List<ChunkInfo> _committedChunks = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _flushSignal = new(0, int.MaxValue);
+    private readonly LedgerStoreMetrics _metrics;
 
     // Sequencer state, guarded by _sequenceLock.
     private MerkleTree _tree;
@@ -58,6 +59,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
         _tiles = tiles;
         _index = index;
         _tree = tree;
+        _metrics = new LedgerStoreMetrics(this);
     }
 
     /// <summary>The options this store was opened with.</summary>
@@ -120,6 +122,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
         _tiles.Flush();
         _stopping.Dispose();
         _flushSignal.Dispose();
+        _metrics.Dispose();
     }
 
     /// <summary>A committed chunk: its seqno range and where its positions table starts.</summary>

@@ -25,6 +25,9 @@ internal sealed class PendingBatch
     /// <summary>Seqno of the last signature transaction in the batch, 0 if none.</summary>
     public long LastSignatureSeqno { get; set; }
 
+    /// <summary>Signature transactions in the batch.</summary>
+    public int SignatureCount { get; set; }
+
     /// <summary>The batch ends with a signature after which the chunk is closed.</summary>
     public bool ClosesChunk { get; set; }
 

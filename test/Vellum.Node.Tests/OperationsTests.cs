@@ -1,0 +1,98 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Vellum.Node.Tests;
+
+public sealed class OperationsTests(NodeFixture node) : IClassFixture<NodeFixture>
+{
+    [Fact]
+    public async Task The_OpenAPI_document_lists_exactly_the_mapped_routes()
+    {
+        using var anonymous = node.Client(null);
+        using var document = JsonDocument.Parse(await anonymous.GetStringAsync("/openapi.json"));
+        var listed = document.RootElement.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Select(op => $"{op.Name.ToUpperInvariant()} {path.Name}"))
+            .Order().ToList();
+        var mapped = node.App.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText is { } raw && !raw.Contains('*', StringComparison.Ordinal))
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? []).Select(m => $"{m} {e.RoutePattern.RawText}"))
+            .Order().ToList();
+        Assert.Equal(mapped, listed);
+    }
+
+    [Fact]
+    public async Task Liveness_and_readiness_need_no_certificate()
+    {
+        using var anonymous = node.Client(null);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/node/health/live")).StatusCode);
+        var ready = JsonDocument.Parse(await anonymous.GetStringAsync("/node/health/ready")).RootElement;
+        Assert.Equal("Ready", ready.GetProperty("status").GetString());
+        Assert.True(ready.GetProperty("committedSeqno").GetInt64() >= 1);
+    }
+
+    [Fact]
+    public async Task Unknown_paths_answer_404_in_the_ACL_shape()
+    {
+        var response = await node.Admin.GetAsync("/app/nothing-here?api-version=2022-05-13");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("ResourceNotFound", (await NodeFixture.Body(response)).GetProperty("error").GetProperty("code").GetString());
+    }
+}
+
+/// <summary>A node with the Prometheus endpoint on its own port.</summary>
+public sealed class MetricsTests
+{
+    [Fact]
+    public async Task Prometheus_scrape_shows_appends_commits_signature_lag_and_request_latency()
+    {
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var root = Path.Combine(Path.GetTempPath(), "vellum-metrics-" + Guid.NewGuid().ToString("N"));
+        var options = new NodeOptions
+        {
+            DataDirectory = root,
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            MetricsListen = $"127.0.0.1:{port}",
+            SignatureDelay = TimeSpan.FromMilliseconds(20),
+        };
+        var (app, ledger) = await NodeHost.BuildAsync(options, logging: _ => { });
+        try
+        {
+            await app.StartAsync();
+            for (var i = 0; i < 5; i++)
+            {
+                await ledger.AppendEntryAsync("subledger:0", "m"u8.ToArray(), [], default);
+            }
+
+            await ledger.Store.WaitForCommitAsync(ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            string text = string.Empty;
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (DateTime.UtcNow < deadline && !text.Contains("vellum_storage_signature_lag", StringComparison.Ordinal))
+            {
+                text = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+                await Task.Delay(100);
+            }
+
+            Assert.Contains("vellum_storage_transactions_total", text, StringComparison.Ordinal);
+            Assert.Contains("vellum_storage_committed_seqno", text, StringComparison.Ordinal);
+            Assert.Contains("vellum_storage_signature_lag", text, StringComparison.Ordinal);
+            Assert.Contains("vellum_storage_fsync_duration_seconds_bucket", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            await ledger.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
