@@ -78,7 +78,7 @@ public sealed class LedgerService : IAsyncDisposable
             SignatureInterval = options.SignatureInterval,
             SignatureDelay = options.SignatureDelay,
         };
-        var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node));
+        var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node), logger);
         var ledger = new LedgerService(options, data, service, node, secret, isPrivate, store);
         foreach (var seqno in store.Index.Read(LedgerIndex.UserChangeKind, string.Empty, 1, int.MaxValue))
         {

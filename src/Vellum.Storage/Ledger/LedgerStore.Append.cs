@@ -183,6 +183,7 @@ public sealed partial class LedgerStore
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
+                LogMessages.WriteFailed(_logger, ex);
                 lock (_sequenceLock)
                 {
                     _fault = ex;
@@ -284,6 +285,8 @@ public sealed partial class LedgerStore
             _committedChunks.Add(new ChunkInfo(committedPath, chunk.FirstSeqno, chunk.LastSeqno, chunk.Length));
             _openChunk = null;
         }
+
+        LogMessages.ChunkClosed(_logger, committedPath);
 
         // Derived state catches up at chunk boundaries, off the per-transaction path. The tree writes tiles under the
         // sequence lock, so their fsync takes it too.

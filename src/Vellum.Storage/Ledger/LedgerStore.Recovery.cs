@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
@@ -19,8 +21,9 @@ public sealed partial class LedgerStore
     /// tiles and checks it against the last signed root (rebuilding the tiles from the ledger if they disagree);
     /// brings the indexes up to date; and starts a new view.
     /// </summary>
-    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer)
+    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer, ILogger? logger = null)
     {
+        logger ??= NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(secret);
         ArgumentNullException.ThrowIfNull(signer);
@@ -28,10 +31,15 @@ public sealed partial class LedgerStore
         Directory.CreateDirectory(options.StateDirectory);
 
         var scan = ScanChunks(options);
+        if (scan.TornTail is { } torn)
+        {
+            LogMessages.TornTailTruncated(logger, torn.File, torn.Offset, torn.Bytes);
+        }
+
         var tilesDirectory = Path.Combine(options.StateDirectory, "tiles");
         var tiles = new FileTileStore(tilesDirectory);
         var index = LedgerIndex.Open(Path.Combine(options.StateDirectory, "index"));
-        var store = new LedgerStore(options, secret, signer, tiles, index, null!);
+        var store = new LedgerStore(options, secret, signer, tiles, index, null!, logger);
         store._committedChunks.AddRange(scan.Committed);
         store._openChunk = scan.Open;
         store._lastSeqno = scan.LastSeqno;
@@ -50,7 +58,10 @@ public sealed partial class LedgerStore
             // The crash came between the closing signature and the rename: finish closing.
             store.CloseChunk(scan.Open);
             store._bytesInChunk = 0;
+            LogMessages.ChunkCloseCompleted(logger, scan.Open.Path);
         }
+
+        LogMessages.StoreOpened(logger, options.LedgerDirectory, scan.LastSeqno, scan.LastSignatureSeqno, store._view);
 
         store._flusher = Task.Run(store.FlushLoopAsync);
         store._signatureTimer = Task.Run(store.SignatureTimerAsync);
@@ -66,6 +77,7 @@ public sealed partial class LedgerStore
         }
 
         // Tiles are a derived cache; when they disagree with the signed ledger, they are rebuilt from it.
+        LogMessages.TilesRebuilt(_logger, tiles.RootDirectory);
         tiles.Clear();
         tree = MerkleTree.Open(tiles, scan.LastSeqno, ReadLeaves);
         if (!RootMatchesSignature(tree, scan.LastSignatureSeqno))
@@ -131,7 +143,7 @@ public sealed partial class LedgerStore
         return view;
     }
 
-    private sealed record ChunkScan(List<ChunkInfo> Committed, OpenChunk? Open, long LastSeqno, long LastSignatureSeqno, long LastView);
+    private sealed record ChunkScan(List<ChunkInfo> Committed, OpenChunk? Open, long LastSeqno, long LastSignatureSeqno, long LastView, (string File, long Offset, long Bytes)? TornTail);
 
     private static ChunkScan ScanChunks(LedgerStoreOptions options)
     {
@@ -178,6 +190,7 @@ public sealed partial class LedgerStore
         var lastSignature = expected - 1;
         OpenChunk? openChunk = null;
         var lastSeqno = expected - 1;
+        (string, long, long)? tornTail = null;
         if (open is { } o)
         {
             if (o.First != expected)
@@ -185,14 +198,14 @@ public sealed partial class LedgerStore
                 throw new LedgerCorruptException(o.Path, 0, $"open chunk starts at seqno {o.First}, expected {expected}");
             }
 
-            openChunk = RecoverOpenChunk(o.Path, o.First, options.IsPrivate, ref lastSignature, ref lastView);
+            openChunk = RecoverOpenChunk(o.Path, o.First, options.IsPrivate, ref lastSignature, ref lastView, out tornTail);
             if (openChunk is not null)
             {
                 lastSeqno = openChunk.FirstSeqno + openChunk.Positions.Count - 1;
             }
         }
 
-        return new ChunkScan(checkedChunks, openChunk, lastSeqno, lastSignature, lastView);
+        return new ChunkScan(checkedChunks, openChunk, lastSeqno, lastSignature, lastView, tornTail);
     }
 
     private static ChunkInfo CheckCommittedChunk(ChunkInfo chunk, bool isPrivate, bool fullScan, ref long lastView)
@@ -314,8 +327,9 @@ public sealed partial class LedgerStore
     /// write was fsynced before it was acknowledged, so a crash can only tear bytes after every acknowledged one.
     /// If a valid later entry exists, the damage is in the middle and the store refuses to open.
     /// </summary>
-    private static OpenChunk? RecoverOpenChunk(string path, long firstSeqno, bool isPrivate, ref long lastSignature, ref long lastView)
+    private static OpenChunk? RecoverOpenChunk(string path, long firstSeqno, bool isPrivate, ref long lastSignature, ref long lastView, out (string, long, long)? tornTail)
     {
+        tornTail = null;
         var bytes = File.ReadAllBytes(path);
         if (!ChunkFormat.TryReadHeader(bytes, out var first, out var chunkPrivate, out var error))
         {
@@ -368,6 +382,7 @@ public sealed partial class LedgerStore
         if (offset < bytes.Length)
         {
             // Torn tail: drop it and make the shorter file durable before anything is appended after it.
+            tornTail = (path, offset, bytes.Length - offset);
             RandomAccess.SetLength(handle, offset);
             RandomAccess.FlushToDisk(handle);
         }

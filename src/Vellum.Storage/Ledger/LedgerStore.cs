@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
@@ -30,6 +31,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _flushSignal = new(0, int.MaxValue);
     private readonly LedgerStoreMetrics _metrics;
+    private readonly ILogger _logger;
 
     // Sequencer state, guarded by _sequenceLock.
     private MerkleTree _tree;
@@ -51,8 +53,9 @@ public sealed partial class LedgerStore : IAsyncDisposable
     private Task _flusher = Task.CompletedTask;
     private Task _signatureTimer = Task.CompletedTask;
 
-    private LedgerStore(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer, FileTileStore tiles, LedgerIndex index, MerkleTree tree)
+    private LedgerStore(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer, FileTileStore tiles, LedgerIndex index, MerkleTree tree, ILogger logger)
     {
+        _logger = logger;
         _options = options;
         _secret = secret;
         _signer = signer;
