@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using Vellum.Core.Primitives;
@@ -52,6 +53,9 @@ public sealed partial class MerkleTree
     // c = (_size >> 8L) & 255 and f = _size >> 8(L+1) is the number of full tiles at that level.
     private readonly List<Hash32[]> _edge = [];
 
+    // _edgeInterior[L] memoizes the complete interior nodes of _edge[L]; it moves to the cache with the tile.
+    private readonly List<TileInterior> _edgeInterior = [];
+
     // Serialization buffer for one tile; the tree is single-threaded, so one suffices.
     private readonly byte[] _tileBytes = new byte[TileGeometry.TileBytes];
 
@@ -81,7 +85,8 @@ public sealed partial class MerkleTree
     /// Hashes held in memory by this tree: the right-edge tiles, the frontier and the tile cache (counting every
     /// allocated slot, used or not). Bounded by <c>levels × 256 + 63 + cachedTiles × 256</c>.
     /// </summary>
-    internal long HashesInMemory => ((long)_edge.Count * TileGeometry.Width) + _frontier.Length + ((long)_cache.Count * TileGeometry.Width);
+    internal long HashesInMemory => ((long)_edge.Count * TileGeometry.Width) + _frontier.Length + ((long)_cache.Count * TileGeometry.Width)
+        + ((long)(_cache.Count + _edgeInterior.Count) * (TileGeometry.Width - 2));
 
     /// <summary>Tile levels with at least one node (the tree has nodes at tree level 8·L for L below this).</summary>
     internal int TileLevels => _edge.Count;
@@ -224,10 +229,26 @@ public sealed partial class MerkleTree
         var offset = (int)(first % TileGeometry.Width);
         var count = 1 << up;
 
-        ReadOnlySpan<Hash32> hashes = tileIndex < FullTiles(tileLevel)
-            ? GetFullTile(tileLevel, tileIndex)
-            : _edge[tileLevel];
-        return Reduce(hashes.Slice(offset, count));
+        var position = offset >> up;
+        if (tileIndex < FullTiles(tileLevel))
+        {
+            var tile = GetFullTile(tileLevel, tileIndex);
+            return _cache.Interior(tileLevel, tileIndex).Node(tile, up, position);
+        }
+
+        Debug.Assert(offset + count <= TileGeometry.Width, "a complete node lies within one tile");
+        return EdgeInterior(tileLevel).Node(_edge[tileLevel], up, position);
+    }
+
+    /// <summary>The interior memo of the right-edge tile at <paramref name="tileLevel"/> (created on first use).</summary>
+    private TileInterior EdgeInterior(int tileLevel)
+    {
+        while (_edgeInterior.Count <= tileLevel)
+        {
+            _edgeInterior.Add(new TileInterior());
+        }
+
+        return _edgeInterior[tileLevel];
     }
 
     /// <summary>Full tiles at <paramref name="tileLevel"/> for the current size: <c>_size >> 8(L+1)</c>.</summary>
@@ -243,6 +264,8 @@ public sealed partial class MerkleTree
             _edge.Add(new Hash32[TileGeometry.Width]);
         }
 
+        var interior = EdgeInterior(tileLevel);
+
         var tile = _edge[tileLevel];
         var position = (int)(nodeIndex % TileGeometry.Width);
         tile[position] = node;
@@ -253,7 +276,8 @@ public sealed partial class MerkleTree
 
             // The full tile moves to the cache (proofs for recent entries read it) and the edge starts a fresh one.
             _edge[tileLevel] = _cache.Rent();
-            _cache.Insert(tileLevel, tileIndex, tile);
+            _cache.Insert(tileLevel, tileIndex, tile, interior);
+            _edgeInterior[tileLevel] = _cache.RentInterior();
         }
     }
 

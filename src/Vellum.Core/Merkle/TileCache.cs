@@ -13,8 +13,9 @@ internal sealed class TileCache
     private readonly Dictionary<(int Level, long Index), LinkedListNode<Entry>> _map;
     private readonly LinkedList<Entry> _lru = new();
 
-    // The array of the last evicted tile, handed out again by Rent so a steady state allocates nothing.
+    // The array and interior of the last evicted tile, handed out again so a steady state allocates nothing.
     private Hash32[]? _spare;
+    private TileInterior? _spareInterior;
 
     public TileCache(int capacity)
     {
@@ -33,6 +34,18 @@ internal sealed class TileCache
         _spare = null;
         return array;
     }
+
+    /// <summary>A cleared interior memo for a new tile.</summary>
+    public TileInterior RentInterior()
+    {
+        var interior = _spareInterior ?? new TileInterior();
+        _spareInterior = null;
+        interior.Reset();
+        return interior;
+    }
+
+    /// <summary>The interior memo of a cached tile (the tile must be cached).</summary>
+    public TileInterior Interior(int level, long index) => _map[(level, index)].Value.Interior;
 
     /// <summary>
     /// The cached tile, or null. The array stays valid only until the next <see cref="Insert"/> or
@@ -54,13 +67,17 @@ internal sealed class TileCache
         return node.Value.Tile;
     }
 
-    /// <summary>Adds a full tile, taking ownership of <paramref name="tile"/>, and evicts the least recently used one.</summary>
-    public void Insert(int level, long index, Hash32[] tile)
+    /// <summary>
+    /// Adds a full tile, taking ownership of <paramref name="tile"/> and of <paramref name="interior"/> (its memo so far,
+    /// or null for a fresh one), and evicts the least recently used one.
+    /// </summary>
+    public void Insert(int level, long index, Hash32[] tile, TileInterior? interior = null)
     {
+        interior ??= RentInterior();
         if (_map.TryGetValue((level, index), out var existing))
         {
             // Same tile, same content (tiles are immutable); keep the newer array.
-            existing.Value = new Entry(level, index, tile);
+            existing.Value = new Entry(level, index, tile, interior);
             _lru.Remove(existing);
             _lru.AddFirst(existing);
             return;
@@ -73,13 +90,14 @@ internal sealed class TileCache
             _lru.RemoveLast();
             _map.Remove((last.Value.Level, last.Value.Index));
             _spare = last.Value.Tile;
-            last.Value = new Entry(level, index, tile);
+            _spareInterior = last.Value.Interior;
+            last.Value = new Entry(level, index, tile, interior);
             _lru.AddFirst(last);
             _map[(level, index)] = last;
             return;
         }
 
-        _map[(level, index)] = _lru.AddFirst(new Entry(level, index, tile));
+        _map[(level, index)] = _lru.AddFirst(new Entry(level, index, tile, interior));
     }
 
     public void Clear()
@@ -88,5 +106,5 @@ internal sealed class TileCache
         _lru.Clear();
     }
 
-    private record struct Entry(int Level, long Index, Hash32[] Tile);
+    private record struct Entry(int Level, long Index, Hash32[] Tile, TileInterior Interior);
 }
