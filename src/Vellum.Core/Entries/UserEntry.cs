@@ -196,9 +196,27 @@ public sealed record UserEntry(string CollectionId, IReadOnlyList<string> Tags, 
             privateBytes = decrypted;
         }
 
-        var reader = new SpanReader(privateBytes);
-        if (!reader.TryReadInt32(out var contentsLength) || !reader.TryReadBytes(contentsLength, out var contents))
+        if (!TryReadPrivate(privateBytes, out var contents, out var claims, out error))
         {
+            return false;
+        }
+
+        entry = new UserEntry(collectionId, tags, contents.ToArray(), claims);
+        error = null;
+        return true;
+    }
+
+    /// <summary>
+    /// Reads a plaintext private section: contents and application claims. Shared by the decoder and the offline
+    /// verifier so both read one format one way. Never throws.
+    /// </summary>
+    internal static bool TryReadPrivate(ReadOnlySpan<byte> plaintext, out ReadOnlySpan<byte> contents, out EntryClaim[] claims, out string? error)
+    {
+        claims = [];
+        var reader = new SpanReader(plaintext);
+        if (!reader.TryReadInt32(out var contentsLength) || !reader.TryReadBytes(contentsLength, out contents))
+        {
+            contents = default;
             error = "contents are truncated";
             return false;
         }
@@ -209,7 +227,7 @@ public sealed record UserEntry(string CollectionId, IReadOnlyList<string> Tags, 
             return false;
         }
 
-        var claims = new EntryClaim[claimCount];
+        claims = claimCount == 0 ? [] : new EntryClaim[claimCount];
         for (var i = 0; i < claimCount; i++)
         {
             if (!reader.TryReadByte(out var kind))
@@ -238,7 +256,6 @@ public sealed record UserEntry(string CollectionId, IReadOnlyList<string> Tags, 
             return false;
         }
 
-        entry = new UserEntry(collectionId, tags, contents.ToArray(), claims);
         error = null;
         return true;
     }

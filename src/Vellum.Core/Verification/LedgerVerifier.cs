@@ -551,46 +551,8 @@ public sealed class LedgerVerifier
 
     private static bool CheckPrivatePlaintext(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> collectionId, in Hash32 claimsDigest, out string? error)
     {
-        var reader = new SpanReader(plaintext);
-        if (!reader.TryReadInt32(out var contentsLength) || !reader.TryReadBytes(contentsLength, out var contents))
+        if (!UserEntry.TryReadPrivate(plaintext, out var contents, out var claims, out error))
         {
-            error = "contents are truncated";
-            return false;
-        }
-
-        if (!reader.TryReadByte(out var claimCount))
-        {
-            error = "claim count is missing";
-            return false;
-        }
-
-        List<EntryClaim>? claims = claimCount == 0 ? null : new List<EntryClaim>(claimCount);
-        for (var i = 0; i < claimCount; i++)
-        {
-            if (!reader.TryReadByte(out var claimKind))
-            {
-                error = $"claim {i} is truncated";
-                return false;
-            }
-
-            if (claimKind == (byte)EntryClaimKind.LedgerEntryV1 && reader.TryReadBytes(32, out var key))
-            {
-                claims!.Add(new EntryClaim(EntryClaimKind.LedgerEntryV1, key.ToArray(), null, default));
-            }
-            else if (claimKind == (byte)EntryClaimKind.ClaimDigest && reader.TryReadString16(out var protocol) && reader.TryReadBytes(32, out var value))
-            {
-                claims!.Add(new EntryClaim(EntryClaimKind.ClaimDigest, null, protocol, new Hash32(value)));
-            }
-            else
-            {
-                error = $"claim {i} has an unknown kind or is truncated";
-                return false;
-            }
-        }
-
-        if (reader.Remaining != 0)
-        {
-            error = "unexpected bytes after the claims";
             return false;
         }
 
@@ -600,7 +562,6 @@ public sealed class LedgerVerifier
             return false;
         }
 
-        error = null;
         return true;
     }
 
