@@ -90,7 +90,7 @@ public static class NodeHost
         TransactionEndpoints.Map(app, ledger);
         UserEndpoints.Map(app, ledger);
         ServiceEndpoints.Map(app, ledger);
-        OpenApiDocument.Map(app);
+        OpenApiDocument.Map(app, options.BenchmarkEndpoints);
         app.MapFallback(context => AclResponses.Error(context, 404, "ResourceNotFound", $"No endpoint {context.Request.Method} {context.Request.Path}."));
         app.Lifetime.ApplicationStopping.Register(() => LogMessages.NodeStopping(logger, options.LedgerId, ledger.Store.LastSeqno));
         return (app, ledger);

@@ -17,6 +17,13 @@ public sealed class NodeOptions
     /// </summary>
     public string? MetricsListen { get; init; }
 
+    /// <summary>
+    /// Maps <c>POST</c> and <c>GET /app/benchmark/noop</c>: the same pipeline as a write or a read (TLS, api-version,
+    /// authentication, role, body limit and JSON parse) answering a fixed small body and writing nothing — the
+    /// same-stack ceiling the benchmarks compare against. Off unless asked for (<c>vellum start --benchmark-endpoints</c>).
+    /// </summary>
+    public bool BenchmarkEndpoints { get; init; }
+
     /// <summary>Ledger type on first start; null keeps what the data folder has (Public for a new one).</summary>
     public bool? IsPrivate { get; init; }
 

@@ -96,3 +96,57 @@ public sealed class MetricsTests
         }
     }
 }
+
+/// <summary>The same-stack ceiling endpoints exist only with the benchmark flag, and write nothing.</summary>
+public sealed class BenchmarkEndpointTests(NodeFixture node) : IClassFixture<NodeFixture>
+{
+    [Fact]
+    public async Task Without_the_flag_there_is_no_noop_endpoint()
+    {
+        var response = await node.Admin.PostAsync("/app/benchmark/noop?api-version=2022-05-13", NodeFixture.Json("""{"contents":"x"}"""));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task With_the_flag_noop_runs_the_pipeline_and_writes_nothing()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "vellum-noop-" + Guid.NewGuid().ToString("N"));
+        var options = new NodeOptions { DataDirectory = root, Listen = new IPEndPoint(IPAddress.Loopback, 0), BenchmarkEndpoints = true };
+        var (app, ledger) = await NodeHost.BuildAsync(options, logging: _ => { });
+        try
+        {
+            await app.StartAsync();
+            var address = new Uri(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First());
+            await ledger.Store.WaitForCommitAsync(ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            var before = ledger.Store.LastSeqno;
+            using var handler = new SocketsHttpHandler();
+            var admin = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(
+                File.ReadAllText(Path.Combine(ledger.Data.Credentials, "admin_cert.pem")), File.ReadAllText(Path.Combine(ledger.Data.Credentials, "admin_privk.pem")));
+            handler.SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                ClientCertificates = [System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(admin.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null)],
+                RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.Issuer == ledger.Service.Certificate.Subject,
+            };
+            using var client = new HttpClient(handler) { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20 };
+            var post = await client.PostAsync("/app/benchmark/noop?api-version=2022-05-13", NodeFixture.Json("""{"contents":"x"}"""));
+            Assert.Equal(HttpStatusCode.OK, post.StatusCode);
+            Assert.Equal("0.0", post.Headers.GetValues("x-ms-ccf-transaction-id").Single());
+            var bad = await client.PostAsync("/app/benchmark/noop?api-version=2022-05-13", NodeFixture.Json("""{"nope":1}"""));
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            var get = await NodeFixture.Body(await client.GetAsync("/app/benchmark/noop?api-version=2022-05-13"));
+            Assert.Equal(256, get.GetProperty("entry").GetProperty("contents").GetString()!.Length);
+            Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/app/benchmark/noop")).StatusCode); // api-version still checked
+            Assert.Equal(before, ledger.Store.LastSeqno);
+            var openApi = await client.GetStringAsync("/openapi.json");
+            Assert.Contains("/app/benchmark/noop", openApi, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            await ledger.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}

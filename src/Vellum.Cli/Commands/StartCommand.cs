@@ -19,10 +19,11 @@ internal static class StartCommand
         var type = new Option<string?>("--ledger-type") { Description = "Public or Private; first start only (a later start with another type is refused)." };
         var admins = new Option<string[]>("--admin-cert") { Description = "PEM certificate of a bootstrap Administrator (repeatable; first start only).", AllowMultipleArgumentsPerToken = false };
         var metrics = new Option<string?>("--metrics-listen") { Description = "host:port of the Prometheus scrape endpoint (/metrics over HTTP); off when absent." };
+        var benchmark = new Option<bool>("--benchmark-endpoints") { Description = "Also serve /app/benchmark/noop (POST and GET): the same pipeline, writing nothing; for measuring the same-stack ceiling." };
         var ledgerId = new Option<string>("--ledger-id") { Description = "The ledger id served by /ledgerIdentity/{ledgerId}.", DefaultValueFactory = _ => "default" };
-        var command = new Command("start", "Start a single-node ledger service over HTTPS with mutual TLS.") { data, listen, type, admins, ledgerId, metrics };
+        var command = new Command("start", "Start a single-node ledger service over HTTPS with mutual TLS.") { data, listen, type, admins, ledgerId, metrics, benchmark };
         command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, result.GetValue(metrics), cancellationToken));
+            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, result.GetValue(metrics), result.GetValue(benchmark), cancellationToken));
         return command;
     }
 
@@ -38,7 +39,7 @@ internal static class StartCommand
         return IPEndPoint.TryParse(text, out endpoint!) && text.Contains(':', StringComparison.Ordinal) && !text.EndsWith(']');
     }
 
-    private static async Task<int> RunAsync(string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, bool benchmarkEndpoints, CancellationToken cancellationToken)
     {
         if (metricsListen is not null && !TryParseEndpoint(metricsListen, out _))
         {
@@ -68,7 +69,7 @@ internal static class StartCommand
             }
         }
 
-        var options = new NodeOptions { DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen };
+        var options = new NodeOptions { DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen, BenchmarkEndpoints = benchmarkEndpoints };
         Microsoft.AspNetCore.Builder.WebApplication app;
         Vellum.Node.Service.LedgerService ledger;
         try

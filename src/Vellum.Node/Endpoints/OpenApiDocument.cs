@@ -40,12 +40,15 @@ internal static class OpenApiDocument
         new("get", "/openapi.json", "This document.", [], 200, Authenticated: false),
     ];
 
-    /// <summary>Method and path of every operation the document lists.</summary>
-    public static IEnumerable<(string Method, string Path)> Listed => Operations.Select(o => (o.Method.ToUpperInvariant(), o.Path));
+    private static readonly Operation[] BenchmarkOperations =
+    [
+        new("post", "/app/benchmark/noop", "Benchmark ceiling: a write's request work without the append (only with --benchmark-endpoints).", [], 200),
+        new("get", "/app/benchmark/noop", "Benchmark ceiling: a read's request work with a fixed body (only with --benchmark-endpoints).", [], 200),
+    ];
 
-    public static void Map(IEndpointRouteBuilder app)
+    public static void Map(IEndpointRouteBuilder app, bool benchmarkEndpoints)
     {
-        var document = Build();
+        var document = Build(benchmarkEndpoints ? [.. Operations, .. BenchmarkOperations] : Operations);
         app.MapGet("/openapi.json", context =>
         {
             context.Response.ContentType = "application/json";
@@ -53,7 +56,7 @@ internal static class OpenApiDocument
         });
     }
 
-    private static byte[] Build()
+    private static byte[] Build(Operation[] operations)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -66,7 +69,7 @@ internal static class OpenApiDocument
             writer.WriteString("description", "Azure Confidential Ledger data-plane compatible API. Every /app operation needs the api-version query parameter and a client certificate (mutual TLS). Errors: {\"error\":{\"code\",\"message\"}}.");
             writer.WriteEndObject();
             writer.WriteStartObject("paths");
-            foreach (var group in Operations.GroupBy(o => o.Path))
+            foreach (var group in operations.GroupBy(o => o.Path))
             {
                 writer.WriteStartObject(group.Key);
                 foreach (var operation in group)

@@ -24,7 +24,63 @@ internal static class TransactionEndpoints
         app.MapGet("/app/transactions/{transactionId}", context => Get(context, ledger));
         app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, ledger));
         app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, ledger));
+        if (ledger.Options.BenchmarkEndpoints)
+        {
+            app.MapPost("/app/benchmark/noop", context => NoopPost(context, ledger));
+            app.MapGet("/app/benchmark/noop", context => NoopGet(context));
+        }
     }
+
+    /// <summary>A write's request work (role, limits, body, JSON) without the append: the same-stack ceiling.</summary>
+    private static async Task NoopPost(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanWrite))
+        {
+            return;
+        }
+
+        if (await RequestBody.ReadJsonAsync(context, ledger.Options.MaxRequestBodyBytes) is not { } body)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!TryReadContents(body, out _, out var problem))
+            {
+                await AclResponses.Error(context, 400, "InvalidInput", problem!);
+                return;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body.Array!);
+        }
+
+        context.Response.Headers[AclResponses.TransactionIdHeader] = "0.0";
+        await AclResponses.Json(context, writer => writer.WriteString("collectionId", UserEntry.DefaultCollectionId));
+    }
+
+    /// <summary>A read's request work (role) answering a fixed entry-sized body: the same-stack ceiling for reads.</summary>
+    private static async Task NoopGet(HttpContext context)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead))
+        {
+            return;
+        }
+
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("state", "Ready");
+            writer.WriteStartObject("entry");
+            writer.WriteString("contents", NoopContents);
+            writer.WriteString("collectionId", UserEntry.DefaultCollectionId);
+            writer.WriteString("transactionId", "0.0");
+            writer.WriteEndObject();
+        });
+    }
+
+    private static readonly string NoopContents = new('x', 256);
 
     private static async Task Post(HttpContext context, LedgerService ledger)
     {
