@@ -116,6 +116,9 @@ public sealed partial class LedgerStore : IAsyncDisposable
         await _flusher.ConfigureAwait(false);
         lock (_sequenceLock)
         {
+            // An append that raced with shutdown sequenced into a batch no flusher will write: fail it rather than
+            // leave its caller waiting.
+            _current.Durable.TrySetException(new ObjectDisposedException(nameof(LedgerStore)));
             _current.Release();
         }
 
