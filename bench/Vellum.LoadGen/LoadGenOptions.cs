@@ -169,7 +169,7 @@ public sealed record LoadGenOptions
             {
                 value = inline;
             }
-            else if (i + 1 < args.Count)
+            else if (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
             {
                 value = args[++i];
             }

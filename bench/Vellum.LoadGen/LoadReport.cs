@@ -94,7 +94,7 @@ public sealed record LoadReport
             Scenario = o.WaitForCommit ? scenario + " --wait-for-commit" : scenario,
             Http = o.HttpVersion == System.Net.HttpVersion.Version20 ? "2" : "1.1",
             Clients = o.Clients,
-            Connections = o.HttpVersion == System.Net.HttpVersion.Version20 ? o.Connections : o.Clients,
+            Connections = o.HttpVersion == System.Net.HttpVersion.Version20 ? Math.Min(o.Connections, o.Clients) : o.Clients,
             Size = o.Size,
             WindowSeconds = window.TotalSeconds,
             Requests = latency.Count,
