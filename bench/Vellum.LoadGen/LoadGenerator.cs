@@ -184,9 +184,11 @@ public sealed class LoadGenerator
         var latency = new LatencyHistogram();
         var statuses = new long[ClientState.StatusSlots];
         var codes = new Dictionary<string, long>(StringComparer.Ordinal);
+        long completed = 0;
         foreach (var state in states)
         {
             latency.Add(state.Latency);
+            completed += state.Completed;
             for (var s = 0; s < statuses.Length; s++)
             {
                 statuses[s] += state.Statuses[s];
@@ -203,7 +205,7 @@ public sealed class LoadGenerator
 
         var window = windowEnd > windowStart ? Stopwatch.GetElapsedTime(windowStart, windowEnd) : TimeSpan.Zero;
         TimeSpan? serverCpu = serverCpuStart is { } a && serverCpuEnd is { } b ? b - a : null;
-        return LoadReport.Create(o, window, latency, statuses, codes, serverCpu, windowEnd > windowStart ? selfCpuEnd - selfCpuStart : TimeSpan.Zero, unfinished);
+        return LoadReport.Create(o, window, completed, latency, statuses, codes, serverCpu, windowEnd > windowStart ? selfCpuEnd - selfCpuStart : TimeSpan.Zero, unfinished);
     }
 
     private async Task ClientLoopAsync(HttpClient http, ClientState state, Targets targets, CancellationToken abort)
@@ -213,6 +215,7 @@ public sealed class LoadGenerator
         var buffer = state.Buffer;
         while (Volatile.Read(ref _phase) != Done)
         {
+            var sentInWindow = Volatile.Read(ref _phase) == Measuring;
             var start = Stopwatch.GetTimestamp();
             int status;
             string? code = null;
@@ -264,7 +267,9 @@ public sealed class LoadGenerator
             var end = Stopwatch.GetTimestamp();
             if (Volatile.Read(ref _phase) == Measuring)
             {
-                state.Record(end - start, status, code);
+                // Throughput and errors count every response completed in the window (closed loop: unbiased);
+                // latency only those also sent in it, so that warm-up connects and handshakes stay out of it.
+                state.Record(end - start, sentInWindow, status, code);
             }
         }
     }
@@ -559,9 +564,16 @@ public sealed class LoadGenerator
         /// <summary>Round-robin position over the collections, started apart per client.</summary>
         public int Turn { get; set; } = index;
 
-        public void Record(long ticks, int status, string? code)
+        public long Completed { get; private set; }
+
+        public void Record(long ticks, bool sentInWindow, int status, string? code)
         {
-            Latency.Record(ticks);
+            Completed++;
+            if (sentInWindow)
+            {
+                Latency.Record(ticks);
+            }
+
             Statuses[status is >= 0 and < StatusSlots ? status : 0]++;
             if (status is < 200 or >= 300)
             {

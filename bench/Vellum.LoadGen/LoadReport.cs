@@ -36,7 +36,7 @@ public sealed record LoadReport
     /// <summary>2xx responses per second of the window.</summary>
     public double SucceededPerSecond => WindowSeconds > 0 ? (Requests - Errors) / WindowSeconds : 0;
 
-    /// <summary>Latency percentiles (send to last body byte) of every request completed in the window, in ms.</summary>
+    /// <summary>Latency percentiles (send to last body byte) of the requests both sent and completed in the window, in ms.</summary>
     public required double P50Ms { get; init; }
 
     public required double P90Ms { get; init; }
@@ -68,7 +68,7 @@ public sealed record LoadReport
     /// <summary>Clients whose last request had not ended 5 s after it was aborted (normally 0).</summary>
     public int UnfinishedClients { get; init; }
 
-    internal static LoadReport Create(LoadGenOptions o, TimeSpan window, LatencyHistogram latency, long[] statuses,
+    internal static LoadReport Create(LoadGenOptions o, TimeSpan window, long completed, LatencyHistogram latency, long[] statuses,
         Dictionary<string, long> codes, TimeSpan? serverCpu, TimeSpan selfCpu, int unfinished)
     {
         var byStatus = new SortedDictionary<int, long>();
@@ -97,7 +97,7 @@ public sealed record LoadReport
             Connections = o.HttpVersion == System.Net.HttpVersion.Version20 ? Math.Min(o.Connections, o.Clients) : o.Clients,
             Size = o.Size,
             WindowSeconds = window.TotalSeconds,
-            Requests = latency.Count,
+            Requests = completed,
             Errors = errors,
             P50Ms = Ms(latency.ValueAtPercentile(50)),
             P90Ms = Ms(latency.ValueAtPercentile(90)),
