@@ -26,6 +26,10 @@ public static class NodeHost
         if (logging is null)
         {
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+
+            // ASP.NET Core logs several Information lines per request; at ledger request rates that would be most of
+            // the node's CPU. Its warnings and errors still show.
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         }
         else
         {

@@ -14,6 +14,22 @@ public sealed partial class LedgerStore
     /// </summary>
     public byte[] ReadBody(long seqno)
     {
+        // The open chunk's handle is closed when the chunk is committed; a read that raced with that finds the same
+        // entry, at the same offset, in the committed file on the next try.
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return ReadBodyOnce(seqno);
+            }
+            catch (ObjectDisposedException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private byte[] ReadBodyOnce(long seqno)
+    {
         string path;
         long position = 0;
         long tableSlot = 0;
