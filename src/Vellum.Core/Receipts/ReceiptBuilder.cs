@@ -26,24 +26,25 @@ public static class ReceiptBuilder
         ReadOnlySpan<ProofStep> path,
         string nodeCertificatePem,
         ReadOnlySpan<byte> signature,
+        IReadOnlyList<string>? serviceEndorsements = null) =>
+        Build(writeSetDigest, commitEvidence, claimsDigest, path, ReceiptSignature.Create(nodeCertificatePem, signature), serviceEndorsements);
+
+    /// <summary>
+    /// Builds a receipt with a signature already prepared by <see cref="ReceiptSignature.Create"/>: every transaction
+    /// a signature covers shares it, so the certificate is parsed once per signature, not once per receipt.
+    /// </summary>
+    public static Receipt Build(
+        Hash32 writeSetDigest,
+        string commitEvidence,
+        Hash32 claimsDigest,
+        ReadOnlySpan<ProofStep> path,
+        ReceiptSignature signature,
         IReadOnlyList<string>? serviceEndorsements = null)
     {
+        ArgumentNullException.ThrowIfNull(signature);
         if (!CommitEvidence.TryParse(commitEvidence, out _, out _))
         {
             throw new ArgumentException("The commit evidence must have the form ce:{view}.{seqno}:{64 lower-case hex}.", nameof(commitEvidence));
-        }
-
-        if (signature.IsEmpty)
-        {
-            throw new ArgumentException("The signature is empty.", nameof(signature));
-        }
-
-        string certificatePem;
-        string nodeId;
-        using (var certificate = IdentityCertificates.LoadCertificatePem(nodeCertificatePem, nameof(nodeCertificatePem)))
-        {
-            certificatePem = IdentityCertificates.ToPem(certificate);
-            nodeId = NodeIdentity.ComputeNodeId(certificate);
         }
 
         var proof = new ReceiptProofElement[path.Length];
@@ -65,17 +66,37 @@ public static class ReceiptBuilder
 
         return new Receipt
         {
-            Cert = certificatePem,
+            Cert = signature.CertificatePem,
             LeafComponents = new LeafComponents
             {
                 ClaimsDigest = claimsDigest.ToString(),
                 CommitEvidence = commitEvidence,
                 WriteSetDigest = writeSetDigest.ToString(),
             },
-            NodeId = nodeId,
+            NodeId = signature.NodeId,
             Proof = proof,
             ServiceEndorsements = endorsements,
-            Signature = Convert.ToBase64String(signature),
+            Signature = signature.SignatureBase64,
         };
+    }
+}
+
+/// <summary>The parts of a receipt that come from its signature transaction: node certificate, node id, signature.</summary>
+/// <param name="CertificatePem">The node certificate as one canonical PEM block.</param>
+/// <param name="NodeId">Lower-case hex SHA-256 of the certificate's SubjectPublicKeyInfo.</param>
+/// <param name="SignatureBase64">The DER ECDSA signature over the root, base64.</param>
+public sealed record ReceiptSignature(string CertificatePem, string NodeId, string SignatureBase64)
+{
+    /// <summary>Parses the certificate once and computes the node id.</summary>
+    /// <exception cref="ArgumentException">The certificate or signature is malformed.</exception>
+    public static ReceiptSignature Create(string nodeCertificatePem, ReadOnlySpan<byte> signature)
+    {
+        if (signature.IsEmpty)
+        {
+            throw new ArgumentException("The signature is empty.", nameof(signature));
+        }
+
+        using var certificate = IdentityCertificates.LoadCertificatePem(nodeCertificatePem, nameof(nodeCertificatePem));
+        return new ReceiptSignature(IdentityCertificates.ToPem(certificate), NodeIdentity.ComputeNodeId(certificate), Convert.ToBase64String(signature));
     }
 }

@@ -179,7 +179,7 @@ internal static class TransactionEndpoints
             return;
         }
 
-        var (id, entry) = ledger.Store.ReadUserEntry(tx.Id.Seqno);
+        var (id, entry) = ledger.Store.DecodeUserEntry(tx.Id.Seqno, tx.Body!);
         var wanted = context.Request.Query["collectionId"];
         if (wanted.Count > 0 && !string.IsNullOrEmpty(wanted[0]) && wanted[0] != entry.CollectionId)
         {
@@ -204,7 +204,7 @@ internal static class TransactionEndpoints
             return;
         }
 
-        var receipt = tx.Loading ? TransactionReceipt.Loading(tx.Id) : ledger.Store.GetReceipt(tx.Id.Seqno);
+        var receipt = tx.Loading ? TransactionReceipt.Loading(tx.Id) : ledger.Store.GetReceipt(tx.Id.Seqno, tx.Body!);
         context.Response.ContentType = "application/json";
         var bytes = ReceiptJson.SerializeToUtf8Bytes(receipt);
         context.Response.ContentLength = bytes.Length;
@@ -377,7 +377,7 @@ internal static class TransactionEndpoints
         }
     }
 
-    private readonly record struct ResolvedTx(TxId Id, bool Loading);
+    private readonly record struct ResolvedTx(TxId Id, bool Loading, byte[]? Body);
 
     /// <summary>
     /// Parses <c>{transactionId}</c> and finds it: 400 if malformed, 404 if no such transaction (unknown seqno, or a
@@ -406,10 +406,15 @@ internal static class TransactionEndpoints
 
         if (id.Seqno > store.DurableSeqno)
         {
-            return new ResolvedTx(id, Loading: true);
+            return new ResolvedTx(id, Loading: true, Body: null);
         }
 
-        var header = store.ReadHeader(id.Seqno);
+        var body = store.ReadBody(id.Seqno);
+        if (!EntryHeader.TryRead(body, out var header, out var problem))
+        {
+            throw new Vellum.Storage.Ledger.LedgerCorruptException($"transaction {id.Seqno} is malformed: {problem}");
+        }
+
         if (header.Id != id)
         {
             await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} does not exist: seqno {id.Seqno} is {header.Id}.").ConfigureAwait(false);
@@ -422,7 +427,7 @@ internal static class TransactionEndpoints
             return null;
         }
 
-        return new ResolvedTx(id, Loading: false);
+        return new ResolvedTx(id, Loading: false, body);
     }
 
     private static string CollectionParameter(HttpContext context)

@@ -34,6 +34,7 @@ public sealed partial class LedgerStore
         long position = 0;
         long tableSlot = 0;
         SafeFileHandle? openHandle = null;
+        SafeFileHandle? committedHandle = null;
         lock (_readLock)
         {
             if (_openChunk is { } open && seqno >= open.FirstSeqno && seqno - open.FirstSeqno < open.Positions.Count)
@@ -47,6 +48,7 @@ public sealed partial class LedgerStore
                 var chunk = FindCommittedChunk(seqno) ?? throw new ArgumentOutOfRangeException(nameof(seqno), $"transaction {seqno} is not in the ledger yet");
                 path = chunk.Path;
                 tableSlot = chunk.PositionsOffset + (8 * (seqno - chunk.FirstSeqno));
+                committedHandle = CommittedHandle(path);
             }
         }
 
@@ -55,11 +57,38 @@ public sealed partial class LedgerStore
             return ReadFrame(openHandle, path, position, seqno);
         }
 
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
         Span<byte> positionBytes = stackalloc byte[8];
-        RandomAccess.Read(handle, positionBytes, tableSlot);
-        return ReadFrame(handle, path, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(positionBytes), seqno);
+        RandomAccess.Read(committedHandle!, positionBytes, tableSlot);
+        return ReadFrame(committedHandle!, path, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(positionBytes), seqno);
     }
+
+    /// <summary>
+    /// A read handle on a committed chunk, from a cache of the 32 most recently opened (under <c>_readLock</c>).
+    /// Reads are positional, so one handle serves every reader; an evicted handle is disposed, and a read that was
+    /// about to use it retries (<see cref="ReadBody"/>).
+    /// </summary>
+    private SafeFileHandle CommittedHandle(string path)
+    {
+        if (_committedHandles.TryGetValue(path, out var handle))
+        {
+            return handle;
+        }
+
+        if (_committedHandles.Count >= 32)
+        {
+            var oldest = _committedHandleOrder.Dequeue();
+            _committedHandles.Remove(oldest, out var evicted);
+            evicted?.Dispose();
+        }
+
+        handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        _committedHandles[path] = handle;
+        _committedHandleOrder.Enqueue(path);
+        return handle;
+    }
+
+    private readonly Dictionary<string, SafeFileHandle> _committedHandles = new(StringComparer.Ordinal);
+    private readonly Queue<string> _committedHandleOrder = new();
 
     /// <summary>Reads and decodes a durable transaction's header.</summary>
     public EntryHeader ReadHeader(long seqno)
@@ -71,9 +100,11 @@ public sealed partial class LedgerStore
     }
 
     /// <summary>Reads a durable user entry, decrypting it in a Private ledger.</summary>
-    public (TxId Id, UserEntry Entry) ReadUserEntry(long seqno)
+    public (TxId Id, UserEntry Entry) ReadUserEntry(long seqno) => DecodeUserEntry(seqno, ReadBody(seqno));
+
+    /// <summary>Decodes a user entry from a body already read with <see cref="ReadBody"/>.</summary>
+    public (TxId Id, UserEntry Entry) DecodeUserEntry(long seqno, byte[] body)
     {
-        var body = ReadBody(seqno);
         if (!EntryHeader.TryRead(body, out var header, out var error) || !UserEntry.TryDecode(body, header, _secret, out var entry, out error))
         {
             throw new LedgerCorruptException($"transaction {seqno} is not a readable user entry: {error}");

@@ -16,43 +16,31 @@ public sealed partial class LedgerStore
     /// than a receipt. With <paramref name="includeClaims"/>, a user entry's application claims are included so a
     /// client can recompute the claims digest.
     /// </summary>
-    public TransactionReceipt GetReceipt(long seqno, bool includeClaims = true)
+    public TransactionReceipt GetReceipt(long seqno, bool includeClaims = true) => GetReceipt(seqno, ReadBody(seqno), includeClaims);
+
+    /// <summary>The receipt of <paramref name="seqno"/> from its body, already read with <see cref="ReadBody"/>.</summary>
+    public TransactionReceipt GetReceipt(long seqno, byte[] body, bool includeClaims = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(seqno, 1);
-        var body = ReadBody(seqno);
+        ArgumentNullException.ThrowIfNull(body);
         if (!EntryHeader.TryRead(body, out var header, out var error))
         {
             throw new LedgerCorruptException($"transaction {seqno} is malformed: {error}");
         }
 
-        var signatureSeqno = _index.SignatureAtOrAfter(seqno + 1);
-        if (signatureSeqno == 0 || signatureSeqno > CommittedSeqno)
+        if (CoveringSignature(seqno) is not { } signature)
         {
             return TransactionReceipt.Loading(header.Id);
-        }
-
-        var signatureBody = ReadBody(signatureSeqno);
-        if (!EntryHeader.TryRead(signatureBody, out var signatureHeader, out error) ||
-            !SignatureEntry.TryDecode(signatureBody, signatureHeader, out var signature, out error))
-        {
-            throw new LedgerCorruptException($"signature transaction {signatureSeqno} is malformed: {error}");
         }
 
         Vellum.Core.Merkle.ProofStep[] path;
         lock (_sequenceLock)
         {
             // The tree is written under the sequence lock; a proof reads full tiles and the right edge.
-            path = _tree.GetInclusionPath(seqno - 1, signature!.TreeSize);
+            path = _tree.GetInclusionPath(seqno - 1, signature.TreeSize);
         }
 
-        string certificatePem;
-        using (var certificate = X509CertificateLoader.LoadCertificate(signature.NodeCertificateDer))
-        {
-            certificatePem = certificate.ExportCertificatePem();
-        }
-
-        var receipt = ReceiptBuilder.Build(
-            Hash32.Compute(body), _secret.CommitEvidence(header.Id), header.ClaimsDigest, path, certificatePem, signature.Signature);
+        var receipt = ReceiptBuilder.Build(Hash32.Compute(body), _secret.CommitEvidence(header.Id), header.ClaimsDigest, path, signature.Receipt);
 
         IReadOnlyList<ApplicationClaim>? claims = null;
         if (includeClaims && header.Kind == EntryKind.UserEntry && !header.ClaimsDigest.IsZero &&
@@ -70,4 +58,58 @@ public sealed partial class LedgerStore
 
         return TransactionReceipt.Ready(header.Id, receipt, claims);
     }
+
+    /// <summary>
+    /// The first durable signature after <paramref name="seqno"/>, or null if there is none yet. Signatures are looked
+    /// up once per range they cover and kept (the last 64): every receipt of the range shares the decoded signature and
+    /// its parsed certificate.
+    /// </summary>
+    private CoveringSignatureInfo? CoveringSignature(long seqno)
+    {
+        lock (_signatureCache)
+        {
+            foreach (var cached in _signatureCache)
+            {
+                if (cached.FirstCovered <= seqno && seqno < cached.Seqno)
+                {
+                    return cached;
+                }
+            }
+        }
+
+        var signatureSeqno = _index.SignatureAtOrAfter(seqno + 1);
+        if (signatureSeqno == 0 || signatureSeqno > CommittedSeqno)
+        {
+            return null;
+        }
+
+        var body = ReadBody(signatureSeqno);
+        if (!EntryHeader.TryRead(body, out var header, out var error) || !SignatureEntry.TryDecode(body, header, out var signature, out error))
+        {
+            throw new LedgerCorruptException($"signature transaction {signatureSeqno} is malformed: {error}");
+        }
+
+        string certificatePem;
+        using (var certificate = X509CertificateLoader.LoadCertificate(signature!.NodeCertificateDer))
+        {
+            certificatePem = certificate.ExportCertificatePem();
+        }
+
+        var info = new CoveringSignatureInfo(signature.FirstCoveredSeqno, signatureSeqno, signature.TreeSize, ReceiptSignature.Create(certificatePem, signature.Signature));
+        lock (_signatureCache)
+        {
+            if (_signatureCache.Count == 64)
+            {
+                _signatureCache.RemoveAt(0);
+            }
+
+            _signatureCache.Add(info);
+        }
+
+        return info;
+    }
+
+    private sealed record CoveringSignatureInfo(long FirstCovered, long Seqno, long TreeSize, ReceiptSignature Receipt);
+
+    private readonly List<CoveringSignatureInfo> _signatureCache = [];
 }

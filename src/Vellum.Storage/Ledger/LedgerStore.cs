@@ -123,6 +123,16 @@ public sealed partial class LedgerStore : IAsyncDisposable
         }
 
         _openChunk?.Handle.Dispose();
+        lock (_readLock)
+        {
+            foreach (var handle in _committedHandles.Values)
+            {
+                handle.Dispose();
+            }
+
+            _committedHandles.Clear();
+        }
+
         _index.Flush(DurableSeqno);
         _index.Dispose();
         _tiles.Flush();
