@@ -210,8 +210,9 @@ def rate(r):
 def errors(r):
     if not r["errors"]:
         return "0"
+    statuses = ", ".join(f"{'no response' if k == '0' else k}: {v:,}" for k, v in sorted(r["errors_by_status"].items(), key=lambda kv: -kv[1]))
     codes = ", ".join(f"{k}: {v:,}" for k, v in sorted(r["errors_by_code"].items(), key=lambda kv: -kv[1])[:3])
-    return f"{r['errors']:,} ({codes})"
+    return f"{r['errors']:,} ({statuses}; {codes})"
 
 def cores(v):
     return "—" if v is None else f"{v:.2f}"
@@ -287,8 +288,10 @@ best_pg = max((e["report"] for (l, _), e in runs.items() if l == "pg-append" and
 best_append = max((e["report"] for (l, _), e in runs.items() if l == "append" and "report" in e),
                   key=lambda r: r["requests_per_s"], default=None)
 if best_pg and best_append:
-    w(f"Best against best: append {rate(best_append)} req/s at {best_append['clients']:,} clients ÷ pg-append "
-      f"{rate(best_pg)} req/s at {best_pg['clients']:,} clients = {ratio(best_append, best_pg)}.")
+    def at(r):
+        return f"{r['clients']:,} client{'' if r['clients'] == 1 else 's'}"
+    w(f"Best against best: append {rate(best_append)} req/s at {at(best_append)} ÷ pg-append "
+      f"{rate(best_pg)} req/s at {at(best_pg)} = {ratio(best_append, best_pg)}.")
     w("")
 priv, pub = report("append, Private ledger", 256), report("append", 256)
 http1 = report("append, HTTP/1.1", 256)

@@ -141,11 +141,16 @@ public sealed partial class LoadGenerator
 
         long windowStart = 0, windowEnd = 0;
         TimeSpan? serverCpuStart = null, serverCpuEnd = null;
+        long serverCpuStartAt = 0, serverCpuEndAt = 0;
         TimeSpan selfCpuStart = default, selfCpuEnd = default;
         try
         {
             await Task.Delay(o.Warmup, cancellationToken).ConfigureAwait(false);
+            // Reading a server with a thousand children (PostgreSQL's backends) can take a while on a loaded machine:
+            // the CPU interval is from the middle of one reading to the middle of the other, scaled to the window below.
+            var before = Stopwatch.GetTimestamp();
             serverCpuStart = o.ServerPid is { } pid ? ProcessCpu.ReadTree(pid) : null;
+            serverCpuStartAt = (before + Stopwatch.GetTimestamp()) / 2;
             selfCpuStart = ProcessCpu.Self();
             windowStart = Stopwatch.GetTimestamp();
             Volatile.Write(ref _phase, Measuring);
@@ -161,6 +166,7 @@ public sealed partial class LoadGenerator
             Volatile.Write(ref _phase, Done);
             windowEnd = Stopwatch.GetTimestamp();
             serverCpuEnd = o.ServerPid is { } pid ? ProcessCpu.ReadTree(pid) : null;
+            serverCpuEndAt = (windowEnd + Stopwatch.GetTimestamp()) / 2;
             selfCpuEnd = ProcessCpu.Self();
         }
         else
@@ -215,6 +221,11 @@ public sealed partial class LoadGenerator
 
         var window = windowEnd > windowStart ? Stopwatch.GetElapsedTime(windowStart, windowEnd) : TimeSpan.Zero;
         TimeSpan? serverCpu = serverCpuStart is { } a && serverCpuEnd is { } b ? b - a : null;
+        if (serverCpu is { } cpu && serverCpuEndAt > serverCpuStartAt && window > TimeSpan.Zero)
+        {
+            serverCpu = cpu * (window / Stopwatch.GetElapsedTime(serverCpuStartAt, serverCpuEndAt));
+        }
+
         return LoadReport.Create(o, window, completed, latency, statuses, codes, serverCpu, windowEnd > windowStart ? selfCpuEnd - selfCpuStart : TimeSpan.Zero, unfinished);
     }
 
