@@ -22,6 +22,12 @@ public enum LoadScenario
 
     /// <summary><c>GET /app/benchmark/noop</c>.</summary>
     NoopGet,
+
+    /// <summary>
+    /// The PostgreSQL baseline: each request is one hash-chained insert (one statement, one transaction, one round
+    /// trip) into <see cref="LoadGenOptions.PostgresConnectionString"/>'s database, with the append's contents and collection.
+    /// </summary>
+    PgAppend,
 }
 
 /// <summary>How a load run is shaped. Defaults are those of the command line (bench/README.md).</summary>
@@ -87,9 +93,25 @@ public sealed record LoadGenOptions
     /// <summary>Longest wait for one response before it counts as an error (default 30 s).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The Npgsql connection string of <see cref="LoadScenario.PgAppend"/> (<c>--pg</c>); required by it, refused by the
+    /// other scenarios. Its <c>Maximum Pool Size</c> is raised to <see cref="Clients"/> if smaller: every client holds
+    /// one connection for the whole run.
+    /// </summary>
+    public string? PostgresConnectionString { get; init; }
+
+    /// <summary>The scenario as on the command line (<c>append</c>, <c>noop-post</c>, <c>pg-append</c>, …).</summary>
+    public static string ScenarioName(LoadScenario scenario) => scenario switch
+    {
+        LoadScenario.NoopPost => "noop-post",
+        LoadScenario.NoopGet => "noop-get",
+        LoadScenario.PgAppend => "pg-append",
+        _ => scenario.ToString().ToLowerInvariant(),
+    };
+
     /// <summary>The command-line usage text.</summary>
     public const string Usage = """
-        usage: vellum-loadgen <append|get|receipt|mixed|noop-post|noop-get> [options]
+        usage: vellum-loadgen <append|get|receipt|mixed|noop-post|noop-get|pg-append> [options]
           --endpoint <url>           node address (default https://127.0.0.1:8443)
           --data <dir>               take the three PEM files below from <dir>/credentials (service_cert, admin_cert, admin_privk)
           --service-cert <pem>       service certificate the server must chain to
@@ -109,6 +131,7 @@ public sealed record LoadGenOptions
           --api-version V            api-version parameter (default 2022-05-13)
           --timeout S                seconds before a request counts as failed (default 30)
           --json                     one JSON object on stdout instead of a table
+          --pg <connection string>   pg-append only: the PostgreSQL database (Npgsql syntax; no certificates needed)
         """;
 
     /// <summary>
@@ -207,6 +230,7 @@ public sealed record LoadGenOptions
                     ? (o with { ReadRatio = ratio }, null) : (o, $"--read-ratio '{value}' is not a number between 0 and 1"),
                 "--server-pid" => Int(name, value, 1, int.MaxValue, v => current with { ServerPid = v }),
                 "--api-version" => string.IsNullOrWhiteSpace(value) ? (o, "--api-version is empty") : (o with { ApiVersion = value }, null),
+                "--pg" => string.IsNullOrWhiteSpace(value) ? (o, "--pg is empty") : (o with { PostgresConnectionString = value }, null),
                 _ => (o, $"unknown option '{name}'"),
             };
             if (name == "--data")
@@ -222,7 +246,7 @@ public sealed record LoadGenOptions
 
         if (scenario is null)
         {
-            error = "no scenario: give one of append, get, receipt, mixed, noop-post, noop-get";
+            error = "no scenario: give one of append, get, receipt, mixed, noop-post, noop-get, pg-append";
             return false;
         }
 
@@ -235,8 +259,9 @@ public sealed record LoadGenOptions
             case "mixed": kind = LoadScenario.Mixed; break;
             case "noop-post": kind = LoadScenario.NoopPost; break;
             case "noop-get": kind = LoadScenario.NoopGet; break;
+            case "pg-append": kind = LoadScenario.PgAppend; break;
             default:
-                error = $"unknown scenario '{scenario}': give one of append, get, receipt, mixed, noop-post, noop-get";
+                error = $"unknown scenario '{scenario}': give one of append, get, receipt, mixed, noop-post, noop-get, pg-append";
                 return false;
         }
 
@@ -250,6 +275,25 @@ public sealed record LoadGenOptions
                 CertificatePath = o.CertificatePath.Length > 0 ? o.CertificatePath : Path.Combine(credentials, "admin_cert.pem"),
                 KeyPath = o.KeyPath.Length > 0 ? o.KeyPath : Path.Combine(credentials, "admin_privk.pem"),
             };
+        }
+
+        if (kind == LoadScenario.PgAppend)
+        {
+            // No node, so no certificates: the connection string is all it needs.
+            if (o.PostgresConnectionString is null)
+            {
+                error = "pg-append needs --pg <connection string>";
+                return false;
+            }
+
+            options = o with { Scenario = kind };
+            return true;
+        }
+
+        if (o.PostgresConnectionString is not null)
+        {
+            error = "--pg applies to pg-append only";
+            return false;
         }
 
         if (o.ServiceCertificatePath.Length == 0)
@@ -296,6 +340,13 @@ public sealed record LoadGenOptions
         Check(ReadRatio is >= 0 and <= 1, nameof(ReadRatio), "must be between 0 and 1");
         Check(HttpVersion == System.Net.HttpVersion.Version11 || HttpVersion == System.Net.HttpVersion.Version20, nameof(HttpVersion), "must be 1.1 or 2.0");
         Check(Endpoint.Scheme == Uri.UriSchemeHttps, nameof(Endpoint), "must be an https:// address");
+        if (Scenario == LoadScenario.PgAppend)
+        {
+            Check(!string.IsNullOrWhiteSpace(PostgresConnectionString), nameof(PostgresConnectionString), "is required by pg-append");
+            return;
+        }
+
+        Check(PostgresConnectionString is null, nameof(PostgresConnectionString), "applies to pg-append only");
         Check(!string.IsNullOrEmpty(ServiceCertificatePath), nameof(ServiceCertificatePath), "is required");
         Check(!string.IsNullOrEmpty(CertificatePath), nameof(CertificatePath), "is required");
         Check(!string.IsNullOrEmpty(KeyPath), nameof(KeyPath), "is required");

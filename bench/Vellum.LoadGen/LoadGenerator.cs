@@ -11,13 +11,14 @@ namespace Vellum.LoadGen;
 /// <summary>
 /// A closed-loop HTTP load generator for a Vellum (or ACL) node: <see cref="LoadGenOptions.Clients"/> clients each
 /// send a request, wait for its response, record it, and send the next, for a warm-up and then a measured window.
+/// The same loop drives the PostgreSQL baseline (<see cref="LoadScenario.PgAppend"/>, LoadGenerator.Postgres.cs).
 /// </summary>
 /// <remarks>
 /// The per-request path allocates only what HttpClient requires (the request message and a content wrapper over a
 /// cached body); URIs and bodies are built once, latencies go to a per-client <see cref="LatencyHistogram"/>, and
 /// status counts to a per-client array, merged when the run ends. Nothing is logged per request.
 /// </remarks>
-public sealed class LoadGenerator
+public sealed partial class LoadGenerator
 {
     private const string TransactionIdHeader = "x-ms-ccf-transaction-id";
     private const int Measuring = 1;
@@ -86,6 +87,11 @@ public sealed class LoadGenerator
             throw new LoadGenException($"cannot read the CPU time of process {pid} from /proc/{pid}/stat");
         }
 
+        if (o.Scenario == LoadScenario.PgAppend)
+        {
+            return await RunPostgresAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         using var clientCertificate = LoadClientCertificate(o);
         using var serviceCertificate = LoadServiceCertificate(o);
         var https = new HttpClient[o.Connections];
@@ -98,7 +104,8 @@ public sealed class LoadGenerator
 
             await PreflightAsync(https, cancellationToken).ConfigureAwait(false);
             var targets = await TargetsAsync(https, cancellationToken).ConfigureAwait(false);
-            return await MeasureAsync(https, targets, cancellationToken).ConfigureAwait(false);
+            return await MeasureAsync(
+                (state, abort) => ClientLoopAsync(https[state.Index % https.Length], state, targets, abort), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -109,7 +116,11 @@ public sealed class LoadGenerator
         }
     }
 
-    private async Task<LoadReport> MeasureAsync(HttpClient[] https, Targets targets, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="clientLoop"/> once per client (each loops until the phase is <see cref="Done"/>, recording
+    /// what completes while <see cref="Measuring"/>), over the warm-up and the window, and merges what they recorded.
+    /// </summary>
+    private async Task<LoadReport> MeasureAsync(Func<ClientState, CancellationToken, Task> clientLoop, CancellationToken cancellationToken)
     {
         var o = _options;
         _phase = 0;
@@ -124,18 +135,22 @@ public sealed class LoadGenerator
         var loops = new Task[o.Clients];
         for (var i = 0; i < loops.Length; i++)
         {
-            var http = https[i % https.Length];
             var state = states[i];
-            loops[i] = Task.Run(() => ClientLoopAsync(http, state, targets, abort.Token), CancellationToken.None);
+            loops[i] = Task.Run(() => clientLoop(state, abort.Token), CancellationToken.None);
         }
 
         long windowStart = 0, windowEnd = 0;
         TimeSpan? serverCpuStart = null, serverCpuEnd = null;
+        long serverCpuStartAt = 0, serverCpuEndAt = 0;
         TimeSpan selfCpuStart = default, selfCpuEnd = default;
         try
         {
             await Task.Delay(o.Warmup, cancellationToken).ConfigureAwait(false);
-            serverCpuStart = o.ServerPid is { } pid ? ProcessCpu.Read(pid) : null;
+            // Reading a server with a thousand children (PostgreSQL's backends) can take a while on a loaded machine:
+            // the CPU interval is from the middle of one reading to the middle of the other, scaled to the window below.
+            var before = Stopwatch.GetTimestamp();
+            serverCpuStart = o.ServerPid is { } pid ? ProcessCpu.ReadTree(pid) : null;
+            serverCpuStartAt = (before + Stopwatch.GetTimestamp()) / 2;
             selfCpuStart = ProcessCpu.Self();
             windowStart = Stopwatch.GetTimestamp();
             Volatile.Write(ref _phase, Measuring);
@@ -150,7 +165,8 @@ public sealed class LoadGenerator
         {
             Volatile.Write(ref _phase, Done);
             windowEnd = Stopwatch.GetTimestamp();
-            serverCpuEnd = o.ServerPid is { } pid ? ProcessCpu.Read(pid) : null;
+            serverCpuEnd = o.ServerPid is { } pid ? ProcessCpu.ReadTree(pid) : null;
+            serverCpuEndAt = (windowEnd + Stopwatch.GetTimestamp()) / 2;
             selfCpuEnd = ProcessCpu.Self();
         }
         else
@@ -205,6 +221,11 @@ public sealed class LoadGenerator
 
         var window = windowEnd > windowStart ? Stopwatch.GetElapsedTime(windowStart, windowEnd) : TimeSpan.Zero;
         TimeSpan? serverCpu = serverCpuStart is { } a && serverCpuEnd is { } b ? b - a : null;
+        if (serverCpu is { } cpu && serverCpuEndAt > serverCpuStartAt && window > TimeSpan.Zero)
+        {
+            serverCpu = cpu * (window / Stopwatch.GetElapsedTime(serverCpuStartAt, serverCpuEndAt));
+        }
+
         return LoadReport.Create(o, window, completed, latency, statuses, codes, serverCpu, windowEnd > windowStart ? selfCpuEnd - selfCpuStart : TimeSpan.Zero, unfinished);
     }
 
@@ -550,6 +571,9 @@ public sealed class LoadGenerator
     {
         /// <summary>Status codes 0 (no response) to 599.</summary>
         public const int StatusSlots = 600;
+
+        /// <summary>The client's number, from 0: picks its connection.</summary>
+        public int Index { get; } = index;
 
         public LatencyHistogram Latency { get; } = new();
 

@@ -11,7 +11,7 @@ public sealed record LoadReport
     /// <summary>The scenario as on the command line (<c>append</c>, <c>get</c>, …; <c>append --wait-for-commit</c>).</summary>
     public required string Scenario { get; init; }
 
-    /// <summary><c>1.1</c> or <c>2</c>.</summary>
+    /// <summary><c>1.1</c> or <c>2</c>; <c>pg</c> for pg-append (the PostgreSQL wire protocol).</summary>
     public required string Http { get; init; }
 
     public required int Clients { get; init; }
@@ -47,10 +47,13 @@ public sealed record LoadReport
 
     public required double MaxMs { get; init; }
 
-    /// <summary>Non-2xx responses by status (0: no response).</summary>
+    /// <summary>Non-2xx responses by status (0: no response); for pg-append, 500 for an error PostgreSQL answered with.</summary>
     public required IReadOnlyDictionary<int, long> ErrorsByStatus { get; init; }
 
-    /// <summary>Non-2xx responses by ACL error code, or transport failure (<c>Timeout</c>, <c>ConnectionError</c>, …).</summary>
+    /// <summary>
+    /// Non-2xx responses by ACL error code, or transport failure (<c>Timeout</c>, <c>ConnectionError</c>, …); for
+    /// pg-append, by SQL state.
+    /// </summary>
     public required IReadOnlyDictionary<string, long> ErrorsByCode { get; init; }
 
     /// <summary>CPU seconds (user + system) of <c>--server-pid</c> over the window; null without it.</summary>
@@ -83,18 +86,14 @@ public sealed record LoadReport
         }
 
         static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
-        var scenario = o.Scenario switch
-        {
-            LoadScenario.NoopPost => "noop-post",
-            LoadScenario.NoopGet => "noop-get",
-            _ => o.Scenario.ToString().ToLowerInvariant(),
-        };
+        var scenario = LoadGenOptions.ScenarioName(o.Scenario);
+        var pg = o.Scenario == LoadScenario.PgAppend;
         return new LoadReport
         {
             Scenario = o.WaitForCommit ? scenario + " --wait-for-commit" : scenario,
-            Http = o.HttpVersion == System.Net.HttpVersion.Version20 ? "2" : "1.1",
+            Http = pg ? "pg" : o.HttpVersion == System.Net.HttpVersion.Version20 ? "2" : "1.1",
             Clients = o.Clients,
-            Connections = o.HttpVersion == System.Net.HttpVersion.Version20 ? Math.Min(o.Connections, o.Clients) : o.Clients,
+            Connections = pg || o.HttpVersion != System.Net.HttpVersion.Version20 ? o.Clients : Math.Min(o.Connections, o.Clients),
             Size = o.Size,
             WindowSeconds = window.TotalSeconds,
             Requests = completed,
@@ -117,7 +116,8 @@ public sealed record LoadReport
     {
         var c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
-        text.Append(c, $"scenario        {Scenario} (HTTP/{Http}, {Clients} clients, {Connections} connections, {Size} B contents)\n");
+        var protocol = Http == "pg" ? "PostgreSQL" : "HTTP/" + Http;
+        text.Append(c, $"scenario        {Scenario} ({protocol}, {Clients} clients, {Connections} connections, {Size} B contents)\n");
         text.Append(c, $"window          {WindowSeconds:F2} s\n");
         text.Append(c, $"requests        {Requests} ({Errors} errors)\n");
         text.Append(c, $"throughput      {RequestsPerSecond:F0} requests/s ({SucceededPerSecond:F0} ok/s)\n");

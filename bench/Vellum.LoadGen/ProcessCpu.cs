@@ -25,6 +25,75 @@ internal static class ProcessCpu
         return Parse(stat);
     }
 
+    /// <summary>
+    /// utime + stime of <paramref name="pid"/> and of its live child processes, or null if <paramref name="pid"/>
+    /// cannot be read. A node is one process; PostgreSQL is a postmaster with a backend process per connection, whose
+    /// work would otherwise go unseen.
+    /// </summary>
+    public static TimeSpan? ReadTree(int pid)
+    {
+        if (Read(pid) is not { } total)
+        {
+            return null;
+        }
+
+        string[] entries;
+        try
+        {
+            entries = Directory.GetDirectories("/proc");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return total;
+        }
+
+        foreach (var entry in entries)
+        {
+            var name = Path.GetFileName(entry);
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0]))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(entry, "stat"));
+                if (ParentOf(stat) == pid && Parse(stat) is { } child)
+                {
+                    total += child;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended between listing and reading.
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>Field 4 (ppid) of a <c>stat</c> line, or -1.</summary>
+    internal static int ParentOf(string stat)
+    {
+        var close = stat.LastIndexOf(')');
+        if (close < 0)
+        {
+            return -1;
+        }
+
+        var fields = stat.AsSpan(close + 1).Trim();
+        // fields: "<state> <ppid> …"
+        var space = fields.IndexOf(' ');
+        if (space < 0)
+        {
+            return -1;
+        }
+
+        var rest = fields[(space + 1)..];
+        var end = rest.IndexOf(' ');
+        return int.TryParse(end < 0 ? rest : rest[..end], NumberStyles.None, CultureInfo.InvariantCulture, out var ppid) ? ppid : -1;
+    }
+
     /// <summary>Parses a <c>stat</c> line: fields 14 and 15 (utime, stime) counted after the command, which may hold spaces.</summary>
     internal static TimeSpan? Parse(string stat)
     {

@@ -51,6 +51,33 @@ public sealed class OptionsTests
         Assert.Equal("2024-01-01", o.ApiVersion);
     }
 
+    [Fact]
+    public void Pg_append_takes_a_connection_string_and_no_certificates()
+    {
+        const string Pg = "Host=127.0.0.1;Port=55432;Username=postgres;Database=postgres;Maximum Pool Size=300";
+        Assert.True(LoadGenOptions.TryParse(["pg-append", "--pg", Pg, "--clients", "64", "--collections", "4", "--size", "100"], out var o, out var error), error);
+        Assert.Equal(LoadScenario.PgAppend, o!.Scenario);
+        Assert.Equal(Pg, o.PostgresConnectionString);
+        Assert.Equal((64, 4, 100), (o.Clients, o.Collections, o.Size));
+        Assert.Equal("", o.ServiceCertificatePath);
+        o.Validate();
+
+        Assert.True(LoadGenOptions.TryParse(["pg-append", "--pg=" + Pg], out o, out error), error);
+        Assert.Equal(Pg, o!.PostgresConnectionString);
+        Assert.Null(new LoadGenOptions().PostgresConnectionString);
+        Assert.Equal("pg-append", LoadGenOptions.ScenarioName(LoadScenario.PgAppend));
+    }
+
+    [Fact]
+    public void Pg_append_builds_the_http_payload()
+    {
+        Assert.Equal(["bench-0", "bench-1", "bench-2"], LoadGenerator.PostgresCollections(3));
+        Assert.Equal([""], LoadGenerator.PostgresCollections(1));
+        var contents = LoadGenerator.Contents(30);
+        Assert.Equal("abcdefghijklmnopqrstuvwxyzabcd", contents);
+        Assert.Equal("{\"contents\":\"" + contents + "\"}", System.Text.Encoding.UTF8.GetString(LoadGenerator.Body(30)));
+    }
+
     [Theory]
     [InlineData("append --clients many", "--clients")]
     [InlineData("append --clients 0", "--clients")]
@@ -67,6 +94,9 @@ public sealed class OptionsTests
     [InlineData("--clients 4", "no scenario")]
     [InlineData("get --wait-for-commit", "--wait-for-commit")]
     [InlineData("append extra", "unexpected argument")]
+    [InlineData("pg-append", "pg-append needs --pg")]
+    [InlineData("pg-append --pg", "--pg needs a value")]
+    [InlineData("append --pg Host=x", "--pg applies to pg-append only")]
     public async Task Bad_options_exit_2_with_one_line(string commandLine, string mentioned)
     {
         string[] args = [.. commandLine.Split(' '), .. Certs];
@@ -108,6 +138,9 @@ public sealed class OptionsTests
         // The command may hold spaces and parentheses; utime 250 + stime 50 ticks of 1/100 s.
         var stat = "1234 (my (odd) app) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 0 0";
         Assert.Equal(TimeSpan.FromSeconds(3), ProcessCpu.Parse(stat));
+        Assert.Equal(1, ProcessCpu.ParentOf(stat));
+        Assert.Equal(-1, ProcessCpu.ParentOf("garbage"));
+        Assert.Equal(ProcessCpu.Read(Environment.ProcessId) is null, ProcessCpu.ReadTree(Environment.ProcessId) is null);
         Assert.Null(ProcessCpu.Parse("garbage"));
     }
 }
