@@ -83,7 +83,7 @@ public static class NodeHost
             {
                 await next(context).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is LedgerCorruptException or IOException && !context.Response.HasStarted)
+            catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
             {
                 LogMessages.RequestFailed(logger, context.Request.Method, context.Request.Path, ex);
                 await AclResponses.Error(context, 500, "InternalError", "The node could not complete the request; see its log.").ConfigureAwait(false);

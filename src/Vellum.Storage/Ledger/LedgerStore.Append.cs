@@ -276,7 +276,6 @@ public sealed partial class LedgerStore
         ChunkFormat.WriteTrailer(trailer, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunk.Positions));
         RandomAccess.Write(chunk.Handle, trailer, chunk.Length);
         RandomAccess.FlushToDisk(chunk.Handle);
-        chunk.Handle.Dispose();
         var committedPath = Path.Combine(_options.LedgerDirectory, ChunkFormat.CommittedName(chunk.FirstSeqno, chunk.LastSeqno));
         File.Move(chunk.Path, committedPath);
         Durability.SyncDirectory(_options.LedgerDirectory);
@@ -285,6 +284,10 @@ public sealed partial class LedgerStore
             _committedChunks.Add(new ChunkInfo(committedPath, chunk.FirstSeqno, chunk.LastSeqno, chunk.Length));
             _openChunk = null;
         }
+
+        // Readers find the chunk as committed from here on; one that took the open handle just before retries there
+        // (ReadBody). The handle stayed valid through the rename, so no read ever saw a closed file before this.
+        chunk.Handle.Dispose();
 
         LogMessages.ChunkClosed(_logger, committedPath);
 

@@ -219,3 +219,47 @@ public sealed class LedgerStoreTests
         }
     }
 }
+
+public sealed class ConcurrentReadTests
+{
+    [Fact]
+    public async Task Reads_racing_chunk_closes_always_succeed()
+    {
+        using var ledger = new TestLedger();
+        await using var store = ledger.Open(ledger.Options(chunkSize: 8 * 1024, signatureInterval: 10));
+        using var stop = new CancellationTokenSource();
+        var failures = new List<Exception>();
+        var readers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            var reads = 0L;
+            while (!stop.IsCancellationRequested)
+            {
+                var durable = store.DurableSeqno;
+                for (var seqno = Math.Max(1, durable - 20); seqno <= durable; seqno++)
+                {
+                    try
+                    {
+                        store.ReadBody(seqno);
+                        reads++;
+                    }
+                    catch (Exception ex)
+                    {
+                        lock (failures)
+                        {
+                            failures.Add(ex);
+                        }
+                    }
+                }
+            }
+
+            return reads;
+        })).ToArray();
+
+        await TestLedger.AppendMany(store, 3000, concurrency: 16);
+        stop.Cancel();
+        var total = (await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(30))).Sum();
+        Assert.Empty(failures);
+        Assert.True(total > 1000, $"{total} reads");
+        Assert.True(Directory.GetFiles(ledger.Data.Ledger, "*.committed").Length > 20);
+    }
+}
