@@ -10,7 +10,6 @@ using OpenTelemetry.Metrics;
 using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
 using Vellum.Node.Service;
-using Vellum.Storage.Ledger;
 
 namespace Vellum.Node;
 
