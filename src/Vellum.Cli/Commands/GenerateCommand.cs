@@ -35,16 +35,9 @@ internal static class GenerateCommand
 
     private static int Run(string directory, int count, int contentsSize, string? type, int collections, int concurrency)
     {
-        bool? isPrivate = type switch
+        if (!LedgerTypeOption.TryParse(type, out var isPrivate))
         {
-            null => null,
-            "Public" => false,
-            "Private" => true,
-            _ => null,
-        };
-        if (type is not null && isPrivate is null)
-        {
-            Console.Error.WriteLine("vellum generate: --ledger-type is Public or Private");
+            Console.Error.WriteLine($"vellum generate: --ledger-type is Public or Private, not '{type}'");
             return 2;
         }
 

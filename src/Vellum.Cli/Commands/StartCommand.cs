@@ -53,8 +53,7 @@ internal static class StartCommand
             return 2;
         }
 
-        bool? isPrivate = type switch { null => null, "Public" => false, "Private" => true, _ => null };
-        if (type is not null && isPrivate is null)
+        if (!LedgerTypeOption.TryParse(type, out var isPrivate))
         {
             Console.Error.WriteLine($"vellum start: --ledger-type is Public or Private, not '{type}'");
             return 2;

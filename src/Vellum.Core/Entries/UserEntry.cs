@@ -68,7 +68,7 @@ public sealed record UserEntry(string CollectionId, IReadOnlyList<string> Tags, 
 
     /// <summary>The claims digest of this entry (zero when it has no claims).</summary>
     public Hash32 ClaimsDigest() =>
-        EntryClaim.ComputeDigest(Encoding.UTF8.GetBytes(CollectionId), Contents.Span, Claims);
+        Claims.Count == 0 ? Hash32.Zero : EntryClaim.ComputeDigest(Encoding.UTF8.GetBytes(CollectionId), Contents.Span, Claims);
 
     /// <summary>
     /// Encodes the entry as the body of transaction <paramref name="id"/> into <paramref name="body"/>, which must be

@@ -18,7 +18,7 @@ namespace Vellum.Storage.Indexing;
 /// Postings are buffered in memory and written at chunk boundaries (and on close); the watermark is written only
 /// after the postings it covers are fsynced, so it never claims more than the files hold. Thread-safe.
 /// </remarks>
-public sealed class LedgerIndex : IDisposable
+public sealed class LedgerIndex
 {
     /// <summary>Posting kind of a collection id.</summary>
     public const byte CollectionKind = (byte)'c';
@@ -212,11 +212,6 @@ public sealed class LedgerIndex : IDisposable
     {
         var found = Read(SignatureKind, string.Empty, seqno, 1);
         return found.Count == 0 ? 0 : found[0];
-    }
-
-    /// <inheritdoc />
-    public void Dispose()
-    {
     }
 
     private List<string> Keys(byte kind)

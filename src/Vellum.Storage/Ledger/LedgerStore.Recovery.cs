@@ -78,8 +78,8 @@ public sealed partial class LedgerStore
 
         // Tiles are a derived cache; when they disagree with the signed ledger, they are rebuilt from it.
         LogMessages.TilesRebuilt(_logger, tiles.RootDirectory);
-        tiles.Clear();
-        tree = MerkleTree.Open(tiles, scan.LastSeqno, ReadLeaves);
+        tree = MerkleTree.Rebuild(tiles, scan.LastSeqno, ReadLeaves);
+        tiles.Flush();
         if (!RootMatchesSignature(tree, scan.LastSignatureSeqno))
         {
             throw new LedgerCorruptException(

@@ -134,7 +134,6 @@ public sealed partial class LedgerStore : IAsyncDisposable
         }
 
         _index.Flush(DurableSeqno);
-        _index.Dispose();
         _tiles.Flush();
         _stopping.Dispose();
         _flushSignal.Dispose();
