@@ -152,6 +152,33 @@ public sealed class LimitsAndAuthTests(NodeFixture node) : IClassFixture<NodeFix
         Assert.Contains(list.GetProperty("ledgerUsers").EnumerateArray(), u => u.GetProperty("userId").GetString() == objectId.ToLowerInvariant());
     }
 
+    [Fact]
+    public async Task Read_side_errors_answer_in_the_ACL_shape()
+    {
+        await AssertRefused(() => node.Admin.GetAsync($"/app/transactions?fromTransactionId=1.&api-version={V}"), HttpStatusCode.BadRequest, "InvalidQueryParameterValue", "fromTransactionId");
+        await AssertRefused(() => node.Admin.GetAsync($"/app/transactions?toTransactionId=x&api-version={V}"), HttpStatusCode.BadRequest, "InvalidQueryParameterValue", "toTransactionId");
+        await AssertRefused(() => node.Admin.GetAsync($"/app/transactions/current?collectionId=never-written&api-version={V}"), HttpStatusCode.NotFound, "TransactionNotFound", "never-written");
+
+        var post = await node.Admin.PostAsync($"/app/transactions?api-version={V}", NodeFixture.Json("""{"contents":"x"}"""));
+        var id = post.Headers.GetValues("x-ms-ccf-transaction-id").Single();
+        await AssertRefused(() => node.Admin.GetAsync($"/app/transactions/{id}?collectionId=elsewhere&api-version={V}"), HttpStatusCode.NotFound, "TransactionNotFound", "elsewhere");
+    }
+
+    [Fact]
+    public async Task A_new_user_needs_a_role()
+    {
+        var objectId = Guid.NewGuid().ToString("D");
+        await AssertRefused(
+            () => node.Admin.PatchAsync($"/app/users/{objectId}?api-version={V}", NodeFixture.Json("{}", "application/merge-patch+json")),
+            HttpStatusCode.BadRequest, "InvalidInput", "assignedRole");
+        await AssertRefused(
+            () => node.Admin.PatchAsync($"/app/ledgerUsers/{objectId}?api-version=2024-08-22-preview", NodeFixture.Json("""{"assignedRoles":[]}""", "application/merge-patch+json")),
+            HttpStatusCode.BadRequest, "InvalidInput", "non-empty");
+        await AssertRefused(
+            () => node.Admin.PatchAsync($"/app/users/{objectId}?api-version={V}", NodeFixture.Json("""{"assignedRole":"Reader"}""", "text/plain")),
+            HttpStatusCode.BadRequest, "UnsupportedContentType", "merge-patch");
+    }
+
     private async Task Patch(string path, string body, string version = V)
     {
         var response = await node.Admin.PatchAsync($"{path}?api-version={version}", NodeFixture.Json(body, "application/merge-patch+json"));
