@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
@@ -145,12 +146,20 @@ public static class ClaimsDigest
     public static Hash32 ForDigest(string protocol, ReadOnlySpan<byte> value)
     {
         ArgumentNullException.ThrowIfNull(protocol);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(Encoding.UTF8.GetBytes(protocol));
-        sha.AppendData(value);
-        Span<byte> result = stackalloc byte[Hash32.Size];
-        sha.GetHashAndReset(result);
-        return new Hash32(result);
+        // One hashing call over the concatenation: each call into the platform's hash costs more than hashing the
+        // few bytes of a claim.
+        var length = Encoding.UTF8.GetByteCount(protocol) + value.Length;
+        var rented = length > 256 ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> input = rented is null ? stackalloc byte[length] : rented.AsSpan(0, length);
+        var written = Encoding.UTF8.GetBytes(protocol, input);
+        value.CopyTo(input[written..]);
+        var digest = Hash32.Compute(input);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        return digest;
     }
 
     /// <summary>Combines already computed per-claim digests: <c>SHA256(uint32_le(count) ‖ claims…)</c>.</summary>
@@ -162,18 +171,23 @@ public static class ClaimsDigest
             throw new ArgumentException("The application claims list is empty.", nameof(claimDigests));
         }
 
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> buffer = stackalloc byte[Hash32.Size];
-        BinaryPrimitives.WriteUInt32LittleEndian(buffer, (uint)claimDigests.Length);
-        sha.AppendData(buffer[..sizeof(uint)]);
-        foreach (var claim in claimDigests)
+        // u32 LE count ‖ digests, hashed in one call (see ForDigest).
+        var length = sizeof(uint) + (claimDigests.Length * Hash32.Size);
+        var rented = length > 1024 ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> input = rented is null ? stackalloc byte[length] : rented.AsSpan(0, length);
+        BinaryPrimitives.WriteUInt32LittleEndian(input, (uint)claimDigests.Length);
+        for (var i = 0; i < claimDigests.Length; i++)
         {
-            claim.CopyTo(buffer);
-            sha.AppendData(buffer);
+            claimDigests[i].CopyTo(input.Slice(sizeof(uint) + (i * Hash32.Size), Hash32.Size));
         }
 
-        sha.GetHashAndReset(buffer);
-        return new Hash32(buffer);
+        var digest = Hash32.Compute(input);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        return digest;
     }
 
     // The reference accepts a key of any length (HMAC does); only keys we generate are held to 32 bytes.

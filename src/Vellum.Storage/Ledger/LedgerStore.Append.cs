@@ -14,6 +14,7 @@ public sealed partial class LedgerStore
     public async ValueTask<TxId> AppendAsync(ITransactionBody entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        cancellationToken.ThrowIfCancellationRequested();
         var claimsDigest = entry.ClaimsDigest();
         PendingBatch batch;
         TxId id;
@@ -38,7 +39,11 @@ public sealed partial class LedgerStore
         }
 
         SignalFlusher();
-        await batch.Durable.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        // Once sequenced, the transaction is written whatever the caller does, so the wait is not cancellable: a
+        // cancellable wait would cost a promise and a token registration per append, and an abandoned wait would
+        // only hide the outcome from the caller.
+        await batch.Durable.Task.ConfigureAwait(false);
         return id;
     }
 
@@ -128,7 +133,17 @@ public sealed partial class LedgerStore
         return id;
     }
 
-    private void SignalFlusher() => _flushSignal.Release();
+    /// <summary>
+    /// Wakes the flusher if it is idle. Appenders only set a flag while the flusher is busy, so a burst of appends
+    /// costs one semaphore release and the flusher one pass over the sequence lock per batch, not per append.
+    /// </summary>
+    private void SignalFlusher()
+    {
+        if (Interlocked.Exchange(ref _flushRequested, 1) == 0)
+        {
+            _flushSignal.Release();
+        }
+    }
 
     private void ThrowIfFaulted()
     {
@@ -159,50 +174,76 @@ public sealed partial class LedgerStore
         }
     }
 
-    /// <summary>The one writer: takes whole batches, writes each with one positional write and one fsync.</summary>
-    private async Task FlushLoopAsync()
+    /// <summary>
+    /// The one writer, on a thread of its own so that its fsync never blocks a thread-pool thread: takes whole
+    /// batches, writes each with one positional write and one fsync.
+    /// </summary>
+    private void FlushLoop()
     {
-        while (true)
+        try
         {
-            var batch = TakeBatch();
-            if (batch is null)
+            while (true)
             {
-                if (_stopping.IsCancellationRequested)
+                var batch = TakeBatch();
+                if (batch is null)
+                {
+                    // Clear the request flag before looking again: an append sequenced after this look sets the flag
+                    // anew and releases the semaphore, so no batch is left waiting for a signal that never comes.
+                    Interlocked.Exchange(ref _flushRequested, 0);
+                    batch = TakeBatch();
+                    if (batch is null)
+                    {
+                        if (_stopping.IsCancellationRequested)
+                        {
+                            return;
+                        }
+
+                        _flushSignal.Wait();
+                        continue;
+                    }
+                }
+
+                if (!TryWrite(batch))
                 {
                     return;
                 }
-
-                await _flushSignal.WaitAsync().ConfigureAwait(false);
-                continue;
             }
+        }
+        finally
+        {
+            _flusherExited.TrySetResult();
+        }
+    }
 
-            try
+    private bool TryWrite(PendingBatch batch)
+    {
+        try
+        {
+            WriteBatch(batch);
+            batch.Durable.TrySetResult();
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogMessages.WriteFailed(_logger, ex);
+            lock (_sequenceLock)
             {
-                WriteBatch(batch);
-                batch.Durable.TrySetResult();
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                LogMessages.WriteFailed(_logger, ex);
-                lock (_sequenceLock)
+                _fault = ex;
+                while (_sealed.Count > 0)
                 {
-                    _fault = ex;
-                    while (_sealed.Count > 0)
-                    {
-                        _sealed.Dequeue().Durable.TrySetException(ex);
-                    }
-
-                    _current.Durable.TrySetException(ex);
+                    _sealed.Dequeue().Durable.TrySetException(ex);
                 }
 
-                batch.Durable.TrySetException(ex);
-                Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetException(ex);
-                return;
+                _current.Durable.TrySetException(ex);
             }
-            finally
-            {
-                batch.Release();
-            }
+
+            batch.Durable.TrySetException(ex);
+            Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetException(ex);
+            return false;
+        }
+        finally
+        {
+            batch.Release();
         }
     }
 

@@ -63,7 +63,7 @@ public sealed partial class LedgerStore
 
         LogMessages.StoreOpened(logger, options.LedgerDirectory, scan.LastSeqno, scan.LastSignatureSeqno, store._view);
 
-        store._flusher = Task.Run(store.FlushLoopAsync);
+        new Thread(store.FlushLoop) { IsBackground = true, Name = "Vellum ledger flusher" }.Start();
         store._signatureTimer = Task.Run(store.SignatureTimerAsync);
         return store;
     }

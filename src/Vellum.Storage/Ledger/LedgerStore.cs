@@ -50,7 +50,8 @@ public sealed partial class LedgerStore : IAsyncDisposable
     private long _committedSeqno;
     private TaskCompletionSource _commitChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private Task _flusher = Task.CompletedTask;
+    private readonly TaskCompletionSource _flusherExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _flushRequested;
     private Task _signatureTimer = Task.CompletedTask;
 
     private LedgerStore(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer, FileTileStore tiles, LedgerIndex index, MerkleTree tree, ILogger logger)
@@ -113,7 +114,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
         {
         }
 
-        await _flusher.ConfigureAwait(false);
+        await _flusherExited.Task.ConfigureAwait(false);
         lock (_sequenceLock)
         {
             // An append that raced with shutdown sequenced into a batch no flusher will write: fail it rather than

@@ -63,6 +63,36 @@ public sealed class ClaimsDigestTests
         Assert.NotEqual(ClaimsDigest.Compute(claims), ClaimsDigest.Compute([claims[1], claims[0]]));
     }
 
+    [Theory]
+    [InlineData(1, 3)]
+    [InlineData(40, 3)]     // 4 + 40 × 32 bytes: past the stack buffer, hashed from a pooled array
+    [InlineData(2, 300)]    // a protocol name longer than the stack buffer
+    public void Long_claim_lists_and_protocols_follow_the_formula(int count, int protocolLength)
+    {
+        var protocol = new string('p', protocolLength);
+        var claims = Enumerable.Range(0, count)
+            .Select(i => ApplicationClaim.ForDigest(protocol, Enumerable.Range(i, 32).Select(b => (byte)b).ToArray()))
+            .ToArray();
+        var input = BitConverter.GetBytes((uint)count).AsEnumerable();
+        foreach (var claim in claims)
+        {
+            var value = Convert.FromHexString(claim.Digest!.Value!);
+            input = input.Concat(SHA256.HashData(Encoding.UTF8.GetBytes(protocol).Concat(value).ToArray()));
+        }
+
+        Assert.Equal(new Hash32(SHA256.HashData(input.ToArray())), ClaimsDigest.Compute(claims));
+    }
+
+    [Fact]
+    public void New_ledger_entry_keys_are_fresh_across_the_random_block()
+    {
+        // 100 keys cross the 32-key block three times; none may repeat or be left zeroed.
+        var keys = Enumerable.Range(0, 100).Select(_ => Vellum.Core.Entries.EntryClaim.NewLedgerEntry().SecretKey!).ToArray();
+        Assert.All(keys, k => Assert.Equal(ClaimsDigest.SecretKeySize, k.Length));
+        Assert.Equal(100, keys.Select(Convert.ToHexString).Distinct().Count());
+        Assert.DoesNotContain(keys, k => k.All(b => b == 0));
+    }
+
     [Fact]
     public void Claim_digest_value_accepts_either_hex_case()
     {
