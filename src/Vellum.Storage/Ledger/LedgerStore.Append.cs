@@ -20,7 +20,7 @@ public sealed partial class LedgerStore
         TxId id;
         lock (_sequenceLock)
         {
-            ThrowIfFaulted();
+            ThrowIfNotWritable();
             id = new TxId(_view, ++_lastSeqno);
             var bodyLength = entry.EncodedLength(_options.IsPrivate);
             var frame = _current.Reserve(id.Seqno, Frame.HeaderSize + bodyLength);
@@ -54,7 +54,7 @@ public sealed partial class LedgerStore
         TxId id;
         lock (_sequenceLock)
         {
-            ThrowIfFaulted();
+            ThrowIfNotWritable();
             if (_unsignedCount == 0)
             {
                 return null;
@@ -86,12 +86,16 @@ public sealed partial class LedgerStore
             lock (_sequenceLock)
             {
                 ThrowIfFaulted();
-                if (seqno > _lastSeqno)
+                if (!_isPrimary)
+                {
+                    // A backup waits for the primary's signatures to arrive.
+                }
+                else if (seqno > _lastSeqno)
                 {
                     throw new ArgumentOutOfRangeException(nameof(seqno), $"seqno {seqno} has not been assigned");
                 }
 
-                if (_lastSignatureSeqno < seqno)
+                else if (_lastSignatureSeqno < seqno)
                 {
                     AppendSignatureLocked();
                 }
@@ -142,6 +146,15 @@ public sealed partial class LedgerStore
         if (Interlocked.Exchange(ref _flushRequested, 1) == 0)
         {
             _flushSignal.Release();
+        }
+    }
+
+    private void ThrowIfNotWritable()
+    {
+        ThrowIfFaulted();
+        if (!_isPrimary)
+        {
+            throw new NotPrimaryException();
         }
     }
 
@@ -219,8 +232,16 @@ public sealed partial class LedgerStore
     {
         try
         {
-            WriteBatch(batch);
-            batch.Durable.TrySetResult();
+            if (_replicator is null)
+            {
+                WriteBatch(batch);
+                batch.Durable.TrySetResult();
+            }
+            else
+            {
+                Replicate(batch);
+            }
+
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -354,7 +375,7 @@ public sealed partial class LedgerStore
                     return;
                 }
 
-                if (_unsignedCount == 0)
+                if (_unsignedCount == 0 || !_isPrimary)
                 {
                     continue;
                 }

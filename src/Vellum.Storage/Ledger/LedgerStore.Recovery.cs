@@ -21,7 +21,15 @@ public sealed partial class LedgerStore
     /// tiles and checks it against the last signed root (rebuilding the tiles from the ledger if they disagree);
     /// brings the indexes up to date; and starts a new view.
     /// </summary>
-    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer, ILogger? logger = null)
+    /// <param name="options">Where the ledger lives and how it is written.</param>
+    /// <param name="secret">The ledger secret (commit evidence, and encryption for a Private ledger).</param>
+    /// <param name="signer">Signs the Merkle root in signature transactions.</param>
+    /// <param name="logger">Where to log; none if null.</param>
+    /// <param name="replicator">
+    /// Null for a single node (it is primary in a new view at once). Otherwise the store starts as a backup in the
+    /// ledger's last view and writes only what consensus commits (see <see cref="BecomePrimary"/>).
+    /// </param>
+    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer, ILogger? logger = null, IBatchReplicator? replicator = null)
     {
         logger ??= NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(options);
@@ -51,7 +59,12 @@ public sealed partial class LedgerStore
 
         store._tree = store.OpenTree(tiles, scan);
         store._index.CatchUp(scan.LastSeqno, store.ReadBody);
-        store._view = store.StartView(scan.LastView);
+        store._replicator = replicator;
+        store._isPrimary = replicator is null;
+
+        // A single node takes a new view on every open (see StartView). A replicated store takes views from consensus
+        // terms: a term has one primary, and a primary never reuses a seqno within its term.
+        store._view = replicator is null ? store.StartView(scan.LastView) : scan.LastView;
 
         if (scan.Open is not null && scan.LastSignatureSeqno == scan.LastSeqno && store._bytesInChunk >= options.ChunkSizeThreshold)
         {

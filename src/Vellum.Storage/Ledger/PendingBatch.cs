@@ -33,6 +33,12 @@ internal sealed class PendingBatch
 
     public ReadOnlySpan<byte> Bytes => _buffer.AsSpan(0, Length);
 
+    /// <summary>The frames as memory, for handing to consensus (valid until <see cref="Release"/>).</summary>
+    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
+
+    /// <summary>Replicated mode: consensus passed this batch back and it was written.</summary>
+    public bool Applied { get; set; }
+
     public ReadOnlySpan<int> FrameOffsets => _frameOffsets.AsSpan(0, Count);
 
     /// <summary>Reserves room for one frame of <paramref name="frameLength"/> bytes and returns it to be filled.</summary>

@@ -1,0 +1,59 @@
+namespace Vellum.Storage.Ledger;
+
+/// <summary>
+/// What a replicated <see cref="LedgerStore"/> hands its batches to instead of writing them itself: consensus.
+/// The store's flusher calls <see cref="ReplicateAsync"/> once per batch, one batch at a time, in seqno order; the
+/// implementation returns once the batch is committed by a majority and has been passed back to
+/// <see cref="LedgerStore.ApplyCommitted"/> on this node (which writes it). When this node stops being primary
+/// before that, it throws <see cref="ReplicationLostException"/>: the batch may still commit under the next primary,
+/// so its outcome is unknown until its status says Committed or Invalid.
+/// </summary>
+public interface IBatchReplicator
+{
+    /// <summary>Replicates <paramref name="frames"/> (whole ledger frames, consecutive seqnos).</summary>
+    ValueTask ReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken);
+}
+
+/// <summary>A write whose outcome is unknown: this node stopped being primary before it committed.</summary>
+public sealed class ReplicationLostException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public ReplicationLostException()
+        : this("this node stopped being primary before the transaction committed; its outcome is unknown until its status is Committed or Invalid")
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public ReplicationLostException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and its cause.</summary>
+    public ReplicationLostException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>An append reached a node that is not the primary of a replicated ledger.</summary>
+public sealed class NotPrimaryException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public NotPrimaryException()
+        : this("this node is not the primary")
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public NotPrimaryException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and its cause.</summary>
+    public NotPrimaryException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,477 @@
+using Vellum.Core.Entries;
+using Vellum.Core.Format;
+using Vellum.Core.Identity;
+using Vellum.Storage.Ledger;
+using Vellum.Storage.Verification;
+
+namespace Vellum.Storage.Tests.Ledger;
+
+/// <summary>
+/// The store's replicated mode, driven by a loopback "consensus" in the test: a committed log that every connected
+/// node applies in order. It checks the store's side of replication — primary, backups, role changes, rollback and
+/// the checks on batches from another primary — without a network.
+/// </summary>
+public sealed class ReplicatedStoreTests : IDisposable
+{
+    private readonly TestLedger _ledger = new();
+    private readonly List<string> _directories = [];
+
+    [Fact]
+    public async Task Backups_apply_the_primarys_batches_and_end_identical()
+    {
+        await using var cluster = new LoopbackCluster(this, 3);
+        cluster.Elect(0, view: 2);
+        await TestLedger.AppendMany(cluster.Stores[0], 300, concurrency: 16);
+
+        cluster.AssertIdentical();
+        Assert.Equal(2, cluster.Stores[1].ReadHeader(1).Id.View);
+        Assert.True(cluster.Stores[1].CommittedSeqno >= 300);
+        cluster.AssertEachVerifies();
+    }
+
+    [Fact]
+    public async Task A_backup_refuses_appends_and_waits_for_commit_without_signing()
+    {
+        await using var cluster = new LoopbackCluster(this, 3);
+        cluster.Elect(0, view: 2);
+        var id = await cluster.Stores[0].AppendAsync(TestLedger.Entry(1));
+
+        await Assert.ThrowsAsync<NotPrimaryException>(() => cluster.Stores[1].AppendAsync(TestLedger.Entry(2)).AsTask());
+        Assert.Null(await Record.ExceptionAsync(() => cluster.Stores[1].WaitForCommitAsync(id.Seqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10))));
+        Assert.Equal(cluster.Stores[0].CommittedSeqno, cluster.Stores[1].CommittedSeqno);
+    }
+
+    [Fact]
+    public async Task A_new_primary_signs_at_once_and_the_old_primarys_unreplicated_writes_are_lost()
+    {
+        await using var cluster = new LoopbackCluster(this, 3);
+        cluster.Elect(0, view: 2);
+        await TestLedger.AppendMany(cluster.Stores[0], 50, concurrency: 8);
+        cluster.Quiesce();
+        var before = cluster.Stores[1].DurableSeqno;
+
+        // The old primary sequences writes that never reach consensus.
+        cluster.Hold();
+        var lost = Enumerable.Range(0, 6).Select(i => cluster.Stores[0].AppendAsync(TestLedger.Entry(100 + i)).AsTask()).ToArray();
+        await cluster.WaitUntilHeldAsync();
+
+        cluster.Elect(1, view: 3);
+        cluster.Release(commitHeld: false);
+        foreach (var write in lost)
+        {
+            await Assert.ThrowsAsync<ReplicationLostException>(() => write.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        // The new primary's first transaction is a signature over what it inherited.
+        await cluster.Stores[1].WaitForCommitAsync(before + 1).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var first = cluster.Stores[1].ReadHeader(before + 1);
+        Assert.Equal(EntryKind.Signature, first.Kind);
+        Assert.Equal(3, first.Id.View);
+
+        await TestLedger.AppendMany(cluster.Stores[1], 40, concurrency: 8, start: 1000);
+        cluster.AssertIdentical();
+        Assert.Throws<NotPrimaryException>(() => cluster.Stores[0].AppendAsync(TestLedger.Entry(1)).AsTask().GetAwaiter().GetResult());
+        cluster.AssertEachVerifies();
+    }
+
+    [Fact]
+    public async Task A_write_whose_primary_lost_its_role_may_still_commit()
+    {
+        await using var cluster = new LoopbackCluster(this, 3);
+        cluster.Elect(0, view: 2);
+        await TestLedger.AppendMany(cluster.Stores[0], 10, concurrency: 2);
+        cluster.Quiesce();
+        var before = cluster.Stores[0].LastSeqno;
+
+        cluster.Hold();
+        var write = cluster.Stores[0].AppendAsync(TestLedger.Entry(77)).AsTask();
+        await cluster.WaitUntilHeldAsync();
+
+        // Consensus commits the held batch (a majority had it) but the old primary only hears that it lost its role.
+        cluster.Release(commitHeld: true);
+        await Assert.ThrowsAsync<ReplicationLostException>(() => write.WaitAsync(TimeSpan.FromSeconds(10)));
+        cluster.Elect(2, view: 3);
+
+        var held = cluster.Stores[2].ReadHeader(before + 1);
+        Assert.Equal(2, held.Id.View);
+        Assert.Equal(EntryKind.UserEntry, held.Kind);
+        await TestLedger.AppendMany(cluster.Stores[2], 20, concurrency: 4, start: 500);
+        cluster.AssertIdentical();
+        cluster.AssertEachVerifies();
+    }
+
+    [Fact]
+    public async Task A_replayed_batch_changes_nothing()
+    {
+        await using var cluster = new LoopbackCluster(this, 2);
+        cluster.Elect(0, view: 2);
+        await TestLedger.AppendMany(cluster.Stores[0], 30, concurrency: 4);
+        cluster.Quiesce();
+        var durable = cluster.Stores[1].DurableSeqno;
+
+        foreach (var batch in cluster.Log)
+        {
+            cluster.Stores[1].ApplyCommitted(batch);
+        }
+
+        Assert.Equal(durable, cluster.Stores[1].DurableSeqno);
+        cluster.AssertIdentical();
+    }
+
+    [Fact]
+    public async Task Bad_batches_from_another_primary_are_refused_and_change_nothing()
+    {
+        await using var cluster = new LoopbackCluster(this, 2);
+        cluster.Elect(0, view: 2);
+        await TestLedger.AppendMany(cluster.Stores[0], 20, concurrency: 4);
+        var backup = cluster.Stores[1];
+        cluster.Quiesce();
+
+        // The primary goes on; the backup, disconnected, has not applied these batches.
+        cluster.Disconnect(1);
+        var durable = backup.DurableSeqno;
+        await TestLedger.AppendMany(cluster.Stores[0], 10, concurrency: 2, start: 100);
+        var unapplied = cluster.Log.Skip(cluster.Applied(1)).SelectMany(b => b).ToArray();
+        Assert.True(ContainsSignature(unapplied));
+
+        var flipped = unapplied.ToArray();
+        flipped[^5] ^= 0x40;
+        Assert.Contains("checksum", Assert.Throws<LedgerCorruptException>(() => backup.ApplyCommitted(flipped)).Message, StringComparison.Ordinal);
+
+        var firstLength = Frames(unapplied).Skip(1).First().Offset;
+        Assert.Contains("does not follow", Assert.Throws<LedgerCorruptException>(() => backup.ApplyCommitted(unapplied.AsSpan(firstLength))).Message, StringComparison.Ordinal);
+
+        var forged = ForgeRoot(unapplied)!;
+        Assert.Contains("signature", Assert.Throws<LedgerCorruptException>(() => backup.ApplyCommitted(forged)).Message, StringComparison.Ordinal);
+
+        Assert.Equal(durable, backup.DurableSeqno);
+        cluster.Reconnect(1);
+        cluster.AssertIdentical();
+    }
+
+    private static bool ContainsSignature(byte[] frames)
+    {
+        foreach (var (body, _) in Frames(frames))
+        {
+            if (EntryHeader.TryRead(body, out var header, out _) && header.Kind == EntryKind.Signature)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static IEnumerable<(byte[] Body, int Offset)> Frames(byte[] frames)
+    {
+        var offset = 0;
+        while (offset < frames.Length)
+        {
+            Assert.Equal(FrameStatus.Ok, Frame.TryRead(frames.AsSpan(offset), out var length));
+            yield return (frames.AsSpan(offset + Frame.HeaderSize, length).ToArray(), offset);
+            offset += Frame.HeaderSize + length;
+        }
+    }
+
+    /// <summary>The batch with its signature's root altered and the frame's checksum made valid again.</summary>
+    private static byte[]? ForgeRoot(byte[] frames)
+    {
+        var copy = frames.ToArray();
+        foreach (var (body, offset) in Frames(frames))
+        {
+            if (EntryHeader.TryRead(body, out var header, out _) && header.Kind == EntryKind.Signature)
+            {
+                // The public section starts with u64 tree size, then the root.
+                body[EntryHeader.Size + 8] ^= 1;
+                Frame.WriteHeader(copy.AsSpan(offset), body);
+                body.CopyTo(copy, offset + Frame.HeaderSize);
+                return copy;
+            }
+        }
+
+        return null;
+    }
+
+    internal string NewDirectory()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "vellum-repl-" + Guid.NewGuid().ToString("N"));
+        _directories.Add(path);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        _ledger.Dispose();
+        foreach (var directory in _directories)
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>N stores sharing a service identity and ledger secret, each with its own node identity and folder.</summary>
+    private sealed class LoopbackCluster : IAsyncDisposable
+    {
+        private readonly ReplicatedStoreTests _test;
+        private readonly int[] _applied;
+        private readonly bool[] _connected;
+        private readonly List<NodeIdentity> _nodes = [];
+        private readonly Lock _lock = new();
+        private readonly Lock[] _nodeLocks;
+        private TaskCompletionSource? _hold;
+        private int _holdNode = -1;
+        private TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private bool _commitHeld;
+        private int _leader = -1;
+
+        public LoopbackCluster(ReplicatedStoreTests test, int count)
+        {
+            _test = test;
+            _applied = new int[count];
+            _nodeLocks = Enumerable.Range(0, count).Select(_ => new Lock()).ToArray();
+            _connected = Enumerable.Repeat(true, count).ToArray();
+            var stores = new List<LedgerStore>();
+            for (var i = 0; i < count; i++)
+            {
+                var root = test.NewDirectory();
+                var options = test._ledger.Options(chunkSize: 8 * 1024, signatureInterval: 25);
+                options = new LedgerStoreOptions
+                {
+                    LedgerDirectory = Path.Combine(root, "ledger"),
+                    StateDirectory = Path.Combine(root, "state"),
+                    IsPrivate = options.IsPrivate,
+                    ChunkSizeThreshold = options.ChunkSizeThreshold,
+                    SignatureInterval = options.SignatureInterval,
+                    SignatureDelay = options.SignatureDelay,
+                };
+                var node = NodeIdentity.Create(test._ledger.Service);
+                _nodes.Add(node);
+                stores.Add(LedgerStore.Open(options, test._ledger.Secret, new NodeRootSigner(node), replicator: new Replicator(this, i)));
+            }
+
+            Stores = stores;
+        }
+
+        public IReadOnlyList<LedgerStore> Stores { get; }
+
+        public List<byte[]> Log { get; } = [];
+
+        public int Applied(int node)
+        {
+            lock (_lock)
+            {
+                return _applied[node];
+            }
+        }
+
+        public void Elect(int node, long view)
+        {
+            lock (_lock)
+            {
+                _leader = node;
+            }
+
+            for (var i = 0; i < Stores.Count; i++)
+            {
+                if (i != node)
+                {
+                    Stores[i].BecomeBackup();
+                }
+            }
+
+            CatchUp(node);
+            Stores[node].BecomePrimary(view);
+        }
+
+        public void Hold()
+        {
+            lock (_lock)
+            {
+                _hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _holdNode = _leader;
+                _held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+
+        public Task WaitUntilHeldAsync() => _held.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        /// <summary>Lets held batches go; they commit only if <paramref name="commitHeld"/>, and their primary is told it lost its role.</summary>
+        public void Release(bool commitHeld)
+        {
+            TaskCompletionSource? hold;
+            lock (_lock)
+            {
+                _commitHeld = commitHeld;
+                hold = _hold;
+                _hold = null;
+                _holdNode = -1;
+            }
+
+            hold?.TrySetResult();
+        }
+
+        public void Disconnect(int node)
+        {
+            lock (_lock)
+            {
+                _connected[node] = false;
+            }
+        }
+
+        public void Reconnect(int node)
+        {
+            lock (_lock)
+            {
+                _connected[node] = true;
+            }
+
+            CatchUp(node);
+        }
+
+        /// <summary>Waits until the primary has written all it sequenced, then brings every connected node up to date.</summary>
+        public void Quiesce()
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (Stores.Any(s => s.IsPrimary && s.DurableSeqno != s.LastSeqno) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(5);
+            }
+
+            for (var i = 0; i < Stores.Count; i++)
+            {
+                CatchUp(i);
+            }
+        }
+
+        public void AssertIdentical()
+        {
+            Quiesce();
+
+            var reference = Stores[0];
+            foreach (var store in Stores.Skip(1))
+            {
+                Assert.Equal(reference.DurableSeqno, store.DurableSeqno);
+                Assert.Equal(reference.CommittedSeqno, store.CommittedSeqno);
+                for (var seqno = 1L; seqno <= reference.DurableSeqno; seqno++)
+                {
+                    Assert.Equal(reference.ReadBody(seqno), store.ReadBody(seqno));
+                }
+            }
+        }
+
+        public void AssertEachVerifies()
+        {
+            foreach (var store in Stores)
+            {
+                var (summary, failure) = LedgerDirectoryVerifier.Verify(store.Options.LedgerDirectory, _test._ledger.Service.Certificate, _test._ledger.Secret);
+                Assert.Null(failure);
+                Assert.Equal(store.DurableSeqno, summary!.Transactions);
+            }
+        }
+
+        private void CatchUp(int node)
+        {
+            // One applier per node at a time, as consensus would: two threads catching the same node up must not
+            // apply its batches out of order.
+            lock (_nodeLocks[node])
+            {
+                CatchUpLocked(node);
+            }
+        }
+
+        private void CatchUpLocked(int node)
+        {
+            while (true)
+            {
+                byte[] next;
+                lock (_lock)
+                {
+                    if (!_connected[node] || _applied[node] >= Log.Count)
+                    {
+                        return;
+                    }
+
+                    next = Log[_applied[node]];
+                    _applied[node]++;
+                }
+
+                Stores[node].ApplyCommitted(next);
+            }
+        }
+
+        private async ValueTask ReplicateAsync(int node, ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+        {
+            Task? hold;
+            lock (_lock)
+            {
+                if (_leader != node)
+                {
+                    throw new ReplicationLostException();
+                }
+
+                hold = _holdNode == node ? _hold?.Task : null;
+            }
+
+            var copy = frames.ToArray();
+            if (hold is not null)
+            {
+                _held.TrySetResult();
+                await hold.WaitAsync(cancellationToken).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    if (_commitHeld)
+                    {
+                        Log.Add(copy);
+                    }
+                }
+
+                // Either way the old primary hears only that it is no longer primary.
+                Stores[node].BecomeBackup();
+                for (var i = 0; i < Stores.Count; i++)
+                {
+                    if (i != node)
+                    {
+                        CatchUp(i);
+                    }
+                }
+
+                throw new ReplicationLostException();
+            }
+
+            lock (_lock)
+            {
+                Log.Add(copy);
+            }
+
+            for (var i = 0; i < Stores.Count; i++)
+            {
+                CatchUp(i);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Release(commitHeld: false);
+            foreach (var store in Stores)
+            {
+                await store.DisposeAsync();
+            }
+
+            foreach (var node in _nodes)
+            {
+                node.Dispose();
+            }
+        }
+
+        private sealed class Replicator(LoopbackCluster cluster, int node) : IBatchReplicator
+        {
+            public ValueTask ReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>
+                cluster.ReplicateAsync(node, frames, cancellationToken);
+        }
+    }
+}
