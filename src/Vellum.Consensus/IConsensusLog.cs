@@ -30,8 +30,8 @@ public interface IConsensusLog : IAsyncDisposable
 {
     /// <summary>
     /// Starts the node: committed batches after <see cref="IConsensusApplier.LastAppliedIndex"/> that this node
-    /// already holds are replayed into <paramref name="applier"/> before or shortly after this returns, then new ones
-    /// follow as they commit. Called once.
+    /// already knows to be committed are replayed into <paramref name="applier"/> before this returns; the rest follow
+    /// as they commit (or as this node learns that they have). Called once.
     /// </summary>
     ValueTask StartAsync(IConsensusApplier applier, CancellationToken token);
 

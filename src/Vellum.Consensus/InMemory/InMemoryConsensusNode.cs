@@ -177,7 +177,6 @@ public sealed class InMemoryConsensusNode : IConsensusLog
 
         token.ThrowIfCancellationRequested();
         Pending pending;
-        List<Action> after = [];
         lock (_cluster.SyncRoot)
         {
             if (_applier is null)
@@ -197,7 +196,8 @@ public sealed class InMemoryConsensusNode : IConsensusLog
             _cluster.ReplicateFrom(this);
         }
 
-        await _cluster.ApplyAsync(after, token).ConfigureAwait(false);
+        // Replication raises no events (the leader's term is every follower's already), so nothing is deferred.
+        await _cluster.ApplyAsync([], token).ConfigureAwait(false);
         return await pending.Completion.Task.WaitAsync(token).ConfigureAwait(false);
     }
 
