@@ -1,0 +1,103 @@
+using System.Net;
+
+namespace Vellum.Consensus;
+
+/// <summary>The Raft term and log index of one replicated batch.</summary>
+public readonly record struct LogPosition(long Term, long Index);
+
+/// <summary>A change of this node's leadership or of the leader it knows.</summary>
+/// <param name="IsLeader">True when this node has become a ready leader (see <see cref="IConsensusLog.IsLeader"/>).</param>
+/// <param name="Term">The term of the change.</param>
+/// <param name="Leader">The node-channel address of the leader, or null when no leader is known.</param>
+public sealed record LeadershipChange(bool IsLeader, long Term, EndPoint? Leader);
+
+/// <summary>One member of the consensus group, as this node sees it.</summary>
+/// <param name="EndPoint">The member's node-channel address.</param>
+/// <param name="IsLocal">True for this node.</param>
+/// <param name="IsLeader">True when this node believes the member is the leader.</param>
+public sealed record ConsensusMember(EndPoint EndPoint, bool IsLocal, bool IsLeader);
+
+/// <summary>
+/// A replicated log of opaque batches: the only thing the ledger needs from consensus. The leader appends batches;
+/// every node hands committed batches, in log order, to its <see cref="IConsensusApplier"/>.
+/// </summary>
+/// <remarks>
+/// Implementations: <see cref="SingleNodeConsensus"/> (no network; the ledger files are the log),
+/// <see cref="InMemory.InMemoryConsensusCluster"/> (deterministic, for tests of upper layers) and
+/// <see cref="Raft.RaftConsensus"/> (DotNext.Net.Cluster over TCP with mutual TLS).
+/// </remarks>
+public interface IConsensusLog : IAsyncDisposable
+{
+    /// <summary>
+    /// Starts the node: committed batches after <see cref="IConsensusApplier.LastAppliedIndex"/> that this node
+    /// already knows to be committed are replayed into <paramref name="applier"/> before this returns; the rest follow
+    /// as they commit (or as this node learns that they have). Called once.
+    /// </summary>
+    ValueTask StartAsync(IConsensusApplier applier, CancellationToken token);
+
+    /// <summary>
+    /// True when this node leads the current term <b>and</b> the entry that opened its term has committed, so that
+    /// <see cref="ReplicateAsync"/> can succeed. A node that has just won an election is not yet a leader by this
+    /// definition.
+    /// </summary>
+    bool IsLeader { get; }
+
+    /// <summary>The current term as this node knows it.</summary>
+    long Term { get; }
+
+    /// <summary>The highest log index this node knows to be committed.</summary>
+    long CommitIndex { get; }
+
+    /// <summary>
+    /// The node-channel address of the current leader, or null if unknown. It can be this node's own address while
+    /// <see cref="IsLeader"/> is still false (elected, not ready): callers answer "retry" rather than forward then.
+    /// </summary>
+    EndPoint? LeaderEndPoint { get; }
+
+    /// <summary>
+    /// Cancelled when this node stops being leader. Read it while <see cref="IsLeader"/> is true to bind work to that
+    /// leadership; when this node is not leader the token returned is already cancelled.
+    /// </summary>
+    CancellationToken LeadershipToken { get; }
+
+    /// <summary>
+    /// Raised when <see cref="IsLeader"/> or <see cref="LeaderEndPoint"/> changes. May be raised on a background
+    /// thread; handlers must be quick and must not throw.
+    /// </summary>
+    event Action<LeadershipChange>? LeadershipChanged;
+
+    /// <summary>
+    /// Leader only: appends <paramref name="batch"/>, replicates it and returns its position once it is committed on
+    /// a majority <b>and</b> applied locally (<see cref="IConsensusApplier.ApplyAsync"/> has returned for it).
+    /// The batch may be reused by the caller as soon as this returns.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="batch"/> is empty (empty entries are reserved for the engine's no-ops).</exception>
+    /// <exception cref="ConsensusNotLeaderException">
+    /// This node is not leader, or it lost leadership before the batch committed. In the second case the outcome is
+    /// <b>unknown</b>: the batch may still commit under the next leader, or be discarded. Callers that retry must make
+    /// their writes idempotent (a client transaction id), and find out from the applied log what happened.
+    /// </exception>
+    /// <exception cref="OperationCanceledException"><paramref name="token"/> was cancelled; the outcome is unknown as above.</exception>
+    ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token);
+
+    /// <summary>
+    /// Completes once this node is a ready leader whose applier has applied every entry committed before its term
+    /// (the term's first entry has committed and been applied), so the applied state is the whole history and the
+    /// upper layer may start writing. On a follower it waits until this node becomes such a leader; bound it with
+    /// <paramref name="token"/>. Leadership can be lost again at any time: watch <see cref="LeadershipToken"/>.
+    /// </summary>
+    ValueTask WaitForLeaderReadyAsync(CancellationToken token);
+
+    /// <summary>The members of the group as this node sees them now.</summary>
+    IReadOnlyList<ConsensusMember> Members { get; }
+
+    /// <summary>Leader only: adds a member (one at a time); true once the new configuration has committed.</summary>
+    /// <exception cref="ConsensusNotLeaderException">This node is not leader.</exception>
+    /// <exception cref="NotSupportedException">The implementation has a fixed membership.</exception>
+    ValueTask<bool> AddMemberAsync(EndPoint member, CancellationToken token);
+
+    /// <summary>Leader only: removes a member (one at a time); true once the new configuration has committed.</summary>
+    /// <exception cref="ConsensusNotLeaderException">This node is not leader.</exception>
+    /// <exception cref="NotSupportedException">The implementation has a fixed membership.</exception>
+    ValueTask<bool> RemoveMemberAsync(EndPoint member, CancellationToken token);
+}

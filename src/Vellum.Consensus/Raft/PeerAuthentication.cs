@@ -1,0 +1,70 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using DotNext.Net.Security;
+using Microsoft.Extensions.Logging;
+using Vellum.Core.Identity;
+
+namespace Vellum.Consensus.Raft;
+
+/// <summary>
+/// Mutual TLS on the node channel: each side presents its node certificate, and accepts the other only if the
+/// service identity endorsed (signed) the peer's certificate.
+/// </summary>
+/// <remarks>
+/// Chain and name errors are ignored on purpose: node certificates are issued by the service's own CA, which is in
+/// no trust store, and carry no name that matches how peers address each other. Endorsement by the service key is
+/// the whole trust decision, as it is for receipts (<see cref="CertificateEndorsement"/>). What it does not check:
+/// validity dates, and which endorsed node sits at which address (any endorsed node can claim any member address).
+/// </remarks>
+internal static class PeerAuthentication
+{
+    // Sent as SNI only; no certificate name is checked against it.
+    private const string TargetHost = "vellum-node";
+
+    public static SslOptions CreateOptions(X509Certificate2 nodeCertificate, X509Certificate2 serviceCertificate, ILogger logger)
+    {
+        bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+            IsEndorsedPeer(certificate, serviceCertificate, errors, logger);
+
+        return new SslOptions
+        {
+            ServerOptions = new SslServerAuthenticationOptions
+            {
+                ServerCertificate = nodeCertificate,
+                ClientCertificateRequired = true,
+                RemoteCertificateValidationCallback = Validate,
+                // Our CA publishes no revocation lists; checking would only wait on the network and fail.
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            },
+            ClientOptions = new SslClientAuthenticationOptions
+            {
+                TargetHost = TargetHost,
+                ClientCertificates = [nodeCertificate],
+                RemoteCertificateValidationCallback = Validate,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            },
+        };
+    }
+
+    /// <summary>True when <paramref name="certificate"/> is present and endorsed by <paramref name="serviceCertificate"/>.</summary>
+    internal static bool IsEndorsedPeer(X509Certificate? certificate, X509Certificate2 serviceCertificate, SslPolicyErrors errors, ILogger logger)
+    {
+        if (certificate is null)
+        {
+            LogMessages.PeerWithoutCertificate(logger, errors.ToString());
+            return false;
+        }
+
+        // SslStream hands over an X509Certificate2 in practice; load one from the DER bytes if it ever does not.
+        var peer = certificate as X509Certificate2;
+        using var loaded = peer is null ? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()) : null;
+        peer ??= loaded!;
+        if (CertificateEndorsement.IsEndorsedBy(peer, serviceCertificate))
+        {
+            return true;
+        }
+
+        LogMessages.PeerRejected(logger, peer.Subject, peer.Thumbprint);
+        return false;
+    }
+}

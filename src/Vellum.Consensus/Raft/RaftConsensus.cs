@@ -1,0 +1,286 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.Membership;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using Microsoft.Extensions.Logging;
+
+namespace Vellum.Consensus.Raft;
+
+/// <summary>
+/// Raft on DotNext.Net.Cluster 6.12: a <see cref="RaftCluster"/> over TCP with mutual TLS between nodes, a persistent
+/// write-ahead log that fsyncs on followers before they acknowledge, and a state machine that hands committed batches
+/// to the <see cref="IConsensusApplier"/>.
+/// </summary>
+/// <remarks>
+/// The WAL is not compacted (no snapshots yet) and grows with every batch; see <see cref="ApplierStateMachine"/>.
+/// Partial files: leadership tracking is in <c>RaftConsensus.Leadership.cs</c>.
+/// </remarks>
+public sealed partial class RaftConsensus : IConsensusLog
+{
+    private const int New = 0, Started = 1, Disposed = 2;
+
+    private readonly RaftConsensusOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _lifetime = new();
+    private int _state;
+
+    private X509Certificate2? _nodeCertificate;
+    private DurableWriteAheadLog? _wal;
+    private MembershipFile? _membership;
+    private RaftCluster? _cluster;
+
+    /// <summary>Validates <paramref name="options"/>; nothing is opened or bound until <see cref="StartAsync"/>.</summary>
+    /// <exception cref="ArgumentException">An option is invalid.</exception>
+    public RaftConsensus(RaftConsensusOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _logger = options.LoggerFactory.CreateLogger<RaftConsensus>();
+    }
+
+    /// <summary>This node's node-channel address.</summary>
+    public EndPoint LocalEndPoint => _options.LocalEndPoint;
+
+    /// <inheritdoc />
+    public long Term => _wal is { } wal ? ((IPersistentState)wal).Term : 0;
+
+    /// <inheritdoc />
+    public long CommitIndex => _wal?.LastCommittedEntryIndex ?? 0;
+
+    /// <summary>The index of the last entry applied on this node (no-ops and configuration entries included).</summary>
+    public long AppliedIndex => _wal?.LastAppliedIndex ?? 0;
+
+    /// <inheritdoc />
+    public IReadOnlyList<ConsensusMember> Members
+    {
+        get
+        {
+            if (_cluster is not { } cluster)
+            {
+                return [];
+            }
+
+            List<ConsensusMember> members = [];
+            foreach (var member in cluster.Members)
+            {
+                members.Add(new ConsensusMember(member.EndPoint, IsLocal: !member.IsRemote, member.IsLeader));
+            }
+
+            return members;
+        }
+    }
+
+    /// <summary>
+    /// How many follower appends carrying entries this node fsynced before acknowledging them: the proof that the
+    /// durable AppendEntries path (<see cref="DurableWriteAheadLog"/>) is the one DotNext calls.
+    /// </summary>
+    public long FollowerAppendFlushes => _wal?.FollowerAppendFlushes ?? 0;
+
+    /// <summary>
+    /// Opens the WAL in <see cref="RaftConsensusOptions.WalPath"/> (replaying committed entries after the applier's
+    /// last applied index), binds the node channel and starts taking part in elections. If it throws, this object
+    /// is disposed.
+    /// </summary>
+    public async ValueTask StartAsync(IConsensusApplier applier, CancellationToken token)
+    {
+        ArgumentNullException.ThrowIfNull(applier);
+        if (Interlocked.CompareExchange(ref _state, Started, New) != New)
+        {
+            ObjectDisposedException.ThrowIf(_state == Disposed, this);
+            throw new InvalidOperationException("The consensus log is already started.");
+        }
+
+        try
+        {
+            await OpenAsync(applier, token).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nothing half-open is left behind (a bound port, a mapped WAL); the object is disposed.
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async ValueTask OpenAsync(IConsensusApplier applier, CancellationToken token)
+    {
+        Directory.CreateDirectory(_options.WalPath);
+        _nodeCertificate = LoadCertificateWithKey(_options.NodeIdentity);
+
+        // The WAL starts applying committed entries in its constructor, so the state machine must hold the applier
+        // by now. Without a snapshot it replays from index 1; the state machine skips what the applier already has.
+        _wal = new DurableWriteAheadLog(
+            new WriteAheadLog.Options
+            {
+                Location = Path.Combine(_options.WalPath, "log"),
+                HashAlgorithm = WriteAheadLog.IntegrityHashAlgorithm.XxHash3,
+                ChunkSize = _options.WalChunkSize,
+            },
+            new ApplierStateMachine(applier, _logger));
+
+        _membership = new MembershipFile(Path.Combine(_options.WalPath, "members"));
+        await SeedStaticMembershipAsync(_membership, token).ConfigureAwait(false);
+
+        var configuration = new RaftCluster.TcpConfiguration(_options.LocalEndPoint)
+        {
+            LowerElectionTimeout = _options.LowerElectionTimeout,
+            UpperElectionTimeout = _options.UpperElectionTimeout,
+            RequestTimeout = _options.EffectiveRequestTimeout,
+            ColdStart = _options.ColdStart,
+            ConfigurationStorage = _membership,
+            LoggerFactory = _options.LoggerFactory,
+            SslOptions = PeerAuthentication.CreateOptions(_nodeCertificate, _options.ServiceCertificate, _logger),
+        };
+
+        _cluster = new RaftCluster(configuration) { AuditTrail = _wal };
+        _cluster.LeaderChanged += OnLeaderChanged;
+
+        // Verifies the WAL's integrity hashes, waits until the committed entries it holds are applied, then listens.
+        await _cluster.StartAsync(token).ConfigureAwait(false);
+        _tracker = TrackLeadershipAsync(_cluster, _lifetime.Token);
+        LogMessages.RaftStarted(
+            _logger, _options.LocalEndPoint, _options.WalPath, _cluster.Members.Count, _options.ColdStart,
+            applier.LastAppliedIndex, _wal.LastCommittedEntryIndex);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Uses DotNext's <c>ReplicateAsync</c> (append, trigger a replication round, wait until the entry is applied
+    /// here) rather than the lower-level calls: it appends under the leader state it has just checked and links that
+    /// state's token, so a lost leadership surfaces as <c>NotLeaderException</c>; and its internal "replicate now"
+    /// trigger does not wait for every member's answer the way the public <c>ForceReplicationAsync</c> does. The
+    /// entry's index comes back through the entry's context (<see cref="ReplicationContext"/>), set by the state
+    /// machine when it applies our entry. Exceptions from the applier or the WAL propagate as they are.
+    /// </remarks>
+    public async ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
+    {
+        if (batch.IsEmpty)
+        {
+            throw new ArgumentException("A replicated batch is never empty.", nameof(batch));
+        }
+
+        var cluster = RequireStarted();
+        if (_leadership is not { } leadership || leadership.Token.IsCancellationRequested)
+        {
+            throw NotLeader(innerException: null);
+        }
+
+        // The term must be the one this node leads, not the persisted current term: while a deposed leader steps
+        // down there is a moment when the latter is already higher, and an entry stamped with a term this node does
+        // not lead would break Raft's log matching.
+        var context = new ReplicationContext(leadership.Term);
+        var entry = new BinaryLogEntry { Content = batch, Term = leadership.Term, Context = context };
+        try
+        {
+            await cluster.ReplicateAsync(entry, token).ConfigureAwait(false);
+        }
+        catch (LeaderOperationException e)
+        {
+            throw NotLeader(e);
+        }
+
+        // Null only if a new leader's entry took our index: our batch did not commit.
+        return context.Position ?? throw new ConsensusNotLeaderException(
+            "Leadership was lost and another leader's entry replaced this batch; it did not commit.", LeaderEndPoint);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> AddMemberAsync(EndPoint member, CancellationToken token)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        var cluster = RequireStarted();
+        try
+        {
+            return await cluster.AddMemberAsync(member, token).ConfigureAwait(false);
+        }
+        catch (LeaderOperationException e)
+        {
+            throw NotLeader(e);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> RemoveMemberAsync(EndPoint member, CancellationToken token)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        var cluster = RequireStarted();
+        try
+        {
+            return await cluster.RemoveMemberAsync(member, token).ConfigureAwait(false);
+        }
+        catch (LeaderOperationException e)
+        {
+            throw NotLeader(e);
+        }
+    }
+
+    /// <summary>Leaves the cluster's network (a leader stops heartbeating, so the others elect anew) and closes the WAL.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _state, Disposed) == Disposed)
+        {
+            return;
+        }
+
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        if (_cluster is { } cluster)
+        {
+            cluster.LeaderChanged -= OnLeaderChanged;
+            await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await _tracker.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await cluster.DisposeAsync().ConfigureAwait(false);
+            LogMessages.RaftStopped(_logger, _options.LocalEndPoint);
+        }
+
+        if (_wal is { } wal)
+        {
+            await wal.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _membership?.Dispose();
+        _nodeCertificate?.Dispose();
+        ClearLeadership();
+        _lifetime.Dispose();
+    }
+
+    private RaftCluster RequireStarted()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
+        return _cluster ?? throw new InvalidOperationException("The consensus log is not started.");
+    }
+
+    private ConsensusNotLeaderException NotLeader(Exception? innerException) =>
+        new("This node is not the consensus leader.", LeaderEndPoint, innerException);
+
+    /// <summary>Static membership: on the first start, write the configured members as configuration version 0.</summary>
+    private async ValueTask SeedStaticMembershipAsync(MembershipFile membership, CancellationToken token)
+    {
+        if (_options.ColdStart || _options.Members.Count == 0)
+        {
+            return;
+        }
+
+        IClusterConfigurationStorage<EndPoint> storage = membership;
+        var configuration = await storage.LoadConfigurationAsync(token).ConfigureAwait(false);
+        if (configuration.Members.Count > 0)
+        {
+            return;
+        }
+
+        foreach (var member in _options.Members)
+        {
+            configuration = configuration.Add(member);
+        }
+
+        await ((IClusterConfigurationStorage)storage).SaveConfigurationAsync(configuration, 0, token).ConfigureAwait(false);
+    }
+
+    /// <summary>The node certificate with its private key, loaded the way SslStream wants it on every platform.</summary>
+    private static X509Certificate2 LoadCertificateWithKey(Vellum.Core.Identity.NodeIdentity identity)
+    {
+        using var withKey = X509Certificate2.CreateFromPem(identity.ExportCertificatePem(), identity.ExportPrivateKeyPem());
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), password: null);
+    }
+}

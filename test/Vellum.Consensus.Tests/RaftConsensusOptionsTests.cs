@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Security;
+using Microsoft.Extensions.Logging.Abstractions;
+using Vellum.Consensus.Raft;
+using Vellum.Core.Identity;
+
+namespace Vellum.Consensus.Tests;
+
+public sealed class RaftConsensusOptionsTests : IDisposable
+{
+    private static readonly IPEndPoint Local = new(IPAddress.Loopback, 7100);
+    private readonly ServiceIdentity _service = ServiceIdentity.Create();
+    private readonly NodeIdentity _node;
+
+    public RaftConsensusOptionsTests() => _node = NodeIdentity.Create(_service);
+
+    public void Dispose()
+    {
+        _node.Dispose();
+        _service.Dispose();
+    }
+
+    private RaftConsensusOptions Options(
+        IReadOnlyList<IPEndPoint>? members = null, bool coldStart = false, int lower = 500, int upper = 1000, TimeSpan? request = null,
+        IPEndPoint? local = null) => new()
+    {
+        LocalEndPoint = local ?? Local,
+        Members = members ?? [],
+        ColdStart = coldStart,
+        WalPath = "/tmp/unused",
+        LowerElectionTimeout = lower,
+        UpperElectionTimeout = upper,
+        RequestTimeout = request,
+        NodeIdentity = _node,
+        ServiceCertificate = _service.Certificate,
+    };
+
+    [Fact]
+    public void Defaults_are_the_documented_ones()
+    {
+        var options = new RaftConsensusOptions
+        {
+            LocalEndPoint = Local,
+            WalPath = "/tmp/unused",
+            NodeIdentity = _node,
+            ServiceCertificate = _service.Certificate,
+        };
+
+        Assert.Equal(500, options.LowerElectionTimeout);
+        Assert.Equal(1000, options.UpperElectionTimeout);
+        Assert.Null(options.RequestTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), options.EffectiveRequestTimeout);
+        Assert.Equal(4 * 1024 * 1024, options.WalChunkSize);
+        Assert.False(options.ColdStart);
+        Assert.Empty(options.Members);
+        Assert.Same(NullLoggerFactory.Instance, options.LoggerFactory);
+        options.Validate();
+    }
+
+    [Fact]
+    public void Invalid_settings_are_refused_by_name()
+    {
+        Assert.Equal("LowerElectionTimeout", Assert.Throws<ArgumentException>(() => Options(lower: 1000, upper: 1000).Validate()).ParamName);
+        Assert.Equal("RequestTimeout", Assert.Throws<ArgumentException>(() => Options(request: TimeSpan.FromMilliseconds(251)).Validate()).ParamName);
+        Assert.Equal("LocalEndPoint", Assert.Throws<ArgumentException>(() => Options(local: new IPEndPoint(IPAddress.Loopback, 0)).Validate()).ParamName);
+        Assert.Equal("Members", Assert.Throws<ArgumentException>(() => Options(members: [new IPEndPoint(IPAddress.Loopback, 7101)]).Validate()).ParamName);
+        Assert.Equal("Members", Assert.Throws<ArgumentException>(() => Options(members: [Local], coldStart: true).Validate()).ParamName);
+        Assert.Throws<ArgumentException>(() => new RaftConsensus(Options(lower: 0)));
+
+        Options(members: [Local, new IPEndPoint(IPAddress.Loopback, 7101)], request: TimeSpan.FromMilliseconds(250)).Validate();
+        Options(coldStart: true).Validate();
+    }
+
+    [Fact]
+    public async Task Before_start_nothing_is_open_and_writes_are_refused()
+    {
+        await using var log = new RaftConsensus(Options());
+        Assert.False(log.IsLeader);
+        Assert.True(log.LeadershipToken.IsCancellationRequested);
+        Assert.Empty(log.Members);
+        Assert.Null(log.LeaderEndPoint);
+        await Assert.ThrowsAsync<ArgumentException>(() => log.ReplicateAsync(ReadOnlyMemory<byte>.Empty, CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => log.ReplicateAsync(new byte[] { 1 }, CancellationToken.None).AsTask());
+    }
+
+    [Fact]
+    public void A_peer_is_accepted_only_with_a_certificate_endorsed_by_the_service_identity()
+    {
+        using var otherService = ServiceIdentity.Create();
+        using var stranger = NodeIdentity.Create(otherService);
+        var logs = new LogSink();
+        var logger = logs.CreateLogger("test");
+
+        // Chain errors are what every peer certificate has (our CA is in no trust store): they do not matter.
+        const SslPolicyErrors errors = SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch;
+        Assert.True(PeerAuthentication.IsEndorsedPeer(_node.Certificate, _service.Certificate, errors, logger));
+        Assert.False(PeerAuthentication.IsEndorsedPeer(stranger.Certificate, _service.Certificate, SslPolicyErrors.None, logger));
+        Assert.False(PeerAuthentication.IsEndorsedPeer(null, _service.Certificate, SslPolicyErrors.RemoteCertificateNotAvailable, logger));
+        Assert.True(logs.Contains(3002));
+        Assert.True(logs.Contains(3003));
+    }
+}
