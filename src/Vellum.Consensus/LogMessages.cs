@@ -29,4 +29,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(3007, LogLevel.Error, "Leadership tracking stopped: the Raft node can no longer take part", EventName = "LeadershipTrackingFailed")]
     public static partial void LeadershipTrackingFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3008, LogLevel.Information, "This node is the primary of view {View}; the ledger it inherits ends at seqno {Seqno}", EventName = "BecamePrimary")]
+    public static partial void BecamePrimary(ILogger logger, long view, long seqno);
 }

@@ -1,0 +1,141 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Vellum.Storage.Ledger;
+
+namespace Vellum.Consensus;
+
+/// <summary>
+/// Joins a <see cref="LedgerStore"/> to an <see cref="IConsensusLog"/>: the store's batches become consensus entries
+/// (<see cref="IBatchReplicator"/>), committed entries are applied to the store (<see cref="IConsensusApplier"/>), and
+/// leadership decides the store's role. A node becomes primary only once everything committed before its term is
+/// applied, in view = term + 1 (DotNext's first term is 0; a ledger's views start at 1), and signs at once.
+/// </summary>
+public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsyncDisposable
+{
+    private readonly IConsensusLog _consensus;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _roleLock = new();
+    private LedgerStore? _store;
+    private Task _roleChanges = Task.CompletedTask;
+    private long _lastApplied;
+
+    /// <summary>Creates the bridge; <see cref="Attach"/> the store opened with it, then <see cref="StartAsync"/>.</summary>
+    public ReplicatedLedger(IConsensusLog consensus, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(consensus);
+        _consensus = consensus;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The consensus log underneath.</summary>
+    public IConsensusLog Consensus => _consensus;
+
+    /// <summary>The store, once attached.</summary>
+    public LedgerStore Store => _store ?? throw new InvalidOperationException("no store attached");
+
+    /// <inheritdoc />
+    public long LastAppliedIndex => Volatile.Read(ref _lastApplied);
+
+    /// <summary>The ledger view a consensus term maps to.</summary>
+    public static long ViewOf(long term) => term + 1;
+
+    /// <summary>Attaches the store, which must have been opened with this object as its replicator.</summary>
+    public void Attach(LedgerStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (!store.IsReplicated)
+        {
+            throw new ArgumentException("the store was opened without a replicator", nameof(store));
+        }
+
+        _store = store;
+    }
+
+    /// <summary>Starts consensus: committed entries are applied from here on, and leadership drives the store's role.</summary>
+    public async ValueTask StartAsync(CancellationToken cancellationToken)
+    {
+        _ = Store;
+        _consensus.LeadershipChanged += OnLeadershipChanged;
+        await _consensus.StartAsync(this, cancellationToken).ConfigureAwait(false);
+        if (_consensus.IsLeader)
+        {
+            OnLeadershipChanged(new LeadershipChange(true, _consensus.Term, _consensus.LeaderEndPoint));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> batch, CancellationToken token)
+    {
+        // Consensus may replay committed entries after a restart; the store skips seqnos it already has.
+        Store.ApplyCommitted(batch.Span);
+        if (position.Index > Volatile.Read(ref _lastApplied))
+        {
+            Volatile.Write(ref _lastApplied, position.Index);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask ReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _consensus.ReplicateAsync(frames, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConsensusNotLeaderException ex)
+        {
+            throw new ReplicationLostException(ex.Message, ex);
+        }
+    }
+
+    private void OnLeadershipChanged(LeadershipChange change)
+    {
+        // Role changes run one after another, in the order consensus reported them.
+        lock (_roleLock)
+        {
+            _roleChanges = _roleChanges.ContinueWith(_ => ChangeRoleAsync(change), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    private async Task ChangeRoleAsync(LeadershipChange change)
+    {
+        var store = Store;
+        if (!change.IsLeader)
+        {
+            store.BecomeBackup();
+            return;
+        }
+
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, _consensus.LeadershipToken);
+            await _consensus.WaitForLeaderReadyAsync(linked.Token).ConfigureAwait(false);
+            if (_consensus.IsLeader && _consensus.Term == change.Term)
+            {
+                store.BecomePrimary(ViewOf(change.Term));
+                LogMessages.BecamePrimary(_logger, ViewOf(change.Term), store.DurableSeqno);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ConsensusNotLeaderException or ObjectDisposedException)
+        {
+            // Leadership went before the node was ready; the next change decides.
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _consensus.LeadershipChanged -= OnLeadershipChanged;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        Task pending;
+        lock (_roleLock)
+        {
+            pending = _roleChanges;
+        }
+
+        await pending.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,201 @@
+using System.Text;
+using Vellum.Consensus.Raft;
+using Vellum.Core.Crypto;
+using Vellum.Core.Entries;
+using Vellum.Core.Identity;
+using Vellum.Storage.Ledger;
+using Vellum.Storage.Verification;
+
+namespace Vellum.Consensus.Tests;
+
+/// <summary>
+/// Ledger stores joined to real Raft nodes (TCP with mutual TLS on 127.0.0.1): the whole replicated write path below
+/// the HTTP layer — sequencing on the primary, consensus, applying on every node, role changes.
+/// </summary>
+[Collection(nameof(RaftCollection))]
+public sealed class ReplicatedLedgerTests : IAsyncLifetime
+{
+    private readonly RaftTestCluster _raft = new(3);
+    private readonly LedgerSecret _secret = LedgerSecret.Generate();
+    private readonly Node?[] _nodes = new Node?[3];
+
+    [Fact]
+    public async Task Writes_on_the_primary_reach_every_node_and_every_directory_verifies()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await StartAsync(i);
+        }
+
+        var primary = await WaitForPrimaryAsync();
+        var acked = await AppendManyAsync(_nodes[primary]!.Store, 200);
+        await _nodes[primary]!.Store.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+
+        await WaitIdenticalAsync();
+        foreach (var seqno in acked)
+        {
+            Assert.Equal(EntryKind.UserEntry, _nodes[0]!.Store.ReadHeader(seqno).Kind);
+        }
+
+        // Backups refuse writes; only the primary sequences.
+        var backup = Enumerable.Range(0, 3).First(i => i != primary);
+        await Assert.ThrowsAsync<NotPrimaryException>(() => _nodes[backup]!.Store.AppendAsync(Entry(0)).AsTask());
+        AssertEachVerifies();
+    }
+
+    [Fact]
+    public async Task A_new_primary_takes_over_signs_at_once_and_a_restarted_node_catches_up()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await StartAsync(i);
+        }
+
+        var first = await WaitForPrimaryAsync();
+        var acked = await AppendManyAsync(_nodes[first]!.Store, 100);
+        await _nodes[first]!.Store.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        await WaitIdenticalAsync();
+        var oldView = _nodes[first]!.Store.View;
+
+        await StopAsync(first);
+        var second = await WaitForPrimaryAsync();
+        Assert.NotEqual(first, second);
+        var store = _nodes[second]!.Store;
+        Assert.True(store.View > oldView);
+
+        // The new view opens with a signature over everything inherited.
+        await RaftTestCluster.WaitUntilAsync(() => store.DurableSeqno > acked.Max() && store.ReadHeader(store.DurableSeqno).Id.View == store.View, RaftTestCluster.Timeout, "the new primary's first transaction");
+        var firstOfView = Enumerable.Range(1, (int)store.DurableSeqno).Select(s => store.ReadHeader(s)).First(h => h.Id.View == store.View);
+        Assert.Equal(EntryKind.Signature, firstOfView.Kind);
+
+        var more = await AppendManyAsync(store, 100, start: 1000);
+        await store.WaitForCommitAsync(more.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+
+        // Every write acknowledged before the failover is still there.
+        foreach (var seqno in acked)
+        {
+            Assert.Equal(EntryKind.UserEntry, store.ReadHeader(seqno).Kind);
+        }
+
+        await StartAsync(first);
+        await WaitIdenticalAsync();
+        AssertEachVerifies();
+    }
+
+    private async Task StartAsync(int i)
+    {
+        var root = _raft.WalPath(i) + "-ledger";
+        var options = new LedgerStoreOptions
+        {
+            LedgerDirectory = Path.Combine(root, "ledger"),
+            StateDirectory = Path.Combine(root, "state"),
+            SignatureInterval = 50,
+            SignatureDelay = TimeSpan.FromMilliseconds(20),
+            ChunkSizeThreshold = 16 * 1024,
+        };
+        var consensus = new RaftConsensus(new RaftConsensusOptions
+        {
+            LocalEndPoint = _raft.EndPoints[i],
+            Members = _raft.EndPoints,
+            WalPath = _raft.WalPath(i),
+            NodeIdentity = _raft.Identities[i],
+            ServiceCertificate = _raft.Service.Certificate,
+            LoggerFactory = _raft.Logs,
+        });
+        var replicated = new ReplicatedLedger(consensus);
+        var store = LedgerStore.Open(options, _secret, new NodeRootSigner(_raft.Identities[i]), replicator: replicated);
+        replicated.Attach(store);
+        await replicated.StartAsync(CancellationToken.None).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        _nodes[i] = new Node(consensus, replicated, store);
+    }
+
+    private async Task StopAsync(int i)
+    {
+        var node = _nodes[i]!;
+        _nodes[i] = null;
+        await node.DisposeAsync();
+    }
+
+    private async Task<int> WaitForPrimaryAsync()
+    {
+        var primary = -1;
+        await RaftTestCluster.WaitUntilAsync(
+            () =>
+            {
+                var primaries = Enumerable.Range(0, 3).Where(i => _nodes[i] is { } n && n.Store.IsPrimary && n.Consensus.IsLeader).ToArray();
+                primary = primaries.Length == 1 ? primaries[0] : -1;
+                return primary >= 0;
+            },
+            RaftTestCluster.Timeout,
+            "one primary");
+        return primary;
+    }
+
+    private async Task WaitIdenticalAsync()
+    {
+        var running = _nodes.Where(n => n is not null).Select(n => n!.Store).ToArray();
+        await RaftTestCluster.WaitUntilAsync(
+            () =>
+            {
+                var primary = running.FirstOrDefault(s => s.IsPrimary);
+                return primary is not null && primary.DurableSeqno == primary.LastSeqno &&
+                    running.All(s => s.DurableSeqno == primary.DurableSeqno && s.CommittedSeqno == primary.CommittedSeqno);
+            },
+            RaftTestCluster.Timeout,
+            "every node to hold the same ledger");
+        for (var seqno = 1L; seqno <= running[0].DurableSeqno; seqno++)
+        {
+            var body = running[0].ReadBody(seqno);
+            foreach (var other in running.Skip(1))
+            {
+                Assert.Equal(body, other.ReadBody(seqno));
+            }
+        }
+    }
+
+    private void AssertEachVerifies()
+    {
+        foreach (var node in _nodes.Where(n => n is not null))
+        {
+            var (summary, failure) = LedgerDirectoryVerifier.Verify(node!.Store.Options.LedgerDirectory, _raft.Service.Certificate, _secret);
+            Assert.Null(failure);
+            Assert.Equal(node.Store.DurableSeqno, summary!.Transactions);
+        }
+    }
+
+    private static UserEntry Entry(int i) => new($"c{i % 3}", [], Encoding.UTF8.GetBytes($"entry {i}"), []);
+
+    private static async Task<List<long>> AppendManyAsync(LedgerStore store, int count, int start = 0)
+    {
+        var tasks = Enumerable.Range(start, count).Select(i => store.AppendAsync(Entry(i)).AsTask()).ToArray();
+        var ids = await Task.WhenAll(tasks).WaitAsync(RaftTestCluster.Timeout);
+        return [.. ids.Select(id => id.Seqno)];
+    }
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = 0; i < _nodes.Length; i++)
+        {
+            if (_nodes[i] is not null)
+            {
+                await StopAsync(i);
+            }
+        }
+
+        await _raft.DisposeAsync();
+        _secret.Dispose();
+    }
+
+    private sealed record Node(RaftConsensus Consensus, ReplicatedLedger Replicated, LedgerStore Store) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            // Consensus first: no more batches are applied to a store being closed.
+            await Replicated.DisposeAsync().AsTask().WaitAsync(RaftTestCluster.Timeout);
+            await Consensus.DisposeAsync().AsTask().WaitAsync(RaftTestCluster.Timeout);
+            await Store.DisposeAsync().AsTask().WaitAsync(RaftTestCluster.Timeout);
+        }
+    }
+}
