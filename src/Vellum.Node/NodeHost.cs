@@ -10,6 +10,7 @@ using OpenTelemetry.Metrics;
 using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
 using Vellum.Node.Service;
+using Vellum.Storage.Ledger;
 
 namespace Vellum.Node;
 
@@ -82,6 +83,14 @@ public static class NodeHost
             {
                 await next(context).ConfigureAwait(false);
             }
+            catch (NotPrimaryException) when (!context.Response.HasStarted)
+            {
+                await NotPrimary(context, ledger, options).ConfigureAwait(false);
+            }
+            catch (ReplicationLostException ex) when (!context.Response.HasStarted)
+            {
+                await AclResponses.Error(context, 503, "ServiceUnavailable", $"The primary changed before the write committed; ask for its status. {ex.Message}").ConfigureAwait(false);
+            }
             catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
             {
                 LogMessages.RequestFailed(logger, context.Request.Method, context.Request.Path, ex);
@@ -100,6 +109,25 @@ public static class NodeHost
     }
 
     private const string LedgerStoreMetricsName = "Vellum.Storage";
+
+    /// <summary>A write reached a backup: 307 to the primary (same path and query), or 503 when none is known.</summary>
+    private static Task NotPrimary(Microsoft.AspNetCore.Http.HttpContext context, LedgerService ledger, NodeOptions options)
+    {
+        var primary = ledger.PrimaryUrl;
+        if (primary is null)
+        {
+            return AclResponses.Error(context, 503, "ServiceUnavailable", "This node is a backup and knows no primary yet; retry shortly.");
+        }
+
+        if (!options.RedirectToPrimary)
+        {
+            return AclResponses.Error(context, 503, "ServiceUnavailable", $"This node is a backup; send writes to the primary at {primary}.");
+        }
+
+        context.Response.StatusCode = 307;
+        context.Response.Headers.Location = new Uri(primary, context.Request.Path + context.Request.QueryString).ToString();
+        return Task.CompletedTask;
+    }
 
     /// <summary>The node certificate with its key, loaded the way SslStream wants it on every platform.</summary>
     private static X509Certificate2 ServerCertificate(LedgerService ledger)

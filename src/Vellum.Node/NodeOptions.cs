@@ -63,6 +63,21 @@ public sealed class NodeOptions
     /// <summary>Longest a transaction stays Pending on a single node (default 100 ms).</summary>
     public TimeSpan SignatureDelay { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Address of this node's Raft channel (TCP with mutual TLS between nodes). Set, the node is a member of a
+    /// replicated cluster; null (the default), it is a single node.
+    /// </summary>
+    public IPEndPoint? NodeListen { get; init; }
+
+    /// <summary>The other members of a static cluster: each one's Raft address and client (HTTPS) address.</summary>
+    public IReadOnlyList<ClusterPeer> Peers { get; init; } = [];
+
+    /// <summary>
+    /// A write that reaches a backup is answered 307 with the primary's address (the default) or, when false, 503
+    /// naming the primary in the message.
+    /// </summary>
+    public bool RedirectToPrimary { get; init; } = true;
+
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
     {
@@ -83,9 +98,19 @@ public sealed class NodeOptions
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(PageSize, nameof(PageSize));
         Positive(SignatureInterval, nameof(SignatureInterval));
+        if (Peers.Count > 0 && NodeListen is null)
+        {
+            throw new ArgumentException("peers need a node channel address of this node (--node-listen)", nameof(Peers));
+        }
+
         if (string.IsNullOrWhiteSpace(LedgerId))
         {
             throw new ArgumentException("LedgerId must not be empty", nameof(LedgerId));
         }
     }
 }
+
+/// <summary>A member of a static cluster as another node sees it.</summary>
+/// <param name="NodeEndPoint">Its Raft (node channel) address.</param>
+/// <param name="Url">Its client address, e.g. <c>https://10.0.0.2:8443</c>: where writes are redirected when it is primary.</param>
+public sealed record ClusterPeer(IPEndPoint NodeEndPoint, Uri Url);

@@ -110,6 +110,49 @@ public sealed class DataDirectory
         return (service, NodeIdentity.LoadPemFiles(NodeCertificate, NodePrivateKey), LedgerSecret.Load(LedgerSecretFile), ledgerPrivate);
     }
 
+    /// <summary>
+    /// Gives this (new) data folder the service identity, ledger secret and ledger type of another member's, so a node
+    /// of a static cluster starts in the same service with a node certificate of its own. Does nothing when this
+    /// folder already holds the same service certificate; refuses when it holds another one.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This folder belongs to another service, or the source is incomplete.</exception>
+    public void ProvisionFrom(DataDirectory source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (File.Exists(ServiceCertificate))
+        {
+            if (File.ReadAllText(ServiceCertificate) != File.ReadAllText(source.ServiceCertificate))
+            {
+                throw new InvalidOperationException($"{Root} already belongs to another service; it cannot take {source.Root}'s identity");
+            }
+
+            return;
+        }
+
+        foreach (var path in new[] { source.ServiceCertificate, source.ServicePrivateKey, source.LedgerSecretFile, source.LedgerTypeFile })
+        {
+            if (!File.Exists(path))
+            {
+                throw new InvalidOperationException($"{path} is missing: start the first member once before provisioning others from it");
+            }
+        }
+
+        Directory.CreateDirectory(Credentials);
+        Directory.CreateDirectory(Secrets);
+        Directory.CreateDirectory(State);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        WriteSecretFile(ServicePrivateKey, File.ReadAllText(source.ServicePrivateKey));
+        WriteSecretFile(LedgerSecretFile, File.ReadAllText(source.LedgerSecretFile));
+        Durability.WriteFileAtomic(LedgerTypeFile, File.ReadAllBytes(source.LedgerTypeFile));
+
+        // The certificate last: its presence is what marks the folder as provisioned.
+        File.WriteAllText(ServiceCertificate, File.ReadAllText(source.ServiceCertificate));
+    }
+
     /// <summary>A node certificate for loopback use: SANs localhost, 127.0.0.1 and ::1.</summary>
     public static NodeIdentityOptions DefaultNodeOptions()
     {

@@ -21,9 +21,16 @@ internal static class StartCommand
         var metrics = new Option<string?>("--metrics-listen") { Description = "host:port of the Prometheus scrape endpoint (/metrics over HTTP); off when absent." };
         var benchmark = new Option<bool>("--benchmark-endpoints") { Description = "Also serve /app/benchmark/noop (POST and GET): the same pipeline, writing nothing; for measuring the same-stack ceiling." };
         var ledgerId = new Option<string>("--ledger-id") { Description = "The ledger id served by /ledgerIdentity/{ledgerId}.", DefaultValueFactory = _ => "default" };
-        var command = new Command("start", "Start a single-node ledger service over HTTPS with mutual TLS.") { data, listen, type, admins, ledgerId, metrics, benchmark };
+        var nodeListen = new Option<string?>("--node-listen") { Description = "host:port of this node's Raft channel (TCP, mutual TLS between nodes): makes the node a cluster member." };
+        var peers = new Option<string[]>("--peer") { Description = "Another member of a static cluster, as raft-host:port=https://host:port (repeatable; needs --node-listen).", AllowMultipleArgumentsPerToken = false };
+        var identityFrom = new Option<string?>("--identity-from") { Description = "Data folder of an existing cluster member: a new node takes its service identity and ledger secret (first start only)." };
+        var command = new Command("start", "Start a ledger node over HTTPS with mutual TLS: a single node, or with --node-listen and --peer a member of a replicated cluster.")
+        {
+            data, listen, type, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom,
+        };
         command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, result.GetValue(metrics), result.GetValue(benchmark), cancellationToken));
+            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, result.GetValue(metrics), result.GetValue(benchmark),
+            result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom), cancellationToken));
         return command;
     }
 
@@ -39,8 +46,50 @@ internal static class StartCommand
         return IPEndPoint.TryParse(text, out endpoint!) && text.Contains(':', StringComparison.Ordinal) && !text.EndsWith(']');
     }
 
-    private static async Task<int> RunAsync(string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, bool benchmarkEndpoints, CancellationToken cancellationToken)
+    /// <summary>Parses <c>raft-host:port=https://host:port</c>.</summary>
+    internal static bool TryParsePeer(string text, out ClusterPeer? peer)
     {
+        peer = null;
+        var equals = text.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0 || !TryParseEndpoint(text[..equals], out var nodeEndPoint) || nodeEndPoint.Port == 0 ||
+            !Uri.TryCreate(text[(equals + 1)..], UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
+        {
+            return false;
+        }
+
+        peer = new ClusterPeer(nodeEndPoint, url);
+        return true;
+    }
+
+    private static async Task<int> RunAsync(
+        string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, bool benchmarkEndpoints, string? nodeListen, string[] peerTexts,
+        string? identityFrom, CancellationToken cancellationToken)
+    {
+        IPEndPoint? nodeEndPoint = null;
+        if (nodeListen is not null && (!TryParseEndpoint(nodeListen, out nodeEndPoint) || nodeEndPoint.Port == 0))
+        {
+            Console.Error.WriteLine($"vellum start: --node-listen '{nodeListen}' is not host:port with a fixed port");
+            return 2;
+        }
+
+        var peers = new List<ClusterPeer>();
+        foreach (var text in peerTexts)
+        {
+            if (!TryParsePeer(text, out var peer))
+            {
+                Console.Error.WriteLine($"vellum start: --peer '{text}' is not raft-host:port=https://host:port");
+                return 2;
+            }
+
+            peers.Add(peer!);
+        }
+
+        if (peers.Count > 0 && nodeEndPoint is null)
+        {
+            Console.Error.WriteLine("vellum start: --peer needs --node-listen");
+            return 2;
+        }
+
         if (metricsListen is not null && !TryParseEndpoint(metricsListen, out _))
         {
             Console.Error.WriteLine($"vellum start: --metrics-listen '{metricsListen}' is not host:port");
@@ -68,11 +117,20 @@ internal static class StartCommand
             }
         }
 
-        var options = new NodeOptions { DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen, BenchmarkEndpoints = benchmarkEndpoints };
+        var options = new NodeOptions
+        {
+            DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen,
+            BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers,
+        };
         Microsoft.AspNetCore.Builder.WebApplication app;
         Vellum.Node.Service.LedgerService ledger;
         try
         {
+            if (identityFrom is not null)
+            {
+                new Vellum.Storage.DataDirectory(data).ProvisionFrom(new Vellum.Storage.DataDirectory(identityFrom));
+            }
+
             (app, ledger) = await NodeHost.BuildAsync(options, cancellationToken: cancellationToken);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or InvalidDataException or ArgumentException or CryptographicException)
@@ -104,6 +162,11 @@ internal static class StartCommand
             }
 
             Console.WriteLine($"ledger files: {ledger.Data.Ledger}");
+            if (nodeEndPoint is not null)
+            {
+                Console.WriteLine($"node channel: {nodeEndPoint} (cluster of {peers.Count + 1}; see /node/network)");
+            }
+
             if (ledger.DevelopmentAdminCertificate is { } cert)
             {
                 Console.WriteLine($"development administrator: {cert} (key {Path.Combine(ledger.Data.Credentials, "admin_privk.pem")})");

@@ -36,7 +36,8 @@ internal static class OpenApiDocument
         new("get", "/app/enclaveQuotes", "A virtual quote: a measurement of the running binary, no hardware root of trust.", [], 200),
         new("get", "/ledgerIdentity/{ledgerId}", "The service certificate clients pin.", [], 200, Authenticated: false),
         new("get", "/node/health/live", "Liveness.", [], 200, Authenticated: false),
-        new("get", "/node/health/ready", "Readiness, with the last and committed seqno.", [], 200, Authenticated: false),
+        new("get", "/node/health/ready", "Readiness (503 while a cluster member catches up), with the last and committed seqno.", [], 200, Authenticated: false),
+        new("get", "/node/network", "The cluster as this node sees it: members, primary, view, this node's progress.", [], 200, Authenticated: false),
         new("get", "/openapi.json", "This document.", [], 200, Authenticated: false),
     ];
 

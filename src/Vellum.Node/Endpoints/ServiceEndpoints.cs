@@ -33,6 +33,7 @@ internal static class ServiceEndpoints
         app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledger));
         app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live")));
         app.MapGet("/node/health/ready", context => Ready(context, ledger));
+        app.MapGet("/node/network", context => Network(context, ledger));
     }
 
     private static async Task Collections(HttpContext context, LedgerService ledger)
@@ -140,13 +141,90 @@ internal static class ServiceEndpoints
         });
     }
 
-    private static Task Ready(HttpContext context, LedgerService ledger) =>
-        AclResponses.Json(context, writer =>
+    /// <summary>
+    /// Ready when this node can serve what it holds: a single node at once; a cluster member when it is the primary,
+    /// or a backup that knows a primary and has applied everything consensus has committed (so a node catching up
+    /// answers 503).
+    /// </summary>
+    private static Task Ready(HttpContext context, LedgerService ledger)
+    {
+        var store = ledger.Store;
+        var ready = IsReady(ledger);
+        if (!ready)
         {
-            writer.WriteString("status", "Ready");
-            writer.WriteNumber("lastSeqno", ledger.Store.LastSeqno);
-            writer.WriteNumber("committedSeqno", ledger.Store.CommittedSeqno);
+            context.Response.StatusCode = 503;
+        }
+
+        return AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("status", ready ? "Ready" : "CatchingUp");
+            writer.WriteNumber("lastSeqno", store.LastSeqno);
+            writer.WriteNumber("committedSeqno", store.CommittedSeqno);
         });
+    }
+
+    private static bool IsReady(LedgerService ledger)
+    {
+        if (ledger.Replication is not { } replication)
+        {
+            return true;
+        }
+
+        var consensus = replication.Consensus;
+        return ledger.Store.IsPrimary || (consensus.LeaderEndPoint is not null && replication.LastAppliedIndex >= consensus.CommitIndex);
+    }
+
+    /// <summary>The cluster as this node sees it: members, the primary, and this node's own progress.</summary>
+    private static Task Network(HttpContext context, LedgerService ledger)
+    {
+        var store = ledger.Store;
+        var options = ledger.Options;
+        var replication = ledger.Replication;
+        var leader = replication?.Consensus.LeaderEndPoint;
+        return AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("role", store.IsPrimary ? "Primary" : "Backup");
+            writer.WriteNumber("view", store.View);
+            writer.WriteNumber("durableSeqno", store.DurableSeqno);
+            writer.WriteNumber("committedSeqno", store.CommittedSeqno);
+            writer.WriteBoolean("ready", IsReady(ledger));
+            if (replication is not null)
+            {
+                writer.WriteNumber("consensusCommitIndex", replication.Consensus.CommitIndex);
+                writer.WriteNumber("appliedIndex", replication.LastAppliedIndex);
+            }
+
+            var self = $"https://{options.Listen}";
+            var primary = store.IsPrimary ? self : ledger.PrimaryUrl?.ToString().TrimEnd('/');
+            if (primary is null)
+            {
+                writer.WriteNull("primary");
+            }
+            else
+            {
+                writer.WriteString("primary", primary);
+            }
+
+            writer.WriteStartArray("nodes");
+            writer.WriteStartObject();
+            writer.WriteString("url", self);
+            writer.WriteString("nodeAddress", options.NodeListen?.ToString());
+            writer.WriteBoolean("isLocal", true);
+            writer.WriteBoolean("isPrimary", store.IsPrimary);
+            writer.WriteEndObject();
+            foreach (var peer in options.Peers)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("url", peer.Url.ToString().TrimEnd('/'));
+                writer.WriteString("nodeAddress", peer.NodeEndPoint.ToString());
+                writer.WriteBoolean("isLocal", false);
+                writer.WriteBoolean("isPrimary", !store.IsPrimary && peer.NodeEndPoint.Equals(leader));
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        });
+    }
 }
 
 /// <summary>The virtual attestation platform: a measurement of the running binary and nothing more.</summary>

@@ -211,19 +211,56 @@ internal static class TransactionEndpoints
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Committed, Pending or Invalid by CCF's rules: a transaction whose seqno now holds another transaction, or whose
+    /// view is older than the ledger's latest while its seqno was never applied here, can never commit.
+    /// </summary>
     private static async Task Status(HttpContext context, LedgerService ledger)
     {
-        var resolved = await Resolve(context, ledger, userEntriesOnly: false).ConfigureAwait(false);
-        if (resolved is not { } tx)
+        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
         {
             return;
         }
 
-        var committed = tx.Id.Seqno <= ledger.Store.CommittedSeqno;
+        var text = (string?)context.Request.RouteValues["transactionId"];
+        if (!TxId.TryParse(text, out var id))
+        {
+            await AclResponses.Error(context, 400, "InvalidInput", $"'{text}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
+            return;
+        }
+
+        var store = ledger.Store;
+        string state;
+        if (id.View > store.View)
+        {
+            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known: view {id.View} has not started.").ConfigureAwait(false);
+            return;
+        }
+
+        if (id.Seqno <= store.DurableSeqno)
+        {
+            state = store.ReadHeader(id.Seqno).Id != id ? "Invalid" : id.Seqno <= store.CommittedSeqno ? "Committed" : "Pending";
+        }
+        else if (id.View < store.View)
+        {
+            // Everything of older views that committed was applied before the newer view's first transaction.
+            state = "Invalid";
+        }
+        else if (store.IsPrimary && id.Seqno > store.LastSeqno)
+        {
+            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known.").ConfigureAwait(false);
+            return;
+        }
+        else
+        {
+            // Sequenced by this primary but not yet durable, or (on a backup) not yet applied here.
+            state = "Pending";
+        }
+
         await AclResponses.Json(context, writer =>
         {
-            writer.WriteString("state", committed ? "Committed" : "Pending");
-            writer.WriteString("transactionId", tx.Id.ToString());
+            writer.WriteString("state", state);
+            writer.WriteString("transactionId", id.ToString());
         }).ConfigureAwait(false);
     }
 

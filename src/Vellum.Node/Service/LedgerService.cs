@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Vellum.Consensus;
+using Vellum.Consensus.Raft;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Identity;
@@ -23,6 +25,9 @@ public sealed class LedgerService : IAsyncDisposable
     private readonly HashSet<string> _tags;
     private readonly SemaphoreSlim _userChanges = new(1, 1);
     private readonly LedgerSecret _secret;
+    private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+    private long _usersAppliedTo;
+    private Task _bootstrap = Task.CompletedTask;
 
     private LedgerService(NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, LedgerSecret secret, bool isPrivate, LedgerStore store)
     {
@@ -51,6 +56,24 @@ public sealed class LedgerService : IAsyncDisposable
 
     public UserTable Users { get; } = new();
 
+    /// <summary>The consensus bridge when this node is a cluster member; null on a single node.</summary>
+    public ReplicatedLedger? Replication { get; private set; }
+
+    /// <summary>The client address of the current primary, when this node is a backup that knows it.</summary>
+    public Uri? PrimaryUrl
+    {
+        get
+        {
+            if (Replication is null || Store.IsPrimary)
+            {
+                return null;
+            }
+
+            var leader = Replication.Consensus.LeaderEndPoint;
+            return leader is null ? null : Options.Peers.FirstOrDefault(p => p.NodeEndPoint.Equals(leader))?.Url;
+        }
+    }
+
     /// <summary>Path of the development Administrator certificate, when this start created one.</summary>
     public string? DevelopmentAdminCertificate { get; private set; }
 
@@ -78,21 +101,92 @@ public sealed class LedgerService : IAsyncDisposable
             SignatureInterval = options.SignatureInterval,
             SignatureDelay = options.SignatureDelay,
         };
-        var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node), logger);
-        var ledger = new LedgerService(options, data, service, node, secret, isPrivate, store);
-        foreach (var seqno in store.Index.Read(LedgerIndex.UserChangeKind, string.Empty, 1, int.MaxValue))
+        ReplicatedLedger? replication = null;
+        if (options.NodeListen is { } nodeListen)
         {
-            var body = store.ReadBody(seqno);
-            if (!EntryHeader.TryRead(body, out var header, out var error) || !UserChangeEntry.TryDecode(body, header, out var change, out error))
+            var consensus = new RaftConsensus(new RaftConsensusOptions
             {
-                throw new LedgerCorruptException($"user change {seqno} is malformed: {error}");
-            }
+                LocalEndPoint = nodeListen,
+                Members = [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
+                WalPath = Path.Combine(data.State, "raft"),
+                NodeIdentity = node,
+                ServiceCertificate = service.Certificate,
+                // DotNext logs a warning per lagging heartbeat under load; our own bridge logs the role changes.
+                LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+            });
+            replication = new ReplicatedLedger(consensus, logger);
+        }
 
-            ledger.Users.Apply(change!);
+        var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node), logger, replication);
+        var ledger = new LedgerService(options, data, service, node, secret, isPrivate, store) { _logger = logger };
+        ledger.ReplayUserChanges(store.DurableSeqno);
+        if (replication is not null)
+        {
+            ledger.Replication = replication;
+            replication.Attach(store);
+            store.Applied += (_, last) => ledger.ReplayUserChanges(last);
+            store.RoleChanged += ledger.OnRoleChanged;
+            await replication.StartAsync(cancellationToken).ConfigureAwait(false);
+            return ledger;
         }
 
         await ledger.BootstrapAdministratorsAsync(logger, cancellationToken).ConfigureAwait(false);
         return ledger;
+    }
+
+    /// <summary>Applies the user changes written since the last call (up to <paramref name="lastSeqno"/>) to the user table.</summary>
+    private void ReplayUserChanges(long lastSeqno)
+    {
+        lock (Users)
+        {
+            foreach (var seqno in Store.Index.Read(LedgerIndex.UserChangeKind, string.Empty, _usersAppliedTo + 1, int.MaxValue))
+            {
+                var body = Store.ReadBody(seqno);
+                if (!EntryHeader.TryRead(body, out var header, out var error) || !UserChangeEntry.TryDecode(body, header, out var change, out error))
+                {
+                    throw new LedgerCorruptException($"user change {seqno} is malformed: {error}");
+                }
+
+                Users.Apply(change!);
+                _usersAppliedTo = seqno;
+            }
+
+            _usersAppliedTo = Math.Max(_usersAppliedTo, lastSeqno);
+        }
+    }
+
+    /// <summary>
+    /// A cluster member that becomes primary takes up the collection and tag accounting from the ledger as applied,
+    /// and the first primary of a new ledger makes its first Administrators.
+    /// </summary>
+    private void OnRoleChanged(bool isPrimary)
+    {
+        if (!isPrimary)
+        {
+            return;
+        }
+
+        lock (_namesLock)
+        {
+            _collections.UnionWith(Store.Index.Collections());
+            _tags.UnionWith(Store.Index.Tags());
+        }
+
+        ReplayUserChanges(Store.DurableSeqno);
+        if (Users.Count == 0)
+        {
+            _bootstrap = Task.Run(async () =>
+            {
+                try
+                {
+                    await BootstrapAdministratorsAsync(_logger, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is NotPrimaryException or ReplicationLostException or ObjectDisposedException)
+                {
+                    // Lost the role first; the next primary bootstraps.
+                }
+            });
+        }
     }
 
     /// <summary>
@@ -193,6 +287,14 @@ public sealed class LedgerService : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Replication is { } replication)
+        {
+            // Consensus first, so nothing is applied to a store being closed.
+            await replication.DisposeAsync().ConfigureAwait(false);
+            await replication.Consensus.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _bootstrap.ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
         Service.Dispose();
         Node.Dispose();

@@ -43,7 +43,15 @@ public sealed partial class LedgerStore
         // Once sequenced, the transaction is written whatever the caller does, so the wait is not cancellable: a
         // cancellable wait would cost a promise and a token registration per append, and an abandoned wait would
         // only hide the outcome from the caller.
-        await batch.Durable.Task.ConfigureAwait(false);
+        try
+        {
+            await batch.Durable.Task.ConfigureAwait(false);
+        }
+        catch (ReplicationLostException ex)
+        {
+            throw new ReplicationLostException($"transaction {id}: {ex.Message}", ex);
+        }
+
         return id;
     }
 

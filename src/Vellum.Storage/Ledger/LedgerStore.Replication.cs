@@ -24,6 +24,15 @@ public sealed partial class LedgerStore
     // The batch the flusher is replicating; ApplyCommitted recognises it when consensus passes it back.
     private PendingBatch? _inFlight;
 
+    /// <summary>
+    /// Raised, with the first and last seqno, after a batch from another primary is written (under the store's apply
+    /// lock, so handlers see batches in order and must be quick). The primary's own batches do not raise it.
+    /// </summary>
+    public event Action<long, long>? Applied;
+
+    /// <summary>Raised with the new value of <see cref="IsPrimary"/> after every role change.</summary>
+    public event Action<bool>? RoleChanged;
+
     /// <summary>True when this store replicates through consensus rather than writing on its own.</summary>
     public bool IsReplicated => _replicator is not null;
 
@@ -67,6 +76,7 @@ public sealed partial class LedgerStore
         }
 
         SignalFlusher();
+        RoleChanged?.Invoke(true);
     }
 
     /// <summary>
@@ -83,6 +93,8 @@ public sealed partial class LedgerStore
                 RollBackLocked();
             }
         }
+
+        RoleChanged?.Invoke(_isPrimary);
     }
 
     /// <summary>
@@ -231,6 +243,8 @@ public sealed partial class LedgerStore
         {
             batch.Release();
         }
+
+        Applied?.Invoke(leaves[0].Header.Id.Seqno, leaves[^1].Header.Id.Seqno);
     }
 
     /// <summary>Each signature in the batch must sign the root of everything before it, with a valid node signature.</summary>
