@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+
+namespace Vellum.Cluster.Tests;
+
+/// <summary>
+/// A static cluster of <c>vellum start</c> processes on 127.0.0.1: fixed ports chosen up front (peers must know each
+/// other's addresses), node 0 creates the service, the others take its identity with <c>--identity-from</c>, and one
+/// Administrator certificate made by the test is given to every node.
+/// </summary>
+internal sealed class ClusterProcess : IAsyncDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "vellum-cluster-" + Guid.NewGuid().ToString("N"));
+    private readonly Process?[] _processes;
+    private readonly StringBuilder[] _logs;
+    private readonly X509Certificate2 _admin;
+
+    public ClusterProcess(int size)
+    {
+        Size = size;
+        Directory.CreateDirectory(_root);
+        HttpPorts = [.. Enumerable.Range(0, size).Select(_ => FreePort())];
+        NodePorts = [.. Enumerable.Range(0, size).Select(_ => FreePort())];
+        _processes = new Process?[size];
+        _logs = [.. Enumerable.Range(0, size).Select(_ => new StringBuilder())];
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var request = new CertificateRequest("CN=Cluster Test Administrator", key, HashAlgorithmName.SHA384);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        AdminCertificatePath = Path.Combine(_root, "admin_cert.pem");
+        File.WriteAllText(AdminCertificatePath, certificate.ExportCertificatePem());
+        _admin = X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+
+    public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(30);
+
+    public int Size { get; }
+
+    public int[] HttpPorts { get; }
+
+    public int[] NodePorts { get; }
+
+    public string AdminCertificatePath { get; }
+
+    public string Data(int i) => Path.Combine(_root, $"node{i}");
+
+    public Uri Url(int i) => new($"https://127.0.0.1:{HttpPorts[i]}");
+
+    public bool IsRunning(int i) => _processes[i] is { HasExited: false };
+
+    public string Log(int i)
+    {
+        lock (_logs[i])
+        {
+            return _logs[i].ToString();
+        }
+    }
+
+    /// <summary>Starts node <paramref name="i"/> and waits until it prints its banner (not until it is ready).</summary>
+    public async Task StartAsync(int i)
+    {
+        if (IsRunning(i))
+        {
+            throw new InvalidOperationException($"node {i} is running");
+        }
+
+        List<string> args = ["start", "--data", Data(i), "--listen", $"127.0.0.1:{HttpPorts[i]}", "--node-listen", $"127.0.0.1:{NodePorts[i]}", "--admin-cert", AdminCertificatePath];
+        for (var j = 0; j < Size; j++)
+        {
+            if (j != i)
+            {
+                args.AddRange(["--peer", $"127.0.0.1:{NodePorts[j]}={Url(j)}"]);
+            }
+        }
+
+        if (i != 0)
+        {
+            args.AddRange(["--identity-from", Data(0)]);
+        }
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vellum.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start)!;
+        _processes[i] = process;
+        var banner = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                banner.TrySetException(new InvalidOperationException($"node {i} exited before it was up: {Log(i)}"));
+                return;
+            }
+
+            Append(i, e.Data);
+            if (e.Data.StartsWith("node channel: ", StringComparison.Ordinal))
+            {
+                banner.TrySetResult();
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                Append(i, e.Data);
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await banner.Task.WaitAsync(Timeout);
+    }
+
+    public async Task StartAllAsync()
+    {
+        // Node 0 first: it creates the service identity the others copy.
+        await StartAsync(0);
+        await Task.WhenAll(Enumerable.Range(1, Size - 1).Select(StartAsync));
+    }
+
+    /// <summary>SIGKILL: no shutdown, nothing flushed beyond what was fsynced.</summary>
+    public void Kill(int i)
+    {
+        var process = _processes[i] ?? throw new InvalidOperationException($"node {i} was never started");
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit(30_000);
+        process.Dispose();
+        _processes[i] = null;
+    }
+
+    /// <summary>SIGTERM and wait for a clean exit.</summary>
+    public async Task<int> TerminateAsync(int i)
+    {
+        var process = _processes[i] ?? throw new InvalidOperationException($"node {i} is not running");
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        await process.WaitForExitAsync().WaitAsync(Timeout);
+        var code = process.ExitCode;
+        process.Dispose();
+        _processes[i] = null;
+        return code;
+    }
+
+    /// <summary>An Administrator client for node <paramref name="i"/> that pins the service certificate and follows 307s.</summary>
+    public HttpClient Client(int i, TimeSpan? timeout = null, bool followRedirects = true)
+    {
+        var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data(0), "credentials", "service_cert.pem")));
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = followRedirects,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ClientCertificates = [_admin],
+                RemoteCertificateValidationCallback = (_, cert, _, _) =>
+                {
+                    using var chain = new X509Chain();
+                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                    chain.ChainPolicy.CustomTrustStore.Add(service);
+                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                    return cert is X509Certificate2 c && chain.Build(c);
+                },
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = Url(i), DefaultRequestVersion = HttpVersion.Version20, Timeout = timeout ?? TimeSpan.FromSeconds(10) };
+    }
+
+    /// <summary>/node/network of node <paramref name="i"/>, or null when it does not answer.</summary>
+    public async Task<JsonElement?> NetworkAsync(int i)
+    {
+        if (!IsRunning(i))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var client = Client(i, TimeSpan.FromSeconds(2));
+            var text = await client.GetStringAsync("/node/network");
+            return JsonDocument.Parse(text).RootElement.Clone();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Waits until exactly one running node says it is primary; returns it.</summary>
+    public async Task<int> WaitForPrimaryAsync(TimeSpan timeout, int? not = null)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            var primaries = new List<int>();
+            for (var i = 0; i < Size; i++)
+            {
+                if (i != not && await NetworkAsync(i) is { } network && network.GetProperty("role").GetString() == "Primary")
+                {
+                    primaries.Add(i);
+                }
+            }
+
+            if (primaries.Count == 1)
+            {
+                return primaries[0];
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"no single primary within {timeout.TotalSeconds} s");
+    }
+
+    /// <summary>Runs <c>vellum verify --json</c> on node <paramref name="i"/>'s ledger.</summary>
+    public async Task<JsonElement> VerifyAsync(int i)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "vellum.dll"), "verify", Path.Combine(Data(i), "ledger"), "--service-cert", Path.Combine(Data(0), "credentials", "service_cert.pem"), "--json" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Timeout);
+        Assert.True(process.ExitCode == 0, $"vellum verify on node {i} exited {process.ExitCode}: {await output} {await error}");
+        return JsonDocument.Parse(await output).RootElement.Clone();
+    }
+
+    private void Append(int i, string line)
+    {
+        lock (_logs[i])
+        {
+            _logs[i].AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = 0; i < Size; i++)
+        {
+            if (_processes[i] is { } process)
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync().WaitAsync(Timeout);
+                }
+
+                process.Dispose();
+            }
+        }
+
+        _admin.Dispose();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

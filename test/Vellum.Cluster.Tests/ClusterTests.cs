@@ -1,0 +1,243 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Vellum.Cluster.Tests;
+
+/// <summary>Clusters of real <c>vellum start</c> processes, killed with SIGKILL.</summary>
+[Collection(nameof(ClusterCollection))]
+public sealed partial class ClusterTests(ITestOutputHelper output)
+{
+    private const string V = "api-version=2022-05-13";
+
+    [Fact]
+    public async Task Three_nodes_take_writes_through_any_node_serve_them_everywhere_and_verify_to_one_root()
+    {
+        await using var cluster = new ClusterProcess(3);
+        await cluster.StartAllAsync();
+        var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+
+        var written = new Dictionary<string, string>();
+        for (var k = 0; k < 30; k++)
+        {
+            using var client = cluster.Client(k % 3);
+            var contents = $"write {k} via node {k % 3}";
+            var (status, id, _) = await PostAsync(client, contents, waitForCommit: k % 2 == 0);
+            Assert.Equal(HttpStatusCode.OK, status);
+            written[id!] = contents;
+        }
+
+        // A backup answers a write with a redirect to the primary.
+        var backup = Enumerable.Range(0, 3).First(i => i != primary);
+        using (var noRedirect = cluster.Client(backup, followRedirects: false))
+        {
+            var response = await noRedirect.PostAsync($"/app/transactions?{V}", Json("""{"contents":"x"}"""));
+            Assert.Equal(HttpStatusCode.TemporaryRedirect, response.StatusCode);
+            Assert.Equal(cluster.Url(primary).Authority, response.Headers.Location!.Authority);
+        }
+
+        var last = written.Keys.Select(k => Vellum.Core.Primitives.TxId.Parse(k)).Max(id => id.Seqno);
+        for (var i = 0; i < 3; i++)
+        {
+            await WaitUntilAsync(async () => await cluster.NetworkAsync(i) is { } n && n.GetProperty("committedSeqno").GetInt64() >= last, $"node {i} to commit {last}");
+            using var client = cluster.Client(i);
+            foreach (var (id, contents) in written)
+            {
+                var entry = await JsonAsync(await client.GetAsync($"/app/transactions/{id}?{V}"));
+                Assert.Equal(contents, entry.GetProperty("entry").GetProperty("contents").GetString());
+                var state = await JsonAsync(await client.GetAsync($"/app/transactions/{id}/status?{V}"));
+                Assert.Equal("Committed", state.GetProperty("state").GetString());
+            }
+        }
+
+        await AssertAllVerifyToOneRootAsync(cluster);
+    }
+
+    [Fact]
+    public async Task Killing_the_primary_under_load_five_times_and_then_every_node_loses_no_committed_write()
+    {
+        await using var cluster = new ClusterProcess(3);
+        await cluster.StartAllAsync();
+        await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+
+        using var load = new Load(cluster);
+        var failovers = new List<double>();
+        for (var round = 0; round < 5; round++)
+        {
+            await Task.Delay(1500);
+            var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+            var clock = Stopwatch.StartNew();
+            cluster.Kill(primary);
+            var next = await cluster.WaitForPrimaryAsync(TimeSpan.FromSeconds(10), not: primary);
+            failovers.Add(clock.Elapsed.TotalSeconds);
+            Assert.NotEqual(primary, next);
+            await cluster.StartAsync(primary);
+        }
+
+        output.WriteLine($"failover (SIGKILL of the primary to a new primary answering /node/network), s: {string.Join(", ", failovers.Select(f => f.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)))}");
+        Assert.All(failovers, f => Assert.True(f < 5, $"a failover took {f:0.00} s"));
+        Assert.True(failovers.Order().ElementAt(2) < 3, $"median failover {failovers.Order().ElementAt(2):0.00} s is over 3 s");
+
+        // Then the whole cluster at once, still under load.
+        await Task.Delay(1000);
+        for (var i = 0; i < 3; i++)
+        {
+            cluster.Kill(i);
+        }
+
+        await load.StopAsync();
+        output.WriteLine($"writes reported committed: {load.Committed.Count}; failed: {load.Failures}; outcome-unknown ids: {load.Unknown.Count}");
+        Assert.True(load.Committed.Count > 50, $"only {load.Committed.Count} writes committed");
+
+        await cluster.StartAllAsync();
+        var final = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        using var client = cluster.Client(final);
+        foreach (var (id, contents) in load.Committed)
+        {
+            var entry = await JsonAsync(await client.GetAsync($"/app/transactions/{id}?{V}"));
+            Assert.Equal(contents, entry.GetProperty("entry").GetProperty("contents").GetString());
+        }
+
+        // A write whose primary changed under it ends Committed or Invalid, never stays Pending.
+        foreach (var id in load.Unknown)
+        {
+            await WaitUntilAsync(
+                async () => (await JsonAsync(await client.GetAsync($"/app/transactions/{id}/status?{V}"))).GetProperty("state").GetString() is "Committed" or "Invalid",
+                $"{id} to be Committed or Invalid");
+        }
+
+        await AssertAllVerifyToOneRootAsync(cluster);
+    }
+
+    private static async Task AssertAllVerifyToOneRootAsync(ClusterProcess cluster)
+    {
+        // Let every node apply the last signature, then stop them cleanly and check each ledger offline.
+        var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        var target = (await cluster.NetworkAsync(primary))!.Value.GetProperty("committedSeqno").GetInt64();
+        for (var i = 0; i < 3; i++)
+        {
+            await WaitUntilAsync(async () => await cluster.NetworkAsync(i) is { } n && n.GetProperty("committedSeqno").GetInt64() >= target, $"node {i} to reach {target}");
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, await cluster.TerminateAsync(i));
+        }
+
+        var results = new List<JsonElement>();
+        for (var i = 0; i < 3; i++)
+        {
+            results.Add(await cluster.VerifyAsync(i));
+        }
+
+        var roots = results.Select(r => r.GetProperty("lastSignedRoot").GetString()).Distinct().ToArray();
+        var sizes = results.Select(r => r.GetProperty("lastSignedSeqno").GetInt64()).Distinct().ToArray();
+        Assert.Single(sizes);
+        Assert.Single(roots);
+    }
+
+    internal static async Task<(HttpStatusCode Status, string? Id, string Body)> PostAsync(HttpClient client, string contents, bool waitForCommit = false)
+    {
+        using var response = await client.PostAsync($"/app/transactions?{V}{(waitForCommit ? "&waitForCommit=true" : "")}", Json(JsonSerializer.Serialize(new { contents })));
+        var body = await response.Content.ReadAsStringAsync();
+        var id = response.Headers.TryGetValues("x-ms-ccf-transaction-id", out var values) ? values.Single() : null;
+        return (response.StatusCode, id, body);
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+
+    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > ClusterProcess.Timeout)
+            {
+                throw new TimeoutException($"timed out waiting for {what}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    [GeneratedRegex(@"transaction (\d+\.\d+)")]
+    private static partial Regex TransactionIdInMessage();
+
+    /// <summary>Eight closed-loop writers with waitForCommit=true against whichever nodes are up.</summary>
+    private sealed class Load : IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task[] _writers;
+        private int _failures;
+
+        public Load(ClusterProcess cluster)
+        {
+            _writers = [.. Enumerable.Range(0, 8).Select(w => Task.Run(() => WriteAsync(cluster, w)))];
+        }
+
+        public ConcurrentDictionary<string, string> Committed { get; } = new();
+
+        public ConcurrentBag<string> Unknown { get; } = [];
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        public async Task StopAsync()
+        {
+            await _stop.CancelAsync();
+            await Task.WhenAll(_writers).WaitAsync(ClusterProcess.Timeout);
+        }
+
+        private async Task WriteAsync(ClusterProcess cluster, int writer)
+        {
+            var k = 0;
+            while (!_stop.IsCancellationRequested)
+            {
+                var node = (writer + k) % cluster.Size;
+                var contents = $"writer {writer} write {k++}";
+                if (!cluster.IsRunning(node))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    using var client = cluster.Client(node, TimeSpan.FromSeconds(5));
+                    var (status, id, body) = await PostAsync(client, contents, waitForCommit: true);
+                    if (status == HttpStatusCode.OK)
+                    {
+                        // Answered only once committed: this write must never be lost.
+                        Committed[id!] = contents;
+                        continue;
+                    }
+
+                    if (TransactionIdInMessage().Match(body) is { Success: true } match)
+                    {
+                        Unknown.Add(match.Groups[1].Value);
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+                {
+                }
+
+                Interlocked.Increment(ref _failures);
+                await Task.Delay(20);
+            }
+        }
+
+        public void Dispose() => _stop.Dispose();
+    }
+}
+
+[CollectionDefinition(nameof(ClusterCollection), DisableParallelization = true)]
+public sealed class ClusterCollection;
