@@ -22,9 +22,14 @@ internal sealed class ClusterProcess : IAsyncDisposable
     private readonly StringBuilder[] _logs;
     private readonly X509Certificate2 _admin;
 
-    public ClusterProcess(int size)
+    /// <param name="size">Members.</param>
+    /// <param name="hosts">Each member's IP address (default 127.0.0.1 for all).</param>
+    /// <param name="namespaces">Each member's network namespace (run with <c>ip netns exec</c>), or none.</param>
+    public ClusterProcess(int size, string[]? hosts = null, string[]? namespaces = null)
     {
         Size = size;
+        Hosts = hosts ?? [.. Enumerable.Repeat("127.0.0.1", size)];
+        Namespaces = namespaces;
         Directory.CreateDirectory(_root);
         HttpPorts = [.. Enumerable.Range(0, size).Select(_ => FreePort())];
         NodePorts = [.. Enumerable.Range(0, size).Select(_ => FreePort())];
@@ -36,7 +41,17 @@ internal sealed class ClusterProcess : IAsyncDisposable
         AdminCertificatePath = Path.Combine(_root, "admin_cert.pem");
         File.WriteAllText(AdminCertificatePath, certificate.ExportCertificatePem());
         _admin = X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+        AdminKeyPath = Path.Combine(_root, "admin_privk.pem");
+        File.WriteAllText(AdminKeyPath, key.ExportPkcs8PrivateKeyPem());
     }
+
+    public string[] Hosts { get; }
+
+    public string[]? Namespaces { get; }
+
+    public string AdminKeyPath { get; }
+
+    public string ServiceCertificatePath => Path.Combine(Data(0), "credentials", "service_cert.pem");
 
     public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(30);
 
@@ -50,7 +65,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
 
     public string Data(int i) => Path.Combine(_root, $"node{i}");
 
-    public Uri Url(int i) => new($"https://127.0.0.1:{HttpPorts[i]}");
+    public Uri Url(int i) => new($"https://{Hosts[i]}:{HttpPorts[i]}");
 
     public bool IsRunning(int i) => _processes[i] is { HasExited: false };
 
@@ -70,12 +85,12 @@ internal sealed class ClusterProcess : IAsyncDisposable
             throw new InvalidOperationException($"node {i} is running");
         }
 
-        List<string> args = ["start", "--data", Data(i), "--listen", $"127.0.0.1:{HttpPorts[i]}", "--node-listen", $"127.0.0.1:{NodePorts[i]}", "--admin-cert", AdminCertificatePath];
+        List<string> args = ["start", "--data", Data(i), "--listen", $"{Hosts[i]}:{HttpPorts[i]}", "--node-listen", $"{Hosts[i]}:{NodePorts[i]}", "--admin-cert", AdminCertificatePath];
         for (var j = 0; j < Size; j++)
         {
             if (j != i)
             {
-                args.AddRange(["--peer", $"127.0.0.1:{NodePorts[j]}={Url(j)}"]);
+                args.AddRange(["--peer", $"{Hosts[j]}:{NodePorts[j]}={Url(j)}"]);
             }
         }
 
@@ -84,14 +99,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
             args.AddRange(["--identity-from", Data(0)]);
         }
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vellum.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(start)!;
+        var process = Process.Start(InNamespace(i, "dotnet", [Path.Combine(AppContext.BaseDirectory, "vellum.dll"), .. args]))!;
         _processes[i] = process;
         var banner = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
@@ -127,6 +135,26 @@ internal sealed class ClusterProcess : IAsyncDisposable
         await Task.WhenAll(Enumerable.Range(1, Size - 1).Select(StartAsync));
     }
 
+    /// <summary>A process start for <paramref name="file"/> in member <paramref name="i"/>'s network namespace, if any.</summary>
+    public ProcessStartInfo InNamespace(int i, string file, IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo(Namespaces is null ? file : "ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (Namespaces is not null)
+        {
+            foreach (var arg in new[] { "netns", "exec", Namespaces[i], file })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
+
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
+    }
+
     /// <summary>SIGKILL: no shutdown, nothing flushed beyond what was fsynced.</summary>
     public void Kill(int i)
     {
@@ -156,7 +184,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
     /// <summary>An Administrator client for node <paramref name="i"/> that pins the service certificate and follows 307s.</summary>
     public HttpClient Client(int i, TimeSpan? timeout = null, bool followRedirects = true)
     {
-        var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data(0), "credentials", "service_cert.pem")));
+        var service = X509Certificate2.CreateFromPem(File.ReadAllText(ServiceCertificatePath));
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = followRedirects,

@@ -113,7 +113,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         await AssertAllVerifyToOneRootAsync(cluster);
     }
 
-    private static async Task AssertAllVerifyToOneRootAsync(ClusterProcess cluster)
+    internal static async Task AssertAllVerifyToOneRootAsync(ClusterProcess cluster)
     {
         // Let every node apply the last signature, then stop them cleanly and check each ledger offline.
         var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
@@ -150,7 +150,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
 
-    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
+    internal static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}");
