@@ -49,8 +49,10 @@ stop_node() {
     NODE_PID=""
 }
 
+CLUSTER_PIDS=()
 cleanup() {
     stop_node
+    for pid in "${CLUSTER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     if [ -n "$PG_DATA" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
         (cd /tmp && timeout 40 "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop > /dev/null 2>&1) || true
     fi
@@ -60,7 +62,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port_free() { ! ss -ltn | awk '{print $4}' | grep -q ":$1\$"; }
-for port in "$NODE_PORT" "$PRIVATE_PORT" "$PG_PORT"; do
+for port in "$NODE_PORT" "$PRIVATE_PORT" "$PG_PORT" $((NODE_PORT + 10)) $((NODE_PORT + 11)) $((NODE_PORT + 12)) $((NODE_PORT + 20)) $((NODE_PORT + 21)) $((NODE_PORT + 22)); do
     port_free "$port" || { echo "run.sh: port $port is in use (set NODE_PORT / PG_PORT)" >&2; exit 1; }
 done
 
@@ -157,6 +159,48 @@ for round in 1 2; do
         stop_node
     done
 done
+
+# A 3-node cluster on this machine: the three nodes and the generator share its cores. Appends go to the primary;
+# each is answered once a majority has it and it is durable on the primary; with --wait-for-commit, once a
+# signature over it is too (global commit).
+C_HTTP=($((NODE_PORT + 10)) $((NODE_PORT + 11)) $((NODE_PORT + 12)))
+C_RAFT=($((NODE_PORT + 20)) $((NODE_PORT + 21)) $((NODE_PORT + 22)))
+C_ADMIN=$WORK/cluster-admin
+mkdir -p "$C_ADMIN/credentials"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$C_ADMIN/credentials/admin_privk.pem" \
+    -out "$C_ADMIN/credentials/admin_cert.pem" -subj /CN=bench-admin -days 2 > /dev/null 2>&1
+for i in 0 1 2; do
+    args=(start --data "$WORK/cluster-$i" --listen "127.0.0.1:${C_HTTP[$i]}" --node-listen "127.0.0.1:${C_RAFT[$i]}"
+          --admin-cert "$C_ADMIN/credentials/admin_cert.pem")
+    for j in 0 1 2; do
+        if [ "$j" != "$i" ]; then args+=(--peer "127.0.0.1:${C_RAFT[$j]}=https://127.0.0.1:${C_HTTP[$j]}"); fi
+    done
+    if [ "$i" != 0 ]; then args+=(--identity-from "$WORK/cluster-0"); fi
+    dotnet "$VELLUM" "${args[@]}" > "$WORK/cluster-$i.log" 2>&1 &
+    CLUSTER_PIDS+=($!)
+    if [ "$i" = 0 ]; then
+        for _ in $(seq 1 300); do [ -f "$WORK/cluster-0/credentials/service_cert.pem" ] && break; sleep 0.1; done
+        cp "$WORK/cluster-0/credentials/service_cert.pem" "$C_ADMIN/credentials/"
+    fi
+done
+C_PRIMARY=""
+for _ in $(seq 1 300); do
+    for i in 0 1 2; do
+        role=$(curl -sk --max-time 1 "https://127.0.0.1:${C_HTTP[$i]}/node/network" | python3 -c 'import json,sys; print(json.load(sys.stdin)["role"])' 2>/dev/null || true)
+        if [ "$role" = Primary ]; then C_PRIMARY=$i; break 2; fi
+    done
+    sleep 0.2
+done
+if [ -n "$C_PRIMARY" ]; then
+    log "3-node cluster: primary is node $C_PRIMARY (pid ${CLUSTER_PIDS[$C_PRIMARY]})"
+    C_ARGS=(--endpoint "https://127.0.0.1:${C_HTTP[$C_PRIMARY]}" --data "$C_ADMIN" --server-pid "${CLUSTER_PIDS[$C_PRIMARY]}" --connections "$CONNECTIONS")
+    run "append, 3-node cluster" 256 append "${C_ARGS[@]}"
+    run "append --wait-for-commit, 3-node cluster" 256 append --wait-for-commit "${C_ARGS[@]}"
+else
+    log "3-node cluster: no primary within 60 s; skipped"
+fi
+for pid in "${CLUSTER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+CLUSTER_PIDS=()
 
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 log "write docs/benchmarks.md"
@@ -313,6 +357,17 @@ http1 = report("append, HTTP/1.1", 256)
 w(f"At 256 clients: Private ÷ Public append = {ratio(priv, pub_ab)} (means of two fresh nodes of each type, alternated);")
 w(f"HTTP/1.1 ÷ HTTP/2 append = {ratio(http1, pub)}.")
 w("")
+c1, c2 = report("append, 3-node cluster", 256), report("append --wait-for-commit, 3-node cluster", 256)
+s1, s2 = report("append", 256), report("append --wait-for-commit", 256)
+if c1 or c2:
+    w("3-node cluster (three `vellum start --node-listen … --peer …` processes and the generator on this one machine;")
+    w("server cores are the primary's only), 256 clients, against the single node of the same run:")
+    w("")
+    w("| | cluster req/s | single node req/s | cluster ÷ single | cluster p99 (ms) |")
+    w("|---|---:|---:|---:|---:|")
+    for name, c, s_ in (("append (majority + durable on the primary)", c1, s1), ("append --wait-for-commit (global commit)", c2, s2)):
+        w(f"| {name} | {rate(c) if c else '—'} | {rate(s_) if s_ else '—'} | {ratio(c, s_)} | {ms(c['latency_ms']['p99']) if c else '—'} |")
+    w("")
 w("What `pg-append` is: the same closed loop, each request one statement in its own transaction")
 w("(`WITH head AS (UPDATE chain_head … RETURNING seq, hash) INSERT INTO ledger SELECT …`, prepared, one round trip),")
 w("each row storing SHA-256(previous hash ‖ row). The single head row serializes appends, and its lock is held until")
