@@ -113,6 +113,56 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         await AssertAllVerifyToOneRootAsync(cluster);
     }
 
+    [Fact]
+    public async Task A_backup_down_while_ten_thousand_writes_commit_catches_up_when_restarted()
+    {
+        await using var cluster = new ClusterProcess(3);
+        await cluster.StartAllAsync();
+        var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        var down = (primary + 1) % 3;
+        cluster.Kill(down);
+
+        var ids = new ConcurrentBag<string>();
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        using (var client = cluster.Client(primary, TimeSpan.FromSeconds(30)))
+        {
+            await Task.WhenAll(Enumerable.Range(0, 64).Select(async _ =>
+            {
+                int k;
+                while ((k = Interlocked.Increment(ref next)) < 10_000)
+                {
+                    var (status, id, body) = await PostAsync(client, $"while node {down} was down: {k}");
+                    Assert.True(status == HttpStatusCode.OK, body);
+                    ids.Add(id!);
+                }
+            })).WaitAsync(TimeSpan.FromMinutes(3));
+            Assert.Equal(HttpStatusCode.OK, (await PostAsync(client, "last", waitForCommit: true)).Status);
+        }
+
+        output.WriteLine($"10,000 writes on two of three nodes in {clock.Elapsed.TotalSeconds:0.0} s");
+        var target = (await cluster.NetworkAsync(primary))!.Value.GetProperty("committedSeqno").GetInt64();
+        Assert.True(target > 10_000);
+
+        clock.Restart();
+        await cluster.StartAsync(down);
+        await WaitUntilAsync(
+            async () => await cluster.NetworkAsync(down) is { } n && n.GetProperty("committedSeqno").GetInt64() >= target && n.GetProperty("ready").GetBoolean(),
+            $"node {down} to catch up to {target}");
+        output.WriteLine($"node {down} caught up {target} transactions in {clock.Elapsed.TotalSeconds:0.0} s after its restart");
+
+        using (var client = cluster.Client(down))
+        {
+            foreach (var id in ids.OrderBy(_ => Random.Shared.Next()).Take(100))
+            {
+                var state = await JsonAsync(await client.GetAsync($"/app/transactions/{id}/status?{V}"));
+                Assert.Equal("Committed", state.GetProperty("state").GetString());
+            }
+        }
+
+        await AssertAllVerifyToOneRootAsync(cluster);
+    }
+
     internal static async Task AssertAllVerifyToOneRootAsync(ClusterProcess cluster)
     {
         // Let every node apply the last signature, then stop them cleanly and check each ledger offline.
