@@ -11,6 +11,7 @@ var root = new RootCommand("Vellum: a self-hostable confidential ledger. 'vellum
 root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(StartCommand.Create());
+root.Subcommands.Add(JoinCommand.Create());
 root.Subcommands.Add(new Command("bench", "Load-test a running node (closed loop; append, get, receipt, mixed, noop-post, noop-get). 'vellum bench --help' for options."));
 
 var parsed = root.Parse(args);

@@ -49,6 +49,12 @@ public interface IConsensusLog : IAsyncDisposable
     long CommitIndex { get; }
 
     /// <summary>
+    /// The last committed entry of any kind (batch, the engine's no-op or configuration) this node has processed; equal
+    /// to <see cref="CommitIndex"/> once caught up. Implementations that apply at once report the commit index.
+    /// </summary>
+    long AppliedIndex => CommitIndex;
+
+    /// <summary>
     /// The node-channel address of the current leader, or null if unknown. It can be this node's own address while
     /// <see cref="IsLeader"/> is still false (elected, not ready): callers answer "retry" rather than forward then.
     /// </summary>

@@ -73,6 +73,13 @@ public sealed class NodeOptions
     public IReadOnlyList<ClusterPeer> Peers { get; init; } = [];
 
     /// <summary>
+    /// Start as a new member joining an existing cluster: the Raft node waits, with no members of its own, until the
+    /// primary adds it (<c>vellum join</c>). False (the default): a node with <see cref="NodeListen"/> and no peers is
+    /// the first member of a new cluster.
+    /// </summary>
+    public bool Join { get; init; }
+
+    /// <summary>
     /// A write that reaches a backup is answered 307 with the primary's address (the default) or, when false, 503
     /// naming the primary in the message.
     /// </summary>

@@ -77,16 +77,14 @@ internal sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts node <paramref name="i"/> and waits until it prints its banner (not until it is ready).</summary>
-    public async Task StartAsync(int i)
+    /// <summary>
+    /// Starts node <paramref name="i"/> and waits until it prints its banner (not until it is ready): as a member of
+    /// the static cluster of all nodes, or <paramref name="alone"/> as the first member of a new one.
+    /// </summary>
+    public async Task StartAsync(int i, bool alone = false)
     {
-        if (IsRunning(i))
-        {
-            throw new InvalidOperationException($"node {i} is running");
-        }
-
         List<string> args = ["start", "--data", Data(i), "--listen", $"{Hosts[i]}:{HttpPorts[i]}", "--node-listen", $"{Hosts[i]}:{NodePorts[i]}", "--admin-cert", AdminCertificatePath];
-        for (var j = 0; j < Size; j++)
+        for (var j = 0; j < Size && !alone; j++)
         {
             if (j != i)
             {
@@ -94,9 +92,26 @@ internal sealed class ClusterProcess : IAsyncDisposable
             }
         }
 
-        if (i != 0)
+        if (i != 0 && !File.Exists(Path.Combine(Data(i), "credentials", "service_cert.pem")))
         {
             args.AddRange(["--identity-from", Data(0)]);
+        }
+
+        await LaunchAsync(i, args);
+    }
+
+    /// <summary>Runs <c>vellum join</c> for node <paramref name="i"/> against member <paramref name="target"/>.</summary>
+    public Task JoinAsync(int i, int target, string token) => LaunchAsync(i,
+    [
+        "join", "--data", Data(i), "--listen", $"{Hosts[i]}:{HttpPorts[i]}", "--node-listen", $"{Hosts[i]}:{NodePorts[i]}",
+        "--target", Url(target).ToString(), "--token", token, "--service-cert", ServiceCertificatePath,
+    ]);
+
+    private async Task LaunchAsync(int i, List<string> args)
+    {
+        if (IsRunning(i))
+        {
+            throw new InvalidOperationException($"node {i} is running");
         }
 
         var process = Process.Start(InNamespace(i, "dotnet", [Path.Combine(AppContext.BaseDirectory, "vellum.dll"), .. args]))!;
@@ -132,7 +147,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
     {
         // Node 0 first: it creates the service identity the others copy.
         await StartAsync(0);
-        await Task.WhenAll(Enumerable.Range(1, Size - 1).Select(StartAsync));
+        await Task.WhenAll(Enumerable.Range(1, Size - 1).Select(i => StartAsync(i)));
     }
 
     /// <summary>A process start for <paramref name="file"/> in member <paramref name="i"/>'s network namespace, if any.</summary>

@@ -163,23 +163,83 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         await AssertAllVerifyToOneRootAsync(cluster);
     }
 
+    [Fact]
+    public async Task A_cluster_grows_by_joins_and_a_fourth_node_catches_up_a_hundred_thousand_transactions()
+    {
+        await using var cluster = new ClusterProcess(4);
+        await cluster.StartAsync(0, alone: true);
+        Assert.Equal(0, await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout));
+        string token;
+        using (var admin = cluster.Client(0))
+        {
+            var denied = await new HttpClient(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, c, _, _) => c is not null } }) { BaseAddress = cluster.Url(0) }
+                .PostAsync("/node/join-tokens", null);
+            Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
+            token = (await JsonAsync(await admin.PostAsync("/node/join-tokens?lifetimeMinutes=10", null))).GetProperty("token").GetString()!;
+        }
+
+        await cluster.JoinAsync(1, target: 0, token);
+        await cluster.JoinAsync(2, target: 1, token);
+        for (var i = 1; i <= 2; i++)
+        {
+            await WaitUntilAsync(async () => await cluster.NetworkAsync(i) is { } n && n.GetProperty("ready").GetBoolean(), $"node {i} to be ready");
+        }
+
+        var clock = Stopwatch.StartNew();
+        var next = -1;
+        using (var client = cluster.Client(0, TimeSpan.FromSeconds(30)))
+        {
+            await Task.WhenAll(Enumerable.Range(0, 128).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) < 100_000)
+                {
+                    var (status, _, body) = await PostAsync(client, "one of a hundred thousand");
+                    Assert.True(status == HttpStatusCode.OK, body);
+                }
+            })).WaitAsync(TimeSpan.FromMinutes(4));
+            Assert.Equal(HttpStatusCode.OK, (await PostAsync(client, "last", waitForCommit: true)).Status);
+        }
+
+        var target = (await cluster.NetworkAsync(0))!.Value.GetProperty("committedSeqno").GetInt64();
+        output.WriteLine($"{target} transactions on a 3-node cluster grown by joins, written in {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(target > 100_000);
+
+        clock.Restart();
+        await cluster.JoinAsync(3, target: 2, token);
+        var deadline = Stopwatch.StartNew();
+        while (!(await cluster.NetworkAsync(3) is { } n && n.GetProperty("ready").GetBoolean() && n.GetProperty("committedSeqno").GetInt64() >= target))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(3), "the fourth node did not catch up in 3 minutes");
+            await Task.Delay(200);
+        }
+
+        output.WriteLine($"the fourth node joined and caught up {target} transactions in {clock.Elapsed.TotalSeconds:0.0} s");
+        using (var client = cluster.Client(3))
+        {
+            var network = await JsonAsync(await client.GetAsync("/node/network"));
+            Assert.Equal(4, network.GetProperty("nodes").GetArrayLength());
+        }
+
+        await AssertAllVerifyToOneRootAsync(cluster);
+    }
+
     internal static async Task AssertAllVerifyToOneRootAsync(ClusterProcess cluster)
     {
         // Let every node apply the last signature, then stop them cleanly and check each ledger offline.
         var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
         var target = (await cluster.NetworkAsync(primary))!.Value.GetProperty("committedSeqno").GetInt64();
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < cluster.Size; i++)
         {
             await WaitUntilAsync(async () => await cluster.NetworkAsync(i) is { } n && n.GetProperty("committedSeqno").GetInt64() >= target, $"node {i} to reach {target}");
         }
 
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < cluster.Size; i++)
         {
             Assert.Equal(0, await cluster.TerminateAsync(i));
         }
 
         var results = new List<JsonElement>();
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < cluster.Size; i++)
         {
             results.Add(await cluster.VerifyAsync(i));
         }

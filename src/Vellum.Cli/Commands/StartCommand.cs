@@ -122,6 +122,20 @@ internal static class StartCommand
             DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen,
             BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers,
         };
+        return await RunNodeAsync(options, identityFrom, afterStart: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Builds and runs the node until SIGTERM: prints the banner, runs <paramref name="afterStart"/> once it listens
+    /// (joining uses it to ask the primary to add this node; a message from it is an error, exit 1), then waits.
+    /// </summary>
+    internal static async Task<int> RunNodeAsync(NodeOptions options, string? identityFrom, Func<CancellationToken, Task<string?>>? afterStart, CancellationToken cancellationToken)
+    {
+        var data = options.DataDirectory;
+        var listen = options.Listen.ToString();
+        var ledgerId = options.LedgerId;
+        var metricsListen = options.MetricsListen;
+        var nodeEndPoint = options.NodeListen;
         Microsoft.AspNetCore.Builder.WebApplication app;
         Vellum.Node.Service.LedgerService ledger;
         try
@@ -164,12 +178,19 @@ internal static class StartCommand
             Console.WriteLine($"ledger files: {ledger.Data.Ledger}");
             if (nodeEndPoint is not null)
             {
-                Console.WriteLine($"node channel: {nodeEndPoint} (cluster of {peers.Count + 1}; see /node/network)");
+                Console.WriteLine($"node channel: {nodeEndPoint} (see /node/network)");
             }
 
             if (ledger.DevelopmentAdminCertificate is { } cert)
             {
                 Console.WriteLine($"development administrator: {cert} (key {Path.Combine(ledger.Data.Credentials, "admin_privk.pem")})");
+            }
+
+            if (afterStart is not null && await afterStart(cancellationToken) is { } failure)
+            {
+                Console.Error.WriteLine(failure);
+                await app.StopAsync(CancellationToken.None);
+                return 1;
             }
 
             Console.Out.Flush();

@@ -50,6 +50,16 @@ public sealed class LedgerSecret : IDisposable
     /// <summary>Draws a new secret from the operating system's CSPRNG.</summary>
     public static LedgerSecret Generate() => new(RandomNumberGenerator.GetBytes(Size));
 
+    /// <summary>
+    /// A further 32-byte key for <paramref name="purpose"/> (HKDF-SHA256 with the purpose as info), independent of the
+    /// entry and commit-evidence keys; for example the key that authenticates join tokens.
+    /// </summary>
+    public byte[] DeriveKey(string purpose)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(purpose);
+        return HKDF.DeriveKey(HashAlgorithmName.SHA256, _secret, Size, salt: null, info: System.Text.Encoding.UTF8.GetBytes("vellum " + purpose));
+    }
+
     /// <summary>Reads a secret file: exactly 32 raw bytes, or 64 hex digits (whitespace around them ignored).</summary>
     public static LedgerSecret Load(string path)
     {

@@ -15,10 +15,18 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
 
     public static ClientIdentity Of(HttpContext context) => (ClientIdentity)context.Items[ItemKey]!;
 
-    /// <summary>Authenticates every <c>/app</c> request; unknown or missing certificates get 401 and change nothing.</summary>
+    /// <summary>
+    /// Authenticates every <c>/app</c> request and the Administrator's membership calls (<c>POST /node/join-tokens</c>,
+    /// <c>DELETE /node/members/…</c>); unknown or missing certificates get 401 and change nothing. Other <c>/node</c>
+    /// paths are open (health, network) or authenticated by a join token.
+    /// </summary>
     public static Func<HttpContext, RequestDelegate, Task> Middleware(LedgerService ledger) => async (context, next) =>
     {
-        if (!context.Request.Path.StartsWithSegments("/app", StringComparison.Ordinal))
+        var path = context.Request.Path;
+        var needsIdentity = path.StartsWithSegments("/app", StringComparison.Ordinal) ||
+            path.StartsWithSegments("/node/join-tokens", StringComparison.Ordinal) ||
+            (HttpMethods.IsDelete(context.Request.Method) && path.StartsWithSegments("/node/members", StringComparison.Ordinal));
+        if (!needsIdentity)
         {
             await next(context).ConfigureAwait(false);
             return;

@@ -37,6 +37,10 @@ internal static class OpenApiDocument
         new("get", "/ledgerIdentity/{ledgerId}", "The service certificate clients pin.", [], 200, Authenticated: false),
         new("get", "/node/health/live", "Liveness.", [], 200, Authenticated: false),
         new("get", "/node/health/ready", "Readiness (503 while a cluster member catches up), with the last and committed seqno.", [], 200, Authenticated: false),
+        new("post", "/node/join-tokens", "Administrator: a join token for a new node (lifetimeMinutes, default 60).", [], 200),
+        new("post", "/node/join", "A new node trades a join token for the service material (token-authenticated).", [], 200, Authenticated: false),
+        new("post", "/node/members", "A joined node asks the primary to add it (token-authenticated; backups redirect).", [], 200, Authenticated: false),
+        new("delete", "/node/members/{nodeAddress}", "Administrator: retire a member (primary; backups redirect).", [], 204),
         new("get", "/node/network", "The cluster as this node sees it: members, primary, view, this node's progress.", [], 200, Authenticated: false),
         new("get", "/openapi.json", "This document.", [], 200, Authenticated: false),
     ];

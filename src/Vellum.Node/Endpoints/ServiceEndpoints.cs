@@ -171,7 +171,7 @@ internal static class ServiceEndpoints
         }
 
         var consensus = replication.Consensus;
-        return ledger.Store.IsPrimary || (consensus.LeaderEndPoint is not null && replication.LastAppliedIndex >= consensus.CommitIndex);
+        return ledger.Store.IsPrimary || (consensus.LeaderEndPoint is not null && consensus.AppliedIndex >= consensus.CommitIndex);
     }
 
     /// <summary>The cluster as this node sees it: members, the primary, and this node's own progress.</summary>
@@ -191,7 +191,7 @@ internal static class ServiceEndpoints
             if (replication is not null)
             {
                 writer.WriteNumber("consensusCommitIndex", replication.Consensus.CommitIndex);
-                writer.WriteNumber("appliedIndex", replication.LastAppliedIndex);
+                writer.WriteNumber("appliedIndex", replication.Consensus.AppliedIndex);
             }
 
             var self = $"https://{options.Listen}";
@@ -212,13 +212,13 @@ internal static class ServiceEndpoints
             writer.WriteBoolean("isLocal", true);
             writer.WriteBoolean("isPrimary", store.IsPrimary);
             writer.WriteEndObject();
-            foreach (var peer in options.Peers)
+            foreach (var (nodeAddress, url) in ledger.Peers.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 writer.WriteStartObject();
-                writer.WriteString("url", peer.Url.ToString().TrimEnd('/'));
-                writer.WriteString("nodeAddress", peer.NodeEndPoint.ToString());
+                writer.WriteString("url", url.ToString().TrimEnd('/'));
+                writer.WriteString("nodeAddress", nodeAddress);
                 writer.WriteBoolean("isLocal", false);
-                writer.WriteBoolean("isPrimary", !store.IsPrimary && peer.NodeEndPoint.Equals(leader));
+                writer.WriteBoolean("isPrimary", !store.IsPrimary && nodeAddress == leader?.ToString());
                 writer.WriteEndObject();
             }
 

@@ -25,9 +25,12 @@ public sealed class LedgerService : IAsyncDisposable
     private readonly HashSet<string> _tags;
     private readonly SemaphoreSlim _userChanges = new(1, 1);
     private readonly LedgerSecret _secret;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> _peers = new(StringComparer.Ordinal);
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private long _usersAppliedTo;
     private Task _bootstrap = Task.CompletedTask;
+    private Task _discovery = Task.CompletedTask;
+    private readonly CancellationTokenSource _stopping = new();
 
     private LedgerService(NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, LedgerSecret secret, bool isPrivate, LedgerStore store)
     {
@@ -70,7 +73,157 @@ public sealed class LedgerService : IAsyncDisposable
             }
 
             var leader = Replication.Consensus.LeaderEndPoint;
-            return leader is null ? null : Options.Peers.FirstOrDefault(p => p.NodeEndPoint.Equals(leader))?.Url;
+            return leader is not null && _peers.TryGetValue(leader.ToString()!, out var url) ? url : null;
+        }
+    }
+
+    /// <summary>The other members this node knows the client address of (node-channel address → URL).</summary>
+    public IReadOnlyDictionary<string, Uri> Peers => _peers;
+
+    /// <summary>The key that authenticates join tokens (derived from the ledger secret, so every member has it).</summary>
+    public byte[] JoinKey => _secret.DeriveKey(JoinToken.KeyPurpose);
+
+    /// <summary>
+    /// What a new member needs to join this service: the service identity (certificate and key: every member issues
+    /// node certificates), the ledger secret, the ledger type, and the members' addresses.
+    /// </summary>
+    public JoinMaterial Material()
+    {
+        var members = new List<(string NodeAddress, Uri Url)>();
+        if (Options.NodeListen is { } self)
+        {
+            members.Add((self.ToString(), new Uri($"https://{Options.Listen}")));
+        }
+
+        members.AddRange(_peers.Select(p => (p.Key, p.Value)));
+        return new JoinMaterial(
+            File.ReadAllText(Data.ServiceCertificate), File.ReadAllText(Data.ServicePrivateKey), File.ReadAllText(Data.LedgerSecretFile).Trim(),
+            IsPrivate ? "Private" : "Public", members);
+    }
+
+    /// <summary>Adds a member (primary only: <see cref="NotPrimaryException"/> elsewhere) and remembers its client address.</summary>
+    public async Task<bool> AddMemberAsync(System.Net.IPEndPoint nodeAddress, Uri url, CancellationToken cancellationToken)
+    {
+        var replication = Replication ?? throw new InvalidOperationException("this node is not a cluster member");
+        if (!Store.IsPrimary)
+        {
+            throw new NotPrimaryException();
+        }
+
+        RememberPeer(nodeAddress.ToString(), url);
+        try
+        {
+            return await replication.Consensus.AddMemberAsync(nodeAddress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConsensusNotLeaderException ex)
+        {
+            throw new NotPrimaryException(ex.Message, ex);
+        }
+    }
+
+    /// <summary>Retires a member (primary only).</summary>
+    public async Task<bool> RemoveMemberAsync(System.Net.IPEndPoint nodeAddress, CancellationToken cancellationToken)
+    {
+        var replication = Replication ?? throw new InvalidOperationException("this node is not a cluster member");
+        if (!Store.IsPrimary)
+        {
+            throw new NotPrimaryException();
+        }
+
+        try
+        {
+            return await replication.Consensus.RemoveMemberAsync(nodeAddress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConsensusNotLeaderException ex)
+        {
+            throw new NotPrimaryException(ex.Message, ex);
+        }
+    }
+
+    /// <summary>Records a member's client address (kept in <c>state/peers</c> so that a restart keeps redirecting right).</summary>
+    public void RememberPeer(string nodeAddress, Uri url)
+    {
+        if (Options.NodeListen?.ToString() == nodeAddress)
+        {
+            return;
+        }
+
+        _peers[nodeAddress] = url;
+        lock (_peers)
+        {
+            var lines = string.Join('\n', _peers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")) + "\n";
+            var path = Path.Combine(Data.State, "peers");
+            File.WriteAllText(path + ".tmp", lines, Encoding.UTF8);
+            File.Move(path + ".tmp", path, overwrite: true);
+        }
+    }
+
+    /// <summary>
+    /// Members learn each other's client addresses by asking the members they know for <c>/node/network</c> every
+    /// few seconds (a node that joined knows only the members of its time; a write redirect needs the primary's
+    /// address). The answers come over TLS pinned to the service certificate.
+    /// </summary>
+    private async Task DiscoverPeersAsync()
+    {
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, Service.Certificate),
+            },
+        };
+        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(2) };
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                foreach (var url in _peers.Values.Distinct().ToArray())
+                {
+                    try
+                    {
+                        using var document = System.Text.Json.JsonDocument.Parse(
+                            await client.GetStringAsync(new Uri(url, "/node/network"), _stopping.Token).ConfigureAwait(false));
+                        foreach (var node in document.RootElement.GetProperty("nodes").EnumerateArray())
+                        {
+                            if (node.GetProperty("nodeAddress").GetString() is { } address && !_peers.ContainsKey(address) &&
+                                Uri.TryCreate(node.GetProperty("url").GetString(), UriKind.Absolute, out var found))
+                            {
+                                RememberPeer(address, found);
+                            }
+                        }
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+                    {
+                        // That member is down or busy; the next round asks again.
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void LoadPeers()
+    {
+        var path = Path.Combine(Data.State, "peers");
+        if (File.Exists(path))
+        {
+            foreach (var line in File.ReadAllLines(path))
+            {
+                var parts = line.Split(' ', 2);
+                if (parts.Length == 2 && Uri.TryCreate(parts[1], UriKind.Absolute, out var url))
+                {
+                    _peers[parts[0]] = url;
+                }
+            }
+        }
+
+        foreach (var peer in Options.Peers)
+        {
+            _peers[peer.NodeEndPoint.ToString()] = peer.Url;
         }
     }
 
@@ -107,7 +260,9 @@ public sealed class LedgerService : IAsyncDisposable
             var consensus = new RaftConsensus(new RaftConsensusOptions
             {
                 LocalEndPoint = nodeListen,
-                Members = [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
+                // A joining node starts with no members: it waits until the primary adds it. Otherwise the static
+                // membership seeds the Raft membership on the first start only (later starts use what is stored).
+                Members = options.Join ? [] : [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
                 WalPath = Path.Combine(data.State, "raft"),
                 NodeIdentity = node,
                 ServiceCertificate = service.Certificate,
@@ -119,6 +274,7 @@ public sealed class LedgerService : IAsyncDisposable
 
         var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node), logger, replication);
         var ledger = new LedgerService(options, data, service, node, secret, isPrivate, store) { _logger = logger };
+        ledger.LoadPeers();
         ledger.ReplayUserChanges(store.DurableSeqno);
         if (replication is not null)
         {
@@ -127,6 +283,7 @@ public sealed class LedgerService : IAsyncDisposable
             store.Applied += (_, last) => ledger.ReplayUserChanges(last);
             store.RoleChanged += ledger.OnRoleChanged;
             await replication.StartAsync(cancellationToken).ConfigureAwait(false);
+            ledger._discovery = Task.Run(ledger.DiscoverPeersAsync, CancellationToken.None);
             return ledger;
         }
 
@@ -294,8 +451,11 @@ public sealed class LedgerService : IAsyncDisposable
             await replication.Consensus.DisposeAsync().ConfigureAwait(false);
         }
 
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _discovery.ConfigureAwait(false);
         await _bootstrap.ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
         Service.Dispose();
         Node.Dispose();
         _secret.Dispose();
@@ -341,3 +501,6 @@ public sealed class LedgerService : IAsyncDisposable
         await Store.WaitForCommitAsync(Store.LastSeqno, cancellationToken).ConfigureAwait(false);
     }
 }
+
+/// <summary>What a joining node receives: see <see cref="LedgerService.Material"/>.</summary>
+public sealed record JoinMaterial(string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType, IReadOnlyList<(string NodeAddress, Uri Url)> Members);

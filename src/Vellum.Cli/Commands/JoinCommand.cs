@@ -1,0 +1,191 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Vellum.Node;
+using Vellum.Storage;
+
+namespace Vellum.Cli.Commands;
+
+/// <summary>
+/// <c>vellum join</c>: a new node of an existing cluster. It trades an Administrator's join token for the service
+/// material at a member (checking that member against the service certificate it was given), starts with no members
+/// of its own, asks the primary to add it, catches up from the Raft log, and reports ready once it has applied what
+/// the cluster committed. Later starts are plain <c>vellum start --data … --listen … --node-listen …</c>.
+/// </summary>
+internal static class JoinCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Data folder of the new node (must not hold another service).", Required = true };
+        var listen = new Option<string>("--listen") { Description = "HTTPS endpoint host:port of this node (a fixed port: members redirect writes to it).", Required = true };
+        var nodeListen = new Option<string>("--node-listen") { Description = "host:port of this node's Raft channel.", Required = true };
+        var target = new Option<string>("--target") { Description = "https://host:port of any member.", Required = true };
+        var token = new Option<string>("--token") { Description = "Join token from POST /node/join-tokens (an Administrator issues it).", Required = true };
+        var serviceCert = new Option<string>("--service-cert") { Description = "The service certificate (PEM) the target must present; the join fails otherwise.", Required = true };
+        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert };
+        command.SetAction((result, cancellationToken) => RunAsync(
+            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(nodeListen)!, result.GetValue(target)!, result.GetValue(token)!,
+            result.GetValue(serviceCert)!, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string data, string listen, string nodeListen, string target, string token, string serviceCertPath, CancellationToken cancellationToken)
+    {
+        if (!StartCommand.TryParseEndpoint(listen, out var endpoint) || endpoint.Port == 0)
+        {
+            Console.Error.WriteLine($"vellum join: --listen '{listen}' is not host:port with a fixed port");
+            return 2;
+        }
+
+        if (!StartCommand.TryParseEndpoint(nodeListen, out var nodeEndPoint) || nodeEndPoint.Port == 0)
+        {
+            Console.Error.WriteLine($"vellum join: --node-listen '{nodeListen}' is not host:port with a fixed port");
+            return 2;
+        }
+
+        if (!Uri.TryCreate(target, UriKind.Absolute, out var targetUrl) || targetUrl.Scheme != Uri.UriSchemeHttps)
+        {
+            Console.Error.WriteLine($"vellum join: --target '{target}' is not an https:// address");
+            return 2;
+        }
+
+        X509Certificate2 service;
+        try
+        {
+            service = X509Certificate2.CreateFromPem(File.ReadAllText(serviceCertPath));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            Console.Error.WriteLine($"vellum join: --service-cert {serviceCertPath}: {ex.Message}");
+            return 2;
+        }
+
+        using (service)
+        {
+            using var client = Client(targetUrl, service);
+            var directory = new DataDirectory(data);
+            var peers = new List<ClusterPeer>();
+            try
+            {
+                if (!File.Exists(directory.ServiceCertificate))
+                {
+                    using var response = await client.PostAsJsonAsync("/node/join", new { token }, cancellationToken);
+                    var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        Console.Error.WriteLine($"vellum join: {target} refused: {(int)response.StatusCode} {text}");
+                        return 1;
+                    }
+
+                    using var material = JsonDocument.Parse(text);
+                    var root = material.RootElement;
+                    Provision(directory, root, service);
+                    foreach (var member in root.GetProperty("members").EnumerateArray())
+                    {
+                        if (IPEndPoint.TryParse(member.GetProperty("nodeAddress").GetString()!, out var address) && !address.Equals(nodeEndPoint))
+                        {
+                            peers.Add(new ClusterPeer(address, new Uri(member.GetProperty("url").GetString()!)));
+                        }
+                    }
+                }
+                else if (File.ReadAllText(directory.ServiceCertificate).Trim() != service.ExportCertificatePem().Trim())
+                {
+                    Console.Error.WriteLine($"vellum join: {data} already belongs to another service");
+                    return 2;
+                }
+            }
+            catch (HttpRequestException ex)
+            {
+                Console.Error.WriteLine($"vellum join: cannot reach {target}: {ex.Message}");
+                return 1;
+            }
+
+            var options = new NodeOptions { DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true };
+            return await StartCommand.RunNodeAsync(options, identityFrom: null, async token2 =>
+            {
+                // Ask to be added; any member will do (a backup redirects to the primary). Retried while the cluster
+                // has no primary or is busy with another membership change.
+                var deadline = DateTime.UtcNow.AddMinutes(2);
+                string last = "no answer";
+                while (DateTime.UtcNow < deadline)
+                {
+                    try
+                    {
+                        using var response = await client.PostAsJsonAsync("/node/members", new { token, nodeAddress = nodeEndPoint.ToString(), url = $"https://{endpoint}" }, token2);
+                        if (response.IsSuccessStatusCode)
+                        {
+                            Console.WriteLine($"joined: added by the primary; catching up (ready at /node/health/ready once it has)");
+                            return null;
+                        }
+
+                        last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(token2)}";
+                        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.BadRequest)
+                        {
+                            break;
+                        }
+                    }
+                    catch (HttpRequestException ex)
+                    {
+                        last = ex.Message;
+                    }
+
+                    await Task.Delay(500, token2);
+                }
+
+                return $"vellum join: the primary did not add this node: {last}";
+            }, cancellationToken);
+        }
+    }
+
+    /// <summary>Writes the service material into a new data folder, after checking it is the pinned service's.</summary>
+    private static void Provision(DataDirectory directory, JsonElement root, X509Certificate2 pinned)
+    {
+        var certificatePem = root.GetProperty("serviceCertificate").GetString()!;
+        using (var offered = X509Certificate2.CreateFromPem(certificatePem))
+        {
+            if (!offered.RawDataMemory.Span.SequenceEqual(pinned.RawDataMemory.Span))
+            {
+                throw new HttpRequestException("the target offered another service's identity");
+            }
+        }
+
+        Directory.CreateDirectory(directory.Credentials);
+        Directory.CreateDirectory(directory.Secrets);
+        Directory.CreateDirectory(directory.State);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(directory.Secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        DataDirectory.WriteSecretFile(directory.ServicePrivateKey, root.GetProperty("servicePrivateKey").GetString()!);
+        DataDirectory.WriteSecretFile(directory.LedgerSecretFile, root.GetProperty("ledgerSecret").GetString()! + "\n");
+        File.WriteAllText(directory.LedgerTypeFile, root.GetProperty("ledgerType").GetString()! + "\n");
+
+        // The certificate last: its presence marks the folder as provisioned.
+        File.WriteAllText(directory.ServiceCertificate, certificatePem);
+    }
+
+    /// <summary>Pins the service certificate: the target's TLS certificate must chain to it.</summary>
+    private static HttpClient Client(Uri target, X509Certificate2 service)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = true,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                {
+                    using var chain = new X509Chain();
+                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                    chain.ChainPolicy.CustomTrustStore.Add(service);
+                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                    return certificate is X509Certificate2 c && chain.Build(c);
+                },
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = target, Timeout = TimeSpan.FromSeconds(60) };
+    }
+}

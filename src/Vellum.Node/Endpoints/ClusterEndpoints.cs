@@ -1,0 +1,174 @@
+using System.Buffers;
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Vellum.Node.Auth;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Endpoints;
+
+/// <summary>
+/// Membership of a cluster: an Administrator issues a join token; a new node trades it for the service material
+/// (<c>POST /node/join</c>) and asks the primary to add it (<c>POST /node/members</c>); an Administrator retires a
+/// member (<c>DELETE /node/members/{nodeAddress}</c>). Not in ACL's API (ACL manages nodes itself).
+/// </summary>
+internal static class ClusterEndpoints
+{
+    private const int BodyLimit = 4096;
+
+    public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
+    {
+        app.MapPost("/node/join-tokens", context => IssueToken(context, ledger));
+        app.MapPost("/node/join", context => Join(context, ledger));
+        app.MapPost("/node/members", context => AddMember(context, ledger));
+        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, ledger));
+    }
+
+    private static async Task IssueToken(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanManageUsers).ConfigureAwait(false) || !await IsCluster(context, ledger).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var minutes = 60;
+        if (context.Request.Query.TryGetValue("lifetimeMinutes", out var text) &&
+            (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out minutes) || minutes is < 1 or > 7 * 24 * 60))
+        {
+            await AclResponses.Error(context, 400, "InvalidQueryParameterValue", "lifetimeMinutes is a whole number from 1 to 10080.").ConfigureAwait(false);
+            return;
+        }
+
+        var expires = DateTimeOffset.UtcNow.AddMinutes(minutes);
+        var token = JoinToken.Issue(ledger.JoinKey, expires);
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("token", token);
+            writer.WriteString("expires", expires.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Trades a valid token for what a new member needs. Authenticated by the token, not a client certificate.</summary>
+    private static async Task Join(HttpContext context, LedgerService ledger)
+    {
+        if (!await IsCluster(context, ledger).ConfigureAwait(false) || await ReadTokenRequest(context, ledger) is not { } request)
+        {
+            return;
+        }
+
+        var material = ledger.Material();
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("serviceCertificate", material.ServiceCertificatePem);
+            writer.WriteString("servicePrivateKey", material.ServicePrivateKeyPem);
+            writer.WriteString("ledgerSecret", material.LedgerSecretHex);
+            writer.WriteString("ledgerType", material.LedgerType);
+            writer.WriteStartArray("members");
+            foreach (var (nodeAddress, url) in material.Members)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("nodeAddress", nodeAddress);
+                writer.WriteString("url", url.ToString().TrimEnd('/'));
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Adds the node named in the body (on the primary; a backup redirects, as for any write).</summary>
+    private static async Task AddMember(HttpContext context, LedgerService ledger)
+    {
+        if (!await IsCluster(context, ledger).ConfigureAwait(false) || await ReadTokenRequest(context, ledger) is not { } request)
+        {
+            return;
+        }
+
+        if (request.NodeAddress is null || !IPEndPoint.TryParse(request.NodeAddress, out var nodeAddress) || nodeAddress.Port == 0 ||
+            request.Url is null || !Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
+        {
+            await AclResponses.Error(context, 400, "InvalidInput", "The body needs nodeAddress (ip:port) and url (https://…).").ConfigureAwait(false);
+            return;
+        }
+
+        if (!await ledger.AddMemberAsync(nodeAddress, url, context.RequestAborted).ConfigureAwait(false))
+        {
+            await AclResponses.Error(context, 409, "MembershipChangeFailed", $"{nodeAddress} was not added (already a member, or another change is in progress).").ConfigureAwait(false);
+            return;
+        }
+
+        await AclResponses.Json(context, writer => writer.WriteString("added", nodeAddress.ToString())).ConfigureAwait(false);
+    }
+
+    private static async Task RemoveMember(HttpContext context, LedgerService ledger)
+    {
+        if (!await ClientIdentity.Allowed(context, Roles.CanManageUsers).ConfigureAwait(false) || !await IsCluster(context, ledger).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var text = (string?)context.Request.RouteValues["nodeAddress"];
+        if (!IPEndPoint.TryParse(text ?? string.Empty, out var nodeAddress) || nodeAddress.Port == 0)
+        {
+            await AclResponses.Error(context, 400, "InvalidInput", $"'{text}' is not a node address (ip:port).").ConfigureAwait(false);
+            return;
+        }
+
+        if (!await ledger.RemoveMemberAsync(nodeAddress, context.RequestAborted).ConfigureAwait(false))
+        {
+            await AclResponses.Error(context, 409, "MembershipChangeFailed", $"{nodeAddress} was not removed (not a member, or another change is in progress).").ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.StatusCode = 204;
+    }
+
+    private static async Task<bool> IsCluster(HttpContext context, LedgerService ledger)
+    {
+        if (ledger.Replication is not null)
+        {
+            return true;
+        }
+
+        await AclResponses.Error(context, 400, "NotACluster", "This node was started without --node-listen: it has no cluster to join or leave.").ConfigureAwait(false);
+        return false;
+    }
+
+    private sealed record TokenRequest(string? Token, string? NodeAddress, string? Url);
+
+    private static async Task<TokenRequest?> ReadTokenRequest(HttpContext context, LedgerService ledger)
+    {
+        if (await RequestBody.ReadJsonAsync(context, BodyLimit).ConfigureAwait(false) is not { } body)
+        {
+            return null;
+        }
+
+        TokenRequest request;
+        try
+        {
+            using var document = JsonDocument.Parse(body.AsMemory());
+            var root = document.RootElement;
+            string? Field(string name) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+            request = new TokenRequest(Field("token"), Field("nodeAddress"), Field("url"));
+        }
+        catch (JsonException)
+        {
+            await AclResponses.Error(context, 400, "InvalidInput", "The body is not JSON.").ConfigureAwait(false);
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body.Array!);
+        }
+
+        if (!JoinToken.IsValid(ledger.JoinKey, request.Token, DateTimeOffset.UtcNow))
+        {
+            await AclResponses.Error(context, 401, "InvalidJoinToken", "The join token is missing, malformed, not this service's, or expired.").ConfigureAwait(false);
+            return null;
+        }
+
+        return request;
+    }
+}
