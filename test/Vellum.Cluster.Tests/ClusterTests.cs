@@ -176,6 +176,12 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
                 .PostAsync("/node/join-tokens", null);
             Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
             token = (await JsonAsync(await admin.PostAsync("/node/join-tokens?lifetimeMinutes=10", null))).GetProperty("token").GetString()!;
+
+            // A wrong token gets nothing (the service key and ledger secret are behind it).
+            var forged = token[..^2] + (token[^2] == 'A' ? "B" : "A") + token[^1];
+            var refused = await admin.PostAsync("/node/join", new StringContent($$"""{"token":"{{forged}}"}""", Encoding.UTF8, new MediaTypeHeaderValue("application/json")));
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.DoesNotContain("PRIVATE KEY", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
         await cluster.JoinAsync(1, target: 0, token);
