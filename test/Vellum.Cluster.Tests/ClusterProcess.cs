@@ -239,7 +239,25 @@ internal sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until exactly one running node says it is primary; returns it.</summary>
+    /// <summary>Waits until every running node answers ready (it has applied what is committed and knows its users).</summary>
+    public async Task WaitForAllReadyAsync(TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < Size; i++)
+        {
+            while (IsRunning(i) && !(await NetworkAsync(i) is { } network && network.GetProperty("ready").GetBoolean()))
+            {
+                if (clock.Elapsed > timeout)
+                {
+                    throw new TimeoutException($"node {i} was not ready within {timeout.TotalSeconds} s");
+                }
+
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    /// <summary>Waits until exactly one running node says it is primary and ready; returns it.</summary>
     public async Task<int> WaitForPrimaryAsync(TimeSpan timeout, int? not = null)
     {
         var clock = Stopwatch.StartNew();
@@ -248,7 +266,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
             var primaries = new List<int>();
             for (var i = 0; i < Size; i++)
             {
-                if (i != not && await NetworkAsync(i) is { } network && network.GetProperty("role").GetString() == "Primary")
+                if (i != not && await NetworkAsync(i) is { } network && network.GetProperty("role").GetString() == "Primary" && network.GetProperty("ready").GetBoolean())
                 {
                     primaries.Add(i);
                 }

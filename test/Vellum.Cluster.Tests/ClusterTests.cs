@@ -20,6 +20,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         await using var cluster = new ClusterProcess(3);
         await cluster.StartAllAsync();
         var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        await cluster.WaitForAllReadyAsync(ClusterProcess.Timeout);
 
         var written = new Dictionary<string, string>();
         for (var k = 0; k < 30; k++)

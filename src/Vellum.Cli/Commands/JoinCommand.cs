@@ -176,14 +176,9 @@ internal static class JoinCommand
             AllowAutoRedirect = true,
             SslOptions = new SslClientAuthenticationOptions
             {
+                // The node's certificate must be one the pinned service identity endorsed.
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                {
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(service);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return certificate is X509Certificate2 c && chain.Build(c);
-                },
+                    certificate is X509Certificate2 c && Vellum.Core.Identity.CertificateEndorsement.IsEndorsedBy(c, service),
             },
         };
         return new HttpClient(handler) { BaseAddress = target, Timeout = TimeSpan.FromSeconds(60) };

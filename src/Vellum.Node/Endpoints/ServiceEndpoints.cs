@@ -165,13 +165,16 @@ internal static class ServiceEndpoints
 
     private static bool IsReady(LedgerService ledger)
     {
-        if (ledger.Replication is not { } replication)
+        if (ledger.Replication is null)
         {
             return true;
         }
 
-        var consensus = replication.Consensus;
-        return ledger.Store.IsPrimary || (consensus.LeaderEndPoint is not null && consensus.AppliedIndex >= consensus.CommitIndex);
+        // A member that knows no users yet (the first primary's Administrators not yet committed, or not yet applied
+        // here) can authorize nothing, so it is not ready either.
+        var consensus = ledger.Replication.Consensus;
+        return ledger.Users.Count > 0 &&
+            (ledger.Store.IsPrimary || (consensus.LeaderEndPoint is not null && consensus.AppliedIndex >= consensus.CommitIndex));
     }
 
     /// <summary>The cluster as this node sees it: members, the primary, and this node's own progress.</summary>
