@@ -42,6 +42,14 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         }
 
         var last = written.Keys.Select(k => Vellum.Core.Primitives.TxId.Parse(k)).Max(id => id.Seqno);
+
+        // Each node reports the others' progress as they last told it.
+        await WaitUntilAsync(
+            async () => await cluster.NetworkAsync(backup) is { } n && n.GetProperty("nodes").EnumerateArray()
+                .Where(m => !m.GetProperty("isLocal").GetBoolean())
+                .All(m => m.TryGetProperty("reportedCommittedSeqno", out var c) && c.GetInt64() >= last),
+            $"node {backup} to hear that the others committed {last}");
+
         for (var i = 0; i < 3; i++)
         {
             await WaitUntilAsync(async () => await cluster.NetworkAsync(i) is { } n && n.GetProperty("committedSeqno").GetInt64() >= last, $"node {i} to commit {last}");

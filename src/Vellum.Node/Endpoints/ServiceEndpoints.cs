@@ -222,6 +222,14 @@ internal static class ServiceEndpoints
                 writer.WriteString("nodeAddress", nodeAddress);
                 writer.WriteBoolean("isLocal", false);
                 writer.WriteBoolean("isPrimary", !store.IsPrimary && nodeAddress == leader?.ToString());
+                if (ledger.PeerStatuses.TryGetValue(url.ToString().TrimEnd('/'), out var status))
+                {
+                    // As that member last reported it (members ask each other every 2 s).
+                    writer.WriteString("reportedRole", status.Role);
+                    writer.WriteNumber("reportedCommittedSeqno", status.CommittedSeqno);
+                    writer.WriteNumber("reportedMillisecondsAgo", (long)(DateTimeOffset.UtcNow - status.HeardAt).TotalMilliseconds);
+                }
+
                 writer.WriteEndObject();
             }
 

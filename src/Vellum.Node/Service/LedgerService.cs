@@ -26,6 +26,7 @@ public sealed class LedgerService : IAsyncDisposable
     private readonly SemaphoreSlim _userChanges = new(1, 1);
     private readonly LedgerSecret _secret;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> _peers = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PeerStatus> _peerStatus = new(StringComparer.Ordinal);
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private long _usersAppliedTo;
     private Task _bootstrap = Task.CompletedTask;
@@ -79,6 +80,9 @@ public sealed class LedgerService : IAsyncDisposable
 
     /// <summary>The other members this node knows the client address of (node-channel address → URL).</summary>
     public IReadOnlyDictionary<string, Uri> Peers => _peers;
+
+    /// <summary>What each member (by client URL, no trailing slash) last said of itself, from the discovery loop.</summary>
+    public IReadOnlyDictionary<string, PeerStatus> PeerStatuses => _peerStatus;
 
     /// <summary>The key that authenticates join tokens (derived from the ledger secret, so every member has it).</summary>
     public byte[] JoinKey => _secret.DeriveKey(JoinToken.KeyPurpose);
@@ -185,7 +189,10 @@ public sealed class LedgerService : IAsyncDisposable
                     {
                         using var document = System.Text.Json.JsonDocument.Parse(
                             await client.GetStringAsync(new Uri(url, "/node/network"), _stopping.Token).ConfigureAwait(false));
-                        foreach (var node in document.RootElement.GetProperty("nodes").EnumerateArray())
+                        var root = document.RootElement;
+                        _peerStatus[url.ToString().TrimEnd('/')] = new PeerStatus(
+                            root.GetProperty("role").GetString() ?? "Unknown", root.GetProperty("committedSeqno").GetInt64(), DateTimeOffset.UtcNow);
+                        foreach (var node in root.GetProperty("nodes").EnumerateArray())
                         {
                             if (node.GetProperty("nodeAddress").GetString() is { } address && !_peers.ContainsKey(address) &&
                                 Uri.TryCreate(node.GetProperty("url").GetString(), UriKind.Absolute, out var found))
@@ -504,3 +511,6 @@ public sealed class LedgerService : IAsyncDisposable
 
 /// <summary>What a joining node receives: see <see cref="LedgerService.Material"/>.</summary>
 public sealed record JoinMaterial(string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType, IReadOnlyList<(string NodeAddress, Uri Url)> Members);
+
+/// <summary>A member's own report of its role and committed seqno, and when it was heard.</summary>
+public sealed record PeerStatus(string Role, long CommittedSeqno, DateTimeOffset HeardAt);
