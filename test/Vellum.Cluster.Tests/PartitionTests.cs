@@ -14,6 +14,11 @@ public sealed partial class PartitionTests(ITestOutputHelper output)
     [Fact]
     public async Task An_isolated_primary_commits_nothing_the_majority_elects_and_commits_and_healing_leaves_one_history()
     {
+        if (!File.Exists("/usr/bin/curl") && !File.Exists("/bin/curl"))
+        {
+            Assert.Skip("curl is not installed (.ci/run installs it): the test writes from inside the isolated namespace with it");
+        }
+
         using var spaces = NetworkNamespaces.TryCreate(3, out var reason);
         if (spaces is null)
         {
