@@ -261,14 +261,7 @@ public sealed class StartTests : IDisposable
                 SslOptions = new SslClientAuthenticationOptions
                 {
                     ClientCertificates = [X509CertificateLoader.LoadPkcs12(admin.Export(X509ContentType.Pkcs12), null)],
-                    RemoteCertificateValidationCallback = (_, cert, _, _) =>
-                    {
-                        using var chain = new X509Chain();
-                        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                        chain.ChainPolicy.CustomTrustStore.Add(service);
-                        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                        return cert is X509Certificate2 c && chain.Build(c);
-                    },
+                    RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, service),
                 },
             };
             return new HttpClient(handler) { BaseAddress = Endpoint, DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };

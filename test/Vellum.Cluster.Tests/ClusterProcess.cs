@@ -206,14 +206,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
             SslOptions = new SslClientAuthenticationOptions
             {
                 ClientCertificates = [_admin],
-                RemoteCertificateValidationCallback = (_, cert, _, _) =>
-                {
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(service);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return cert is X509Certificate2 c && chain.Build(c);
-                },
+                RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, service),
             },
         };
         return new HttpClient(handler) { BaseAddress = Url(i), DefaultRequestVersion = HttpVersion.Version20, Timeout = timeout ?? TimeSpan.FromSeconds(10) };

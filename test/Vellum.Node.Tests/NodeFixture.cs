@@ -15,7 +15,7 @@ using Vellum.Node.Service;
 namespace Vellum.Node.Tests;
 
 /// <summary>A real node: Kestrel on 127.0.0.1 with real TLS, a temp data folder, and clients with certificates.</summary>
-public sealed class NodeFixture : IAsyncLifetime
+public class NodeFixture : IAsyncLifetime
 {
     public const string Version = "2022-05-13";
 
@@ -42,10 +42,22 @@ public sealed class NodeFixture : IAsyncLifetime
         MaxTags = 30,
     };
 
+    /// <summary>The options this fixture's node starts with.</summary>
+    protected virtual NodeOptions CreateOptions(string data) => Options(data);
+
     public async ValueTask InitializeAsync()
     {
-        (App, Ledger) = await NodeHost.BuildAsync(Options(Path.Combine(Root, "data")), logging: _ => { });
+        (App, Ledger) = await NodeHost.BuildAsync(CreateOptions(Path.Combine(Root, "data")), logging: _ => { });
         await App.StartAsync();
+
+        // A cluster member makes its first Administrator once it is primary, a moment after it starts.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Ledger.Users.Count == 0 || !File.Exists(Path.Combine(Ledger.Data.Credentials, "admin_privk.pem")))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the node made no Administrator within 30 s");
+            await Task.Delay(20);
+        }
+
         var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Endpoint = new Uri(address);
         var credentials = Ledger.Data.Credentials;
@@ -71,15 +83,7 @@ public sealed class NodeFixture : IAsyncLifetime
             SslOptions = new SslClientAuthenticationOptions
             {
                 ClientCertificates = certificate is null ? null : new X509CertificateCollection { certificate },
-                RemoteCertificateValidationCallback = (_, cert, _, _) =>
-                {
-                    // Trust exactly the service certificate, as ACL clients pin it.
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(serviceCertificate);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return cert is X509Certificate2 c && chain.Build(c);
-                },
+                RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, serviceCertificate),
             },
         };
         var client = new HttpClient(handler)

@@ -27,6 +27,7 @@ public sealed class LedgerService : IAsyncDisposable
     private readonly LedgerSecret _secret;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> _peers = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PeerStatus> _peerStatus = new(StringComparer.Ordinal);
+    private byte[]? _joinKey;
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private long _usersAppliedTo;
     private Task _bootstrap = Task.CompletedTask;
@@ -85,7 +86,7 @@ public sealed class LedgerService : IAsyncDisposable
     public IReadOnlyDictionary<string, PeerStatus> PeerStatuses => _peerStatus;
 
     /// <summary>The key that authenticates join tokens (derived from the ledger secret, so every member has it).</summary>
-    public byte[] JoinKey => _secret.DeriveKey(JoinToken.KeyPurpose);
+    public byte[] JoinKey => _joinKey ??= _secret.DeriveKey(JoinToken.KeyPurpose);
 
     /// <summary>
     /// What a new member needs to join this service: the service identity (certificate and key: every member issues

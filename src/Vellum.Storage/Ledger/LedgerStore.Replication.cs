@@ -116,6 +116,8 @@ public sealed partial class LedgerStore
 
             var firstId = PeekId(frames);
             var inFlight = _inFlight;
+            // Same first seqno is not enough: after a lost election another primary's batch can start at that seqno.
+            // Comparing the bytes (a memcmp per batch) is what lets the tree, already holding these leaves, be kept.
             if (inFlight is not null && firstId.Seqno == inFlight.FirstSeqno && inFlight.Bytes.SequenceEqual(frames))
             {
                 WriteDurably(inFlight);

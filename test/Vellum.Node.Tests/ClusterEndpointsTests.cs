@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Vellum.Node.Tests;
+
+/// <summary>A node started as the only member of a new cluster (<c>--node-listen</c>, no peers).</summary>
+public sealed class ClusterNodeFixture : NodeFixture
+{
+    protected override NodeOptions CreateOptions(string data)
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var options = Options(data);
+        return new NodeOptions
+        {
+            DataDirectory = options.DataDirectory, Listen = options.Listen, SignatureDelay = options.SignatureDelay,
+            NodeListen = new IPEndPoint(IPAddress.Loopback, port),
+        };
+    }
+}
+
+/// <summary>The membership endpoints' refusals, each with its ACL-shaped error, on a one-member cluster.</summary>
+public sealed class ClusterEndpointsTests(ClusterNodeFixture node) : IClassFixture<ClusterNodeFixture>
+{
+    [Theory]
+    [InlineData("0")]
+    [InlineData("10081")]
+    [InlineData("-5")]
+    [InlineData("soon")]
+    public async Task A_join_token_lifetime_out_of_range_is_400(string minutes) =>
+        await AssertError(await node.Admin.PostAsync($"/node/join-tokens?lifetimeMinutes={minutes}", null), HttpStatusCode.BadRequest, "InvalidQueryParameterValue");
+
+    [Fact]
+    public async Task Join_and_membership_calls_need_a_valid_token_and_a_well_formed_body()
+    {
+        var anonymous = node.Client(null);
+        var token = (await NodeFixture.Body(await node.Admin.PostAsync("/node/join-tokens?lifetimeMinutes=5", null))).GetProperty("token").GetString()!;
+        var forged = token[..^2] + (token[^2] == 'A' ? "B" : "A") + token[^1];
+
+        await AssertError(await anonymous.PostAsync("/node/join", NodeFixture.Json($$"""{"token":"{{forged}}"}""")), HttpStatusCode.Unauthorized, "InvalidJoinToken");
+        await AssertError(await anonymous.PostAsync("/node/join", NodeFixture.Json("""{}""")), HttpStatusCode.Unauthorized, "InvalidJoinToken");
+        await AssertError(await anonymous.PostAsync("/node/join", NodeFixture.Json("not json")), HttpStatusCode.BadRequest, "InvalidInput");
+        await AssertError(await anonymous.PostAsync("/node/join", NodeFixture.Json($$"""{"token":"{{token}}"}""", "text/plain")), HttpStatusCode.BadRequest, "UnsupportedContentType");
+
+        await AssertError(await anonymous.PostAsync("/node/members", NodeFixture.Json($$"""{"token":"{{forged}}","nodeAddress":"127.0.0.1:1","url":"https://127.0.0.1:2"}""")),
+            HttpStatusCode.Unauthorized, "InvalidJoinToken");
+        await AssertError(await anonymous.PostAsync("/node/members", NodeFixture.Json($$"""{"token":"{{token}}","nodeAddress":"nowhere","url":"https://127.0.0.1:2"}""")),
+            HttpStatusCode.BadRequest, "InvalidInput");
+        await AssertError(await anonymous.PostAsync("/node/members", NodeFixture.Json($$"""{"token":"{{token}}","nodeAddress":"127.0.0.1:1","url":"http://127.0.0.1:2"}""")),
+            HttpStatusCode.BadRequest, "InvalidInput");
+
+        // Nothing above changed the membership.
+        var network = await NodeFixture.Body(await anonymous.GetAsync("/node/network"));
+        Assert.Equal(1, network.GetProperty("nodes").GetArrayLength());
+
+        // With a valid token the material comes back, and it is this service's.
+        var material = await NodeFixture.Body(await anonymous.PostAsync("/node/join", NodeFixture.Json($$"""{"token":"{{token}}"}""")));
+        Assert.Equal(File.ReadAllText(node.Ledger.Data.ServiceCertificate), material.GetProperty("serviceCertificate").GetString());
+    }
+
+    [Fact]
+    public async Task Retiring_needs_an_Administrator_and_a_node_address()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, (await node.Client(null).DeleteAsync("/node/members/127.0.0.1:1")).StatusCode);
+        await AssertError(await node.Admin.DeleteAsync("/node/members/not-an-address"), HttpStatusCode.BadRequest, "InvalidInput");
+        await AssertError(await node.Admin.DeleteAsync("/node/members/127.0.0.1:0"), HttpStatusCode.BadRequest, "InvalidInput");
+    }
+
+    private static async Task AssertError(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        Assert.Equal(status, response.StatusCode);
+        var body = await NodeFixture.Body(response);
+        Assert.Equal(code, body.GetProperty("error").GetProperty("code").GetString());
+    }
+}
