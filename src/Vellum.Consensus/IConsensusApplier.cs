@@ -25,4 +25,23 @@ public interface IConsensusApplier
     /// also refuses further appends), because skipping a committed batch would fork this node's ledger.
     /// </remarks>
     ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> batch, CancellationToken token);
+
+    /// <summary>
+    /// A short description of the applied state just after the batch at <see cref="LastAppliedIndex"/>, which
+    /// consensus keeps as its snapshot so it can drop the log entries before it. Called right after
+    /// <see cref="ApplyAsync"/> returns, on the same thread of control. It must describe only durable state, and
+    /// enough for another member to reach at least that state (for the ledger: the durable seqno; the member fetches
+    /// the transactions from a peer). Null (the default) means "no snapshots": the log is never compacted.
+    /// </summary>
+    byte[]? DescribeAppliedState() => null;
+
+    /// <summary>
+    /// Brings this node to at least the state another member described (<see cref="DescribeAppliedState"/>) at
+    /// <paramref name="position"/>: consensus calls it instead of <see cref="ApplyAsync"/> when the leader no longer
+    /// holds the entries this node is missing. Afterwards <see cref="LastAppliedIndex"/> is at least
+    /// <c>position.Index</c>. Throw if the state cannot be reached now; the leader sends the snapshot again later.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The applier takes no snapshots (the default).</exception>
+    ValueTask RestoreAsync(LogPosition position, ReadOnlyMemory<byte> state, CancellationToken token) =>
+        throw new NotSupportedException("this applier takes no snapshots");
 }

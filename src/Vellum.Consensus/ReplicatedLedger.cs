@@ -77,6 +77,54 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Fetches committed transactions from a peer and applies them (<see cref="LedgerStore.ApplyCommitted"/>, which
+    /// checks them) until the store's durable seqno reaches at least the one given, or throws. Set by the node, which
+    /// knows its peers; without it a node that falls behind the leader's snapshot cannot catch up.
+    /// </summary>
+    public Func<long, CancellationToken, Task>? CatchUp { get; set; }
+
+    /// <inheritdoc />
+    /// <remarks>The ledger's state is its durable seqno: a version byte (1) and the seqno, little-endian.</remarks>
+    public byte[]? DescribeAppliedState()
+    {
+        var state = new byte[9];
+        state[0] = StateVersion;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(state.AsSpan(1), Store.DurableSeqno);
+        return state;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask RestoreAsync(LogPosition position, ReadOnlyMemory<byte> state, CancellationToken token)
+    {
+        if (state.Length != 9 || state.Span[0] != StateVersion)
+        {
+            throw new InvalidDataException($"The leader's snapshot at index {position.Index} is not a ledger state this node reads.");
+        }
+
+        var needed = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(state.Span[1..]);
+        var store = Store;
+        if (store.DurableSeqno < needed)
+        {
+            var catchUp = CatchUp ?? throw new InvalidOperationException(
+                $"The ledger ends at seqno {store.DurableSeqno}, the leader's snapshot needs {needed}, and this node has no way to fetch transactions.");
+            await catchUp(needed, token).ConfigureAwait(false);
+            if (store.DurableSeqno < needed)
+            {
+                throw new InvalidOperationException($"Catching up reached seqno {store.DurableSeqno}, not the {needed} the leader's snapshot needs.");
+            }
+        }
+
+        if (position.Index > Volatile.Read(ref _lastApplied))
+        {
+            Volatile.Write(ref _lastApplied, position.Index);
+        }
+
+        LogMessages.SnapshotRestored(_logger, store.DurableSeqno, needed, position.Index);
+    }
+
+    private const byte StateVersion = 1;
+
     /// <inheritdoc />
     public async ValueTask ReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
     {

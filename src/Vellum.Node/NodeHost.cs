@@ -103,6 +103,7 @@ public static class NodeHost
         UserEndpoints.Map(app, ledger);
         ServiceEndpoints.Map(app, ledger);
         ClusterEndpoints.Map(app, ledger);
+        LedgerFramesEndpoint.Map(app, ledger);
         OpenApiDocument.Map(app, options.BenchmarkEndpoints);
         app.MapFallback(context => AclResponses.Error(context, 404, "ResourceNotFound", $"No endpoint {context.Request.Method} {context.Request.Path}."));
         app.Lifetime.ApplicationStopping.Register(() => LogMessages.NodeStopping(logger, options.LedgerId, ledger.Store.LastSeqno));

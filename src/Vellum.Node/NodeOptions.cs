@@ -80,6 +80,22 @@ public sealed class NodeOptions
     public bool Join { get; init; }
 
     /// <summary>
+    /// Cluster members: Raft log entries (batches) applied between two snapshots, each of which lets the write-ahead
+    /// log drop the entries before it (a member that needs them then fetches transactions from a peer's ledger).
+    /// Default 10,000; 0 keeps the whole log.
+    /// </summary>
+    public int SnapshotInterval { get; init; } = DefaultSnapshotInterval;
+
+    /// <summary>The default <see cref="SnapshotInterval"/>: 10,000 entries.</summary>
+    public const int DefaultSnapshotInterval = Consensus.Raft.RaftConsensusOptions.DefaultSnapshotInterval;
+
+    /// <summary>
+    /// Cluster members: how long a starting member spends fetching, from its peers, the transactions their ledgers
+    /// hold beyond its own before it takes part in consensus. Default 5 minutes.
+    /// </summary>
+    public TimeSpan CatchUpTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// A write that reaches a backup is answered 307 with the primary's address (the default) or, when false, 503
     /// naming the primary in the message.
     /// </summary>
@@ -104,6 +120,16 @@ public sealed class NodeOptions
         Positive(MaxTagBytes, nameof(MaxTagBytes));
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(PageSize, nameof(PageSize));
+        if (SnapshotInterval < 0)
+        {
+            throw new ArgumentException("SnapshotInterval must be 0 (keep the whole log) or positive", nameof(SnapshotInterval));
+        }
+
+        if (CatchUpTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("CatchUpTimeout must be positive", nameof(CatchUpTimeout));
+        }
+
         Positive(SignatureInterval, nameof(SignatureInterval));
         if (Peers.Count > 0 && NodeListen is null)
         {

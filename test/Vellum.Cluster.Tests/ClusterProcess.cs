@@ -47,6 +47,14 @@ internal sealed class ClusterProcess : IAsyncDisposable
 
     public string[] Hosts { get; }
 
+    /// <summary>Passed to every start and join as <c>--snapshot-interval</c> when set.</summary>
+    public int? SnapshotInterval { get; init; }
+
+    /// <summary>How many transactions node <paramref name="i"/> says (in its log) it fetched from peers' ledgers.</summary>
+    public long TransactionsFetchedFromPeers(int i) =>
+        System.Text.RegularExpressions.Regex.Matches(Log(i), @"Caught up (\d+) transactions from")
+            .Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+
     public string[]? Namespaces { get; }
 
     public string AdminKeyPath { get; }
@@ -112,6 +120,11 @@ internal sealed class ClusterProcess : IAsyncDisposable
         if (IsRunning(i))
         {
             throw new InvalidOperationException($"node {i} is running");
+        }
+
+        if (SnapshotInterval is { } interval)
+        {
+            args.AddRange(["--snapshot-interval", interval.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
 
         var process = Process.Start(InNamespace(i, "dotnet", [Path.Combine(AppContext.BaseDirectory, "vellum.dll"), .. args]))!;

@@ -125,7 +125,9 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
     [Fact]
     public async Task A_backup_down_while_ten_thousand_writes_commit_catches_up_when_restarted()
     {
-        await using var cluster = new ClusterProcess(3);
+        // Snapshots every 50 batches: the others drop the log entries the absent node misses, so it must fetch the
+        // transactions from a peer's ledger.
+        await using var cluster = new ClusterProcess(3) { SnapshotInterval = 50 };
         await cluster.StartAllAsync();
         var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
         var down = (primary + 1) % 3;
@@ -159,6 +161,10 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
             async () => await cluster.NetworkAsync(down) is { } n && n.GetProperty("committedSeqno").GetInt64() >= target && n.GetProperty("ready").GetBoolean(),
             $"node {down} to catch up to {target}");
         output.WriteLine($"node {down} caught up {target} transactions in {clock.Elapsed.TotalSeconds:0.0} s after its restart");
+        Assert.True(File.Exists(Path.Combine(cluster.Data(primary), "state", "raft", "snapshot")), "the primary took a snapshot");
+        var fetched = cluster.TransactionsFetchedFromPeers(down);
+        output.WriteLine($"node {down} fetched {fetched} of them from a peer's ledger");
+        Assert.True(fetched >= 10_000, $"fetched {fetched}: {cluster.Log(down)}");
 
         using (var client = cluster.Client(down))
         {
@@ -175,7 +181,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
     [Fact]
     public async Task A_cluster_grows_by_joins_and_a_fourth_node_catches_up_a_hundred_thousand_transactions()
     {
-        await using var cluster = new ClusterProcess(4);
+        await using var cluster = new ClusterProcess(4) { SnapshotInterval = 100 };
         await cluster.StartAsync(0, alone: true);
         Assert.Equal(0, await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout));
         string token;
@@ -229,6 +235,13 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"the fourth node joined and caught up {target} transactions in {clock.Elapsed.TotalSeconds:0.0} s");
+
+        // The members' logs were compacted long before; the joiner took the ledger from a peer's files, then the log.
+        Assert.True(File.Exists(Path.Combine(cluster.Data(2), "state", "raft", "snapshot")), "the members took snapshots");
+        var fetched = cluster.TransactionsFetchedFromPeers(3);
+        output.WriteLine($"the fourth node fetched {fetched} of them from a peer's ledger");
+        Assert.True(fetched >= 100_000, $"fetched {fetched}");
+        Assert.Contains("The leader sent a snapshot", cluster.Log(3), StringComparison.Ordinal);
         using (var client = cluster.Client(3))
         {
             var network = await JsonAsync(await client.GetAsync("/node/network"));

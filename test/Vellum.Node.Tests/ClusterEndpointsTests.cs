@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Vellum.Node.Service;
 
 namespace Vellum.Node.Tests;
 
@@ -67,6 +68,56 @@ public sealed class ClusterEndpointsTests(ClusterNodeFixture node) : IClassFixtu
         Assert.Equal(HttpStatusCode.Unauthorized, (await node.Client(null).DeleteAsync("/node/members/127.0.0.1:1")).StatusCode);
         await AssertError(await node.Admin.DeleteAsync("/node/members/not-an-address"), HttpStatusCode.BadRequest, "InvalidInput");
         await AssertError(await node.Admin.DeleteAsync("/node/members/127.0.0.1:0"), HttpStatusCode.BadRequest, "InvalidInput");
+    }
+
+    [Fact]
+    public async Task Ledger_frames_go_only_to_members_and_carry_the_durable_transactions_in_file_format()
+    {
+        await AssertError(await node.Client(null).GetAsync("/node/ledger/frames?from=1"), HttpStatusCode.Unauthorized, "InvalidAuthenticationInfo");
+
+        // An Administrator is a user, not a member: a Public ledger's frames are plaintext.
+        await AssertError(await node.Admin.GetAsync("/node/ledger/frames?from=1"), HttpStatusCode.Forbidden, "Forbidden");
+
+        var member = node.Client(node.Ledger.NodeCertificateWithKey());
+        foreach (var bad in new[] { "0", "-1", "x", "" })
+        {
+            await AssertError(await member.GetAsync($"/node/ledger/frames?from={bad}"), HttpStatusCode.BadRequest, "InvalidQueryParameterValue");
+        }
+
+        var store = node.Ledger.Store;
+        await RaftWait(() => store.DurableSeqno > 0);
+        using var response = await member.GetAsync("/node/ledger/frames?from=1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var frames = await response.Content.ReadAsByteArrayAsync();
+        var last = long.Parse(response.Headers.GetValues(LedgerService.LastSeqnoHeader).Single(), System.Globalization.CultureInfo.InvariantCulture);
+        var end = long.Parse(response.Headers.GetValues(LedgerService.DurableSeqnoHeader).Single(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(last >= 1 && end >= last);
+
+        // Frame by frame, exactly the bodies the store holds, in seqno order.
+        var offset = 0;
+        for (var seqno = 1L; seqno <= last; seqno++)
+        {
+            Assert.Equal(Vellum.Core.Format.FrameStatus.Ok, Vellum.Core.Format.Frame.TryRead(frames.AsSpan(offset), out var length));
+            Assert.Equal(store.ReadBody(seqno), frames.AsSpan(offset + Vellum.Core.Format.Frame.HeaderSize, length).ToArray());
+            offset += Vellum.Core.Format.Frame.HeaderSize + length;
+        }
+
+        Assert.Equal(frames.Length, offset);
+
+        // Past the end: nothing, and the end says so.
+        using var past = await member.GetAsync($"/node/ledger/frames?from={end + 1}");
+        Assert.Equal(HttpStatusCode.OK, past.StatusCode);
+        Assert.Empty(await past.Content.ReadAsByteArrayAsync());
+    }
+
+    private static async Task RaftWait(Func<bool> condition)
+    {
+        for (var i = 0; i < 100 && !condition(); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(condition());
     }
 
     private static async Task AssertError(HttpResponseMessage response, HttpStatusCode status, string code)

@@ -25,15 +25,22 @@ internal static class JoinCommand
         var target = new Option<string>("--target") { Description = "https://host:port of any member.", Required = true };
         var token = new Option<string>("--token") { Description = "Join token from POST /node/join-tokens (an Administrator issues it).", Required = true };
         var serviceCert = new Option<string>("--service-cert") { Description = "The service certificate (PEM) the target must present; the join fails otherwise.", Required = true };
-        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert };
+        var snapshotInterval = new Option<int>("--snapshot-interval") { Description = "Raft log entries between snapshots (0 keeps the whole log).", DefaultValueFactory = _ => NodeOptions.DefaultSnapshotInterval };
+        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert, snapshotInterval };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(nodeListen)!, result.GetValue(target)!, result.GetValue(token)!,
-            result.GetValue(serviceCert)!, cancellationToken));
+            result.GetValue(serviceCert)!, result.GetValue(snapshotInterval), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string data, string listen, string nodeListen, string target, string token, string serviceCertPath, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string data, string listen, string nodeListen, string target, string token, string serviceCertPath, int snapshotInterval, CancellationToken cancellationToken)
     {
+        if (snapshotInterval < 0)
+        {
+            Console.Error.WriteLine($"vellum join: --snapshot-interval is 0 or a positive number of log entries, not {snapshotInterval}");
+            return 2;
+        }
+
         if (!StartCommand.TryParseEndpoint(listen, out var endpoint) || endpoint.Port == 0)
         {
             Console.Error.WriteLine($"vellum join: --listen '{listen}' is not host:port with a fixed port");
@@ -103,7 +110,7 @@ internal static class JoinCommand
                 return 1;
             }
 
-            var options = new NodeOptions { DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true };
+            var options = new NodeOptions { DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, SnapshotInterval = snapshotInterval };
             return await StartCommand.RunNodeAsync(options, identityFrom: null, async token2 =>
             {
                 // Ask to be added; any member will do (a backup redirects to the primary). Retried while the cluster

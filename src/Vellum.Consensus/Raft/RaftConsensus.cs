@@ -13,7 +13,8 @@ namespace Vellum.Consensus.Raft;
 /// to the <see cref="IConsensusApplier"/>.
 /// </summary>
 /// <remarks>
-/// The WAL is not compacted (no snapshots yet) and grows with every batch; see <see cref="ApplierStateMachine"/>.
+/// The WAL is compacted at snapshots (every <see cref="RaftConsensusOptions.SnapshotInterval"/> applied entries); a
+/// snapshot is the applier's description of its durable state, see <see cref="ApplierStateMachine"/>.
 /// Partial files: leadership tracking is in <c>RaftConsensus.Leadership.cs</c>.
 /// </remarks>
 public sealed partial class RaftConsensus : IConsensusLog
@@ -27,6 +28,7 @@ public sealed partial class RaftConsensus : IConsensusLog
 
     private X509Certificate2? _nodeCertificate;
     private DurableWriteAheadLog? _wal;
+    private ApplierStateMachine? _stateMachine;
     private MembershipFile? _membership;
     private RaftCluster? _cluster;
 
@@ -37,7 +39,7 @@ public sealed partial class RaftConsensus : IConsensusLog
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
-        _logger = options.LoggerFactory.CreateLogger<RaftConsensus>();
+        _logger = options.Logger ?? options.LoggerFactory.CreateLogger<RaftConsensus>();
     }
 
     /// <summary>This node's node-channel address.</summary>
@@ -71,6 +73,12 @@ public sealed partial class RaftConsensus : IConsensusLog
             return members;
         }
     }
+
+    /// <summary>The log index of this node's latest snapshot (the WAL holds no entries before it), or 0.</summary>
+    public long SnapshotIndex => _stateMachine?.Snapshot?.Index ?? 0;
+
+    /// <summary>How many snapshots this node received from a leader and caught up to.</summary>
+    public long SnapshotsInstalled => _stateMachine?.SnapshotsInstalled ?? 0;
 
     /// <summary>
     /// How many follower appends carrying entries this node fsynced before acknowledging them: the proof that the
@@ -110,7 +118,9 @@ public sealed partial class RaftConsensus : IConsensusLog
         _nodeCertificate = LoadCertificateWithKey(_options.NodeIdentity);
 
         // The WAL starts applying committed entries in its constructor, so the state machine must hold the applier
-        // by now. Without a snapshot it replays from index 1; the state machine skips what the applier already has.
+        // (and have read its snapshot) by now. It replays from the snapshot, or from index 1 without one; the state
+        // machine skips what the applier already has.
+        _stateMachine = new ApplierStateMachine(applier, _options.WalPath, _options.SnapshotInterval, _logger);
         _wal = new DurableWriteAheadLog(
             new WriteAheadLog.Options
             {
@@ -118,7 +128,7 @@ public sealed partial class RaftConsensus : IConsensusLog
                 HashAlgorithm = WriteAheadLog.IntegrityHashAlgorithm.XxHash3,
                 ChunkSize = _options.WalChunkSize,
             },
-            new ApplierStateMachine(applier, _logger));
+            _stateMachine);
 
         _membership = new MembershipFile(Path.Combine(_options.WalPath, "members"));
         await SeedStaticMembershipAsync(_membership, token).ConfigureAwait(false);

@@ -18,6 +18,9 @@ public sealed class RaftConsensusOptions
     /// <summary>The default WAL chunk size: 4 MiB (DotNext's own default is one OS page per file).</summary>
     public const int DefaultWalChunkSize = 4 * 1024 * 1024;
 
+    /// <summary>The default snapshot interval: a snapshot (and WAL compaction) every 10,000 applied entries.</summary>
+    public const int DefaultSnapshotInterval = 10_000;
+
     /// <summary>The address this node listens on for the node channel, and its identity among the members.</summary>
     public required IPEndPoint LocalEndPoint { get; init; }
 
@@ -50,6 +53,13 @@ public sealed class RaftConsensusOptions
     /// <summary>The WAL chunk (file) size in bytes. Default 4 MiB.</summary>
     public int WalChunkSize { get; init; } = DefaultWalChunkSize;
 
+    /// <summary>
+    /// Applied log entries between two snapshots; each lets the WAL delete the entries before it. Default 10,000;
+    /// 0 takes no snapshots (the WAL keeps everything). Snapshots need an applier that describes its state
+    /// (<see cref="IConsensusApplier.DescribeAppliedState"/>).
+    /// </summary>
+    public int SnapshotInterval { get; init; } = DefaultSnapshotInterval;
+
     /// <summary>This node's identity: its certificate (with key) is presented to peers in both TLS directions.</summary>
     public required NodeIdentity NodeIdentity { get; init; }
 
@@ -58,6 +68,12 @@ public sealed class RaftConsensusOptions
 
     /// <summary>Loggers for this layer and for DotNext. Default: no logging.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>
+    /// The logger of this layer's own events (leadership, snapshots, apply failures), when they should go elsewhere
+    /// than <see cref="LoggerFactory"/>: a node silences DotNext's chatty per-heartbeat warnings but keeps these.
+    /// </summary>
+    public ILogger? Logger { get; init; }
 
     /// <summary>The RPC timeout in force: <see cref="RequestTimeout"/> or half the lower election timeout.</summary>
     public TimeSpan EffectiveRequestTimeout => RequestTimeout ?? TimeSpan.FromMilliseconds(LowerElectionTimeout / 2.0);
@@ -92,6 +108,11 @@ public sealed class RaftConsensusOptions
         if (WalChunkSize < 4096)
         {
             throw new ArgumentException("WalChunkSize must be at least 4 KiB.", nameof(WalChunkSize));
+        }
+
+        if (SnapshotInterval < 0)
+        {
+            throw new ArgumentException("SnapshotInterval must be 0 (no snapshots) or positive.", nameof(SnapshotInterval));
         }
 
         if (ColdStart && Members.Count > 0)

@@ -41,6 +41,7 @@ internal static class OpenApiDocument
         new("post", "/node/join", "A new node trades a join token for the service material (token-authenticated).", [], 200, Authenticated: false),
         new("post", "/node/members", "A joined node asks the primary to add it (token-authenticated; backups redirect).", [], 200, Authenticated: false),
         new("delete", "/node/members/{nodeAddress}", "Administrator: retire a member (primary; backups redirect).", [], 204),
+        new("get", "/node/ledger/frames", "Members only (an endorsed node certificate): durable transactions from seqno `from` as ledger-format frames, for catching up.", ["from"], 200),
         new("get", "/node/network", "The cluster as this node sees it: members, primary, view, this node's progress.", [], 200, Authenticated: false),
         new("get", "/openapi.json", "This document.", [], 200, Authenticated: false),
     ];

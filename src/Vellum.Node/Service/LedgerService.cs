@@ -18,7 +18,7 @@ namespace Vellum.Node.Service;
 /// One ledger as the data plane sees it: the store, the user table, and the collection and tag accounting that the
 /// limits need. Keyed by ledger id from the start, so hosting several ledgers adds instances, not code paths.
 /// </summary>
-public sealed class LedgerService : IAsyncDisposable
+public sealed partial class LedgerService : IAsyncDisposable
 {
     private readonly Lock _namesLock = new();
     private readonly HashSet<string> _collections;
@@ -274,8 +274,10 @@ public sealed class LedgerService : IAsyncDisposable
                 WalPath = Path.Combine(data.State, "raft"),
                 NodeIdentity = node,
                 ServiceCertificate = service.Certificate,
-                // DotNext logs a warning per lagging heartbeat under load; our own bridge logs the role changes.
+                SnapshotInterval = options.SnapshotInterval,
+                // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
                 LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+                Logger = logger,
             });
             replication = new ReplicatedLedger(consensus, logger);
         }
@@ -290,6 +292,23 @@ public sealed class LedgerService : IAsyncDisposable
             replication.Attach(store);
             store.Applied += (_, last) => ledger.ReplayUserChanges(last);
             store.RoleChanged += ledger.OnRoleChanged;
+            replication.CatchUp = ledger.CatchUpAsync;
+
+            // Before taking part in consensus, fetch what the peers' ledgers hold beyond ours: a new or long-absent
+            // member then needs from the leader only the log after its snapshot, not the whole history.
+            using (var catchUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                catchUp.CancelAfter(options.CatchUpTimeout);
+                try
+                {
+                    await ledger.CatchUpAsync(long.MaxValue, catchUp.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // What was fetched stays; consensus brings the rest.
+                }
+            }
+
             await replication.StartAsync(cancellationToken).ConfigureAwait(false);
             ledger._discovery = Task.Run(ledger.DiscoverPeersAsync, CancellationToken.None);
             return ledger;
@@ -468,6 +487,7 @@ public sealed class LedgerService : IAsyncDisposable
         Node.Dispose();
         _secret.Dispose();
         _userChanges.Dispose();
+        _peerClient?.Dispose();
     }
 
     private async Task BootstrapAdministratorsAsync(ILogger logger, CancellationToken cancellationToken)

@@ -7,7 +7,7 @@ namespace Vellum.Storage.IO;
 /// API to fsync a directory, so on Unix we open it read-only and fsync the descriptor (a no-op on Windows, where
 /// NTFS journals the rename).
 /// </summary>
-internal static partial class Durability
+public static partial class Durability
 {
     private const int ORdOnly = 0;
     private const int ODirectory = 0x10000; // Linux x86-64 and arm64

@@ -28,6 +28,39 @@ public sealed partial class LedgerStore
         }
     }
 
+    /// <summary>
+    /// The durable transactions from <paramref name="fromSeqno"/> on, as the frames a primary replicates (each body
+    /// checked against its checksum on the way out), stopping before the total would pass
+    /// <paramref name="maxBytes"/> (at least one frame is returned when there is one). Empty when
+    /// <paramref name="fromSeqno"/> is past <see cref="DurableSeqno"/>. Another member applies them with
+    /// <see cref="ApplyCommitted"/>, which checks them again, so a node can catch up from a peer's ledger files.
+    /// </summary>
+    /// <param name="fromSeqno">The first seqno wanted (≥ 1).</param>
+    /// <param name="maxBytes">A bound on the bytes returned.</param>
+    /// <param name="lastSeqno">The seqno of the last frame returned, or <c>fromSeqno - 1</c> when none.</param>
+    public byte[] ReadFrames(long fromSeqno, int maxBytes, out long lastSeqno)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(fromSeqno, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        var durable = DurableSeqno;
+        var output = new System.Buffers.ArrayBufferWriter<byte>(Math.Min(maxBytes, 1 << 20));
+        lastSeqno = fromSeqno - 1;
+        for (var seqno = fromSeqno; seqno <= durable; seqno++)
+        {
+            var body = ReadBody(seqno);
+            var size = Frame.HeaderSize + body.Length;
+            if (output.WrittenCount > 0 && output.WrittenCount + size > maxBytes)
+            {
+                break;
+            }
+
+            output.Advance(Frame.Write(output.GetSpan(size), body));
+            lastSeqno = seqno;
+        }
+
+        return output.WrittenSpan.ToArray();
+    }
+
     private byte[] ReadBodyOnce(long seqno)
     {
         string path;

@@ -1,0 +1,55 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Vellum.Core.Identity;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Endpoints;
+
+/// <summary>
+/// <c>GET /node/ledger/frames?from=N</c>: the durable transactions from seqno N on, as raw frames (the ledger file
+/// format's frames, <c>application/octet-stream</c>), at most <see cref="LedgerService.MaxFramesResponseBytes"/>
+/// per response, for a member catching up (<see cref="LedgerService.CatchUpAsync"/>). Only callers presenting a node
+/// certificate endorsed by the service identity are served: the frames of a Public ledger are plaintext. Headers
+/// <c>x-vellum-last-seqno</c> (the last frame's seqno) and <c>x-vellum-durable-seqno</c> (this node's end). Not in
+/// ACL's API.
+/// </summary>
+internal static class LedgerFramesEndpoint
+{
+    public static void Map(IEndpointRouteBuilder app, LedgerService ledger) =>
+        app.MapGet("/node/ledger/frames", context => Frames(context, ledger));
+
+    private static async Task Frames(HttpContext context, LedgerService ledger)
+    {
+        var certificate = context.Connection.ClientCertificate
+            ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
+        if (certificate is null)
+        {
+            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", "Only members fetch ledger frames: present a node certificate (mutual TLS).").ConfigureAwait(false);
+            return;
+        }
+
+        if (!CertificateEndorsement.IsEndorsedBy(certificate, ledger.Service.Certificate))
+        {
+            await AclResponses.Error(context, 403, "Forbidden", "Only members fetch ledger frames: this certificate is not a node certificate of this service.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!long.TryParse(context.Request.Query["from"], NumberStyles.None, CultureInfo.InvariantCulture, out var from) || from < 1)
+        {
+            await AclResponses.Error(context, 400, "InvalidQueryParameterValue", "from is the first seqno wanted, a whole number from 1.").ConfigureAwait(false);
+            return;
+        }
+
+        var durable = ledger.Store.DurableSeqno;
+        var last = from - 1;
+        var frames = from > durable ? [] : ledger.Store.ReadFrames(from, LedgerService.MaxFramesResponseBytes, out last);
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/octet-stream";
+        context.Response.Headers[LedgerService.LastSeqnoHeader] = last.ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers[LedgerService.DurableSeqnoHeader] = Math.Max(durable, last).ToString(CultureInfo.InvariantCulture);
+        context.Response.ContentLength = frames.Length;
+        await context.Response.Body.WriteAsync(frames, context.RequestAborted).ConfigureAwait(false);
+    }
+}

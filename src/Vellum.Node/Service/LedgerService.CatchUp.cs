@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
+using Vellum.Core.Identity;
+using Vellum.Storage.Ledger;
+
+namespace Vellum.Node.Service;
+
+/// <summary>
+/// Catching up from a peer's ledger files: a member that lags (a new one, one that was down, or one whose missing
+/// entries the leader's write-ahead log no longer holds) fetches the committed transactions it lacks from another
+/// member's <c>GET /node/ledger/frames</c>, over TLS in both directions with node certificates the service identity
+/// endorsed, and applies them through <see cref="LedgerStore.ApplyCommitted"/>, which checks every frame (checksums,
+/// seqno continuity, views, each signature against the root before it) before writing any of it.
+/// </summary>
+public sealed partial class LedgerService
+{
+    /// <summary>The most a peer sends per <c>GET /node/ledger/frames</c> (one chunk file's worth).</summary>
+    public const int MaxFramesResponseBytes = 4 * 1024 * 1024;
+
+    /// <summary>The header that carries the last seqno in a frames response.</summary>
+    public const string LastSeqnoHeader = "x-vellum-last-seqno";
+
+    /// <summary>The header that carries the serving member's durable seqno (its end) in a frames response.</summary>
+    public const string DurableSeqnoHeader = "x-vellum-durable-seqno";
+
+    private HttpClient? _peerClient;
+
+    /// <summary>Transactions this node fetched from peers since it started (for operators and tests).</summary>
+    public long TransactionsFetched => Interlocked.Read(ref _transactionsFetched);
+
+    private long _transactionsFetched;
+
+    /// <summary>
+    /// Fetches committed transactions from the peers until the ledger reaches <paramref name="targetSeqno"/> or, with
+    /// <see cref="long.MaxValue"/>, until the peer asked has no more. Tries each known peer in turn (the primary
+    /// first); a peer that is down, or sends something that does not check, is skipped.
+    /// </summary>
+    /// <returns>True when the target was reached (with <see cref="long.MaxValue"/>: when some peer answered to its end).</returns>
+    public async Task<bool> CatchUpAsync(long targetSeqno, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var before = Store.DurableSeqno;
+        var client = PeerClient();
+        var urls = _peers.Values.Distinct().ToList();
+        if (PrimaryUrl is { } primary && urls.Remove(primary))
+        {
+            urls.Insert(0, primary);
+        }
+
+        foreach (var url in urls)
+        {
+            var reachedPeerEnd = false;
+            try
+            {
+                while (Store.DurableSeqno < targetSeqno)
+                {
+                    var from = Store.DurableSeqno + 1;
+                    using var response = await client.GetAsync(
+                        new Uri(url, $"/node/ledger/frames?from={from.ToString(System.Globalization.CultureInfo.InvariantCulture)}"),
+                        HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        LogMessages.CatchUpPeerRefused(_logger, url, (int)response.StatusCode);
+                        break;
+                    }
+
+                    var frames = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+                    var peerEnd = response.Headers.TryGetValues(DurableSeqnoHeader, out var values) &&
+                        long.TryParse(values.FirstOrDefault(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var end)
+                        ? end
+                        : 0;
+                    if (frames.Length > 0)
+                    {
+                        // Checked frame by frame before anything is written; a forged or damaged batch changes nothing.
+                        Store.ApplyCommitted(frames);
+                        Interlocked.Add(ref _transactionsFetched, Store.DurableSeqno - from + 1);
+                    }
+
+                    if (Store.DurableSeqno >= peerEnd)
+                    {
+                        // This peer has nothing more (for now).
+                        reachedPeerEnd = true;
+                        break;
+                    }
+                }
+
+                if (Store.DurableSeqno >= targetSeqno || (targetSeqno == long.MaxValue && reachedPeerEnd))
+                {
+                    LogCaughtUp(before, url, started);
+                    return true;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or LedgerCorruptException && !cancellationToken.IsCancellationRequested)
+            {
+                LogMessages.CatchUpPeerFailed(_logger, url, ex);
+            }
+        }
+
+        return Store.DurableSeqno >= targetSeqno;
+    }
+
+    private void LogCaughtUp(long before, Uri url, long started)
+    {
+        if (Store.DurableSeqno > before)
+        {
+            LogMessages.CaughtUpFromPeer(_logger, Store.DurableSeqno - before, url, Store.DurableSeqno, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>
+    /// One client for member-to-member HTTPS: presents this node's certificate and accepts a server only if the
+    /// service identity endorsed its certificate.
+    /// </summary>
+    private HttpClient PeerClient()
+    {
+        if (_peerClient is { } existing)
+        {
+            return existing;
+        }
+
+        var service = Service.Certificate;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                ClientCertificates = [NodeCertificateWithKey()],
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, service),
+            },
+        };
+        var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/octet-stream"));
+        return Interlocked.CompareExchange(ref _peerClient, client, null) ?? client;
+    }
+
+    /// <summary>The node certificate with its key, loaded the way SslStream wants it on every platform.</summary>
+    internal X509Certificate2 NodeCertificateWithKey()
+    {
+        using var withKey = X509Certificate2.CreateFromPem(Node.ExportCertificatePem(), Node.ExportPrivateKeyPem());
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), password: null);
+    }
+}
