@@ -24,13 +24,15 @@ internal static class StartCommand
         var nodeListen = new Option<string?>("--node-listen") { Description = "host:port of this node's Raft channel (TCP, mutual TLS between nodes): makes the node a cluster member." };
         var peers = new Option<string[]>("--peer") { Description = "Another member of a static cluster, as raft-host:port=https://host:port (repeatable; needs --node-listen).", AllowMultipleArgumentsPerToken = false };
         var identityFrom = new Option<string?>("--identity-from") { Description = "Data folder of an existing cluster member: a new node takes its service identity and ledger secret (first start only)." };
+        var backupWrites = BackupWritesOption.Create();
         var command = new Command("start", "Start a ledger node over HTTPS with mutual TLS: a single node, or with --node-listen and --peer a member of a replicated cluster.")
         {
-            data, listen, type, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom,
+            data, listen, type, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, result.GetValue(metrics), result.GetValue(benchmark),
-            result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom), cancellationToken));
+            result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom),
+            result.GetValue(backupWrites), cancellationToken));
         return command;
     }
 
@@ -63,7 +65,7 @@ internal static class StartCommand
 
     private static async Task<int> RunAsync(
         string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, bool benchmarkEndpoints, string? nodeListen, string[] peerTexts,
-        string? identityFrom, CancellationToken cancellationToken)
+        string? identityFrom, string? backupWritesText, CancellationToken cancellationToken)
     {
         IPEndPoint? nodeEndPoint = null;
         if (nodeListen is not null && (!TryParseEndpoint(nodeListen, out nodeEndPoint) || nodeEndPoint.Port == 0))
@@ -108,6 +110,12 @@ internal static class StartCommand
             return 2;
         }
 
+        if (!BackupWritesOption.TryParse(backupWritesText, out var backupWrites))
+        {
+            Console.Error.WriteLine($"vellum start: --backup-writes is forward, redirect or refuse, not '{backupWritesText}'");
+            return 2;
+        }
+
         foreach (var admin in admins)
         {
             if (!File.Exists(admin))
@@ -120,7 +128,7 @@ internal static class StartCommand
         var options = new NodeOptions
         {
             DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen,
-            BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers,
+            BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = backupWrites,
         };
         return await RunNodeAsync(options, identityFrom, afterStart: null, cancellationToken);
     }
