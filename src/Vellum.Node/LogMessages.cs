@@ -17,12 +17,15 @@ internal static partial class LogMessages
     [LoggerMessage(1003, LogLevel.Error, "Request {Method} {Path} failed", EventName = "RequestFailed")]
     public static partial void RequestFailed(ILogger logger, string method, string path, Exception exception);
 
-    [LoggerMessage(1004, LogLevel.Information, "Caught up {Count} transactions from {Peer}: the ledger now ends at seqno {Seqno} ({Milliseconds} ms)", EventName = "CaughtUpFromPeer")]
+    [LoggerMessage(1004, LogLevel.Warning, "Forwarding {Method} {Path} to the primary at {Primary} failed", EventName = "ForwardFailed")]
+    public static partial void ForwardFailed(ILogger logger, string method, string path, string primary, Exception exception);
+
+    [LoggerMessage(1005, LogLevel.Information, "Caught up {Count} transactions from {Peer}: the ledger now ends at seqno {Seqno} ({Milliseconds} ms)", EventName = "CaughtUpFromPeer")]
     public static partial void CaughtUpFromPeer(ILogger logger, long count, Uri peer, long seqno, long milliseconds);
 
-    [LoggerMessage(1005, LogLevel.Warning, "Catching up from {Peer} failed; trying the next member", EventName = "CatchUpPeerFailed")]
+    [LoggerMessage(1006, LogLevel.Warning, "Catching up from {Peer} failed; trying the next member", EventName = "CatchUpPeerFailed")]
     public static partial void CatchUpPeerFailed(ILogger logger, Uri peer, Exception exception);
 
-    [LoggerMessage(1006, LogLevel.Warning, "{Peer} refused to send ledger frames (HTTP {Status}); trying the next member", EventName = "CatchUpPeerRefused")]
+    [LoggerMessage(1007, LogLevel.Warning, "{Peer} refused to send ledger frames (HTTP {Status}); trying the next member", EventName = "CatchUpPeerRefused")]
     public static partial void CatchUpPeerRefused(ILogger logger, Uri peer, int status);
 }

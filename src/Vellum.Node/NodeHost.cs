@@ -2,6 +2,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
 using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
+using Vellum.Node.Forwarding;
 using Vellum.Node.Service;
 using Vellum.Storage.Ledger;
 
@@ -77,15 +79,30 @@ public static class NodeHost
         builder.Services.AddRouting();
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vellum.Node");
+
+        // A cluster member that forwards backup writes keeps one client to the primary for its lifetime.
+        var forwarder = options.NodeListen is not null && options.BackupWrites == BackupWrites.Forward
+            ? new WriteForwarder(serverCertificate, ledger.Service.Certificate, options.ForwardTimeout, options.MaxRequestBodyBytes, logger)
+            : null;
+        if (forwarder is not null)
+        {
+            app.Lifetime.ApplicationStopped.Register(forwarder.Dispose);
+        }
+
         app.Use(async (context, next) =>
         {
+            if (forwarder is not null && !ledger.Store.IsPrimary && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+            {
+                forwarder.PrepareReplay(context);
+            }
+
             try
             {
                 await next(context).ConfigureAwait(false);
             }
             catch (NotPrimaryException) when (!context.Response.HasStarted)
             {
-                await NotPrimary(context, ledger, options).ConfigureAwait(false);
+                await NotPrimary(context, ledger, options, forwarder).ConfigureAwait(false);
             }
             catch (ReplicationLostException ex) when (!context.Response.HasStarted)
             {
@@ -112,23 +129,40 @@ public static class NodeHost
 
     private const string LedgerStoreMetricsName = "Vellum.Storage";
 
-    /// <summary>A write reached a backup: 307 to the primary (same path and query), or 503 when none is known.</summary>
-    private static Task NotPrimary(Microsoft.AspNetCore.Http.HttpContext context, LedgerService ledger, NodeOptions options)
+    /// <summary>
+    /// A write reached a backup: forwarded to the primary, 307 to it (same path and query), or 503 — as
+    /// <see cref="NodeOptions.BackupWrites"/> says; 503 when no primary is known, and 503 for a write another member
+    /// forwarded here (it thought this node primary): a forwarded write is never forwarded again, so none can loop.
+    /// </summary>
+    private static async Task NotPrimary(HttpContext context, LedgerService ledger, NodeOptions options, WriteForwarder? forwarder)
     {
+        if (await NodeCaller.IsFromNodeAsync(context, ledger.Service.Certificate).ConfigureAwait(false))
+        {
+            await AclResponses.Error(context, 503, "ServiceUnavailable",
+                "Another member forwarded this write here as to the primary, but this node is not primary (the primary changed); it was not written. Retry shortly.").ConfigureAwait(false);
+            return;
+        }
+
         var primary = ledger.PrimaryUrl;
         if (primary is null)
         {
-            return AclResponses.Error(context, 503, "ServiceUnavailable", "This node is a backup and knows no primary yet; retry shortly.");
+            await AclResponses.Error(context, 503, "ServiceUnavailable", "This node is a backup and knows no primary yet; retry shortly.").ConfigureAwait(false);
+            return;
         }
 
-        if (!options.RedirectToPrimary)
+        switch (options.BackupWrites)
         {
-            return AclResponses.Error(context, 503, "ServiceUnavailable", $"This node is a backup; send writes to the primary at {primary}.");
+            case BackupWrites.Forward when forwarder is not null:
+                await forwarder.ForwardAsync(context, primary).ConfigureAwait(false);
+                break;
+            case BackupWrites.Redirect:
+                context.Response.StatusCode = 307;
+                context.Response.Headers.Location = new Uri(primary, context.Request.Path + context.Request.QueryString).ToString();
+                break;
+            default:
+                await AclResponses.Error(context, 503, "ServiceUnavailable", $"This node is a backup; send writes to the primary at {primary}.").ConfigureAwait(false);
+                break;
         }
-
-        context.Response.StatusCode = 307;
-        context.Response.Headers.Location = new Uri(primary, context.Request.Path + context.Request.QueryString).ToString();
-        return Task.CompletedTask;
     }
 
     /// <summary>The node certificate with its key, loaded the way SslStream wants it on every platform.</summary>

@@ -96,10 +96,16 @@ public sealed class NodeOptions
     public TimeSpan CatchUpTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// A write that reaches a backup is answered 307 with the primary's address (the default) or, when false, 503
-    /// naming the primary in the message.
+    /// What a backup does with a write (<c>vellum start|join --backup-writes</c>): forward it to the primary and relay
+    /// the answer (the default, as CCF does), answer 307 with the primary's address, or answer 503 naming the primary.
     /// </summary>
-    public bool RedirectToPrimary { get; init; } = true;
+    public BackupWrites BackupWrites { get; init; } = BackupWrites.Forward;
+
+    /// <summary>
+    /// Longest a backup waits for the primary's answer to a forwarded write (default 30 s); past it the client gets
+    /// 503 saying the outcome is unknown.
+    /// </summary>
+    public TimeSpan ForwardTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
@@ -131,6 +137,16 @@ public sealed class NodeOptions
         }
 
         Positive(SignatureInterval, nameof(SignatureInterval));
+        if (!Enum.IsDefined(BackupWrites))
+        {
+            throw new ArgumentException($"BackupWrites {BackupWrites} is not Forward, Redirect or Refuse", nameof(BackupWrites));
+        }
+
+        if (ForwardTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("ForwardTimeout must be positive", nameof(ForwardTimeout));
+        }
+
         if (Peers.Count > 0 && NodeListen is null)
         {
             throw new ArgumentException("peers need a node channel address of this node (--node-listen)", nameof(Peers));
@@ -145,5 +161,21 @@ public sealed class NodeOptions
 
 /// <summary>A member of a static cluster as another node sees it.</summary>
 /// <param name="NodeEndPoint">Its Raft (node channel) address.</param>
-/// <param name="Url">Its client address, e.g. <c>https://10.0.0.2:8443</c>: where writes are redirected when it is primary.</param>
+/// <param name="Url">Its client address, e.g. <c>https://10.0.0.2:8443</c>: where writes are forwarded or redirected when it is primary.</param>
 public sealed record ClusterPeer(IPEndPoint NodeEndPoint, Uri Url);
+
+/// <summary>What a backup does with a write (any request the store refuses with <c>NotPrimaryException</c>).</summary>
+public enum BackupWrites
+{
+    /// <summary>
+    /// Re-send the request to the primary over mutual TLS with this node's certificate, naming the authenticated
+    /// caller, and relay the primary's answer (status, headers, body) as its own.
+    /// </summary>
+    Forward,
+
+    /// <summary>307 Temporary Redirect to the same path and query on the primary.</summary>
+    Redirect,
+
+    /// <summary>503 ServiceUnavailable naming the primary in the message.</summary>
+    Refuse,
+}

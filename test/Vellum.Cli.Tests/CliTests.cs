@@ -82,6 +82,20 @@ public sealed class CliTests : IDisposable
         Assert.NotEqual(string.Empty, result.Error);
     }
 
+    [Theory]
+    [InlineData("start")]
+    [InlineData("join")]
+    public async Task Backup_writes_is_forward_redirect_or_refuse(string command)
+    {
+        string[] args = command == "start"
+            ? ["start", "--data", Path.Combine(_root, "start"), "--listen", "127.0.0.1:0", "--backup-writes", "bounce"]
+            : ["join", "--data", Path.Combine(_root, "join"), "--listen", "127.0.0.1:1", "--node-listen", "127.0.0.1:2", "--target", "https://127.0.0.1:3",
+                "--token", "t", "--service-cert", "/nonexistent/cert.pem", "--backup-writes", "bounce"];
+        var result = await Vellum(args);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"vellum {command}: --backup-writes is forward, redirect or refuse, not 'bounce'", result.Error.Trim());
+    }
+
     [Fact]
     public async Task The_ledger_type_cannot_change_after_creation()
     {

@@ -115,6 +115,8 @@ public sealed class StartTests : IDisposable
     [InlineData("--ledger-type", "Secret")]
     [InlineData("--admin-cert", "/nonexistent.pem")]
     [InlineData("--snapshot-interval", "-1")]
+    [InlineData("--backup-writes", "bounce")]
+    [InlineData("--backup-writes", "Forward")]
     [InlineData("--data", "/proc/vellum-cannot-be-here")]
     public async Task Bad_options_and_unusable_data_folders_exit_2_with_one_line(string option, string value)
     {

@@ -87,9 +87,10 @@ internal sealed class ClusterProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts node <paramref name="i"/> and waits until it prints its banner (not until it is ready): as a member of
-    /// the static cluster of all nodes, or <paramref name="alone"/> as the first member of a new one.
+    /// the static cluster of all nodes, or <paramref name="alone"/> as the first member of a new one;
+    /// <paramref name="options"/> are added to the command line (e.g. <c>--backup-writes redirect</c>).
     /// </summary>
-    public async Task StartAsync(int i, bool alone = false)
+    public async Task StartAsync(int i, bool alone = false, params string[] options)
     {
         List<string> args = ["start", "--data", Data(i), "--listen", $"{Hosts[i]}:{HttpPorts[i]}", "--node-listen", $"{Hosts[i]}:{NodePorts[i]}", "--admin-cert", AdminCertificatePath];
         for (var j = 0; j < Size && !alone; j++)
@@ -105,6 +106,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
             args.AddRange(["--identity-from", Data(0)]);
         }
 
+        args.AddRange(options);
         await LaunchAsync(i, args);
     }
 
@@ -156,11 +158,11 @@ internal sealed class ClusterProcess : IAsyncDisposable
         await banner.Task.WaitAsync(Timeout);
     }
 
-    public async Task StartAllAsync()
+    public async Task StartAllAsync(params string[] options)
     {
         // Node 0 first: it creates the service identity the others copy.
-        await StartAsync(0);
-        await Task.WhenAll(Enumerable.Range(1, Size - 1).Select(i => StartAsync(i)));
+        await StartAsync(0, options: options);
+        await Task.WhenAll(Enumerable.Range(1, Size - 1).Select(i => StartAsync(i, options: options)));
     }
 
     /// <summary>A process start for <paramref name="file"/> in member <paramref name="i"/>'s network namespace, if any.</summary>
@@ -210,7 +212,10 @@ internal sealed class ClusterProcess : IAsyncDisposable
     }
 
     /// <summary>An Administrator client for node <paramref name="i"/> that pins the service certificate and follows 307s.</summary>
-    public HttpClient Client(int i, TimeSpan? timeout = null, bool followRedirects = true)
+    public HttpClient Client(int i, TimeSpan? timeout = null, bool followRedirects = true) => Client(i, _admin, timeout, followRedirects);
+
+    /// <summary>A client for node <paramref name="i"/> presenting <paramref name="certificate"/>, pinning the service certificate.</summary>
+    public HttpClient Client(int i, X509Certificate2 certificate, TimeSpan? timeout = null, bool followRedirects = true)
     {
         var service = X509Certificate2.CreateFromPem(File.ReadAllText(ServiceCertificatePath));
         var handler = new SocketsHttpHandler
@@ -218,11 +223,22 @@ internal sealed class ClusterProcess : IAsyncDisposable
             AllowAutoRedirect = followRedirects,
             SslOptions = new SslClientAuthenticationOptions
             {
-                ClientCertificates = [_admin],
+                ClientCertificates = [certificate],
                 RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, service),
             },
         };
         return new HttpClient(handler) { BaseAddress = Url(i), DefaultRequestVersion = HttpVersion.Version20, Timeout = timeout ?? TimeSpan.FromSeconds(10) };
+    }
+
+    /// <summary>The Administrator certificate every node was given.</summary>
+    public X509Certificate2 AdminCertificate => _admin;
+
+    /// <summary>Node <paramref name="i"/>'s own certificate and key (endorsed by the service identity), from its data folder.</summary>
+    public X509Certificate2 NodeCertificate(int i)
+    {
+        using var pem = X509Certificate2.CreateFromPemFile(
+            Path.Combine(Data(i), "credentials", "node_cert.pem"), Path.Combine(Data(i), "secrets", "node_privk.pem"));
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 
     /// <summary>/node/network of node <paramref name="i"/>, or null when it does not answer.</summary>

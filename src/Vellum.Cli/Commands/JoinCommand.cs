@@ -20,20 +20,23 @@ internal static class JoinCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Data folder of the new node (must not hold another service).", Required = true };
-        var listen = new Option<string>("--listen") { Description = "HTTPS endpoint host:port of this node (a fixed port: members redirect writes to it).", Required = true };
+        var listen = new Option<string>("--listen") { Description = "HTTPS endpoint host:port of this node (a fixed port: members forward or redirect writes to it).", Required = true };
         var nodeListen = new Option<string>("--node-listen") { Description = "host:port of this node's Raft channel.", Required = true };
         var target = new Option<string>("--target") { Description = "https://host:port of any member.", Required = true };
         var token = new Option<string>("--token") { Description = "Join token from POST /node/join-tokens (an Administrator issues it).", Required = true };
         var serviceCert = new Option<string>("--service-cert") { Description = "The service certificate (PEM) the target must present; the join fails otherwise.", Required = true };
         var snapshotInterval = new Option<int>("--snapshot-interval") { Description = "Raft log entries between snapshots (0 keeps the whole log).", DefaultValueFactory = _ => NodeOptions.DefaultSnapshotInterval };
-        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert, snapshotInterval };
+        var backupWrites = BackupWritesOption.Create();
+        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert, backupWrites, snapshotInterval };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(nodeListen)!, result.GetValue(target)!, result.GetValue(token)!,
-            result.GetValue(serviceCert)!, result.GetValue(snapshotInterval), cancellationToken));
+            result.GetValue(serviceCert)!, result.GetValue(backupWrites), result.GetValue(snapshotInterval), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string data, string listen, string nodeListen, string target, string token, string serviceCertPath, int snapshotInterval, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(
+        string data, string listen, string nodeListen, string target, string token, string serviceCertPath, string? backupWritesText, int snapshotInterval,
+        CancellationToken cancellationToken)
     {
         if (snapshotInterval < 0)
         {
@@ -56,6 +59,12 @@ internal static class JoinCommand
         if (!Uri.TryCreate(target, UriKind.Absolute, out var targetUrl) || targetUrl.Scheme != Uri.UriSchemeHttps)
         {
             Console.Error.WriteLine($"vellum join: --target '{target}' is not an https:// address");
+            return 2;
+        }
+
+        if (!BackupWritesOption.TryParse(backupWritesText, out var backupWrites))
+        {
+            Console.Error.WriteLine($"vellum join: --backup-writes is forward, redirect or refuse, not '{backupWritesText}'");
             return 2;
         }
 
@@ -110,10 +119,13 @@ internal static class JoinCommand
                 return 1;
             }
 
-            var options = new NodeOptions { DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, SnapshotInterval = snapshotInterval };
+            var options = new NodeOptions
+            {
+                DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
+            };
             return await StartCommand.RunNodeAsync(options, identityFrom: null, async token2 =>
             {
-                // Ask to be added; any member will do (a backup redirects to the primary). Retried while the cluster
+                // Ask to be added; any member will do (a backup forwards or redirects to the primary). Retried while the cluster
                 // has no primary or is busy with another membership change.
                 var deadline = DateTime.UtcNow.AddMinutes(2);
                 string last = "no answer";

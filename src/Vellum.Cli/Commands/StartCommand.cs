@@ -25,13 +25,15 @@ internal static class StartCommand
         var peers = new Option<string[]>("--peer") { Description = "Another member of a static cluster, as raft-host:port=https://host:port (repeatable; needs --node-listen).", AllowMultipleArgumentsPerToken = false };
         var identityFrom = new Option<string?>("--identity-from") { Description = "Data folder of an existing cluster member: a new node takes its service identity and ledger secret (first start only)." };
         var snapshotInterval = new Option<int>("--snapshot-interval") { Description = "Cluster members: Raft log entries between snapshots; each lets the log drop the entries before it (0 keeps the whole log).", DefaultValueFactory = _ => NodeOptions.DefaultSnapshotInterval };
+        var backupWrites = BackupWritesOption.Create();
         var command = new Command("start", "Start a ledger node over HTTPS with mutual TLS: a single node, or with --node-listen and --peer a member of a replicated cluster.")
         {
-            data, listen, type, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, snapshotInterval,
+            data, listen, type, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites, snapshotInterval,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, result.GetValue(metrics), result.GetValue(benchmark),
-            result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom), result.GetValue(snapshotInterval), cancellationToken));
+            result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom),
+            result.GetValue(backupWrites), result.GetValue(snapshotInterval), cancellationToken));
         return command;
     }
 
@@ -64,7 +66,7 @@ internal static class StartCommand
 
     private static async Task<int> RunAsync(
         string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, bool benchmarkEndpoints, string? nodeListen, string[] peerTexts,
-        string? identityFrom, int snapshotInterval, CancellationToken cancellationToken)
+        string? identityFrom, string? backupWritesText, int snapshotInterval, CancellationToken cancellationToken)
     {
         if (snapshotInterval < 0)
         {
@@ -115,6 +117,12 @@ internal static class StartCommand
             return 2;
         }
 
+        if (!BackupWritesOption.TryParse(backupWritesText, out var backupWrites))
+        {
+            Console.Error.WriteLine($"vellum start: --backup-writes is forward, redirect or refuse, not '{backupWritesText}'");
+            return 2;
+        }
+
         foreach (var admin in admins)
         {
             if (!File.Exists(admin))
@@ -127,7 +135,7 @@ internal static class StartCommand
         var options = new NodeOptions
         {
             DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen,
-            BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, SnapshotInterval = snapshotInterval,
+            BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
         };
         return await RunNodeAsync(options, identityFrom, afterStart: null, cancellationToken);
     }

@@ -20,8 +20,23 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
     /// <c>DELETE /node/members/…</c>); unknown or missing certificates get 401 and change nothing. Other <c>/node</c>
     /// paths are open (health, network) or authenticated by a join token.
     /// </summary>
+    /// <remarks>
+    /// A request naming a user in <see cref="NodeCaller.ForwardedUserHeader"/> is a write a backup forwarded: it is
+    /// accepted only over a connection whose client certificate is a node certificate endorsed by the service
+    /// identity, and then the caller is the named user, with the roles this node's user table gives it. From anyone
+    /// else the header gets 403 on every path, before any endpoint runs, so that nothing changes.
+    /// </remarks>
     public static Func<HttpContext, RequestDelegate, Task> Middleware(LedgerService ledger) => async (context, next) =>
     {
+        var forwardedUser = context.Request.Headers[NodeCaller.ForwardedUserHeader];
+        var forwarded = forwardedUser.Count > 0;
+        if (forwarded && !await NodeCaller.IsFromNodeAsync(context, ledger.Service.Certificate).ConfigureAwait(false))
+        {
+            await AclResponses.Error(context, 403, "ForwardedUserNotAllowed",
+                $"Only a member node of this service may name the caller in {NodeCaller.ForwardedUserHeader}; this client certificate is not a node certificate endorsed by the service identity.").ConfigureAwait(false);
+            return;
+        }
+
         var path = context.Request.Path;
         var needsIdentity = path.StartsWithSegments("/app", StringComparison.Ordinal) ||
             path.StartsWithSegments("/node/join-tokens", StringComparison.Ordinal) ||
@@ -32,15 +47,31 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
             return;
         }
 
-        var certificate = context.Connection.ClientCertificate
-            ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
-        if (certificate is null)
+        string fingerprint;
+        if (forwarded)
         {
-            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", "A client certificate is required (mutual TLS).").ConfigureAwait(false);
-            return;
+            // The node vouches for the caller: it authenticated the user's certificate before forwarding.
+            if (forwardedUser.Count != 1 || !CertificateFingerprint.TryNormalize(forwardedUser[0], out var named))
+            {
+                await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", $"{NodeCaller.ForwardedUserHeader} must hold one certificate fingerprint.").ConfigureAwait(false);
+                return;
+            }
+
+            fingerprint = named;
+        }
+        else
+        {
+            var certificate = context.Connection.ClientCertificate
+                ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
+            if (certificate is null)
+            {
+                await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", "A client certificate is required (mutual TLS).").ConfigureAwait(false);
+                return;
+            }
+
+            fingerprint = CertificateFingerprint.Compute(certificate);
         }
 
-        var fingerprint = CertificateFingerprint.Compute(certificate);
         var roles = ledger.Users.RolesOf(fingerprint);
         if (roles.Count == 0)
         {
@@ -51,6 +82,9 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
         context.Items[ItemKey] = new ClientIdentity(fingerprint, roles);
         await next(context).ConfigureAwait(false);
     };
+
+    /// <summary>The authenticated caller, when the request's path needed one.</summary>
+    public static ClientIdentity? Find(HttpContext context) => context.Items.TryGetValue(ItemKey, out var value) ? value as ClientIdentity : null;
 
     /// <summary>403 in the ACL shape when the caller's roles do not allow the call.</summary>
     public static async Task<bool> Allowed(HttpContext context, Func<IReadOnlyList<string>, bool> permission)

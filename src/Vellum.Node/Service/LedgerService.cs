@@ -377,8 +377,15 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// Checks the collection and tag limits for a new entry and reserves any new names, so that concurrent writers
     /// cannot together exceed a capacity. Returns an error code and message, or null.
     /// </summary>
+    /// <exception cref="NotPrimaryException">This node is a backup: it reserves nothing (the write goes to the primary).</exception>
     public (string Code, string Message)? ReserveNames(string collectionId, IReadOnlyList<string> tags)
     {
+        if (!Store.IsPrimary)
+        {
+            // A backup would otherwise keep names for writes it forwards, and count them if it became primary.
+            throw new NotPrimaryException();
+        }
+
         lock (_namesLock)
         {
             var newCollection = !_collections.Contains(collectionId);
