@@ -85,9 +85,21 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
     public Func<long, CancellationToken, Task>? CatchUp { get; set; }
 
     /// <inheritdoc />
-    /// <remarks>The ledger's state is its durable seqno: a version byte (1) and the seqno, little-endian.</remarks>
+    /// <remarks>
+    /// True when the consensus log is persistent (Raft's WAL, fsynced on every member before a batch commits): the
+    /// store then skips its own fsync per applied batch, and <see cref="DescribeAppliedState"/> syncs the ledger
+    /// files before a snapshot lets the log drop those batches.
+    /// </remarks>
+    public bool KeepsBatchesDurably => _consensus is Raft.RaftConsensus;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The ledger's state is its durable seqno: a version byte (1) and the seqno, little-endian. The ledger files are
+    /// fsynced first: once the snapshot is taken, consensus no longer holds the batches before it.
+    /// </remarks>
     public byte[]? DescribeAppliedState()
     {
+        Store.SyncToDisk();
         var state = new byte[9];
         state[0] = StateVersion;
         System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(state.AsSpan(1), Store.DurableSeqno);
@@ -114,6 +126,9 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
                 throw new InvalidOperationException($"Catching up reached seqno {store.DurableSeqno}, not the {needed} the leader's snapshot needs.");
             }
         }
+
+        // This node's log will not hold the batches before the snapshot: the ledger files must.
+        store.SyncToDisk();
 
         if (position.Index > Volatile.Read(ref _lastApplied))
         {

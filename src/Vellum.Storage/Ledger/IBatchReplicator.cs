@@ -12,6 +12,15 @@ public interface IBatchReplicator
 {
     /// <summary>Replicates <paramref name="frames"/> (whole ledger frames, consecutive seqnos).</summary>
     ValueTask ReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True when consensus keeps every batch it passes to <see cref="LedgerStore.ApplyCommitted"/> durably (fsynced
+    /// in its own log) and passes it again after a crash, until the store has made the ledger files hold it
+    /// (<see cref="LedgerStore.SyncToDisk"/>, which the consensus snapshot calls before it lets the log drop anything).
+    /// The store then writes applied batches without an fsync of its own: one fsync per batch per node, not two.
+    /// False (the default): every applied batch is fsynced before it counts as durable.
+    /// </summary>
+    bool KeepsBatchesDurably => false;
 }
 
 /// <summary>A write whose outcome is unknown: this node stopped being primary before it committed.</summary>

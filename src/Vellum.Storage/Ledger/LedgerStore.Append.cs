@@ -281,9 +281,10 @@ public sealed partial class LedgerStore
         var chunk = _openChunk ?? CreateChunk(batch.FirstSeqno);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         RandomAccess.Write(chunk.Handle, batch.Bytes, chunk.Length);
-        if (_options.Durable)
+        if (_options.Durable && _replicator?.KeepsBatchesDurably != true)
         {
-            // The fsync that every transaction in the batch waits for.
+            // The fsync that every transaction in the batch waits for. (Replicated through a durable consensus log:
+            // that log already holds the batch and replays it after a crash, so the files are synced at snapshots.)
             RandomAccess.FlushToDisk(chunk.Handle);
         }
 

@@ -129,6 +129,23 @@ public sealed partial class LedgerStore
         }
     }
 
+    /// <summary>
+    /// fsyncs what has been applied to the open chunk (closed chunks were synced when they closed), so that every
+    /// transaction up to <see cref="DurableSeqno"/> survives a crash without consensus passing it again. Consensus
+    /// calls it before a snapshot lets its log drop entries (<see cref="IBatchReplicator.KeepsBatchesDurably"/>).
+    /// </summary>
+    public void SyncToDisk()
+    {
+        lock (_applyLock)
+        {
+            ThrowIfFaulted();
+            if (_openChunk is { } chunk)
+            {
+                RandomAccess.FlushToDisk(chunk.Handle);
+            }
+        }
+    }
+
     /// <summary>The id in the first frame's header.</summary>
     private static TxId PeekId(ReadOnlySpan<byte> frames)
     {

@@ -123,7 +123,18 @@ public sealed partial class LedgerStore : IAsyncDisposable
             _current.Release();
         }
 
-        _openChunk?.Handle.Dispose();
+        if (_openChunk is { } open)
+        {
+            // Applied batches that consensus holds may not be fsynced yet (IBatchReplicator.KeepsBatchesDurably);
+            // a clean stop leaves the files complete on their own.
+            if (_options.Durable && _fault is null)
+            {
+                RandomAccess.FlushToDisk(open.Handle);
+            }
+
+            open.Handle.Dispose();
+        }
+
         lock (_readLock)
         {
             foreach (var handle in _committedHandles.Values)
