@@ -19,6 +19,7 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
     private LedgerStore? _store;
     private Task _roleChanges = Task.CompletedTask;
     private long _lastApplied;
+    private Task? _catchUp;
 
     /// <summary>Creates the bridge; <see cref="Attach"/> the store opened with it, then <see cref="StartAsync"/>.</summary>
     public ReplicatedLedger(IConsensusLog consensus, ILogger? logger = null)
@@ -120,7 +121,22 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
         {
             var catchUp = CatchUp ?? throw new InvalidOperationException(
                 $"The ledger ends at seqno {store.DurableSeqno}, the leader's snapshot needs {needed}, and this node has no way to fetch transactions.");
-            await catchUp(needed, token).ConfigureAwait(false);
+
+            // The fetch runs on its own, bound to this node's life rather than to the leader's request: a fetch
+            // slower than the leader's RPC timeout would otherwise be cancelled on every retry and never finish.
+            // The leader's next attempt finds it running (or done) and waits for it again.
+            Task fetch;
+            lock (_roleLock)
+            {
+                if (_catchUp is not { IsCompleted: false })
+                {
+                    _catchUp = Task.Run(() => catchUp(needed, _stopping.Token), CancellationToken.None);
+                }
+
+                fetch = _catchUp;
+            }
+
+            await fetch.WaitAsync(token).ConfigureAwait(false);
             if (store.DurableSeqno < needed)
             {
                 throw new InvalidOperationException($"Catching up reached seqno {store.DurableSeqno}, not the {needed} the leader's snapshot needs.");
@@ -199,6 +215,11 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
         }
 
         await pending.ConfigureAwait(false);
+        if (_catchUp is { } fetch)
+        {
+            await fetch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
         _stopping.Dispose();
     }
 }

@@ -108,9 +108,12 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         // The node comes back with its old ledger; the leader no longer holds what it misses, so it sends its
         // snapshot, and the node fetches the transactions (here straight from the leader's store: the node layer
         // does it over HTTPS) and checks them before writing them.
+        // The fetch is made slower than the leader's RPC timeout (250 ms), as a real one over the network can be: the
+        // leader gives up on that InstallSnapshot and sends it again while the node is still catching up.
         var fetched = 0L;
-        await StartAsync(behind, snapshotInterval: 5, catchUp: (target, _) =>
+        await StartAsync(behind, snapshotInterval: 5, catchUp: async (target, token) =>
         {
+            await Task.Delay(1500, token);
             var store = _nodes[behind]!.Store;
             while (store.DurableSeqno < target)
             {
@@ -120,8 +123,6 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
                 Assert.Equal(last, store.DurableSeqno);
                 fetched += frames.Length;
             }
-
-            return Task.CompletedTask;
         });
 
         await WaitIdenticalAsync();
