@@ -241,6 +241,9 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         var fetched = cluster.TransactionsFetchedFromPeers(3);
         output.WriteLine($"the fourth node fetched {fetched} of them from a peer's ledger");
         Assert.True(fetched >= 100_000, $"fetched {fetched}");
+        var joined = (await cluster.NetworkAsync(3))!.Value;
+        Assert.Equal(fetched, joined.GetProperty("transactionsFetchedFromPeers").GetInt64());
+        Assert.True(joined.GetProperty("snapshotIndex").GetInt64() > 0, "the fourth node holds the leader's snapshot");
         Assert.Contains("The leader sent a snapshot", cluster.Log(3), StringComparison.Ordinal);
         using (var client = cluster.Client(3))
         {

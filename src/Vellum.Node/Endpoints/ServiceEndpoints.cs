@@ -195,6 +195,13 @@ internal static class ServiceEndpoints
             {
                 writer.WriteNumber("consensusCommitIndex", replication.Consensus.CommitIndex);
                 writer.WriteNumber("appliedIndex", replication.Consensus.AppliedIndex);
+                if (replication.Consensus is Consensus.Raft.RaftConsensus raft)
+                {
+                    // The WAL holds no entries before the snapshot; a member behind it catches up from a peer's ledger.
+                    writer.WriteNumber("snapshotIndex", raft.SnapshotIndex);
+                }
+
+                writer.WriteNumber("transactionsFetchedFromPeers", ledger.TransactionsFetched);
             }
 
             var self = $"https://{options.Listen}";
