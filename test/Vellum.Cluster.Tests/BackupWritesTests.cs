@@ -26,7 +26,7 @@ public sealed class BackupWritesTests
         var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
         await cluster.WaitForAllReadyAsync(ClusterProcess.Timeout);
         var backups = Enumerable.Range(0, 3).Where(i => i != primary).ToArray();
-        await WaitUntilAsync(async () => await cluster.NetworkAsync(backups[0]) is { } n && n.GetProperty("primary").GetString() == cluster.Url(primary).ToString().TrimEnd('/'),
+        await ClusterTests.WaitUntilAsync(async () => await cluster.NetworkAsync(backups[0]) is { } n && n.GetProperty("primary").GetString() == cluster.Url(primary).ToString().TrimEnd('/'),
             $"node {backups[0]} to know the primary");
 
         // A write to a backup is answered 200 by the backup itself, with the transaction id the primary gave it.
@@ -44,7 +44,7 @@ public sealed class BackupWritesTests
             foreach (var i in new[] { primary, backups[0] })
             {
                 using var reader = cluster.Client(i);
-                await WaitUntilAsync(async () => await StateAsync(reader, id) == "Committed", $"{id} to be Committed on node {i}");
+                await ClusterTests.WaitUntilAsync(async () => await StateAsync(reader, id) == "Committed", $"{id} to be Committed on node {i}");
                 var entry = await ClusterTests.JsonAsync(await reader.GetAsync($"/app/transactions/{id}?collectionId=forwarded&{V}"));
                 Assert.Equal("sent to a backup", entry.GetProperty("entry").GetProperty("contents").GetString());
             }
@@ -60,7 +60,7 @@ public sealed class BackupWritesTests
 
         // The new Contributor writes through a backup as itself (the primary's user table has it) ...
         using var asUser = cluster.Client(backups[1], userCertificate, followRedirects: false);
-        await WaitUntilAsync(async () => (await asUser.GetAsync($"/app/collections?{V}")).StatusCode == HttpStatusCode.OK, $"node {backups[1]} to know the new user");
+        await ClusterTests.WaitUntilAsync(async () => (await asUser.GetAsync($"/app/collections?{V}")).StatusCode == HttpStatusCode.OK, $"node {backups[1]} to know the new user");
         var (status, _, body) = await ClusterTests.PostAsync(asUser, "a contributor's write via a backup");
         Assert.True(status == HttpStatusCode.OK, body);
 
@@ -110,7 +110,7 @@ public sealed class BackupWritesTests
         var primaryUrl = cluster.Url(primary).ToString().TrimEnd('/');
         foreach (var i in new[] { redirecting, refusing })
         {
-            await WaitUntilAsync(async () => await cluster.NetworkAsync(i) is { } n && n.GetProperty("primary").GetString() == primaryUrl, $"node {i} to know the primary");
+            await ClusterTests.WaitUntilAsync(async () => await cluster.NetworkAsync(i) is { } n && n.GetProperty("primary").GetString() == primaryUrl, $"node {i} to know the primary");
         }
 
         using (var client = cluster.Client(redirecting, followRedirects: false))
@@ -168,17 +168,4 @@ public sealed class BackupWritesTests
 
     private static StringContent Json(string json, string mediaType = "application/json") => new(json, Encoding.UTF8, new MediaTypeHeaderValue(mediaType));
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > ClusterProcess.Timeout)
-            {
-                throw new TimeoutException($"timed out waiting for {what}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
 }

@@ -326,7 +326,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
         var clock = Stopwatch.StartNew();
         while (!await condition())
