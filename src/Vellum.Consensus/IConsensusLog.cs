@@ -55,6 +55,15 @@ public interface IConsensusLog : IAsyncDisposable
     long AppliedIndex => CommitIndex;
 
     /// <summary>
+    /// True when every entry is durable (fsynced) on a majority before it commits and this node replays its own
+    /// committed entries after a crash, so the applier need not fsync what it applies until a snapshot. Default false.
+    /// </summary>
+    bool KeepsEntriesDurably => false;
+
+    /// <summary>The log index of this node's latest snapshot (no entries before it are kept), or 0 (the default).</summary>
+    long SnapshotIndex => 0;
+
+    /// <summary>
     /// The node-channel address of the current leader, or null if unknown. It can be this node's own address while
     /// <see cref="IsLeader"/> is still false (elected, not ready): callers answer "retry" rather than forward then.
     /// </summary>

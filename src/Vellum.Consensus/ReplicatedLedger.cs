@@ -87,11 +87,11 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
 
     /// <inheritdoc />
     /// <remarks>
-    /// True when the consensus log is persistent (Raft's WAL, fsynced on every member before a batch commits): the
-    /// store then skips its own fsync per applied batch, and <see cref="DescribeAppliedState"/> syncs the ledger
-    /// files before a snapshot lets the log drop those batches.
+    /// As the consensus log says (<see cref="IConsensusLog.KeepsEntriesDurably"/>: Raft's WAL, fsynced on a majority
+    /// before a batch commits): the store then skips its own fsync per applied batch, and
+    /// <see cref="DescribeAppliedState"/> syncs the ledger files before a snapshot lets the log drop those batches.
     /// </remarks>
-    public bool KeepsBatchesDurably => _consensus is Raft.RaftConsensus;
+    public bool KeepsBatchesDurably => _consensus.KeepsEntriesDurably;
 
     /// <inheritdoc />
     /// <remarks>
@@ -101,7 +101,7 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
     public byte[]? DescribeAppliedState()
     {
         Store.SyncToDisk();
-        var state = new byte[9];
+        var state = new byte[StateLength];
         state[0] = StateVersion;
         System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(state.AsSpan(1), Store.DurableSeqno);
         return state;
@@ -110,7 +110,7 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
     /// <inheritdoc />
     public async ValueTask RestoreAsync(LogPosition position, ReadOnlyMemory<byte> state, CancellationToken token)
     {
-        if (state.Length != 9 || state.Span[0] != StateVersion)
+        if (state.Length != StateLength || state.Span[0] != StateVersion)
         {
             throw new InvalidDataException($"The leader's snapshot at index {position.Index} is not a ledger state this node reads.");
         }
@@ -155,6 +155,7 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
     }
 
     private const byte StateVersion = 1;
+    private const int StateLength = 1 + sizeof(long);
 
     /// <inheritdoc />
     public async ValueTask ReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)

@@ -1,5 +1,4 @@
 using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -40,7 +39,7 @@ public static class NodeHost
 
         using var bootLoggerFactory = LoggerFactory.Create(b => (logging ?? (l => l.AddSimpleConsole(o => o.SingleLine = true)))(b));
         var ledger = await LedgerService.OpenAsync(options, bootLoggerFactory.CreateLogger("Vellum.Node"), cancellationToken).ConfigureAwait(false);
-        var serverCertificate = ServerCertificate(ledger);
+        var serverCertificate = ledger.Node.CreateTlsCertificate();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -163,12 +162,5 @@ public static class NodeHost
                 await AclResponses.Error(context, 503, "ServiceUnavailable", $"This node is a backup; send writes to the primary at {primary}.").ConfigureAwait(false);
                 break;
         }
-    }
-
-    /// <summary>The node certificate with its key, loaded the way SslStream wants it on every platform.</summary>
-    private static X509Certificate2 ServerCertificate(LedgerService ledger)
-    {
-        using var withKey = X509Certificate2.CreateFromPem(ledger.Node.ExportCertificatePem(), ledger.Node.ExportPrivateKeyPem());
-        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), password: null);
     }
 }

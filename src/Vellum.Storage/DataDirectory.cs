@@ -137,6 +137,19 @@ public sealed class DataDirectory
             }
         }
 
+        Provision(
+            File.ReadAllText(source.ServiceCertificate), File.ReadAllText(source.ServicePrivateKey), File.ReadAllText(source.LedgerSecretFile),
+            File.ReadAllText(source.LedgerTypeFile));
+    }
+
+    /// <summary>
+    /// Writes a service's material into this new data folder: the service certificate and key, the ledger secret (hex)
+    /// and the ledger type (Public or Private). Secrets go in <c>secrets/</c> (mode 0700, files 0600); the certificate
+    /// is written last, because its presence is what marks the folder as provisioned. The node makes its own node
+    /// identity when it first opens the folder.
+    /// </summary>
+    public void Provision(string serviceCertificatePem, string servicePrivateKeyPem, string ledgerSecretHex, string ledgerType)
+    {
         Directory.CreateDirectory(Credentials);
         Directory.CreateDirectory(Secrets);
         Directory.CreateDirectory(State);
@@ -145,12 +158,10 @@ public sealed class DataDirectory
             File.SetUnixFileMode(Secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
 
-        WriteSecretFile(ServicePrivateKey, File.ReadAllText(source.ServicePrivateKey));
-        WriteSecretFile(LedgerSecretFile, File.ReadAllText(source.LedgerSecretFile));
-        Durability.WriteFileAtomic(LedgerTypeFile, File.ReadAllBytes(source.LedgerTypeFile));
-
-        // The certificate last: its presence is what marks the folder as provisioned.
-        File.WriteAllText(ServiceCertificate, File.ReadAllText(source.ServiceCertificate));
+        WriteSecretFile(ServicePrivateKey, servicePrivateKeyPem);
+        WriteSecretFile(LedgerSecretFile, ledgerSecretHex.Trim() + "\n");
+        Durability.WriteFileAtomic(LedgerTypeFile, System.Text.Encoding.ASCII.GetBytes(ledgerType.Trim() + "\n"));
+        File.WriteAllText(ServiceCertificate, serviceCertificatePem);
     }
 
     /// <summary>A node certificate for loopback use: SANs localhost, 127.0.0.1 and ::1.</summary>

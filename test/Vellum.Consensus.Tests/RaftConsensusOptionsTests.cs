@@ -54,6 +54,7 @@ public sealed class RaftConsensusOptionsTests : IDisposable
         Assert.False(options.ColdStart);
         Assert.Empty(options.Members);
         Assert.Same(NullLoggerFactory.Instance, options.LoggerFactory);
+        Assert.Equal(10_000, options.SnapshotInterval);
         options.Validate();
     }
 
@@ -66,6 +67,10 @@ public sealed class RaftConsensusOptionsTests : IDisposable
         Assert.Equal("Members", Assert.Throws<ArgumentException>(() => Options(members: [new IPEndPoint(IPAddress.Loopback, 7101)]).Validate()).ParamName);
         Assert.Equal("Members", Assert.Throws<ArgumentException>(() => Options(members: [Local], coldStart: true).Validate()).ParamName);
         Assert.Throws<ArgumentException>(() => new RaftConsensus(Options(lower: 0)));
+        Assert.Equal("SnapshotInterval", Assert.Throws<ArgumentException>(() => new RaftConsensusOptions
+        {
+            LocalEndPoint = Local, WalPath = "/tmp/unused", NodeIdentity = _node, ServiceCertificate = _service.Certificate, SnapshotInterval = -1,
+        }.Validate()).ParamName);
 
         Options(members: [Local, new IPEndPoint(IPAddress.Loopback, 7101)], request: TimeSpan.FromMilliseconds(250)).Validate();
         Options(coldStart: true).Validate();
@@ -81,6 +86,28 @@ public sealed class RaftConsensusOptionsTests : IDisposable
         Assert.Null(log.LeaderEndPoint);
         await Assert.ThrowsAsync<ArgumentException>(() => log.ReplicateAsync(ReadOnlyMemory<byte>.Empty, CancellationToken.None).AsTask());
         await Assert.ThrowsAsync<InvalidOperationException>(() => log.ReplicateAsync(new byte[] { 1 }, CancellationToken.None).AsTask());
+    }
+
+    [Fact]
+    public async Task A_damaged_snapshot_file_stops_the_start_rather_than_replaying_from_entries_the_WAL_dropped()
+    {
+        var wal = Path.Combine(Path.GetTempPath(), "vellum-snapshot-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(wal);
+        try
+        {
+            await File.WriteAllBytesAsync(Path.Combine(wal, "snapshot"), "VLMSNAP1 but not a snapshot"u8.ToArray());
+            var options = new RaftConsensusOptions
+            {
+                LocalEndPoint = Local, WalPath = wal, ColdStart = true, NodeIdentity = _node, ServiceCertificate = _service.Certificate,
+            };
+            var log = new RaftConsensus(options);
+            var failure = await Assert.ThrowsAsync<InvalidDataException>(() => log.StartAsync(new RecordingApplier(), CancellationToken.None).AsTask());
+            Assert.Contains("snapshot", failure.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(wal, recursive: true);
+        }
     }
 
     [Fact]

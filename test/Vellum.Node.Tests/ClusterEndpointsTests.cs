@@ -78,7 +78,7 @@ public sealed class ClusterEndpointsTests(ClusterNodeFixture node) : IClassFixtu
         // An Administrator is a user, not a member: a Public ledger's frames are plaintext.
         await AssertError(await node.Admin.GetAsync("/node/ledger/frames?from=1"), HttpStatusCode.Forbidden, "Forbidden");
 
-        var member = node.Client(node.Ledger.NodeCertificateWithKey());
+        var member = node.Client(node.Ledger.Node.CreateTlsCertificate());
         foreach (var bad in new[] { "0", "-1", "x", "" })
         {
             await AssertError(await member.GetAsync($"/node/ledger/frames?from={bad}"), HttpStatusCode.BadRequest, "InvalidQueryParameterValue");

@@ -118,6 +118,17 @@ public sealed class ForwardedUserTests(NodeFixture node) : IClassFixture<NodeFix
         Assert.Throws<ArgumentException>(() => new NodeOptions { DataDirectory = "unused", ForwardTimeout = TimeSpan.Zero }.Validate());
     }
 
+    [Fact]
+    public void Snapshot_and_catch_up_options_default_to_the_documented_values_and_check_them()
+    {
+        var options = new NodeOptions { DataDirectory = "unused" };
+        Assert.Equal(10_000, options.SnapshotInterval);
+        Assert.Equal(TimeSpan.FromMinutes(5), options.CatchUpTimeout);
+        new NodeOptions { DataDirectory = "unused", SnapshotInterval = 0 }.Validate();
+        Assert.Equal("SnapshotInterval", Assert.Throws<ArgumentException>(() => new NodeOptions { DataDirectory = "unused", SnapshotInterval = -1 }.Validate()).ParamName);
+        Assert.Equal("CatchUpTimeout", Assert.Throws<ArgumentException>(() => new NodeOptions { DataDirectory = "unused", CatchUpTimeout = TimeSpan.Zero }.Validate()).ParamName);
+    }
+
     /// <summary>The last seqno once nothing is pending (the single node signs 20 ms after a write).</summary>
     private async Task<long> SettledSeqnoAsync()
     {

@@ -171,20 +171,9 @@ internal static class JoinCommand
             }
         }
 
-        Directory.CreateDirectory(directory.Credentials);
-        Directory.CreateDirectory(directory.Secrets);
-        Directory.CreateDirectory(directory.State);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(directory.Secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-
-        DataDirectory.WriteSecretFile(directory.ServicePrivateKey, root.GetProperty("servicePrivateKey").GetString()!);
-        DataDirectory.WriteSecretFile(directory.LedgerSecretFile, root.GetProperty("ledgerSecret").GetString()! + "\n");
-        File.WriteAllText(directory.LedgerTypeFile, root.GetProperty("ledgerType").GetString()! + "\n");
-
-        // The certificate last: its presence marks the folder as provisioned.
-        File.WriteAllText(directory.ServiceCertificate, certificatePem);
+        directory.Provision(
+            certificatePem, root.GetProperty("servicePrivateKey").GetString()!, root.GetProperty("ledgerSecret").GetString()!,
+            root.GetProperty("ledgerType").GetString()!);
     }
 
     /// <summary>Pins the service certificate: the target's TLS certificate must chain to it.</summary>

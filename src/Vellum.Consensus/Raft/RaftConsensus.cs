@@ -74,8 +74,12 @@ public sealed partial class RaftConsensus : IConsensusLog
         }
     }
 
-    /// <summary>The log index of this node's latest snapshot (the WAL holds no entries before it), or 0.</summary>
+    /// <inheritdoc />
     public long SnapshotIndex => _stateMachine?.Snapshot?.Index ?? 0;
+
+    /// <inheritdoc />
+    /// <remarks>The WAL: the leader flushes before it commits, followers before they acknowledge.</remarks>
+    public bool KeepsEntriesDurably => true;
 
     /// <summary>How many snapshots this node received from a leader and caught up to.</summary>
     public long SnapshotsInstalled => _stateMachine?.SnapshotsInstalled ?? 0;
@@ -115,7 +119,7 @@ public sealed partial class RaftConsensus : IConsensusLog
     private async ValueTask OpenAsync(IConsensusApplier applier, CancellationToken token)
     {
         Directory.CreateDirectory(_options.WalPath);
-        _nodeCertificate = LoadCertificateWithKey(_options.NodeIdentity);
+        _nodeCertificate = _options.NodeIdentity.CreateTlsCertificate();
 
         // The WAL starts applying committed entries in its constructor, so the state machine must hold the applier
         // (and have read its snapshot) by now. It replays from the snapshot, or from index 1 without one; the state
@@ -290,12 +294,5 @@ public sealed partial class RaftConsensus : IConsensusLog
         }
 
         await ((IClusterConfigurationStorage)storage).SaveConfigurationAsync(configuration, 0, token).ConfigureAwait(false);
-    }
-
-    /// <summary>The node certificate with its private key, loaded the way SslStream wants it on every platform.</summary>
-    private static X509Certificate2 LoadCertificateWithKey(Vellum.Core.Identity.NodeIdentity identity)
-    {
-        using var withKey = X509Certificate2.CreateFromPem(identity.ExportCertificatePem(), identity.ExportPrivateKeyPem());
-        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), password: null);
     }
 }

@@ -121,6 +121,17 @@ public sealed class NodeIdentity : IDisposable
     public string ExportPrivateKeyPem() => IdentityCertificates.ToPem(_privateKey);
 
     /// <summary>
+    /// A new copy of the certificate with its private key, loaded the way SslStream wants it on every platform (an
+    /// ephemeral key is not usable for TLS everywhere): the node's TLS certificate, as server and as client. The
+    /// caller owns and disposes it.
+    /// </summary>
+    public X509Certificate2 CreateTlsCertificate()
+    {
+        using var withKey = X509Certificate2.CreateFromPem(ExportCertificatePem(), ExportPrivateKeyPem());
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), password: null);
+    }
+
+    /// <summary>
     /// Signs a Merkle root the way CCF does: the 32-byte root is used directly as the ECDSA message digest (no
     /// further hashing), and the signature is DER encoded.
     /// </summary>

@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Vellum.Core.Identity;
+using Vellum.Node.Auth;
 using Vellum.Node.Service;
 
 namespace Vellum.Node.Endpoints;
@@ -30,7 +30,7 @@ internal static class LedgerFramesEndpoint
             return;
         }
 
-        if (!CertificateEndorsement.IsEndorsedBy(certificate, ledger.Service.Certificate))
+        if (!NodeCaller.IsEndorsedNode(certificate, ledger.Service.Certificate))
         {
             await AclResponses.Error(context, 403, "Forbidden", "Only members fetch ledger frames: this certificate is not a node certificate of this service.").ConfigureAwait(false);
             return;

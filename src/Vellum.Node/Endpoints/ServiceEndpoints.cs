@@ -195,12 +195,8 @@ internal static class ServiceEndpoints
             {
                 writer.WriteNumber("consensusCommitIndex", replication.Consensus.CommitIndex);
                 writer.WriteNumber("appliedIndex", replication.Consensus.AppliedIndex);
-                if (replication.Consensus is Consensus.Raft.RaftConsensus raft)
-                {
-                    // The WAL holds no entries before the snapshot; a member behind it catches up from a peer's ledger.
-                    writer.WriteNumber("snapshotIndex", raft.SnapshotIndex);
-                }
-
+                // The log holds no entries before the snapshot; a member behind it catches up from a peer's ledger.
+                writer.WriteNumber("snapshotIndex", replication.Consensus.SnapshotIndex);
                 writer.WriteNumber("transactionsFetchedFromPeers", ledger.TransactionsFetched);
             }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
 using Vellum.Core.Identity;
 using Vellum.Storage.Ledger;
@@ -109,8 +108,9 @@ public sealed partial class LedgerService
     }
 
     /// <summary>
-    /// One client for member-to-member HTTPS: presents this node's certificate and accepts a server only if the
-    /// service identity endorsed its certificate.
+    /// The one client for member-to-member HTTPS (catch-up and discovery; forwarded writes have their own, see
+    /// <c>WriteForwarder</c>): presents this node's certificate and accepts a server only if the service identity
+    /// endorsed its certificate.
     /// </summary>
     private HttpClient PeerClient()
     {
@@ -126,20 +126,18 @@ public sealed partial class LedgerService
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             SslOptions = new System.Net.Security.SslClientAuthenticationOptions
             {
-                ClientCertificates = [NodeCertificateWithKey()],
+                ClientCertificates = [Node.CreateTlsCertificate()],
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, service),
             },
         };
         var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
-        client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/octet-stream"));
-        return Interlocked.CompareExchange(ref _peerClient, client, null) ?? client;
-    }
+        if (Interlocked.CompareExchange(ref _peerClient, client, null) is { } raced)
+        {
+            client.Dispose();
+            return raced;
+        }
 
-    /// <summary>The node certificate with its key, loaded the way SslStream wants it on every platform.</summary>
-    internal X509Certificate2 NodeCertificateWithKey()
-    {
-        using var withKey = X509Certificate2.CreateFromPem(Node.ExportCertificatePem(), Node.ExportPrivateKeyPem());
-        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), password: null);
+        return client;
     }
 }

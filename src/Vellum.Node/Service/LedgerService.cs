@@ -166,19 +166,11 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// <summary>
     /// Members learn each other's client addresses by asking the members they know for <c>/node/network</c> every
     /// few seconds (a node that joined knows only the members of its time; a write redirect needs the primary's
-    /// address). The answers come over TLS pinned to the service certificate.
+    /// address). The answers come over the member-to-member client (<see cref="PeerClient"/>), 2 s at most each.
     /// </summary>
     private async Task DiscoverPeersAsync()
     {
-        using var handler = new SocketsHttpHandler
-        {
-            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                    certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, Service.Certificate),
-            },
-        };
-        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(2) };
+        var client = PeerClient();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
         try
         {
@@ -188,8 +180,10 @@ public sealed partial class LedgerService : IAsyncDisposable
                 {
                     try
                     {
+                        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                        deadline.CancelAfter(TimeSpan.FromSeconds(2));
                         using var document = System.Text.Json.JsonDocument.Parse(
-                            await client.GetStringAsync(new Uri(url, "/node/network"), _stopping.Token).ConfigureAwait(false));
+                            await client.GetStringAsync(new Uri(url, "/node/network"), deadline.Token).ConfigureAwait(false));
                         var root = document.RootElement;
                         _peerStatus[url.ToString().TrimEnd('/')] = new PeerStatus(
                             root.GetProperty("role").GetString() ?? "Unknown", root.GetProperty("committedSeqno").GetInt64(), DateTimeOffset.UtcNow);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
@@ -12,7 +13,10 @@ public sealed partial class LedgerStore
     /// <see cref="ArgumentOutOfRangeException"/> for a seqno that is not durable yet and
     /// <see cref="LedgerCorruptException"/> (file and offset) for a damaged frame.
     /// </summary>
-    public byte[] ReadBody(long seqno)
+    public byte[] ReadBody(long seqno) => ReadCheckedFrame(seqno)[Frame.HeaderSize..];
+
+    /// <summary>The whole frame (header and body) of a durable transaction, checked against its checksum.</summary>
+    private byte[] ReadCheckedFrame(long seqno)
     {
         // The open chunk's handle is closed when the chunk is committed; a read that raced with that finds the same
         // entry, at the same offset, in the committed file on the next try.
@@ -20,7 +24,7 @@ public sealed partial class LedgerStore
         {
             try
             {
-                return ReadBodyOnce(seqno);
+                return ReadFrameOnce(seqno);
             }
             catch (ObjectDisposedException) when (attempt < 3)
             {
@@ -43,25 +47,25 @@ public sealed partial class LedgerStore
         ArgumentOutOfRangeException.ThrowIfLessThan(fromSeqno, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
         var durable = DurableSeqno;
-        var output = new System.Buffers.ArrayBufferWriter<byte>(Math.Min(maxBytes, 1 << 20));
+        var output = new ArrayBufferWriter<byte>(Math.Min(maxBytes, 1 << 20));
         lastSeqno = fromSeqno - 1;
         for (var seqno = fromSeqno; seqno <= durable; seqno++)
         {
-            var body = ReadBody(seqno);
-            var size = Frame.HeaderSize + body.Length;
-            if (output.WrittenCount > 0 && output.WrittenCount + size > maxBytes)
+            // The frame as stored, already checked: copied out whole, not re-encoded.
+            var frame = ReadCheckedFrame(seqno);
+            if (output.WrittenCount > 0 && output.WrittenCount + frame.Length > maxBytes)
             {
                 break;
             }
 
-            output.Advance(Frame.Write(output.GetSpan(size), body));
+            output.Write(frame);
             lastSeqno = seqno;
         }
 
         return output.WrittenSpan.ToArray();
     }
 
-    private byte[] ReadBodyOnce(long seqno)
+    private byte[] ReadFrameOnce(long seqno)
     {
         string path;
         long position = 0;
@@ -190,6 +194,6 @@ public sealed partial class LedgerStore
             throw new LedgerCorruptException(path, offset, $"entry for seqno {seqno}: frame checksum does not match");
         }
 
-        return frame[Frame.HeaderSize..];
+        return frame;
     }
 }
