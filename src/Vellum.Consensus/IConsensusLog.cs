@@ -96,6 +96,22 @@ public interface IConsensusLog : IAsyncDisposable
     ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token);
 
     /// <summary>
+    /// Leader only: the first half of <see cref="ReplicateAsync"/>, so that several batches can be in flight. The
+    /// returned task completes once <paramref name="batch"/> has its place in the log (a later call lands after it);
+    /// the task it yields completes as <see cref="ReplicateAsync"/> would, with the same exceptions. The caller keeps
+    /// <paramref name="batch"/> unchanged until that inner task completes.
+    /// </summary>
+    /// <remarks>
+    /// The default waits for the whole replication before it returns (one batch in flight at a time); logs that
+    /// append without waiting for commit override it.
+    /// </remarks>
+    async ValueTask<Task<LogPosition>> BeginReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
+    {
+        var position = await ReplicateAsync(batch, token).ConfigureAwait(false);
+        return Task.FromResult(position);
+    }
+
+    /// <summary>
     /// Completes once this node is a ready leader whose applier has applied every entry committed before its term
     /// (the term's first entry has committed and been applied), so the applied state is the whole history and the
     /// upper layer may start writing. On a follower it waits until this node becomes such a leader; bound it with

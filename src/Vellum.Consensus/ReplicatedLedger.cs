@@ -170,6 +170,34 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
         }
     }
 
+    /// <inheritdoc />
+    public async ValueTask<Task> BeginReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+    {
+        Task<LogPosition> replication;
+        try
+        {
+            replication = await _consensus.BeginReplicateAsync(frames, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConsensusNotLeaderException ex)
+        {
+            throw new ReplicationLostException(ex.Message, ex);
+        }
+
+        return replication.IsCompletedSuccessfully ? Task.CompletedTask : CompleteAsync(replication);
+
+        static async Task CompleteAsync(Task<LogPosition> replication)
+        {
+            try
+            {
+                await replication.ConfigureAwait(false);
+            }
+            catch (ConsensusNotLeaderException ex)
+            {
+                throw new ReplicationLostException(ex.Message, ex);
+            }
+        }
+    }
+
     private void OnLeadershipChanged(LeadershipChange change)
     {
         // Role changes run one after another, in the order consensus reported them.

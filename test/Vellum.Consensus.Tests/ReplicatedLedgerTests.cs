@@ -186,7 +186,70 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         AssertEachVerifies();
     }
 
-    private async Task StartAsync(int i, int snapshotInterval = 0, Func<long, CancellationToken, Task>? catchUp = null, long chunkSizeThreshold = 16 * 1024)
+    [Fact]
+    public async Task Several_batches_in_flight_commit_in_order_and_survive_a_failover()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await StartAsync(i, maxBatchesInFlight: 4);
+        }
+
+        var first = await WaitForPrimaryAsync();
+        var store = _nodes[first]!.Store;
+
+        // Closed-loop writers, so that batches keep coming while earlier ones are in consensus.
+        var acked = await WriteInLoopsAsync(store, writers: 16, each: 40, start: 0);
+        await store.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        Assert.True(store.PeakBatchesInFlight > 1, $"at most {store.PeakBatchesInFlight} batch was in flight");
+        Assert.True(store.PeakBatchesInFlight <= 4);
+        await WaitIdenticalAsync();
+
+        // The primary goes while writers are busy: what it acknowledged stays, the rest fails as unknown.
+        var busy = WriteInLoopsAsync(store, writers: 16, each: 1000, start: 100_000, tolerateLoss: true);
+        await RaftTestCluster.WaitUntilAsync(() => store.BatchesInFlight > 0, RaftTestCluster.Timeout, "batches in flight");
+        await StopAsync(first);
+        var survivedBeforeStop = await busy;
+        var second = await WaitForPrimaryAsync();
+        var next = _nodes[second]!.Store;
+        var more = await WriteInLoopsAsync(next, writers: 8, each: 10, start: 200_000);
+        await next.WaitForCommitAsync(more.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        foreach (var seqno in acked.Concat(survivedBeforeStop))
+        {
+            Assert.Equal(EntryKind.UserEntry, next.ReadHeader(seqno).Kind);
+        }
+
+        await StartAsync(first, maxBatchesInFlight: 4);
+        await WaitIdenticalAsync();
+        AssertEachVerifies();
+    }
+
+    /// <summary>Writers that each append one entry after another; with <paramref name="tolerateLoss"/>, a writer stops at its first failure.</summary>
+    private static async Task<List<long>> WriteInLoopsAsync(LedgerStore store, int writers, int each, int start, bool tolerateLoss = false)
+    {
+        var acked = new List<long>();
+        var tasks = Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
+        {
+            for (var k = 0; k < each; k++)
+            {
+                try
+                {
+                    var id = await store.AppendAsync(Entry(start + (w * each) + k));
+                    lock (acked)
+                    {
+                        acked.Add(id.Seqno);
+                    }
+                }
+                catch (Exception ex) when (tolerateLoss && ex is ReplicationLostException or NotPrimaryException or ObjectDisposedException)
+                {
+                    return;
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(tasks).WaitAsync(RaftTestCluster.Timeout);
+        return acked;
+    }
+
+    private async Task StartAsync(int i, int snapshotInterval = 0, Func<long, CancellationToken, Task>? catchUp = null, long chunkSizeThreshold = 16 * 1024, int maxBatchesInFlight = 1)
     {
         var root = _raft.WalPath(i) + "-ledger";
         var options = new LedgerStoreOptions
@@ -196,6 +259,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
             SignatureInterval = 50,
             SignatureDelay = TimeSpan.FromMilliseconds(20),
             ChunkSizeThreshold = chunkSizeThreshold,
+            MaxBatchesInFlight = maxBatchesInFlight,
         };
         var consensus = new RaftConsensus(new RaftConsensusOptions
         {

@@ -165,15 +165,30 @@ public sealed partial class RaftConsensus : IConsensusLog
     }
 
     /// <inheritdoc />
-    /// <remarks>
-    /// Uses DotNext's <c>ReplicateAsync</c> (append, trigger a replication round, wait until the entry is applied
-    /// here) rather than the lower-level calls: it appends under the leader state it has just checked and links that
-    /// state's token, so a lost leadership surfaces as <c>NotLeaderException</c>; and its internal "replicate now"
-    /// trigger does not wait for every member's answer the way the public <c>ForceReplicationAsync</c> does. The
-    /// entry's index comes back through the entry's context (<see cref="ReplicationContext"/>), set by the state
-    /// machine when it applies our entry. Exceptions from the applier or the WAL propagate as they are.
-    /// </remarks>
+    /// <remarks><see cref="BeginReplicateAsync"/>, then its wait.</remarks>
     public async ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
+    {
+        var replication = await BeginReplicateAsync(batch, token).ConfigureAwait(false);
+        return await replication.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The three steps of DotNext's <c>ReplicateAsync</c>, with the wait split off: append under the leadership this
+    /// node holds (the WAL's append lock orders the entries, and the WAL starts flushing them at once), ask the
+    /// leader for a replication round (the round in progress is not waited for: the next one starts as soon as it
+    /// ends and carries every entry appended since), then wait until the entry is applied here. Several batches can
+    /// so be in the log at once.
+    /// <para>
+    /// The entry carries the term this node leads, not the persisted current term: while a deposed leader steps
+    /// down there is a moment when the latter is already higher, and an entry stamped with a term this node does not
+    /// lead would break Raft's log matching. Leadership lost before the entry is applied surfaces as
+    /// <see cref="ConsensusNotLeaderException"/>; the entry's index comes back through its context
+    /// (<see cref="ReplicationContext"/>), which the state machine sets when it applies our entry, and stays unset if
+    /// a new leader's entry took that index.
+    /// </para>
+    /// </remarks>
+    public async ValueTask<Task<LogPosition>> BeginReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
     {
         if (batch.IsEmpty)
         {
@@ -181,26 +196,53 @@ public sealed partial class RaftConsensus : IConsensusLog
         }
 
         var cluster = RequireStarted();
-        if (_leadership is not { } leadership || leadership.Token.IsCancellationRequested)
+        if (_leadership is not { } leadership || leadership.Token.IsCancellationRequested || _wal is not { } wal)
         {
             throw NotLeader(innerException: null);
         }
 
-        // The term must be the one this node leads, not the persisted current term: while a deposed leader steps
-        // down there is a moment when the latter is already higher, and an entry stamped with a term this node does
-        // not lead would break Raft's log matching.
         var context = new ReplicationContext(leadership.Term);
         var entry = new BinaryLogEntry { Content = batch, Term = leadership.Term, Context = context };
+        long index;
         try
         {
-            await cluster.ReplicateAsync(entry, token).ConfigureAwait(false);
+            index = await wal.AppendAsync(entry, leadership.Token).ConfigureAwait(false);
         }
-        catch (LeaderOperationException e)
+        catch (OperationCanceledException e) when (leadership.Token.IsCancellationRequested)
         {
             throw NotLeader(e);
         }
 
-        // Null only if a new leader's entry took our index: our batch did not commit.
+        // Completes at the end of the next round; nothing needs to wait for that, only to have asked for it.
+        var round = cluster.ForceReplicationAsync(CancellationToken.None).AsTask();
+        if (round.IsFaulted)
+        {
+            // Leadership went between the append and the request: the entry's outcome is unknown, as for a loss later.
+            return Task.FromException<LogPosition>(NotLeader(round.Exception.InnerException));
+        }
+
+        if (!round.IsCompleted)
+        {
+            _ = round.ContinueWith(
+                static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return WaitForAppliedAsync(wal, index, context, leadership.Token, token);
+    }
+
+    private async Task<LogPosition> WaitForAppliedAsync(
+        DurableWriteAheadLog wal, long index, ReplicationContext context, CancellationToken leadershipToken, CancellationToken token)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(leadershipToken, token, _lifetime.Token);
+        try
+        {
+            await wal.WaitForApplyAsync(index, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!token.IsCancellationRequested)
+        {
+            throw NotLeader(e);
+        }
+
         return context.Position ?? throw new ConsensusNotLeaderException(
             "Leadership was lost and another leader's entry replaced this batch; it did not commit.", LeaderEndPoint);
     }

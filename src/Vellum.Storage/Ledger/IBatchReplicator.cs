@@ -2,8 +2,8 @@ namespace Vellum.Storage.Ledger;
 
 /// <summary>
 /// What a replicated <see cref="LedgerStore"/> hands its batches to instead of writing them itself: consensus.
-/// The store's flusher calls <see cref="ReplicateAsync"/> once per batch, one batch at a time, in seqno order; the
-/// implementation returns once the batch is committed by a majority and has been passed back to
+/// The store's flusher calls <see cref="BeginReplicateAsync"/> once per batch, in seqno order; the replication it
+/// starts completes once the batch is committed by a majority and has been passed back to
 /// <see cref="LedgerStore.ApplyCommitted"/> on this node (which writes it). When this node stops being primary
 /// before that, it throws <see cref="ReplicationLostException"/>: the batch may still commit under the next primary,
 /// so its outcome is unknown until its status says Committed or Invalid.
@@ -12,6 +12,19 @@ public interface IBatchReplicator
 {
     /// <summary>Replicates <paramref name="frames"/> (whole ledger frames, consecutive seqnos).</summary>
     ValueTask ReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The first half of <see cref="ReplicateAsync"/>, which lets the store keep several batches in flight
+    /// (<see cref="LedgerStoreOptions.MaxBatchesInFlight"/>): completes once <paramref name="frames"/> has its place
+    /// in the replicated log, so that the next call's batch lands after it; the task it yields completes as
+    /// <see cref="ReplicateAsync"/> would. The frames stay unchanged until that task completes. The default waits for
+    /// the whole replication (one batch in flight).
+    /// </summary>
+    async ValueTask<Task> BeginReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+    {
+        await ReplicateAsync(frames, cancellationToken).ConfigureAwait(false);
+        return Task.CompletedTask;
+    }
 
     /// <summary>
     /// True when consensus keeps every batch it passes to <see cref="LedgerStore.ApplyCommitted"/> durably (fsynced

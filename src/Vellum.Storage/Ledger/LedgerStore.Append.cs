@@ -179,18 +179,22 @@ public sealed partial class LedgerStore
     {
         lock (_sequenceLock)
         {
+            PendingBatch batch;
             if (_sealed.Count > 0)
             {
-                return _sealed.Dequeue();
+                batch = _sealed.Dequeue();
             }
-
-            if (_current.Count == 0)
+            else if (_current.Count == 0)
             {
                 return null;
             }
+            else
+            {
+                batch = _current;
+                _current = new PendingBatch();
+            }
 
-            var batch = _current;
-            _current = new PendingBatch();
+            batch.Epoch = _epoch;
             return batch;
         }
     }
@@ -205,6 +209,23 @@ public sealed partial class LedgerStore
         {
             while (true)
             {
+                if (IsReplicationFull())
+                {
+                    // As below: clear the flag, then look again, so a replication finishing in between is not missed.
+                    Interlocked.Exchange(ref _flushRequested, 0);
+                    if (IsReplicationFull())
+                    {
+                        if (_stopping.IsCancellationRequested)
+                        {
+                            return;
+                        }
+
+                        _flushSignal.Wait();
+                    }
+
+                    continue;
+                }
+
                 var batch = TakeBatch();
                 if (batch is null)
                 {
@@ -236,20 +257,21 @@ public sealed partial class LedgerStore
         }
     }
 
+    /// <summary>Replicated mode: as many batches as allowed are in consensus; the next waits.</summary>
+    private bool IsReplicationFull() => _replicator is not null && BatchesInFlight >= _options.MaxBatchesInFlight;
+
     private bool TryWrite(PendingBatch batch)
     {
+        if (_replicator is not null)
+        {
+            StartReplication(batch);
+            return true;
+        }
+
         try
         {
-            if (_replicator is null)
-            {
-                WriteBatch(batch);
-                batch.Durable.TrySetResult();
-            }
-            else
-            {
-                Replicate(batch);
-            }
-
+            WriteBatch(batch);
+            batch.Durable.TrySetResult();
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -258,22 +280,32 @@ public sealed partial class LedgerStore
             lock (_sequenceLock)
             {
                 _fault = ex;
-                while (_sealed.Count > 0)
-                {
-                    _sealed.Dequeue().Durable.TrySetException(ex);
-                }
-
-                _current.Durable.TrySetException(ex);
             }
 
             batch.Durable.TrySetException(ex);
-            Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetException(ex);
+            FailPending(ex);
             return false;
         }
         finally
         {
             batch.Release();
         }
+    }
+
+    /// <summary>After a write failure: every batch waiting to be written, and every commit waiter, fails with it.</summary>
+    private void FailPending(Exception fault)
+    {
+        lock (_sequenceLock)
+        {
+            while (_sealed.Count > 0)
+            {
+                _sealed.Dequeue().Durable.TrySetException(fault);
+            }
+
+            _current.Durable.TrySetException(fault);
+        }
+
+        Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetException(fault);
     }
 
     private void WriteBatch(PendingBatch batch)

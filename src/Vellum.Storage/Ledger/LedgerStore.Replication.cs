@@ -21,8 +21,16 @@ public sealed partial class LedgerStore
     private IBatchReplicator? _replicator;
     private volatile bool _isPrimary = true;
 
-    // The batch the flusher is replicating; ApplyCommitted recognises it when consensus passes it back.
-    private PendingBatch? _inFlight;
+    // Batches handed to consensus and not yet passed back, oldest first (under _applyLock): ApplyCommitted recognises
+    // the oldest when consensus passes it back. _batchesInFlight is its count, for the flusher to read without the lock.
+    private readonly List<PendingBatch> _inFlight = [];
+    private int _batchesInFlight;
+
+    // Bumped by every rollback (under both locks); a batch sequenced before a rollback is never handed to consensus.
+    private long _epoch;
+
+    // The replications started and not yet finished (under _applyLock), awaited at dispose.
+    private readonly HashSet<Task> _replications = [];
 
     /// <summary>
     /// Raised, with the first and last seqno, after a batch from another primary is written (under the store's apply
@@ -32,6 +40,14 @@ public sealed partial class LedgerStore
 
     /// <summary>Raised with the new value of <see cref="IsPrimary"/> after every role change.</summary>
     public event Action<bool>? RoleChanged;
+
+    /// <summary>Batches handed to consensus and not yet passed back (at most <see cref="LedgerStoreOptions.MaxBatchesInFlight"/>).</summary>
+    public int BatchesInFlight => Volatile.Read(ref _batchesInFlight);
+
+    /// <summary>The most batches that were in consensus at once since the store opened.</summary>
+    public int PeakBatchesInFlight => Volatile.Read(ref _peakBatchesInFlight);
+
+    private int _peakBatchesInFlight;
 
     /// <summary>True when this store replicates through consensus rather than writing on its own.</summary>
     public bool IsReplicated => _replicator is not null;
@@ -115,13 +131,20 @@ public sealed partial class LedgerStore
             }
 
             var firstId = PeekId(frames);
-            var inFlight = _inFlight;
+            var inFlight = _inFlight.Count > 0 ? _inFlight[0] : null;
             // Same first seqno is not enough: after a lost election another primary's batch can start at that seqno.
             // Comparing the bytes (a memcmp per batch) is what lets the tree, already holding these leaves, be kept.
             if (inFlight is not null && firstId.Seqno == inFlight.FirstSeqno && inFlight.Bytes.SequenceEqual(frames))
             {
                 WriteDurably(inFlight);
                 inFlight.Applied = true;
+                _inFlight.RemoveAt(0);
+                Volatile.Write(ref _batchesInFlight, _inFlight.Count);
+
+                // Committed on a majority and written here: its appenders go on now, not when consensus's own wait
+                // for this entry returns to the flusher's side.
+                inFlight.Durable.TrySetResult();
+                SignalFlusher();
                 return;
             }
 
@@ -345,7 +368,18 @@ public sealed partial class LedgerStore
             return;
         }
 
+        _epoch++;
         var lost = new ReplicationLostException();
+
+        // Batches in consensus may still commit (under the next primary): if they do, they arrive as another
+        // primary's batches, checked and added to the tree again like any other.
+        foreach (var batch in _inFlight)
+        {
+            batch.Durable.TrySetException(lost);
+        }
+
+        _inFlight.Clear();
+        Volatile.Write(ref _batchesInFlight, 0);
         while (_sealed.Count > 0)
         {
             _sealed.Dequeue().Durable.TrySetException(lost);
@@ -369,27 +403,100 @@ public sealed partial class LedgerStore
         }
     }
 
-    /// <summary>The flusher's step in replicated mode: hand the batch to consensus and wait for it to be applied.</summary>
-    private void Replicate(PendingBatch batch)
+    /// <summary>
+    /// The flusher's step in replicated mode: hand the batch to consensus, in seqno order, without waiting for it to
+    /// commit. It completes when consensus passes it back (<see cref="ApplyCommitted"/>) or fails in
+    /// <see cref="FinishReplication"/>, which also gives its buffer back.
+    /// </summary>
+    private void StartReplication(PendingBatch batch)
     {
-        _inFlight = batch;
-        try
+        lock (_applyLock)
         {
-            _replicator!.ReplicateAsync(batch.Memory, _stopping.Token).AsTask().GetAwaiter().GetResult();
-            if (!batch.Applied)
+            if (batch.Epoch != Volatile.Read(ref _epoch))
             {
-                throw new ReplicationLostException("consensus acknowledged a batch that was never applied on this node; its outcome is unknown");
+                // Sequenced before a rollback (a role change while the flusher held it): its seqnos mean nothing now.
+                batch.Durable.TrySetException(new ReplicationLostException());
+                batch.Release();
+                return;
             }
 
-            batch.Durable.TrySetResult();
+            _inFlight.Add(batch);
+            Volatile.Write(ref _batchesInFlight, _inFlight.Count);
+            if (_inFlight.Count > _peakBatchesInFlight)
+            {
+                Volatile.Write(ref _peakBatchesInFlight, _inFlight.Count);
+            }
         }
-        catch (Exception ex) when (ex is not IOException and not UnauthorizedAccessException and not LedgerCorruptException)
+
+        Task replication;
+        try
         {
+            replication = _replicator!.BeginReplicateAsync(batch.Memory, _stopping.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            replication = Task.FromException(ex);
+        }
+
+        if (replication.IsCompleted)
+        {
+            FinishReplication(batch, replication);
+            return;
+        }
+
+        var finished = replication.ContinueWith(
+            static (task, state) =>
+            {
+                var (store, batch) = ((LedgerStore, PendingBatch))state!;
+                store.FinishReplication(batch, task);
+            },
+            (this, batch), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        lock (_applyLock)
+        {
+            _replications.RemoveWhere(static t => t.IsCompleted);
+            _replications.Add(finished);
+        }
+    }
+
+    /// <summary>
+    /// Consensus is done with a batch: it was applied (its appenders already went on), or its outcome is unknown
+    /// (<see cref="ReplicationLostException"/>). Gives the buffer back and wakes a flusher waiting for room.
+    /// </summary>
+    private void FinishReplication(PendingBatch batch, Task replication)
+    {
+        if (replication.IsCompletedSuccessfully)
+        {
+            if (!batch.Applied)
+            {
+                batch.Durable.TrySetException(new ReplicationLostException("consensus acknowledged a batch that was never applied on this node; its outcome is unknown"));
+            }
+        }
+        else
+        {
+            var ex = replication.Exception?.InnerException ?? new OperationCanceledException("the replication was cancelled");
             batch.Durable.TrySetException(ex as ReplicationLostException ?? new ReplicationLostException(ex.Message, ex));
         }
-        finally
+
+        Exception? fault;
+        lock (_applyLock)
         {
-            _inFlight = null;
+            if (_inFlight.Remove(batch))
+            {
+                Volatile.Write(ref _batchesInFlight, _inFlight.Count);
+            }
+
+            batch.Release();
+            fault = _fault;
+        }
+
+        if (fault is not null)
+        {
+            // Applying a batch failed to write (WriteDurably stopped the store): nothing sequenced will be written.
+            FailPending(fault);
+        }
+        else if (!_stopping.IsCancellationRequested)
+        {
+            SignalFlusher();
         }
     }
 }

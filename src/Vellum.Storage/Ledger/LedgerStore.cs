@@ -115,11 +115,29 @@ public sealed partial class LedgerStore : IAsyncDisposable
         }
 
         await _flusherExited.Task.ConfigureAwait(false);
+
+        // Batches still in consensus: their replication was started with the stopping token, so it ends now (or
+        // consensus, stopped first, has ended it).
+        Task[] replications;
+        lock (_applyLock)
+        {
+            replications = [.. _replications];
+        }
+
+        await Task.WhenAll(replications).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         lock (_sequenceLock)
         {
-            // An append that raced with shutdown sequenced into a batch no flusher will write: fail it rather than
-            // leave its caller waiting.
-            _current.Durable.TrySetException(new ObjectDisposedException(nameof(LedgerStore)));
+            // An append that raced with shutdown sequenced into a batch no flusher will write (or the flusher stopped
+            // while consensus was full): fail them rather than leave their callers waiting.
+            var disposed = new ObjectDisposedException(nameof(LedgerStore));
+            while (_sealed.Count > 0)
+            {
+                var batch = _sealed.Dequeue();
+                batch.Durable.TrySetException(disposed);
+                batch.Release();
+            }
+
+            _current.Durable.TrySetException(disposed);
             _current.Release();
         }
 

@@ -25,6 +25,7 @@ internal sealed class LedgerStoreMetrics : IDisposable
         _fsyncSeconds = _meter.CreateHistogram<double>("vellum.storage.fsync.duration", "s", "Time of each batch's write and fsync.");
         _meter.CreateObservableGauge("vellum.storage.durable_seqno", () => store.DurableSeqno, "{seqno}", "Last durable transaction.");
         _meter.CreateObservableGauge("vellum.storage.committed_seqno", () => store.CommittedSeqno, "{seqno}", "Last committed transaction (covered by a durable signature).");
+        _meter.CreateObservableGauge("vellum.storage.batches_in_flight", () => store.BatchesInFlight, "{batch}", "Batches handed to consensus and not yet passed back.");
         _meter.CreateObservableGauge("vellum.storage.signature_lag", () => store.DurableSeqno - store.CommittedSeqno, "{transaction}", "Durable transactions waiting for a signature.");
     }
 

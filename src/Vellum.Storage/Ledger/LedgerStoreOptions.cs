@@ -41,6 +41,17 @@ public sealed class LedgerStoreOptions
     } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
+    /// Replicated stores only: how many batches may be in consensus at once, handed over and not yet passed back
+    /// (default 8). While one batch's replication round runs, the next is already in the log, so a round never waits
+    /// for the flusher to hand over the next batch. 1 gives one batch at a time.
+    /// </summary>
+    public int MaxBatchesInFlight
+    {
+        get;
+        init => field = value is >= 1 and <= 256 ? value : throw new ArgumentOutOfRangeException(nameof(value), "from 1 to 256");
+    } = 1;
+
+    /// <summary>
     /// False only for benchmarks that measure the cost of everything but the disk: appends complete after the
     /// write without fsync. Never use it for a ledger you keep.
     /// </summary>

@@ -36,6 +36,9 @@ internal sealed class PendingBatch
     /// <summary>The frames as memory, for handing to consensus (valid until <see cref="Release"/>).</summary>
     public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
 
+    /// <summary>Replicated mode: the store's rollback count when the flusher took the batch.</summary>
+    public long Epoch { get; set; }
+
     /// <summary>Replicated mode: consensus passed this batch back and it was written.</summary>
     public bool Applied { get; set; }
 

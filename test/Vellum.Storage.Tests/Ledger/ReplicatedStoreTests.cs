@@ -101,6 +101,53 @@ public sealed class ReplicatedStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_batch_in_flight_when_its_primary_lost_its_role_is_applied_as_another_primarys_if_it_commits()
+    {
+        await using var cluster = new LoopbackCluster(this, 3);
+        cluster.Elect(0, view: 2);
+        await TestLedger.AppendMany(cluster.Stores[0], 10, concurrency: 2);
+        cluster.Quiesce();
+        var before = cluster.Stores[0].LastSeqno;
+
+        cluster.Hold();
+        var writes = Enumerable.Range(0, 4).Select(i => cluster.Stores[0].AppendAsync(TestLedger.Entry(80 + i)).AsTask()).ToArray();
+        await cluster.WaitUntilHeldAsync();
+
+        // The old primary is told it lost its role (its tree goes back to what is durable, its batches in flight are
+        // forgotten) and only then does its own batch come back committed: it is checked and added to the tree like
+        // any other primary's batch.
+        cluster.Release(commitHeld: true, oldPrimaryApplies: true);
+        foreach (var write in writes)
+        {
+            await Assert.ThrowsAsync<ReplicationLostException>(() => write.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        // The held batch (the first of the four writes, perhaps all of them) reaches the ledger on every node. The
+        // writes failed at the rollback already; the loopback applies the log right after, so wait for it.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (cluster.Stores[0].DurableSeqno == before && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        cluster.Quiesce();
+        Assert.True(cluster.Stores[0].DurableSeqno > before);
+        Assert.Equal(cluster.Stores[1].DurableSeqno, cluster.Stores[0].DurableSeqno);
+        Assert.Equal(0, cluster.Stores[0].BatchesInFlight);
+
+        // Signatures over the grown ledger check out on the old primary, which proves its tree holds those leaves.
+        cluster.Elect(2, view: 3);
+        await TestLedger.AppendMany(cluster.Stores[2], 40, concurrency: 4, start: 500);
+        cluster.AssertIdentical();
+        cluster.AssertEachVerifies();
+
+        cluster.Elect(0, view: 4);
+        await TestLedger.AppendMany(cluster.Stores[0], 10, concurrency: 2, start: 900);
+        cluster.AssertIdentical();
+        cluster.AssertEachVerifies();
+    }
+
+    [Fact]
     public async Task A_replayed_batch_changes_nothing()
     {
         await using var cluster = new LoopbackCluster(this, 2);
@@ -264,6 +311,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         private int _holdNode = -1;
         private TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private bool _commitHeld;
+        private bool _oldPrimaryApplies;
         private int _leader = -1;
 
         public LoopbackCluster(ReplicatedStoreTests test, int count)
@@ -338,12 +386,14 @@ public sealed class ReplicatedStoreTests : IDisposable
         public Task WaitUntilHeldAsync() => _held.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
         /// <summary>Lets held batches go; they commit only if <paramref name="commitHeld"/>, and their primary is told it lost its role.</summary>
-        public void Release(bool commitHeld)
+        /// <remarks>With <paramref name="oldPrimaryApplies"/>, the old primary applies the log (its held batch too) right after it hears.</remarks>
+        public void Release(bool commitHeld, bool oldPrimaryApplies = false)
         {
             TaskCompletionSource? hold;
             lock (_lock)
             {
                 _commitHeld = commitHeld;
+                _oldPrimaryApplies = oldPrimaryApplies;
                 hold = _hold;
                 _hold = null;
                 _holdNode = -1;
@@ -469,9 +519,15 @@ public sealed class ReplicatedStoreTests : IDisposable
 
                 // Either way the old primary hears only that it is no longer primary.
                 Stores[node].BecomeBackup();
+                bool oldPrimaryApplies;
+                lock (_lock)
+                {
+                    oldPrimaryApplies = _oldPrimaryApplies;
+                }
+
                 for (var i = 0; i < Stores.Count; i++)
                 {
-                    if (i != node)
+                    if (i != node || oldPrimaryApplies)
                     {
                         CatchUp(i);
                     }
