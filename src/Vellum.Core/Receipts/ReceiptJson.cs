@@ -39,6 +39,16 @@ public static class ReceiptJson
     public static string Serialize(Receipt receipt) =>
         JsonSerializer.Serialize(receipt, Context.Receipt);
 
+    /// <summary>
+    /// Writes the inner receipt object as the next value of <paramref name="writer"/>, escaped as
+    /// <see cref="Serialize(Receipt)"/> escapes it (whatever the writer's own encoder), without a string in between.
+    /// </summary>
+    public static void Write(Utf8JsonWriter writer, Receipt receipt)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteRawValue(JsonSerializer.SerializeToUtf8Bytes(receipt, Context.Receipt), skipInputValidation: true);
+    }
+
     /// <summary>Parses an envelope; false with a message (never an exception) on malformed JSON.</summary>
     public static bool TryParse(ReadOnlySpan<byte> utf8Json, [NotNullWhen(true)] out TransactionReceipt? receipt, [NotNullWhen(false)] out string? error) =>
         TryParseCore(utf8Json, Context.TransactionReceipt, out receipt, out error);

@@ -154,12 +154,13 @@ internal static class TransactionEndpoints
         }
 
         await ledger.Store.WaitForCommitAsync(id.Seqno, context.RequestAborted).ConfigureAwait(false);
-        var receipt = ledger.Store.GetReceipt(id.Seqno);
+        // The answer carries the receipt alone, not the application claims (GET .../receipt has those).
+        var receipt = ledger.Store.GetReceipt(id.Seqno, includeClaims: false);
         await AclResponses.Json(context, writer =>
         {
             writer.WriteString("collectionId", collectionId);
             writer.WritePropertyName("receipt");
-            writer.WriteRawValue(ReceiptJson.Serialize(receipt.Receipt!));
+            ReceiptJson.Write(writer, receipt.Receipt!);
             writer.WriteString("state", "Ready");
             writer.WriteString("transactionId", id.ToString());
         }).ConfigureAwait(false);

@@ -46,6 +46,24 @@ public sealed class ReceiptJsonTests
     }
 
     [Fact]
+    public void Writing_into_a_default_writer_keeps_the_receipts_own_escaping()
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WritePropertyName("receipt");
+            ReceiptJson.Write(writer, Small());
+            writer.WriteString("state", "Ready");
+            writer.WriteEndObject();
+        }
+
+        var json = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        Assert.Equal("{\"receipt\":" + ReceiptJson.Serialize(Small()) + ",\"state\":\"Ready\"}", json);
+        Assert.Contains("MEUC+/==", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Envelope_without_claims_and_loading_envelope_omit_absent_fields()
     {
         var ready = ReceiptJson.Serialize(TransactionReceipt.Ready(new TxId(2, 40), Small(), []));
