@@ -203,7 +203,7 @@ if [ -n "$C_PRIMARY" ]; then
     C_ARGS=(--endpoint "https://127.0.0.1:${C_HTTP[$C_PRIMARY]}" --data "$C_ADMIN" --server-pid "${CLUSTER_PIDS[$C_PRIMARY]}" --connections "$CONNECTIONS")
     # Fresh processes on a shared 2-core machine keep tiering methods up for tens of seconds: a longer warm-up. The
     # global-commit run starts code the primary has not run yet (commit waits, receipts), hence its own 10 s: with 3 s
-    # its p99 measured the JIT as much as the cluster (docs/benchmarks.md, the notes of 2026-11-28 21:15).
+    # its p99 measured the JIT as much as the cluster (docs/benchmarks.md, "Reading the 21:11 run").
     RUN_WARMUP=20 run "append, 3-node cluster" 256 append "${C_ARGS[@]}"
     RUN_WARMUP=10 run "append --wait-for-commit, 3-node cluster" 256 append --wait-for-commit "${C_ARGS[@]}"
 else
