@@ -42,8 +42,9 @@ public sealed class LedgerStoreOptions
 
     /// <summary>
     /// Replicated stores only: how many batches may be in consensus at once, handed over and not yet passed back
-    /// (default 8). While one batch's replication round runs, the next is already in the log, so a round never waits
-    /// for the flusher to hand over the next batch. 1 gives one batch at a time.
+    /// (default 1, from 1 to 256). With 1, the next batch is handed over the moment the previous one is applied. More
+    /// put the next batches in the log while a round runs, but they are smaller: on a CPU-bound machine that costs more
+    /// per write than it saves (docs/benchmarks.md); it may pay where the network, not the CPU, is the bound.
     /// </summary>
     public int MaxBatchesInFlight
     {

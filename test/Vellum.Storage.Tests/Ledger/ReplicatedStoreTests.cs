@@ -147,6 +147,24 @@ public sealed class ReplicatedStoreTests : IDisposable
         cluster.AssertEachVerifies();
     }
 
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1, true)]
+    [InlineData(256, true)]
+    [InlineData(257, false)]
+    public void Batches_in_flight_are_from_1_to_256(int value, bool valid)
+    {
+        var error = Record.Exception(() => new LedgerStoreOptions { LedgerDirectory = "l", StateDirectory = "s", MaxBatchesInFlight = value });
+        if (valid)
+        {
+            Assert.Null(error);
+        }
+        else
+        {
+            Assert.IsType<ArgumentOutOfRangeException>(error);
+        }
+    }
+
     [Fact]
     public async Task A_replayed_batch_changes_nothing()
     {
