@@ -171,30 +171,19 @@ public sealed class ReplicatedLedger : IBatchReplicator, IConsensusApplier, IAsy
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The replication task is consensus's own: its failures (<see cref="ConsensusNotLeaderException"/> and the like)
+    /// reach the store as they are, and the store reports every one as <see cref="ReplicationLostException"/>.
+    /// </remarks>
     public async ValueTask<Task> BeginReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
     {
-        Task<LogPosition> replication;
         try
         {
-            replication = await _consensus.BeginReplicateAsync(frames, cancellationToken).ConfigureAwait(false);
+            return await _consensus.BeginReplicateAsync(frames, cancellationToken).ConfigureAwait(false);
         }
         catch (ConsensusNotLeaderException ex)
         {
             throw new ReplicationLostException(ex.Message, ex);
-        }
-
-        return replication.IsCompletedSuccessfully ? Task.CompletedTask : CompleteAsync(replication);
-
-        static async Task CompleteAsync(Task<LogPosition> replication)
-        {
-            try
-            {
-                await replication.ConfigureAwait(false);
-            }
-            catch (ConsensusNotLeaderException ex)
-            {
-                throw new ReplicationLostException(ex.Message, ex);
-            }
         }
     }
 

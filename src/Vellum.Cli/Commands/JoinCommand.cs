@@ -25,7 +25,7 @@ internal static class JoinCommand
         var target = new Option<string>("--target") { Description = "https://host:port of any member.", Required = true };
         var token = new Option<string>("--token") { Description = "Join token from POST /node/join-tokens (an Administrator issues it).", Required = true };
         var serviceCert = new Option<string>("--service-cert") { Description = "The service certificate (PEM) the target must present; the join fails otherwise.", Required = true };
-        var snapshotInterval = new Option<int>("--snapshot-interval") { Description = "Raft log entries between snapshots (0 keeps the whole log).", DefaultValueFactory = _ => NodeOptions.DefaultSnapshotInterval };
+        var snapshotInterval = SnapshotIntervalOption.Create();
         var backupWrites = BackupWritesOption.Create();
         var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert, backupWrites, snapshotInterval };
         command.SetAction((result, cancellationToken) => RunAsync(
@@ -38,9 +38,8 @@ internal static class JoinCommand
         string data, string listen, string nodeListen, string target, string token, string serviceCertPath, string? backupWritesText, int snapshotInterval,
         CancellationToken cancellationToken)
     {
-        if (snapshotInterval < 0)
+        if (!SnapshotIntervalOption.Check("join", snapshotInterval))
         {
-            Console.Error.WriteLine($"vellum join: --snapshot-interval is 0 or a positive number of log entries, not {snapshotInterval}");
             return 2;
         }
 

@@ -24,7 +24,7 @@ internal static class StartCommand
         var nodeListen = new Option<string?>("--node-listen") { Description = "host:port of this node's Raft channel (TCP, mutual TLS between nodes): makes the node a cluster member." };
         var peers = new Option<string[]>("--peer") { Description = "Another member of a static cluster, as raft-host:port=https://host:port (repeatable; needs --node-listen).", AllowMultipleArgumentsPerToken = false };
         var identityFrom = new Option<string?>("--identity-from") { Description = "Data folder of an existing cluster member: a new node takes its service identity and ledger secret (first start only)." };
-        var snapshotInterval = new Option<int>("--snapshot-interval") { Description = "Cluster members: Raft log entries between snapshots; each lets the log drop the entries before it (0 keeps the whole log).", DefaultValueFactory = _ => NodeOptions.DefaultSnapshotInterval };
+        var snapshotInterval = SnapshotIntervalOption.Create();
         var backupWrites = BackupWritesOption.Create();
         var command = new Command("start", "Start a ledger node over HTTPS with mutual TLS: a single node, or with --node-listen and --peer a member of a replicated cluster.")
         {
@@ -68,9 +68,8 @@ internal static class StartCommand
         string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, bool benchmarkEndpoints, string? nodeListen, string[] peerTexts,
         string? identityFrom, string? backupWritesText, int snapshotInterval, CancellationToken cancellationToken)
     {
-        if (snapshotInterval < 0)
+        if (!SnapshotIntervalOption.Check("start", snapshotInterval))
         {
-            Console.Error.WriteLine($"vellum start: --snapshot-interval is 0 or a positive number of log entries, not {snapshotInterval}");
             return 2;
         }
 

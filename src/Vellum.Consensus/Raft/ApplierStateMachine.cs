@@ -110,10 +110,7 @@ internal sealed class ApplierStateMachine : IStateMachine
             return;
         }
 
-        // Durable before the WAL may act on it: the WAL deletes the entries up to this index once it sees it.
-        var snapshot = new LedgerStateSnapshot(position.Index, position.Term, DateTimeOffset.UtcNow, state);
-        Save(_path, snapshot);
-        _snapshot = snapshot;
+        Keep(position, state);
         LogMessages.SnapshotTaken(_logger, position.Index, position.Term, state.Length);
     }
 
@@ -129,11 +126,20 @@ internal sealed class ApplierStateMachine : IStateMachine
         var position = new LogPosition(entry.Term, entry.Index);
         LogMessages.SnapshotReceived(_logger, entry.Index, entry.Term, _applier.LastAppliedIndex);
         await _applier.RestoreAsync(position, state, token).ConfigureAwait(false);
-        var snapshot = new LedgerStateSnapshot(entry.Index, entry.Term, DateTimeOffset.UtcNow, state);
-        Save(_path, snapshot);
-        _snapshot = snapshot;
+        Keep(position, state);
         Interlocked.Increment(ref _installed);
         return entry.Index;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="state"/> at <paramref name="position"/> this node's snapshot: written durably first, since
+    /// the WAL deletes the entries up to that index once it sees it.
+    /// </summary>
+    private void Keep(LogPosition position, byte[] state)
+    {
+        var snapshot = new LedgerStateSnapshot(position.Index, position.Term, DateTimeOffset.UtcNow, state);
+        Save(_path, snapshot);
+        _snapshot = snapshot;
     }
 
     private static long? LengthOf<T>(T entry)

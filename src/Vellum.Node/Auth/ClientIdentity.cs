@@ -61,8 +61,7 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
         }
         else
         {
-            var certificate = context.Connection.ClientCertificate
-                ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
+            var certificate = await CertificateAsync(context).ConfigureAwait(false);
             if (certificate is null)
             {
                 await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", "A client certificate is required (mutual TLS).").ConfigureAwait(false);
@@ -82,6 +81,12 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
         context.Items[ItemKey] = new ClientIdentity(fingerprint, roles);
         await next(context).ConfigureAwait(false);
     };
+
+    /// <summary>The TLS client certificate of the request's connection, asked for if the handshake did not bring it; null if none.</summary>
+    public static ValueTask<System.Security.Cryptography.X509Certificates.X509Certificate2?> CertificateAsync(HttpContext context) =>
+        context.Connection.ClientCertificate is { } certificate
+            ? new(certificate)
+            : new(context.Connection.GetClientCertificateAsync(context.RequestAborted));
 
     /// <summary>The authenticated caller, when the request's path needed one.</summary>
     public static ClientIdentity? Find(HttpContext context) => context.Items.TryGetValue(ItemKey, out var value) ? value as ClientIdentity : null;

@@ -36,8 +36,6 @@ internal static class NodeCaller
     /// <summary>True when the request came over TLS with an endorsed node certificate (asks for it if not yet known).</summary>
     public static async Task<bool> IsFromNodeAsync(HttpContext context, X509Certificate2 serviceCertificate)
     {
-        var certificate = context.Connection.ClientCertificate
-            ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
-        return IsEndorsedNode(certificate, serviceCertificate);
+        return IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), serviceCertificate);
     }
 }

@@ -22,8 +22,7 @@ internal static class LedgerFramesEndpoint
 
     private static async Task Frames(HttpContext context, LedgerService ledger)
     {
-        var certificate = context.Connection.ClientCertificate
-            ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
+        var certificate = await ClientIdentity.CertificateAsync(context).ConfigureAwait(false);
         if (certificate is null)
         {
             await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", "Only members fetch ledger frames: present a node certificate (mutual TLS).").ConfigureAwait(false);
@@ -43,8 +42,7 @@ internal static class LedgerFramesEndpoint
         }
 
         var durable = ledger.Store.DurableSeqno;
-        var last = from - 1;
-        var frames = from > durable ? [] : ledger.Store.ReadFrames(from, LedgerService.MaxFramesResponseBytes, out last);
+        var frames = ledger.Store.ReadFrames(from, LedgerService.MaxFramesResponseBytes, out var last);
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/octet-stream";
         context.Response.Headers[LedgerService.LastSeqnoHeader] = last.ToString(CultureInfo.InvariantCulture);

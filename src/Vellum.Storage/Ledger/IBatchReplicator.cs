@@ -16,9 +16,10 @@ public interface IBatchReplicator
     /// <summary>
     /// The first half of <see cref="ReplicateAsync"/>, which lets the store keep several batches in flight
     /// (<see cref="LedgerStoreOptions.MaxBatchesInFlight"/>): completes once <paramref name="frames"/> has its place
-    /// in the replicated log, so that the next call's batch lands after it; the task it yields completes as
-    /// <see cref="ReplicateAsync"/> would. The frames stay unchanged until that task completes. The default waits for
-    /// the whole replication (one batch in flight).
+    /// in the replicated log, so that the next call's batch lands after it; the task it yields completes when
+    /// <see cref="ReplicateAsync"/> would return, and fails when the outcome is unknown (the store reports any such
+    /// failure as <see cref="ReplicationLostException"/>). The frames stay unchanged until that task completes. The
+    /// default waits for the whole replication (one batch in flight).
     /// </summary>
     async ValueTask<Task> BeginReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
     {

@@ -209,30 +209,14 @@ public sealed partial class LedgerStore
         {
             while (true)
             {
-                if (IsReplicationFull())
-                {
-                    // As below: clear the flag, then look again, so a replication finishing in between is not missed.
-                    Interlocked.Exchange(ref _flushRequested, 0);
-                    if (IsReplicationFull())
-                    {
-                        if (_stopping.IsCancellationRequested)
-                        {
-                            return;
-                        }
-
-                        _flushSignal.Wait();
-                    }
-
-                    continue;
-                }
-
-                var batch = TakeBatch();
+                var batch = TakeBatchIfRoom();
                 if (batch is null)
                 {
-                    // Clear the request flag before looking again: an append sequenced after this look sets the flag
-                    // anew and releases the semaphore, so no batch is left waiting for a signal that never comes.
+                    // Clear the request flag before looking again: an append sequenced (or, replicated, a batch
+                    // leaving consensus) after this look sets the flag anew and releases the semaphore, so nothing is
+                    // left waiting for a signal that never comes.
                     Interlocked.Exchange(ref _flushRequested, 0);
-                    batch = TakeBatch();
+                    batch = TakeBatchIfRoom();
                     if (batch is null)
                     {
                         if (_stopping.IsCancellationRequested)
@@ -257,8 +241,9 @@ public sealed partial class LedgerStore
         }
     }
 
-    /// <summary>Replicated mode: as many batches as allowed are in consensus; the next waits.</summary>
-    private bool IsReplicationFull() => _replicator is not null && BatchesInFlight >= _options.MaxBatchesInFlight;
+    /// <summary>The next batch, unless there is none or (replicated) as many as allowed are already in consensus.</summary>
+    private PendingBatch? TakeBatchIfRoom() =>
+        _replicator is not null && BatchesInFlight >= _options.MaxBatchesInFlight ? null : TakeBatch();
 
     private bool TryWrite(PendingBatch batch)
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
@@ -47,22 +46,32 @@ public sealed partial class LedgerStore
         ArgumentOutOfRangeException.ThrowIfLessThan(fromSeqno, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
         var durable = DurableSeqno;
-        var output = new ArrayBufferWriter<byte>(Math.Min(maxBytes, 1 << 20));
-        lastSeqno = fromSeqno - 1;
+        var frames = new List<byte[]>();
+        var total = 0;
         for (var seqno = fromSeqno; seqno <= durable; seqno++)
         {
             // The frame as stored, already checked: copied out whole, not re-encoded.
             var frame = ReadCheckedFrame(seqno);
-            if (output.WrittenCount > 0 && output.WrittenCount + frame.Length > maxBytes)
+            if (frames.Count > 0 && total + frame.Length > maxBytes)
             {
                 break;
             }
 
-            output.Write(frame);
-            lastSeqno = seqno;
+            frames.Add(frame);
+            total += frame.Length;
         }
 
-        return output.WrittenSpan.ToArray();
+        // One copy into an array of the exact size.
+        var output = new byte[total];
+        var offset = 0;
+        foreach (var frame in frames)
+        {
+            frame.CopyTo(output, offset);
+            offset += frame.Length;
+        }
+
+        lastSeqno = fromSeqno - 1 + frames.Count;
+        return output;
     }
 
     private byte[] ReadFrameOnce(long seqno)

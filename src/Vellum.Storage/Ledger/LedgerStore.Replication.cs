@@ -139,7 +139,7 @@ public sealed partial class LedgerStore
                 WriteDurably(inFlight);
                 inFlight.Applied = true;
                 _inFlight.RemoveAt(0);
-                Volatile.Write(ref _batchesInFlight, _inFlight.Count);
+                InFlightChangedLocked();
 
                 // Committed on a majority and written here: its appenders go on now, not when consensus's own wait
                 // for this entry returns to the flusher's side.
@@ -379,7 +379,7 @@ public sealed partial class LedgerStore
         }
 
         _inFlight.Clear();
-        Volatile.Write(ref _batchesInFlight, 0);
+        InFlightChangedLocked();
         while (_sealed.Count > 0)
         {
             _sealed.Dequeue().Durable.TrySetException(lost);
@@ -421,11 +421,7 @@ public sealed partial class LedgerStore
             }
 
             _inFlight.Add(batch);
-            Volatile.Write(ref _batchesInFlight, _inFlight.Count);
-            if (_inFlight.Count > _peakBatchesInFlight)
-            {
-                Volatile.Write(ref _peakBatchesInFlight, _inFlight.Count);
-            }
+            InFlightChangedLocked();
         }
 
         Task replication;
@@ -458,6 +454,16 @@ public sealed partial class LedgerStore
         }
     }
 
+    /// <summary>Publishes the count of <see cref="_inFlight"/> (and its peak) for lock-free readers. Caller holds <see cref="_applyLock"/>.</summary>
+    private void InFlightChangedLocked()
+    {
+        Volatile.Write(ref _batchesInFlight, _inFlight.Count);
+        if (_inFlight.Count > _peakBatchesInFlight)
+        {
+            Volatile.Write(ref _peakBatchesInFlight, _inFlight.Count);
+        }
+    }
+
     /// <summary>
     /// Consensus is done with a batch: it was applied (its appenders already went on), or its outcome is unknown
     /// (<see cref="ReplicationLostException"/>). Gives the buffer back and wakes a flusher waiting for room.
@@ -482,7 +488,7 @@ public sealed partial class LedgerStore
         {
             if (_inFlight.Remove(batch))
             {
-                Volatile.Write(ref _batchesInFlight, _inFlight.Count);
+                InFlightChangedLocked();
             }
 
             batch.Release();

@@ -51,9 +51,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         var before = cluster.Stores[1].DurableSeqno;
 
         // The old primary sequences writes that never reach consensus.
-        cluster.Hold();
-        var lost = Enumerable.Range(0, 6).Select(i => cluster.Stores[0].AppendAsync(TestLedger.Entry(100 + i)).AsTask()).ToArray();
-        await cluster.WaitUntilHeldAsync();
+        var lost = await cluster.HoldWritesAsync(firstEntry: 100, count: 6);
 
         cluster.Elect(1, view: 3);
         cluster.Release(commitHeld: false);
@@ -83,9 +81,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         cluster.Quiesce();
         var before = cluster.Stores[0].LastSeqno;
 
-        cluster.Hold();
-        var write = cluster.Stores[0].AppendAsync(TestLedger.Entry(77)).AsTask();
-        await cluster.WaitUntilHeldAsync();
+        var write = (await cluster.HoldWritesAsync(firstEntry: 77, count: 1))[0];
 
         // Consensus commits the held batch (a majority had it) but the old primary only hears that it lost its role.
         cluster.Release(commitHeld: true);
@@ -109,9 +105,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         cluster.Quiesce();
         var before = cluster.Stores[0].LastSeqno;
 
-        cluster.Hold();
-        var writes = Enumerable.Range(0, 4).Select(i => cluster.Stores[0].AppendAsync(TestLedger.Entry(80 + i)).AsTask()).ToArray();
-        await cluster.WaitUntilHeldAsync();
+        var writes = await cluster.HoldWritesAsync(firstEntry: 80, count: 4);
 
         // The old primary is told it lost its role (its tree goes back to what is durable, its batches in flight are
         // forgotten) and only then does its own batch come back committed: it is checked and added to the tree like
@@ -391,7 +385,7 @@ public sealed class ReplicatedStoreTests : IDisposable
             Stores[node].BecomePrimary(view);
         }
 
-        public void Hold()
+        private void Hold()
         {
             lock (_lock)
             {
@@ -401,7 +395,22 @@ public sealed class ReplicatedStoreTests : IDisposable
             }
         }
 
-        public Task WaitUntilHeldAsync() => _held.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        private Task WaitUntilHeldAsync() => _held.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        /// <summary>Holds consensus, appends <paramref name="count"/> entries on the leader and waits until its first batch is held.</summary>
+        public async Task<Task<Vellum.Core.Primitives.TxId>[]> HoldWritesAsync(int firstEntry, int count)
+        {
+            Hold();
+            LedgerStore leader;
+            lock (_lock)
+            {
+                leader = Stores[_leader];
+            }
+
+            var writes = Enumerable.Range(firstEntry, count).Select(i => leader.AppendAsync(TestLedger.Entry(i)).AsTask()).ToArray();
+            await WaitUntilHeldAsync();
+            return writes;
+        }
 
         /// <summary>Lets held batches go; they commit only if <paramref name="commitHeld"/>, and their primary is told it lost its role.</summary>
         /// <remarks>With <paramref name="oldPrimaryApplies"/>, the old primary applies the log (its held batch too) right after it hears.</remarks>
