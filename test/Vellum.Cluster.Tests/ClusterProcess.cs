@@ -21,6 +21,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
     private readonly Process?[] _processes;
     private readonly StringBuilder[] _logs;
     private readonly X509Certificate2 _admin;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
 
     /// <param name="size">Members.</param>
     /// <param name="hosts">Each member's IP address (default 127.0.0.1 for all).</param>
@@ -129,6 +130,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
             args.AddRange(["--snapshot-interval", interval.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
 
+        Append(i, $"--- started by the test: vellum {args[0]}");
         var process = Process.Start(InNamespace(i, "dotnet", [Path.Combine(AppContext.BaseDirectory, "vellum.dll"), .. args]))!;
         _processes[i] = process;
         var banner = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -189,6 +191,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
     public void Kill(int i)
     {
         var process = _processes[i] ?? throw new InvalidOperationException($"node {i} was never started");
+        Append(i, "--- SIGKILL sent by the test");
         process.Kill(entireProcessTree: true);
         process.WaitForExit(30_000);
         process.Dispose();
@@ -326,7 +329,8 @@ internal sealed class ClusterProcess : IAsyncDisposable
     {
         lock (_logs[i])
         {
-            _logs[i].AppendLine(line);
+            // Seconds since the cluster was made, so that the members' logs can be read side by side.
+            _logs[i].Append(CultureInfo.InvariantCulture, $"{_clock.Elapsed.TotalSeconds,8:0.000} ").AppendLine(line);
         }
     }
 

@@ -67,62 +67,6 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Killing_the_primary_under_load_five_times_and_then_every_node_loses_no_committed_write()
-    {
-        await using var cluster = new ClusterProcess(3);
-        await cluster.StartAllAsync();
-        await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
-
-        using var load = new Load(cluster);
-        var failovers = new List<double>();
-        for (var round = 0; round < 5; round++)
-        {
-            await Task.Delay(1500);
-            var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
-            var clock = Stopwatch.StartNew();
-            cluster.Kill(primary);
-            var next = await cluster.WaitForPrimaryAsync(TimeSpan.FromSeconds(10), not: primary);
-            failovers.Add(clock.Elapsed.TotalSeconds);
-            Assert.NotEqual(primary, next);
-            await cluster.StartAsync(primary);
-        }
-
-        output.WriteLine($"failover (SIGKILL of the primary to a new primary answering /node/network), s: {string.Join(", ", failovers.Select(f => f.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)))}");
-        Assert.All(failovers, f => Assert.True(f < 5, $"a failover took {f:0.00} s"));
-        Assert.True(failovers.Order().ElementAt(2) < 3, $"median failover {failovers.Order().ElementAt(2):0.00} s is over 3 s");
-
-        // Then the whole cluster at once, still under load.
-        await Task.Delay(1000);
-        for (var i = 0; i < 3; i++)
-        {
-            cluster.Kill(i);
-        }
-
-        await load.StopAsync();
-        output.WriteLine($"writes reported committed: {load.Committed.Count}; failed: {load.Failures}; outcome-unknown ids: {load.Unknown.Count}");
-        Assert.True(load.Committed.Count > 50, $"only {load.Committed.Count} writes committed");
-
-        await cluster.StartAllAsync();
-        var final = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
-        using var client = cluster.Client(final);
-        foreach (var (id, contents) in load.Committed)
-        {
-            var entry = await JsonAsync(await client.GetAsync($"/app/transactions/{id}?{V}"));
-            Assert.Equal(contents, entry.GetProperty("entry").GetProperty("contents").GetString());
-        }
-
-        // A write whose primary changed under it ends Committed or Invalid, never stays Pending.
-        foreach (var id in load.Unknown)
-        {
-            await WaitUntilAsync(
-                async () => (await JsonAsync(await client.GetAsync($"/app/transactions/{id}/status?{V}"))).GetProperty("state").GetString() is "Committed" or "Invalid",
-                $"{id} to be Committed or Invalid");
-        }
-
-        await AssertAllVerifyToOneRootAsync(cluster);
-    }
-
-    [Fact]
     public async Task A_backup_down_while_ten_thousand_writes_commit_catches_up_when_restarted()
     {
         // Snapshots every 50 batches: the others drop the log entries the absent node misses, so it must fetch the
@@ -344,7 +288,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
     private static partial Regex TransactionIdInMessage();
 
     /// <summary>Eight closed-loop writers with waitForCommit=true against whichever nodes are up.</summary>
-    private sealed class Load : IDisposable
+    internal sealed class Load : IDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly Task[] _writers;

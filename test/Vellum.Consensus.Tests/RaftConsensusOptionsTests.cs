@@ -49,7 +49,8 @@ public sealed class RaftConsensusOptionsTests : IDisposable
         Assert.Equal(500, options.LowerElectionTimeout);
         Assert.Equal(1000, options.UpperElectionTimeout);
         Assert.Null(options.RequestTimeout);
-        Assert.Equal(TimeSpan.FromMilliseconds(250), options.EffectiveRequestTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), options.EffectiveRequestTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), options.EffectiveConnectTimeout);
         Assert.Equal(4 * 1024 * 1024, options.WalChunkSize);
         Assert.False(options.ColdStart);
         Assert.Empty(options.Members);
@@ -62,7 +63,7 @@ public sealed class RaftConsensusOptionsTests : IDisposable
     public void Invalid_settings_are_refused_by_name()
     {
         Assert.Equal("LowerElectionTimeout", Assert.Throws<ArgumentException>(() => Options(lower: 1000, upper: 1000).Validate()).ParamName);
-        Assert.Equal("RequestTimeout", Assert.Throws<ArgumentException>(() => Options(request: TimeSpan.FromMilliseconds(251)).Validate()).ParamName);
+        Assert.Equal("RequestTimeout", Assert.Throws<ArgumentException>(() => Options(request: TimeSpan.FromMilliseconds(501)).Validate()).ParamName);
         Assert.Equal("LocalEndPoint", Assert.Throws<ArgumentException>(() => Options(local: new IPEndPoint(IPAddress.Loopback, 0)).Validate()).ParamName);
         Assert.Equal("Members", Assert.Throws<ArgumentException>(() => Options(members: [new IPEndPoint(IPAddress.Loopback, 7101)]).Validate()).ParamName);
         Assert.Equal("Members", Assert.Throws<ArgumentException>(() => Options(members: [Local], coldStart: true).Validate()).ParamName);

@@ -147,6 +147,11 @@ public sealed partial class RaftConsensus : IConsensusLog
             LowerElectionTimeout = _options.LowerElectionTimeout,
             UpperElectionTimeout = _options.UpperElectionTimeout,
             RequestTimeout = _options.EffectiveRequestTimeout,
+            ConnectTimeout = _options.EffectiveConnectTimeout,
+            // A leader refuses every pre-vote while it leads: a member that restarts, or one that missed a heartbeat
+            // or two on a starved machine, cannot depose a primary that is still reachable. Followers already refuse
+            // pre-votes and votes while they hear from the leader (DotNext's leader stickiness).
+            AggressiveLeaderStickiness = true,
             ColdStart = _options.ColdStart,
             ConfigurationStorage = _membership,
             LoggerFactory = _options.LoggerFactory,

@@ -47,7 +47,18 @@ public sealed class RaftConsensusOptions
     /// <summary>The upper bound of the randomized election timeout, in milliseconds. Default 1000.</summary>
     public int UpperElectionTimeout { get; init; } = DefaultUpperElectionTimeout;
 
-    /// <summary>The timeout of one Raft RPC. Default (null): half of <see cref="LowerElectionTimeout"/>; at most that.</summary>
+    /// <summary>
+    /// The timeout of one Raft RPC. Default (null): <see cref="LowerElectionTimeout"/> (DotNext's own default); at most
+    /// that.
+    /// </summary>
+    /// <remarks>
+    /// A leader steps down after one replication round in which a majority did not answer in time. Right after a
+    /// failover, or while a killed member restarts, the leader of three has one live follower, so a single answer
+    /// later than this timeout costs an election: half the election timeout (250 ms) was measured too tight on two
+    /// shared cores, where a follower's fsync or a starved thread pool delays an answer that long
+    /// (docs/benchmarks.md, "Failover"). Connections still give up after half the lower election timeout
+    /// (<see cref="EffectiveConnectTimeout"/>), so an unreachable member does not slow a vote.
+    /// </remarks>
     public TimeSpan? RequestTimeout { get; init; }
 
     /// <summary>The WAL chunk (file) size in bytes. Default 4 MiB.</summary>
@@ -75,8 +86,11 @@ public sealed class RaftConsensusOptions
     /// </summary>
     public ILogger? Logger { get; init; }
 
-    /// <summary>The RPC timeout in force: <see cref="RequestTimeout"/> or half the lower election timeout.</summary>
-    public TimeSpan EffectiveRequestTimeout => RequestTimeout ?? TimeSpan.FromMilliseconds(LowerElectionTimeout / 2.0);
+    /// <summary>The RPC timeout in force: <see cref="RequestTimeout"/> or the lower election timeout.</summary>
+    public TimeSpan EffectiveRequestTimeout => RequestTimeout ?? TimeSpan.FromMilliseconds(LowerElectionTimeout);
+
+    /// <summary>How long a node-channel connection may take to open: half the lower election timeout, at most the RPC timeout.</summary>
+    public TimeSpan EffectiveConnectTimeout => TimeSpan.FromMilliseconds(Math.Min(LowerElectionTimeout / 2.0, EffectiveRequestTimeout.TotalMilliseconds));
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -99,10 +113,10 @@ public sealed class RaftConsensusOptions
         }
 
         var requestTimeout = EffectiveRequestTimeout;
-        if (requestTimeout <= TimeSpan.Zero || requestTimeout > TimeSpan.FromMilliseconds(LowerElectionTimeout / 2.0))
+        if (requestTimeout <= TimeSpan.Zero || requestTimeout > TimeSpan.FromMilliseconds(LowerElectionTimeout))
         {
             throw new ArgumentException(
-                $"RequestTimeout must be positive and at most half the lower election timeout (got {requestTimeout}).", nameof(RequestTimeout));
+                $"RequestTimeout must be positive and at most the lower election timeout (got {requestTimeout}).", nameof(RequestTimeout));
         }
 
         if (WalChunkSize < 4096)

@@ -193,6 +193,8 @@ internal static class ServiceEndpoints
             writer.WriteBoolean("ready", IsReady(ledger));
             if (replication is not null)
             {
+                // The Raft term this member is in: it changes only with an election, so watchers can tell one happened.
+                writer.WriteNumber("term", replication.Consensus.Term);
                 writer.WriteNumber("consensusCommitIndex", replication.Consensus.CommitIndex);
                 writer.WriteNumber("appliedIndex", replication.Consensus.AppliedIndex);
                 // The log holds no entries before the snapshot; a member behind it catches up from a peer's ledger.
