@@ -340,46 +340,10 @@ internal static class TransactionEndpoints
             to = toId.Seqno;
         }
 
-        var last = Math.Min(to, ledger.Store.DurableSeqno);
+        // A tag's postings may lie mostly in other collections: a page examines at most ten pages' worth of them and
+        // links on from where it stopped (possibly with no entry yet), so one request's work stays bounded.
         var pageSize = ledger.Options.PageSize;
-        var page = new List<(TxId Id, UserEntry Entry)>(pageSize);
-        long next = 0;
-        var cursor = from;
-        while (page.Count < pageSize && cursor <= last)
-        {
-            var seqnos = string.IsNullOrEmpty(tag)
-                ? ledger.Store.Index.Read(LedgerIndex.CollectionKind, collectionId, cursor, pageSize + 1)
-                : ledger.Store.Index.Read(LedgerIndex.TagKind, tag, cursor, pageSize + 1);
-            if (seqnos.Count == 0)
-            {
-                break;
-            }
-
-            foreach (var seqno in seqnos)
-            {
-                cursor = seqno + 1;
-                if (seqno > last)
-                {
-                    cursor = long.MaxValue;
-                    break;
-                }
-
-                var (id, entry) = ledger.Store.ReadUserEntry(seqno);
-                if (entry.CollectionId != collectionId)
-                {
-                    continue; // a tag query still lists one collection
-                }
-
-                if (page.Count == pageSize)
-                {
-                    next = seqno;
-                    cursor = long.MaxValue;
-                    break;
-                }
-
-                page.Add((id, entry));
-            }
-        }
+        var page = ledger.Store.ReadEntries(collectionId, tag, from, to, pageSize, 10 * pageSize, out var next);
 
         string? nextLink = null;
         if (next > 0)
