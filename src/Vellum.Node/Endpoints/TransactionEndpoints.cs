@@ -46,9 +46,9 @@ internal static class TransactionEndpoints
 
         try
         {
-            if (!TryReadContents(body, out _, out var problem))
+            if (!LedgerEntryJson.TryReadContents(body, out _, out var problem))
             {
-                await AclResponses.Error(context, 400, "InvalidInput", problem!);
+                await AclResponses.Error(context, 400, "InvalidInput", problem);
                 return;
             }
         }
@@ -98,6 +98,12 @@ internal static class TransactionEndpoints
             return;
         }
 
+        if (EntryNames.Problem("collection id", collectionId) is { } nameProblem)
+        {
+            await AclResponses.Error(context, 400, "InvalidInput", nameProblem).ConfigureAwait(false);
+            return;
+        }
+
         var (tags, tagError) = ParseTags(context.Request.Query["tags"], options);
         if (tagError is not null)
         {
@@ -121,9 +127,9 @@ internal static class TransactionEndpoints
         byte[] contents;
         try
         {
-            if (!TryReadContents(body, out contents, out var problem))
+            if (!LedgerEntryJson.TryReadContents(body, out contents, out var problem))
             {
-                await AclResponses.Error(context, 400, "InvalidInput", problem!).ConfigureAwait(false);
+                await AclResponses.Error(context, 400, "InvalidInput", problem).ConfigureAwait(false);
                 return;
             }
         }
@@ -174,6 +180,13 @@ internal static class TransactionEndpoints
             return;
         }
 
+        var wanted = context.Request.Query["collectionId"];
+        var filtered = wanted.Count > 0 && !string.IsNullOrEmpty(wanted[0]);
+        if (filtered && await RefusedName(context, "collection id", wanted[0]!).ConfigureAwait(false))
+        {
+            return;
+        }
+
         if (tx.Loading)
         {
             await AclResponses.Json(context, writer => writer.WriteString("state", "Loading")).ConfigureAwait(false);
@@ -181,8 +194,7 @@ internal static class TransactionEndpoints
         }
 
         var (id, entry) = ledger.Store.DecodeUserEntry(tx.Id.Seqno, tx.Body!);
-        var wanted = context.Request.Query["collectionId"];
-        if (wanted.Count > 0 && !string.IsNullOrEmpty(wanted[0]) && wanted[0] != entry.CollectionId)
+        if (filtered && wanted[0] != entry.CollectionId)
         {
             await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not in collection '{wanted[0]}'.").ConfigureAwait(false);
             return;
@@ -273,6 +285,11 @@ internal static class TransactionEndpoints
         }
 
         var collectionId = CollectionParameter(context);
+        if (await RefusedName(context, "collection id", collectionId).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var seqno = ledger.Store.Index.Last(LedgerIndex.CollectionKind, collectionId);
         if (seqno == 0)
         {
@@ -293,6 +310,13 @@ internal static class TransactionEndpoints
 
         var query = context.Request.Query;
         var collectionId = CollectionParameter(context);
+        var tag = query["tag"] is { Count: > 0 } tagValues && !string.IsNullOrEmpty(tagValues[0]) ? tagValues[0] : null;
+        if (await RefusedName(context, "collection id", collectionId).ConfigureAwait(false) ||
+            (tag is not null && await RefusedName(context, "tag", tag).ConfigureAwait(false)))
+        {
+            return;
+        }
+
         long from = 1, to = long.MaxValue;
         if (query["fromTransactionId"] is { Count: > 0 } f && !string.IsNullOrEmpty(f[0]))
         {
@@ -316,47 +340,10 @@ internal static class TransactionEndpoints
             to = toId.Seqno;
         }
 
-        var tag = query["tag"] is { Count: > 0 } tagValues ? tagValues[0] : null;
-        var last = Math.Min(to, ledger.Store.DurableSeqno);
+        // A tag's postings may lie mostly in other collections: a page examines at most ten pages' worth of them and
+        // links on from where it stopped (possibly with no entry yet), so one request's work stays bounded.
         var pageSize = ledger.Options.PageSize;
-        var page = new List<(TxId Id, UserEntry Entry)>(pageSize);
-        long next = 0;
-        var cursor = from;
-        while (page.Count < pageSize && cursor <= last)
-        {
-            var seqnos = string.IsNullOrEmpty(tag)
-                ? ledger.Store.Index.Read(LedgerIndex.CollectionKind, collectionId, cursor, pageSize + 1)
-                : ledger.Store.Index.Read(LedgerIndex.TagKind, tag, cursor, pageSize + 1);
-            if (seqnos.Count == 0)
-            {
-                break;
-            }
-
-            foreach (var seqno in seqnos)
-            {
-                cursor = seqno + 1;
-                if (seqno > last)
-                {
-                    cursor = long.MaxValue;
-                    break;
-                }
-
-                var (id, entry) = ledger.Store.ReadUserEntry(seqno);
-                if (entry.CollectionId != collectionId)
-                {
-                    continue; // a tag query still lists one collection
-                }
-
-                if (page.Count == pageSize)
-                {
-                    next = seqno;
-                    cursor = long.MaxValue;
-                    break;
-                }
-
-                page.Add((id, entry));
-            }
-        }
+        var page = ledger.Store.ReadEntries(collectionId, tag, from, to, pageSize, 10 * pageSize, out var next);
 
         string? nextLink = null;
         if (next > 0)
@@ -468,6 +455,21 @@ internal static class TransactionEndpoints
         return new ResolvedTx(id, Loading: false, body);
     }
 
+    /// <summary>
+    /// Answers 400 <c>InvalidQueryParameterValue</c> when a collection id or tag a read filters by breaks the character
+    /// rule of <see cref="EntryNames"/> (a name no write accepts), rather than echo it back in a message or link.
+    /// </summary>
+    private static async Task<bool> RefusedName(HttpContext context, string what, string name)
+    {
+        if (EntryNames.Problem(what, name) is not { } problem)
+        {
+            return false;
+        }
+
+        await AclResponses.Error(context, 400, "InvalidQueryParameterValue", problem).ConfigureAwait(false);
+        return true;
+    }
+
     private static string CollectionParameter(HttpContext context)
     {
         var values = context.Request.Query["collectionId"];
@@ -497,6 +499,11 @@ internal static class TransactionEndpoints
                     return ([], $"Tag '{tag}' is longer than {options.MaxTagBytes} bytes.");
                 }
 
+                if (EntryNames.Problem("tag", tag) is { } problem)
+                {
+                    return ([], problem);
+                }
+
                 if (!tags.Contains(tag))
                 {
                     tags.Add(tag);
@@ -507,71 +514,5 @@ internal static class TransactionEndpoints
         return tags.Count > options.MaxTagsPerEntry
             ? ([], $"{tags.Count} tags on one entry; the limit is {options.MaxTagsPerEntry}.")
             : (tags.ToArray(), null);
-    }
-
-    /// <summary>Reads <c>{"contents": "…"}</c>; other properties (read-only in ACL's schema) are ignored.</summary>
-    private static bool TryReadContents(ArraySegment<byte> json, out byte[] contents, out string? problem)
-    {
-        contents = [];
-        try
-        {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 16 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                problem = "The request body must be a JSON object with a 'contents' string.";
-                return false;
-            }
-
-            var found = false;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var isContents = reader.ValueTextEquals("contents"u8);
-                reader.Read();
-                if (isContents)
-                {
-                    if (reader.TokenType != JsonTokenType.String)
-                    {
-                        problem = "'contents' must be a string.";
-                        return false;
-                    }
-
-                    var length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
-                    var buffer = new byte[length];
-                    var written = reader.CopyString(buffer);
-                    contents = written == length ? buffer : buffer[..written];
-                    found = true;
-                }
-                else
-                {
-                    reader.Skip();
-                }
-            }
-
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                problem = "The request body is not a single JSON object.";
-                return false;
-            }
-
-            if (!found)
-            {
-                problem = "The request body has no 'contents'.";
-                return false;
-            }
-
-            problem = null;
-            return true;
-        }
-        catch (JsonException ex)
-        {
-            problem = $"The request body is not valid JSON: {ex.Message}";
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            // CopyString refuses escapes that do not make valid UTF-8 (a lone surrogate such as \ud800).
-            problem = "'contents' is not valid Unicode text.";
-            return false;
-        }
     }
 }

@@ -195,12 +195,18 @@ internal static class UserEndpoints
         writer.WriteString("userId", userId);
     }
 
+    /// <summary>
+    /// A property name twice in one object, at any depth, is refused (JsonException): with duplicates, a proxy or
+    /// audit tool that reads the first value and this parser, which would read the last, disagree about the roles.
+    /// </summary>
+    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
+
     /// <summary>Reads <c>assignedRole</c> (or <c>assignedRoles</c>); an empty list means "not given".</summary>
     private static List<string>? ParseRoles(ArraySegment<byte> json, bool multipleRoles, out string? problem)
     {
         try
         {
-            using var document = JsonDocument.Parse(json);
+            using var document = JsonDocument.Parse(json, StrictJson);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 problem = "The request body must be a JSON object.";

@@ -2,6 +2,7 @@ using Microsoft.Win32.SafeHandles;
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
 using Vellum.Core.Primitives;
+using Vellum.Storage.Indexing;
 
 namespace Vellum.Storage.Ledger;
 
@@ -157,6 +158,83 @@ public sealed partial class LedgerStore
         }
 
         return (header.Id, entry!);
+    }
+
+    /// <summary>
+    /// A page of the durable user entries of <paramref name="collectionId"/> from <paramref name="fromSeqno"/> to
+    /// <paramref name="toSeqno"/>, ascending; with <paramref name="tag"/>, only entries with that tag. The work is
+    /// bounded: at most <paramref name="examineLimit"/> index postings are examined, and a tag's postings in other
+    /// collections count (each costs a read of the entry's public section, not its contents).
+    /// </summary>
+    /// <param name="collectionId">The collection listed.</param>
+    /// <param name="tag">A tag the entries must carry, or null for every entry of the collection.</param>
+    /// <param name="fromSeqno">The first seqno wanted.</param>
+    /// <param name="toSeqno">The last seqno wanted (capped at <see cref="DurableSeqno"/>).</param>
+    /// <param name="pageSize">At most this many entries are returned (≥ 1).</param>
+    /// <param name="examineLimit">At most this many postings are examined (≥ 1).</param>
+    /// <param name="nextSeqno">
+    /// Where the next page starts: the next matching entry after a full page, or the first posting not examined when
+    /// the limit stopped the scan (the page may then hold fewer entries, even none); 0 when nothing is left.
+    /// </param>
+    public List<(TxId Id, UserEntry Entry)> ReadEntries(
+        string collectionId, string? tag, long fromSeqno, long toSeqno, int pageSize, int examineLimit, out long nextSeqno)
+    {
+        ArgumentNullException.ThrowIfNull(collectionId);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(examineLimit, 1);
+        var (kind, key) = tag is null ? (LedgerIndex.CollectionKind, collectionId) : (LedgerIndex.TagKind, tag);
+        var last = Math.Min(toSeqno, DurableSeqno);
+        var page = new List<(TxId Id, UserEntry Entry)>(Math.Min(pageSize, 1024));
+        var examined = 0;
+        var cursor = fromSeqno;
+        nextSeqno = 0;
+        while (cursor <= last)
+        {
+            // One posting more than may be examined: it tells whether a next page has anything to start from.
+            var seqnos = Index.Read(kind, key, cursor, Math.Min(examineLimit - examined, 1024) + 1);
+            if (seqnos.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var seqno in seqnos)
+            {
+                if (seqno > last)
+                {
+                    return page;
+                }
+
+                if (examined == examineLimit)
+                {
+                    nextSeqno = seqno;
+                    return page;
+                }
+
+                examined++;
+                cursor = seqno + 1;
+                var body = ReadBody(seqno);
+                if (!EntryHeader.TryRead(body, out var header, out var error) ||
+                    !UserEntry.TryDecodePublic(body, header, out var entryCollection, out _, out error))
+                {
+                    throw new LedgerCorruptException($"transaction {seqno} is not a readable user entry: {error}");
+                }
+
+                if (entryCollection != collectionId)
+                {
+                    continue; // a tag's posting in another collection
+                }
+
+                if (page.Count == pageSize)
+                {
+                    nextSeqno = seqno;
+                    return page;
+                }
+
+                page.Add(DecodeUserEntry(seqno, body));
+            }
+        }
+
+        return page;
     }
 
     private ChunkInfo? FindCommittedChunk(long seqno)
