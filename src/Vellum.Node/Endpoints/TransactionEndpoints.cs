@@ -18,16 +18,16 @@ internal static class TransactionEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
     {
-        app.MapPost("/app/transactions", context => Post(context, ledger));
-        app.MapGet("/app/transactions", context => List(context, ledger));
-        app.MapGet("/app/transactions/current", context => Current(context, ledger));
-        app.MapGet("/app/transactions/{transactionId}", context => Get(context, ledger));
-        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, ledger));
-        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, ledger));
+        app.MapPost("/app/transactions", context => Post(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions", context => List(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/current", context => Current(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}", context => Get(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
         if (ledger.Options.BenchmarkEndpoints)
         {
-            app.MapPost("/app/benchmark/noop", context => NoopPost(context, ledger));
-            app.MapGet("/app/benchmark/noop", context => NoopGet(context));
+            app.MapPost("/app/benchmark/noop", context => NoopPost(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+            app.MapGet("/app/benchmark/noop", context => NoopGet(context)).WithMetadata(EndpointAccess.DataPlane);
         }
     }
 
@@ -343,7 +343,18 @@ internal static class TransactionEndpoints
         // A tag's postings may lie mostly in other collections: a page examines at most ten pages' worth of them and
         // links on from where it stopped (possibly with no entry yet), so one request's work stays bounded.
         var pageSize = ledger.Options.PageSize;
-        var page = ledger.Store.ReadEntries(collectionId, tag, from, to, pageSize, 10 * pageSize, out var next);
+        var entries = ledger.Store.ReadEntries(collectionId, tag, from, to, pageSize, 10 * pageSize, out var next);
+
+        // Written entry by entry: a page also ends at EntryPage.MaxBytes of JSON, and the entry left out starts the next.
+        using var page = new EntryPage(context);
+        foreach (var (id, entry) in entries)
+        {
+            if (!await page.TryAddAsync(id, entry).ConfigureAwait(false))
+            {
+                next = id.Seqno;
+                break;
+            }
+        }
 
         string? nextLink = null;
         if (next > 0)
@@ -366,26 +377,10 @@ internal static class TransactionEndpoints
             nextLink = link.ToString();
         }
 
-        await AclResponses.Json(context, writer =>
-        {
-            writer.WriteString("state", "Ready");
-            writer.WriteStartArray("entries");
-            foreach (var (id, entry) in page)
-            {
-                writer.WriteStartObject();
-                WriteEntry(writer, id, entry);
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
-            if (nextLink is not null)
-            {
-                writer.WriteString("nextLink", nextLink);
-            }
-        }).ConfigureAwait(false);
+        await page.EndAsync(nextLink).ConfigureAwait(false);
     }
 
-    private static void WriteEntry(Utf8JsonWriter writer, TxId id, UserEntry entry)
+    internal static void WriteEntry(Utf8JsonWriter writer, TxId id, UserEntry entry)
     {
         writer.WriteString("contents", entry.Contents.Span);
         writer.WriteString("collectionId", entry.CollectionId);
