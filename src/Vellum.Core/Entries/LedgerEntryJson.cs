@@ -41,7 +41,7 @@ public static class LedgerEntryJson
                 string? name = null;
                 if (isContents ? found : !IsNew(ref reader, 0, ref seen, out name))
                 {
-                    problem = $"The request body has the property '{name ?? "contents"}' twice in one object.";
+                    problem = Twice(name ?? "contents");
                     return false;
                 }
 
@@ -62,7 +62,7 @@ public static class LedgerEntryJson
                 }
                 else if (SkipChecked(ref reader, objects, ref nextObject, ref seen) is { } duplicate)
                 {
-                    problem = $"The request body has the property '{duplicate}' twice in one object.";
+                    problem = Twice(duplicate);
                     return false;
                 }
             }
@@ -124,6 +124,10 @@ public static class LedgerEntryJson
 
         return null;
     }
+
+    /// <summary>The message for a repeated name, cut short: a name may be most of a 1 MiB body.</summary>
+    private static string Twice(string name) =>
+        $"The request body has the property '{(name.Length <= 64 ? name : string.Concat(name.AsSpan(0, 64), "…"))}' twice in one object.";
 
     private static bool IsNew(ref Utf8JsonReader reader, int objectId, ref HashSet<(int, string)>? seen, out string name)
     {

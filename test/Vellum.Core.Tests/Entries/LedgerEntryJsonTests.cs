@@ -32,6 +32,16 @@ public sealed class LedgerEntryJsonTests
         Assert.Contains(expected, problem, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_long_repeated_name_is_cut_short_in_the_message()
+    {
+        var name = new string('n', 10_000);
+        var json = "{\"contents\":\"x\",\"" + name + "\":1,\"" + name + "\":2}";
+        Assert.False(LedgerEntryJson.TryReadContents(Encoding.UTF8.GetBytes(json), out _, out var problem));
+        Assert.Contains($"'{name[..64]}…' twice", problem, StringComparison.Ordinal);
+        Assert.True(problem.Length < 200);
+    }
+
     [Theory]
     [InlineData("[]")]
     [InlineData("{}")]
