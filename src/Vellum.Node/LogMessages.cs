@@ -17,6 +17,9 @@ internal static partial class LogMessages
     [LoggerMessage(1003, LogLevel.Error, "Request {Method} {Path} failed", EventName = "RequestFailed")]
     public static partial void RequestFailed(ILogger logger, string method, string path, Exception exception);
 
+    [LoggerMessage(1040, LogLevel.Debug, "Request {Method} {Path} refused by Kestrel with {Status}: {Reason}", EventName = "RequestRejected")]
+    public static partial void RequestRejected(ILogger logger, string method, string path, int status, string reason);
+
     [LoggerMessage(1004, LogLevel.Warning, "Forwarding {Method} {Path} to the primary at {Primary} failed", EventName = "ForwardFailed")]
     public static partial void ForwardFailed(ILogger logger, string method, string path, string primary, Exception exception);
 

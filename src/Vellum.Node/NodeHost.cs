@@ -43,7 +43,17 @@ public static class NodeHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes + 1;
+
+            // RequestBody enforces MaxRequestBodyBytes on the body's bytes. Kestrel counts chunked framing (sizes,
+            // extensions, CRLFs) against its own limit, so the same body would be refused at a smaller size chunked than
+            // with Content-Length; twice the limit leaves framing the room, so RequestBody decides for any sane chunking,
+            // and Kestrel still stops a body no endpoint reads (it drains one to keep the connection) or framing gone wild.
+            kestrel.Limits.MaxRequestBodySize = (2L * options.MaxRequestBodyBytes) + (64 * 1024);
+
+            // Each HTTP/2 stream can hold a response Kestrel buffers while the client's flow-control window is shut;
+            // fewer streams per connection and a ceiling on connections bound what clients can make the node hold.
+            kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConcurrentConnections;
             kestrel.Listen(options.Listen, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
@@ -98,6 +108,14 @@ public static class NodeHost
             try
             {
                 await next(context).ConfigureAwait(false);
+                if (!context.Response.HasStarted && context.Response.StatusCode >= 400)
+                {
+                    // A refusal with no body of its own (a status set and nothing written): every refusal the node
+                    // answers carries the ACL shape. Kestrel's refusals before the app runs (414, 431, a malformed
+                    // request line or header) cannot; docs/api-compatibility.md lists them.
+                    var status = context.Response.StatusCode;
+                    await AclResponses.Error(context, status, AclResponses.RefusalCode(status), $"{context.Request.Method} {context.Request.Path} was refused ({status}).").ConfigureAwait(false);
+                }
             }
             catch (NotPrimaryException) when (!context.Response.HasStarted)
             {
@@ -107,12 +125,25 @@ public static class NodeHost
             {
                 await AclResponses.Error(context, 503, "ServiceUnavailable", $"The primary changed before the write committed; ask for its status. {ex.Message}").ConfigureAwait(false);
             }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (!context.Response.HasStarted)
+            {
+                // Kestrel refused the request while the endpoint read its body (malformed chunking, a body past
+                // Kestrel's own limit, a body too slow): the client's error, answered with Kestrel's status.
+                LogMessages.RequestRejected(logger, context.Request.Method, context.Request.Path, ex.StatusCode, ex.Message);
+                var message = ex.StatusCode == StatusCodes.Status413PayloadTooLarge
+                    ? $"The request body is larger than {options.MaxRequestBodyBytes} bytes."
+                    : $"The request could not be read: {ex.Message}";
+                await AclResponses.Error(context, ex.StatusCode, AclResponses.RefusalCode(ex.StatusCode), message).ConfigureAwait(false);
+            }
             catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
             {
                 LogMessages.RequestFailed(logger, context.Request.Method, context.Request.Path, ex);
                 await AclResponses.Error(context, 500, "InternalError", "The node could not complete the request; see its log.").ConfigureAwait(false);
             }
         });
+        // Routing first: the api-version and identity checks read what the matched endpoint asks for
+        // (EndpointAccess), so that a path's spelling cannot take a request past them.
+        app.UseRouting();
         app.Use(ApiVersions.Middleware);
         app.Use(ClientIdentity.Middleware(ledger));
         TransactionEndpoints.Map(app, ledger);
@@ -121,7 +152,7 @@ public static class NodeHost
         ClusterEndpoints.Map(app, ledger);
         LedgerFramesEndpoint.Map(app, ledger);
         OpenApiDocument.Map(app, options.BenchmarkEndpoints);
-        app.MapFallback(context => AclResponses.Error(context, 404, "ResourceNotFound", $"No endpoint {context.Request.Method} {context.Request.Path}."));
+        FallbackEndpoint.Map(app);
         app.Lifetime.ApplicationStopping.Register(() => LogMessages.NodeStopping(logger, options.LedgerId, ledger.Store.LastSeqno));
         return (app, ledger);
     }

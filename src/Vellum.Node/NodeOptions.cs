@@ -54,8 +54,20 @@ public sealed class NodeOptions
     /// <summary>Largest request body, in bytes (ACL's smallest setting: 1 MB).</summary>
     public int MaxRequestBodyBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>Entries per page of <c>GET /app/transactions</c> (default 100).</summary>
+    /// <summary>Entries per page of <c>GET /app/transactions</c> (default 100); a page also ends at 1 MiB of JSON.</summary>
     public int PageSize { get; init; } = 100;
+
+    /// <summary>
+    /// Most HTTP/2 streams (concurrent requests) on one connection (default 32; Kestrel's own default is 100). Each can
+    /// hold a response Kestrel buffers while the client does not read it.
+    /// </summary>
+    public int MaxStreamsPerConnection { get; init; } = 32;
+
+    /// <summary>
+    /// Most client connections open at once (default 4,096); a connection over it is closed at once. Bounds the sockets
+    /// and the memory clients can make the node hold; set it from the clients expected, leaving room for idle ones.
+    /// </summary>
+    public int MaxConcurrentConnections { get; init; } = 4096;
 
     /// <summary>Signature transaction every this many transactions (default 5,000).</summary>
     public int SignatureInterval { get; init; } = 5000;
@@ -126,6 +138,8 @@ public sealed class NodeOptions
         Positive(MaxTagBytes, nameof(MaxTagBytes));
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(PageSize, nameof(PageSize));
+        Positive(MaxStreamsPerConnection, nameof(MaxStreamsPerConnection));
+        Positive(MaxConcurrentConnections, nameof(MaxConcurrentConnections));
         if (SnapshotInterval < 0)
         {
             throw new ArgumentException("SnapshotInterval must be 0 (keep the whole log) or positive", nameof(SnapshotInterval));

@@ -13,12 +13,15 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
 {
     private const string ItemKey = "vellum.caller";
 
-    public static ClientIdentity Of(HttpContext context) => (ClientIdentity)context.Items[ItemKey]!;
+    /// <summary>The authenticated caller; only for an endpoint whose <see cref="EndpointAccess"/> asks for a user.</summary>
+    public static ClientIdentity Of(HttpContext context) =>
+        Find(context) ?? throw new InvalidOperationException($"{context.Request.Method} {context.Request.Path} has no authenticated caller: its endpoint does not ask for a user.");
 
     /// <summary>
-    /// Authenticates every <c>/app</c> request and the Administrator's membership calls (<c>POST /node/join-tokens</c>,
-    /// <c>DELETE /node/members/…</c>); unknown or missing certificates get 401 and change nothing. Other <c>/node</c>
-    /// paths are open (health, network) or authenticated by a join token.
+    /// Runs after routing: authenticates the caller of every endpoint whose <see cref="EndpointAccess"/> asks for a user
+    /// (the <c>/app</c> data plane, and the Administrator's <c>POST /node/join-tokens</c> and
+    /// <c>DELETE /node/members/…</c>); unknown or missing certificates get 401 and change nothing. Other endpoints are
+    /// open (health, network) or check a join token or a node certificate themselves.
     /// </summary>
     /// <remarks>
     /// A request naming a user in <see cref="NodeCaller.ForwardedUserHeader"/> is a write a backup forwarded: it is
@@ -37,11 +40,7 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
             return;
         }
 
-        var path = context.Request.Path;
-        var needsIdentity = path.StartsWithSegments("/app", StringComparison.Ordinal) ||
-            path.StartsWithSegments("/node/join-tokens", StringComparison.Ordinal) ||
-            (HttpMethods.IsDelete(context.Request.Method) && path.StartsWithSegments("/node/members", StringComparison.Ordinal));
-        if (!needsIdentity)
+        if (EndpointAccess.Of(context).Proof != CallerProof.User)
         {
             await next(context).ConfigureAwait(false);
             return;
@@ -91,10 +90,19 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
     /// <summary>The authenticated caller, when the request's path needed one.</summary>
     public static ClientIdentity? Find(HttpContext context) => context.Items.TryGetValue(ItemKey, out var value) ? value as ClientIdentity : null;
 
-    /// <summary>403 in the ACL shape when the caller's roles do not allow the call.</summary>
+    /// <summary>
+    /// 403 in the ACL shape when the caller's roles do not allow the call; 401 when there is no authenticated caller
+    /// (an endpoint that checks roles but forgot to ask for a user fails closed).
+    /// </summary>
     public static async Task<bool> Allowed(HttpContext context, Func<IReadOnlyList<string>, bool> permission)
     {
-        if (permission(Of(context).Roles))
+        if (Find(context) is not { } caller)
+        {
+            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", $"{context.Request.Method} {context.Request.Path} needs an authenticated user.").ConfigureAwait(false);
+            return false;
+        }
+
+        if (permission(caller.Roles))
         {
             return true;
         }

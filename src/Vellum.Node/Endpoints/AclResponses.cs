@@ -21,13 +21,29 @@ internal static class AclResponses
         }, status);
     }
 
+    /// <summary>
+    /// The error code of a refusal that reaches the application without a body of its own: Kestrel's request errors
+    /// found while the body is read, and any status a component set without writing a body.
+    /// </summary>
+    public static string RefusalCode(int status) => status switch
+    {
+        400 => "InvalidInput",
+        404 => "ResourceNotFound",
+        405 => "MethodNotAllowed",
+        408 => "RequestTimeout",
+        413 => "RequestBodyTooLarge",
+        503 => "ServiceUnavailable",
+        >= 500 => "InternalError",
+        _ => "BadRequest",
+    };
+
     /// <summary>Writes a JSON object body built by <paramref name="build"/> (which writes the properties).</summary>
     public static async Task Json(HttpContext context, Action<Utf8JsonWriter> build, int status = StatusCodes.Status200OK)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, AclJsonEncoder.WriterOptions))
         {
             writer.WriteStartObject();
             build(writer);

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Vellum.Node.Auth;
 
 namespace Vellum.Node.Endpoints;
 
@@ -15,12 +16,13 @@ internal static class ApiVersions
     public const string ItemKey = "vellum.api-version";
 
     /// <summary>
-    /// Checks <c>api-version</c> on every <c>/app</c> request. Several values are accepted when they agree (the JS
-    /// client 1.0.0 appends a second one to each nextLink).
+    /// Runs after routing: checks <c>api-version</c> for every endpoint whose <see cref="EndpointAccess"/> asks for it
+    /// (the <c>/app</c> data plane). Several values are accepted when they agree (the JS client 1.0.0 appends a second
+    /// one to each nextLink).
     /// </summary>
     public static async Task Middleware(HttpContext context, RequestDelegate next)
     {
-        if (!context.Request.Path.StartsWithSegments("/app", StringComparison.Ordinal))
+        if (!EndpointAccess.Of(context).NeedsApiVersion)
         {
             await next(context).ConfigureAwait(false);
             return;

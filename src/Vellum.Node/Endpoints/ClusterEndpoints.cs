@@ -20,10 +20,10 @@ internal static class ClusterEndpoints
 
     public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
     {
-        app.MapPost("/node/join-tokens", context => IssueToken(context, ledger));
-        app.MapPost("/node/join", context => Join(context, ledger));
-        app.MapPost("/node/members", context => AddMember(context, ledger));
-        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, ledger));
+        app.MapPost("/node/join-tokens", context => IssueToken(context, ledger)).WithMetadata(EndpointAccess.User);
+        app.MapPost("/node/join", context => Join(context, ledger)).WithMetadata(EndpointAccess.JoinToken);
+        app.MapPost("/node/members", context => AddMember(context, ledger)).WithMetadata(EndpointAccess.JoinToken);
+        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, ledger)).WithMetadata(EndpointAccess.User);
     }
 
     private static async Task IssueToken(HttpContext context, LedgerService ledger)

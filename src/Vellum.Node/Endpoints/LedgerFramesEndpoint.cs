@@ -18,7 +18,7 @@ namespace Vellum.Node.Endpoints;
 internal static class LedgerFramesEndpoint
 {
     public static void Map(IEndpointRouteBuilder app, LedgerService ledger) =>
-        app.MapGet("/node/ledger/frames", context => Frames(context, ledger));
+        app.MapGet("/node/ledger/frames", context => Frames(context, ledger)).WithMetadata(EndpointAccess.NodeCertificate);
 
     private static async Task Frames(HttpContext context, LedgerService ledger)
     {

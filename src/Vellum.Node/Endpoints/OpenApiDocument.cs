@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Vellum.Node.Auth;
 
 namespace Vellum.Node.Endpoints;
 
@@ -59,7 +60,7 @@ internal static class OpenApiDocument
         {
             context.Response.ContentType = "application/json";
             return context.Response.Body.WriteAsync(document, context.RequestAborted).AsTask();
-        });
+        }).WithMetadata(EndpointAccess.Open);
     }
 
     private static byte[] Build(Operation[] operations)

@@ -1,5 +1,7 @@
 using System.Buffers;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 
 namespace Vellum.Node.Endpoints;
 
@@ -8,16 +10,16 @@ internal static class RequestBody
 {
     /// <summary>
     /// The body in a pooled buffer (the caller returns <c>Array</c> to <see cref="ArrayPool{T}.Shared"/>), or null after
-    /// answering 400 for a wrong content type or 413 for a body over <paramref name="limit"/>.
+    /// answering 400 for a wrong content type or 413 for a body over <paramref name="limit"/>. The same body gets the
+    /// same answer with Content-Length or chunked: the limit counts the body's bytes, read here, not Kestrel's framing.
     /// </summary>
     public static async Task<ArraySegment<byte>?> ReadJsonAsync(HttpContext context, int limit, params string[] mediaTypes)
     {
-        var contentType = context.Request.ContentType;
         var accepted = mediaTypes.Length == 0 ? ["application/json"] : mediaTypes;
-        if (contentType is null || !accepted.Any(m => contentType.StartsWith(m, StringComparison.OrdinalIgnoreCase)))
+        if (!IsAccepted(context.Request.ContentType, accepted))
         {
             await AclResponses.Error(context, 400, "UnsupportedContentType",
-                $"Content-Type must be {string.Join(" or ", accepted)}, not '{contentType ?? "(none)"}'.").ConfigureAwait(false);
+                $"Content-Type must be {string.Join(" or ", accepted)} (UTF-8, the only charset accepted), not '{context.Request.ContentType ?? "(none)"}'.").ConfigureAwait(false);
             return null;
         }
 
@@ -46,7 +48,22 @@ internal static class RequestBody
                 buffer = bigger;
             }
 
-            var read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false);
+            // Never more than limit + 1 bytes in all: one byte over is enough to refuse, and Kestrel's own body limit
+            // (NodeHost) then never decides first.
+            int read;
+            try
+            {
+                read = await context.Request.Body.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length), context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (IOException ex) when (ex is not BadHttpRequestException and not ConnectionResetException && !context.RequestAborted.IsCancellationRequested)
+            {
+                // Kestrel reports a chunk size past int.MaxValue as a plain IOException, not as a bad request (its
+                // other request errors are BadHttpRequestException, which NodeHost answers).
+                ArrayPool<byte>.Shared.Return(buffer);
+                await AclResponses.Error(context, 400, "InvalidInput", $"The request body could not be read: {ex.Message}").ConfigureAwait(false);
+                return null;
+            }
+
             if (read == 0)
             {
                 break;
@@ -62,6 +79,25 @@ internal static class RequestBody
         }
 
         return new ArraySegment<byte>(buffer, 0, length);
+    }
+
+    /// <summary>
+    /// The media type is one of <paramref name="accepted"/> exactly (case aside; not a prefix: <c>application/jsonx</c>
+    /// and <c>application/json-seq</c> are other types), the header parses (<c>application/json;;;</c> does not), and
+    /// the charset, if given once, is UTF-8: JSON is UTF-8 (RFC 8259), and the body is parsed as UTF-8 whatever a
+    /// header says.
+    /// </summary>
+    private static bool IsAccepted(string? contentType, string[] accepted)
+    {
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var mediaType) ||
+            !accepted.Any(m => mediaType.MediaType.Equals(m, StringComparison.OrdinalIgnoreCase)))
+        {
+            return false;
+        }
+
+        var charsets = mediaType.Parameters.Where(p => p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase)).ToList();
+        return charsets.Count == 0 ||
+            (charsets.Count == 1 && HeaderUtilities.RemoveQuotes(charsets[0].Value).Equals("utf-8", StringComparison.OrdinalIgnoreCase));
     }
 
     private static Task TooLarge(HttpContext context, int limit) =>

@@ -26,14 +26,14 @@ internal static class ServiceEndpoints
 
     public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
     {
-        app.MapGet("/app/collections", context => Collections(context, ledger));
-        app.MapGet("/app/governance/constitution", context => GetConstitution(context));
-        app.MapGet("/app/governance/members", context => Members(context, ledger));
-        app.MapGet("/app/enclaveQuotes", context => Quotes(context, ledger));
-        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledger));
-        app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live")));
-        app.MapGet("/node/health/ready", context => Ready(context, ledger));
-        app.MapGet("/node/network", context => Network(context, ledger));
+        app.MapGet("/app/collections", context => Collections(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/governance/constitution", context => GetConstitution(context)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/governance/members", context => Members(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/enclaveQuotes", context => Quotes(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledger)).WithMetadata(EndpointAccess.Open);
+        app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live"))).WithMetadata(EndpointAccess.Open);
+        app.MapGet("/node/health/ready", context => Ready(context, ledger)).WithMetadata(EndpointAccess.Open);
+        app.MapGet("/node/network", context => Network(context, ledger)).WithMetadata(EndpointAccess.Open);
     }
 
     private static async Task Collections(HttpContext context, LedgerService ledger)

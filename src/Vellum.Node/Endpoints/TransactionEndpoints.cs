@@ -18,16 +18,16 @@ internal static class TransactionEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
     {
-        app.MapPost("/app/transactions", context => Post(context, ledger));
-        app.MapGet("/app/transactions", context => List(context, ledger));
-        app.MapGet("/app/transactions/current", context => Current(context, ledger));
-        app.MapGet("/app/transactions/{transactionId}", context => Get(context, ledger));
-        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, ledger));
-        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, ledger));
+        app.MapPost("/app/transactions", context => Post(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions", context => List(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/current", context => Current(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}", context => Get(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
         if (ledger.Options.BenchmarkEndpoints)
         {
-            app.MapPost("/app/benchmark/noop", context => NoopPost(context, ledger));
-            app.MapGet("/app/benchmark/noop", context => NoopGet(context));
+            app.MapPost("/app/benchmark/noop", context => NoopPost(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+            app.MapGet("/app/benchmark/noop", context => NoopGet(context)).WithMetadata(EndpointAccess.DataPlane);
         }
     }
 
@@ -319,7 +319,7 @@ internal static class TransactionEndpoints
         var tag = query["tag"] is { Count: > 0 } tagValues ? tagValues[0] : null;
         var last = Math.Min(to, ledger.Store.DurableSeqno);
         var pageSize = ledger.Options.PageSize;
-        var page = new List<(TxId Id, UserEntry Entry)>(pageSize);
+        using var page = new EntryPage(context);
         long next = 0;
         var cursor = from;
         while (page.Count < pageSize && cursor <= last)
@@ -347,14 +347,13 @@ internal static class TransactionEndpoints
                     continue; // a tag query still lists one collection
                 }
 
-                if (page.Count == pageSize)
+                // A page ends at pageSize entries or at EntryPage.MaxBytes of JSON; the entry left out starts the next.
+                if (page.Count == pageSize || !await page.TryAddAsync(id, entry).ConfigureAwait(false))
                 {
                     next = seqno;
                     cursor = long.MaxValue;
                     break;
                 }
-
-                page.Add((id, entry));
             }
         }
 
@@ -379,26 +378,10 @@ internal static class TransactionEndpoints
             nextLink = link.ToString();
         }
 
-        await AclResponses.Json(context, writer =>
-        {
-            writer.WriteString("state", "Ready");
-            writer.WriteStartArray("entries");
-            foreach (var (id, entry) in page)
-            {
-                writer.WriteStartObject();
-                WriteEntry(writer, id, entry);
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
-            if (nextLink is not null)
-            {
-                writer.WriteString("nextLink", nextLink);
-            }
-        }).ConfigureAwait(false);
+        await page.EndAsync(nextLink).ConfigureAwait(false);
     }
 
-    private static void WriteEntry(Utf8JsonWriter writer, TxId id, UserEntry entry)
+    internal static void WriteEntry(Utf8JsonWriter writer, TxId id, UserEntry entry)
     {
         writer.WriteString("contents", entry.Contents.Span);
         writer.WriteString("collectionId", entry.CollectionId);

@@ -17,14 +17,14 @@ internal static class UserEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
     {
-        app.MapGet("/app/users", context => List(context, ledger, multipleRoles: false));
-        app.MapGet("/app/users/{userId}", context => Get(context, ledger, multipleRoles: false));
-        app.MapMethods("/app/users/{userId}", ["PATCH"], context => Patch(context, ledger, multipleRoles: false));
-        app.MapDelete("/app/users/{userId}", context => Delete(context, ledger));
-        app.MapGet("/app/ledgerUsers", context => List(context, ledger, multipleRoles: true));
-        app.MapGet("/app/ledgerUsers/{userId}", context => Get(context, ledger, multipleRoles: true));
-        app.MapMethods("/app/ledgerUsers/{userId}", ["PATCH"], context => Patch(context, ledger, multipleRoles: true));
-        app.MapDelete("/app/ledgerUsers/{userId}", context => Delete(context, ledger));
+        app.MapGet("/app/users", context => List(context, ledger, multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/users/{userId}", context => Get(context, ledger, multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapMethods("/app/users/{userId}", ["PATCH"], context => Patch(context, ledger, multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapDelete("/app/users/{userId}", context => Delete(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/ledgerUsers", context => List(context, ledger, multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/ledgerUsers/{userId}", context => Get(context, ledger, multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapMethods("/app/ledgerUsers/{userId}", ["PATCH"], context => Patch(context, ledger, multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapDelete("/app/ledgerUsers/{userId}", context => Delete(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
     }
 
     /// <summary>
