@@ -2,6 +2,8 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Vellum.Node.Tests;
 
@@ -58,6 +60,35 @@ public sealed class RequestEdgeTests(RequestEdgeTests.Node node) : IClassFixture
                 Assert.True(
                     expected.Status == actual.Status && expected.Code == actual.Code,
                     $"{name}: {method} {canonical}{query} gives {expected.Status} {expected.Code}, {method} {variant}{query} gives {actual.Status} {actual.Code}: {actual.Text}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// H2, the other half: the checks come from the endpoint, so every endpoint says what they are (an endpoint that
+    /// says nothing is treated as the data plane), the data plane asks for a user and an api-version, and the OpenAPI
+    /// document marks open exactly the endpoints that check no certificate.
+    /// </summary>
+    [Fact]
+    public async Task Every_endpoint_declares_what_is_checked_before_it_runs()
+    {
+        var endpoints = node.App.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().ToList();
+        Assert.NotEmpty(endpoints);
+        Assert.All(endpoints, e => Assert.True(e.Metadata.GetMetadata<Auth.EndpointAccess>() is not null, $"{e.DisplayName} declares no EndpointAccess"));
+        Assert.All(
+            endpoints.Where(e => e.RoutePattern.RawText!.StartsWith("/app", StringComparison.OrdinalIgnoreCase)),
+            e => Assert.Equal(Auth.EndpointAccess.DataPlane, e.Metadata.GetMetadata<Auth.EndpointAccess>()));
+
+        using var document = JsonDocument.Parse(await node.Client(null).GetStringAsync("/openapi.json"));
+        foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                var endpoint = endpoints.Single(e => e.RoutePattern.RawText == path.Name &&
+                    e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Contains(operation.Name.ToUpperInvariant()));
+                var open = operation.Value.TryGetProperty("security", out var security) && security.GetArrayLength() == 0;
+                var proof = endpoint.Metadata.GetMetadata<Auth.EndpointAccess>()!.Proof;
+                Assert.True(open == (proof is Auth.CallerProof.None or Auth.CallerProof.JoinToken), $"{operation.Name} {path.Name}: OpenAPI open {open}, {proof}");
             }
         }
     }

@@ -87,7 +87,7 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
             ? new(certificate)
             : new(context.Connection.GetClientCertificateAsync(context.RequestAborted));
 
-    /// <summary>The authenticated caller, when the request's path needed one.</summary>
+    /// <summary>The authenticated caller, when the request's endpoint asked for one.</summary>
     public static ClientIdentity? Find(HttpContext context) => context.Items.TryGetValue(ItemKey, out var value) ? value as ClientIdentity : null;
 
     /// <summary>
