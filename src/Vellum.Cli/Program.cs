@@ -14,6 +14,14 @@ root.Subcommands.Add(StartCommand.Create());
 root.Subcommands.Add(JoinCommand.Create());
 root.Subcommands.Add(new Command("bench", "Load-test a running node (closed loop; append, get, receipt, mixed, noop-post, noop-get). 'vellum bench --help' for options."));
 
+if (args.Length == 0)
+{
+    // A bare 'vellum' is most often a first try: say where the commands are rather than only that one is missing.
+    Console.Error.WriteLine("usage: vellum <start|join|verify|generate|bench> [options]");
+    Console.Error.WriteLine("'vellum --help' lists the commands; 'vellum <command> --help' a command's options.");
+    return 2;
+}
+
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
 {

@@ -81,6 +81,13 @@ public sealed class NodeOptions
     /// </summary>
     public IPEndPoint? NodeListen { get; init; }
 
+    /// <summary>
+    /// The data folder's lock when the caller already holds it (<c>vellum start</c> and <c>join</c> take it before they
+    /// write service material into the folder); null (the default), and the node takes it when it opens the folder.
+    /// Either way the node owns it from then on: it is released when the node is disposed or fails to open.
+    /// </summary>
+    public Vellum.Storage.DataFolderLock? DataFolderLock { get; init; }
+
     /// <summary>The other members of a static cluster: each one's Raft address and client (HTTPS) address.</summary>
     public IReadOnlyList<ClusterPeer> Peers { get; init; } = [];
 

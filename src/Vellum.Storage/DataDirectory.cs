@@ -15,7 +15,9 @@ namespace Vellum.Storage;
 /// &lt;data&gt;/secrets/ledger.secret          ledger secret, 64 hex digits (mode 0600)
 /// &lt;data&gt;/ledger/                          chunk files
 /// &lt;data&gt;/state/                           view, Merkle tiles, indexes, ledger type (derived or node-local)
+/// &lt;data&gt;/vellum.lock                      the holder's pid; see <see cref="DataFolderLock"/> (keeps this place in any layout)
 /// </code>
+/// Everything in it is owner-only (0700 folders, 0600 files; see <see cref="OwnerOnly"/>).
 /// </summary>
 public sealed class DataDirectory
 {
@@ -48,18 +50,53 @@ public sealed class DataDirectory
     public string LedgerTypeFile => Path.Combine(State, "ledger-type");
 
     /// <summary>
+    /// Takes the folder's lock (<see cref="DataFolderLock"/>), creating the folder if it is missing, then makes it
+    /// owner-only: the root and its folders 0700, and the files in <c>secrets/</c> and <c>credentials/</c> 0600, so a
+    /// folder made by an older version or loosened by hand is repaired (the root alone already keeps other users out of
+    /// everything beneath it). Call it before anything else touches the folder; dispose the lock when done with it.
+    /// </summary>
+    /// <exception cref="DataFolderInUseException">Another process (or another open in this one) holds the folder.</exception>
+    public DataFolderLock Lock()
+    {
+        var held = DataFolderLock.Acquire(Root);
+        try
+        {
+            OwnerOnly.Tighten(Root);
+            foreach (var directory in new[] { Credentials, Secrets, Ledger, State })
+            {
+                if (Directory.Exists(directory))
+                {
+                    OwnerOnly.Tighten(directory);
+                }
+            }
+
+            foreach (var directory in new[] { Credentials, Secrets })
+            {
+                if (Directory.Exists(directory))
+                {
+                    foreach (var file in Directory.EnumerateFiles(directory))
+                    {
+                        OwnerOnly.Tighten(file);
+                    }
+                }
+            }
+
+            return held;
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Opens the identities and secret of an existing data folder, or creates them on first use. The ledger type is
     /// fixed at creation: asking for another type later fails with <see cref="InvalidOperationException"/>.
     /// </summary>
     public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(bool? isPrivate, NodeIdentityOptions? nodeOptions = null)
     {
-        Directory.CreateDirectory(Credentials);
-        Directory.CreateDirectory(Secrets);
-        Directory.CreateDirectory(State);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(Secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        CreateFolders();
 
         bool ledgerPrivate;
         if (File.Exists(LedgerTypeFile))
@@ -85,7 +122,7 @@ public sealed class DataDirectory
         {
             using var created = ServiceIdentity.Create();
             WriteSecretFile(ServicePrivateKey, created.ExportPrivateKeyPem());
-            File.WriteAllText(ServiceCertificate, created.ExportCertificatePem());
+            OwnerOnly.WriteAllText(ServiceCertificate, created.ExportCertificatePem());
         }
 
         var service = ServiceIdentity.LoadPemFiles(ServiceCertificate, ServicePrivateKey);
@@ -93,7 +130,7 @@ public sealed class DataDirectory
         {
             using var node = NodeIdentity.Create(service, nodeOptions ?? DefaultNodeOptions());
             WriteSecretFile(NodePrivateKey, node.ExportPrivateKeyPem());
-            File.WriteAllText(NodeCertificate, node.ExportCertificatePem());
+            OwnerOnly.WriteAllText(NodeCertificate, node.ExportCertificatePem());
         }
 
         if (!File.Exists(LedgerSecretFile))
@@ -150,18 +187,23 @@ public sealed class DataDirectory
     /// </summary>
     public void Provision(string serviceCertificatePem, string servicePrivateKeyPem, string ledgerSecretHex, string ledgerType)
     {
-        Directory.CreateDirectory(Credentials);
-        Directory.CreateDirectory(Secrets);
-        Directory.CreateDirectory(State);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(Secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        CreateFolders();
 
         WriteSecretFile(ServicePrivateKey, servicePrivateKeyPem);
         WriteSecretFile(LedgerSecretFile, ledgerSecretHex.Trim() + "\n");
         Durability.WriteFileAtomic(LedgerTypeFile, System.Text.Encoding.ASCII.GetBytes(ledgerType.Trim() + "\n"));
-        File.WriteAllText(ServiceCertificate, serviceCertificatePem);
+        OwnerOnly.WriteAllText(ServiceCertificate, serviceCertificatePem);
+    }
+
+    /// <summary>The root and its folders, owner-only (0700) whatever the umask; <c>secrets/</c> is made 0700 even if it existed.</summary>
+    private void CreateFolders()
+    {
+        OwnerOnly.CreateDirectory(Root);
+        OwnerOnly.Tighten(Root);
+        OwnerOnly.CreateDirectory(Credentials);
+        OwnerOnly.CreateDirectory(Secrets);
+        OwnerOnly.Tighten(Secrets);
+        OwnerOnly.CreateDirectory(State);
     }
 
     /// <summary>A node certificate for loopback use: SANs localhost, 127.0.0.1 and ::1.</summary>

@@ -47,7 +47,19 @@ internal static class GenerateCommand
             return 2;
         }
 
-        var data = new DataDirectory(directory);
+        if (!StartCommand.TryLock("generate", directory, out var folderLock))
+        {
+            return 2;
+        }
+
+        using (folderLock)
+        {
+            return Run(new DataDirectory(directory), isPrivate, count, contentsSize, collections, concurrency);
+        }
+    }
+
+    private static int Run(DataDirectory data, bool? isPrivate, int count, int contentsSize, int collections, int concurrency)
+    {
         ServiceIdentity service;
         NodeIdentity node;
         Vellum.Core.Crypto.LedgerSecret secret;

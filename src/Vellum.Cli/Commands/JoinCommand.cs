@@ -78,8 +78,21 @@ internal static class JoinCommand
             return 2;
         }
 
+        if (!StartCommand.TryLock("join", data, out var folderLock))
+        {
+            service.Dispose();
+            return 2;
+        }
+
+        using (folderLock)
         using (service)
         {
+            if (StartCommand.PortInUse("join", ("--listen", endpoint), ("--node-listen", nodeEndPoint)) is { } inUse)
+            {
+                Console.Error.WriteLine(inUse);
+                return 2;
+            }
+
             using var client = Client(targetUrl, service);
             var directory = new DataDirectory(data);
             var peers = new List<ClusterPeer>();
@@ -121,6 +134,7 @@ internal static class JoinCommand
             var options = new NodeOptions
             {
                 DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
+                DataFolderLock = folderLock,
             };
             return await StartCommand.RunNodeAsync(options, identityFrom: null, async token2 =>
             {

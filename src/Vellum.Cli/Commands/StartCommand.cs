@@ -1,11 +1,15 @@
 using System.CommandLine;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Vellum.Node;
+using Vellum.Storage;
+using Vellum.Storage.IO;
 
 namespace Vellum.Cli.Commands;
 
@@ -98,7 +102,8 @@ internal static class StartCommand
             return 2;
         }
 
-        if (metricsListen is not null && !TryParseEndpoint(metricsListen, out _))
+        IPEndPoint? metricsEndPoint = null;
+        if (metricsListen is not null && !TryParseEndpoint(metricsListen, out metricsEndPoint))
         {
             Console.Error.WriteLine($"vellum start: --metrics-listen '{metricsListen}' is not host:port");
             return 2;
@@ -131,12 +136,86 @@ internal static class StartCommand
             }
         }
 
-        var options = new NodeOptions
+        // The folder's lock first, so that a second start on a folder in use changes nothing in it (not even its view);
+        // then the ports, so that a port in use is one line too, before the ledger is opened.
+        if (!TryLock("start", data, out var folderLock))
         {
-            DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen,
-            BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
-        };
-        return await RunNodeAsync(options, identityFrom, afterStart: null, cancellationToken);
+            return 2;
+        }
+
+        using (folderLock)
+        {
+            if (PortInUse("start", ("--listen", endpoint), ("--node-listen", nodeEndPoint), ("--metrics-listen", metricsEndPoint)) is { } inUse)
+            {
+                Console.Error.WriteLine(inUse);
+                return 2;
+            }
+
+            var options = new NodeOptions
+            {
+                DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen,
+                BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
+                DataFolderLock = folderLock,
+            };
+            return await RunNodeAsync(options, identityFrom, afterStart: null, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Takes the data folder's lock for a command that writes the folder (<see cref="DataFolderLock"/>): one line on
+    /// stderr and false when the folder is in use or unusable. Sets the process umask to 077 first, so that whatever this
+    /// process creates in the folder, through any library, is owner-only (<see cref="OwnerOnly"/>).
+    /// </summary>
+    internal static bool TryLock(string command, string data, [NotNullWhen(true)] out DataFolderLock? folderLock)
+    {
+        OwnerOnly.RestrictProcessUmask();
+        try
+        {
+            folderLock = new DataDirectory(data).Lock();
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"vellum {command}: {ex.Message}");
+            folderLock = null;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The first of <paramref name="endpoints"/> another socket holds, as a one-line message; null when all are free.
+    /// Binding (and closing) a socket beforehand turns the common mistake — a second node on a port in use — into one
+    /// line before the ledger is opened, rather than a hosting failure with a stack trace after it; a port taken in the
+    /// moment between this check and the node's bind is still refused, only less tidily.
+    /// </summary>
+    internal static string? PortInUse(string command, params (string Option, IPEndPoint? EndPoint)[] endpoints)
+    {
+        foreach (var (option, endpoint) in endpoints)
+        {
+            if (endpoint is null || endpoint.Port == 0)
+            {
+                continue;
+            }
+
+            using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                // SO_REUSEADDR: only a socket listening on the port refuses the bind, not connections of a node that
+                // just stopped (TIME_WAIT), which do not stop the node's own bind either.
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                socket.Bind(endpoint);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                return $"vellum {command}: {option} {endpoint} is in use by another process";
+            }
+            catch (SocketException)
+            {
+                // Not ours to judge here (an address of another host, no permission): the node's own bind reports it.
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -161,7 +240,7 @@ internal static class StartCommand
 
             (app, ledger) = await NodeHost.BuildAsync(options, cancellationToken: cancellationToken);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or InvalidDataException or ArgumentException or CryptographicException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or InvalidDataException or ArgumentException or CryptographicException or SocketException)
         {
             Console.Error.WriteLine($"vellum start: {ex.Message}");
             return 2;

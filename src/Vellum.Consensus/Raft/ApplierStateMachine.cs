@@ -49,7 +49,7 @@ internal sealed class ApplierStateMachine : IStateMachine
         _applier = applier;
         _logger = logger;
         _interval = interval;
-        Directory.CreateDirectory(directory);
+        OwnerOnly.CreateDirectory(directory);
         _path = Path.Combine(directory, FileName);
         _snapshot = Load(_path);
     }

@@ -4,6 +4,7 @@ using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.Membership;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Logging;
+using Vellum.Storage.IO;
 
 namespace Vellum.Consensus.Raft;
 
@@ -118,7 +119,9 @@ public sealed partial class RaftConsensus : IConsensusLog
 
     private async ValueTask OpenAsync(IConsensusApplier applier, CancellationToken token)
     {
-        Directory.CreateDirectory(_options.WalPath);
+        // Owner-only, and the log's own folder made here rather than by DotNext, which would make it with the umask's
+        // mode: the log holds entry contents (OwnerOnly explains the layers).
+        OwnerOnly.CreateDirectory(Path.Combine(_options.WalPath, "log"));
         _nodeCertificate = _options.NodeIdentity.CreateTlsCertificate();
 
         // The WAL starts applying committed entries in its constructor, so the state machine must hold the applier

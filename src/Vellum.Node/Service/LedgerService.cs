@@ -33,6 +33,7 @@ public sealed partial class LedgerService : IAsyncDisposable
     private Task _bootstrap = Task.CompletedTask;
     private Task _discovery = Task.CompletedTask;
     private readonly CancellationTokenSource _stopping = new();
+    private DataFolderLock? _folderLock;
 
     private LedgerService(NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, LedgerSecret secret, bool isPrivate, LedgerStore store)
     {
@@ -158,7 +159,7 @@ public sealed partial class LedgerService : IAsyncDisposable
         {
             var lines = string.Join('\n', _peers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")) + "\n";
             var path = Path.Combine(Data.State, "peers");
-            File.WriteAllText(path + ".tmp", lines, Encoding.UTF8);
+            Vellum.Storage.IO.OwnerOnly.WriteAllText(path + ".tmp", lines);
             File.Move(path + ".tmp", path, overwrite: true);
         }
     }
@@ -241,6 +242,30 @@ public sealed partial class LedgerService : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var data = new DataDirectory(options.DataDirectory);
+
+        // One process per data folder: the lock comes before anything in the folder is read or written (a refused
+        // start must not consume a view or touch a state file). The service holds it until it is disposed.
+        if (options.DataFolderLock is { } given && given.Root != data.Root)
+        {
+            throw new ArgumentException($"the lock given is {given.Root}'s, not {data.Root}'s", nameof(options));
+        }
+
+        var folderLock = options.DataFolderLock ?? data.Lock();
+        try
+        {
+            var ledger = await OpenLockedAsync(options, data, logger, cancellationToken).ConfigureAwait(false);
+            ledger._folderLock = folderLock;
+            return ledger;
+        }
+        catch
+        {
+            folderLock.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<LedgerService> OpenLockedAsync(NodeOptions options, DataDirectory data, ILogger logger, CancellationToken cancellationToken)
+    {
         var nodeOptions = DataDirectory.DefaultNodeOptions();
         if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
         {
@@ -489,6 +514,7 @@ public sealed partial class LedgerService : IAsyncDisposable
         _secret.Dispose();
         _userChanges.Dispose();
         _peerClient?.Dispose();
+        _folderLock?.Dispose(); // last: the folder is free once nothing of ours writes to it
     }
 
     private async Task BootstrapAdministratorsAsync(ILogger logger, CancellationToken cancellationToken)
@@ -518,7 +544,7 @@ public sealed partial class LedgerService : IAsyncDisposable
         }
 
         var members = Path.Combine(Data.State, "members");
-        Directory.CreateDirectory(members);
+        Vellum.Storage.IO.OwnerOnly.CreateDirectory(members);
         foreach (var pem in pems)
         {
             using var certificate = X509Certificate2.CreateFromPem(pem);

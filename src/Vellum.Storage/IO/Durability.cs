@@ -45,6 +45,7 @@ public static partial class Durability
         var temp = path + ".tmp";
         using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
         {
+            OwnerOnly.Restrict(handle);
             RandomAccess.Write(handle, contents, 0);
             RandomAccess.FlushToDisk(handle);
         }

@@ -56,7 +56,7 @@ public sealed class LedgerIndex
     public static LedgerIndex Open(string directory)
     {
         var index = new LedgerIndex(directory);
-        Directory.CreateDirectory(directory);
+        OwnerOnly.CreateDirectory(directory);
         var watermarkPath = Path.Combine(directory, "watermark");
         if (!TryReadWatermark(watermarkPath, out var watermark))
         {
@@ -325,6 +325,7 @@ public sealed class LedgerIndex
                 BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(1), (ushort)(_headerLength - 3));
                 Encoding.UTF8.GetBytes(key, header.AsSpan(3));
                 RandomAccess.Write(handle, header, 0);
+                OwnerOnly.Restrict(handle); // a new file (or one being rewritten from its start)
             }
 
             var data = new byte[8 * Pending.Count];

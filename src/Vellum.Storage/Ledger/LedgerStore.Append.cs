@@ -335,6 +335,7 @@ public sealed partial class LedgerStore
     {
         var path = Path.Combine(_options.LedgerDirectory, ChunkFormat.OpenName(firstSeqno));
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        OwnerOnly.Restrict(handle);
         Span<byte> header = stackalloc byte[ChunkFormat.HeaderSize];
         ChunkFormat.WriteHeader(header, firstSeqno, _options.IsPrivate);
         RandomAccess.Write(handle, header, 0);

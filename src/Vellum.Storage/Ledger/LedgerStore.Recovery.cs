@@ -35,8 +35,8 @@ public sealed partial class LedgerStore
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(secret);
         ArgumentNullException.ThrowIfNull(signer);
-        Directory.CreateDirectory(options.LedgerDirectory);
-        Directory.CreateDirectory(options.StateDirectory);
+        OwnerOnly.CreateDirectory(options.LedgerDirectory);
+        OwnerOnly.CreateDirectory(options.StateDirectory);
 
         var scan = ScanChunks(options);
         if (scan.TornTail is { } torn)

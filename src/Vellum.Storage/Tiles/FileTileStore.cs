@@ -38,7 +38,7 @@ public sealed class FileTileStore : ITileStore
     {
         ArgumentException.ThrowIfNullOrEmpty(rootDirectory);
         _root = Path.GetFullPath(rootDirectory);
-        Directory.CreateDirectory(_root);
+        OwnerOnly.CreateDirectory(_root);
     }
 
     /// <summary>The root directory (absolute).</summary>
@@ -120,12 +120,13 @@ public sealed class FileTileStore : ITileStore
         var created = !Directory.Exists(directory);
         if (created)
         {
-            Directory.CreateDirectory(directory);
+            OwnerOnly.CreateDirectory(directory);
         }
 
         var temp = path + ".tmp";
         using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
+            OwnerOnly.Restrict(handle);
             RandomAccess.Write(handle, hashes, 0);
         }
 

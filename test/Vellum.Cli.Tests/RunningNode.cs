@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+
+namespace Vellum.Cli.Tests;
+
+/// <summary>A <c>vellum start</c> process and what it printed before it was ready.</summary>
+internal sealed class RunningNode : IDisposable
+{
+    private readonly Process _process;
+
+    private RunningNode(Process process, string banner, Uri endpoint, string data)
+    {
+        _process = process;
+        Banner = banner;
+        Endpoint = endpoint;
+        Data = data;
+        ServiceCertificate = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(data, "credentials", "service_cert.pem")));
+    }
+
+    public string Banner { get; }
+
+    public Uri Endpoint { get; }
+
+    public string Data { get; }
+
+    public X509Certificate2 ServiceCertificate { get; }
+
+    /// <summary>The process id (what the data folder's lock file names).</summary>
+    public int ProcessId => _process.Id;
+
+    public static Task<RunningNode> Start(string data, params string[] extra) => Start(umask: null, data, ["--listen", "127.0.0.1:0", .. extra]);
+
+    /// <summary>Starts under <paramref name="umask"/> (through <c>sh</c>) when given, else the test host's.</summary>
+    public static async Task<RunningNode> Start(string? umask, string data, string[] extra)
+    {
+        var process = Process.Start(StartInfo(["start", "--data", data, .. extra], umask))!;
+        var banner = new StringBuilder();
+        _ = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Uri? endpoint = null;
+        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            banner.AppendLine(line);
+            if (line.StartsWith("endpoint: ", StringComparison.Ordinal))
+            {
+                endpoint = new Uri(line["endpoint: ".Length..]);
+            }
+
+            if (line.StartsWith("ledger files: ", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+
+        if (endpoint is null)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"vellum start did not start: {banner}");
+        }
+
+        _ = process.StandardOutput.ReadToEndAsync();
+        return new RunningNode(process, banner.ToString(), endpoint, data);
+    }
+
+    public static async Task<(int ExitCode, string Output, string Error)> RunToExit(string[] args, TimeSpan timeout)
+    {
+        using var process = Process.Start(StartInfo(args))!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await output, await error);
+    }
+
+    public HttpClient Client()
+    {
+        var credentials = Path.Combine(Data, "credentials");
+        var admin = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(credentials, "admin_cert.pem")), File.ReadAllText(Path.Combine(credentials, "admin_privk.pem")));
+        var service = ServiceCertificate;
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ClientCertificates = [X509CertificateLoader.LoadPkcs12(admin.Export(X509ContentType.Pkcs12), null)],
+                RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, service),
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = Endpoint, DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary>SIGTERM, then the exit code (a clean shutdown is 0).</summary>
+    public async Task<int> Terminate()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return _process.ExitCode;
+    }
+
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true); // SIGKILL
+        _process.WaitForExit(30_000);
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(30_000);
+        }
+
+        _process.Dispose();
+        ServiceCertificate.Dispose();
+    }
+
+    private static ProcessStartInfo StartInfo(string[] args, string? umask = null)
+    {
+        var start = new ProcessStartInfo(umask is null ? "dotnet" : "sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (umask is not null)
+        {
+            // exec keeps the pid: the node is the process the test knows.
+            foreach (var arg in new[] { "-c", $"umask {umask} && exec dotnet \"$@\"", "sh" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
+
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vellum.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
+    }
+
+    /// <summary>Writes an entry; its transaction id.</summary>
+    public static async Task<string> Post(HttpClient client, string contents)
+    {
+        using var response = await client.PostAsync("/app/transactions?api-version=2022-05-13",
+            new StringContent(JsonSerializer.Serialize(new { contents }), Encoding.UTF8, new MediaTypeHeaderValue("application/json")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return response.Headers.GetValues("x-ms-ccf-transaction-id").Single();
+    }
+
+    /// <summary>Polls the status until Committed (15 s at most).</summary>
+    public static async Task WaitCommitted(HttpClient client, string id)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (DateTime.UtcNow < deadline)
+        {
+            var status = await Json(await client.GetAsync($"/app/transactions/{id}/status?api-version=2022-05-13"));
+            if (status.GetProperty("state").GetString() == "Committed")
+            {
+                return;
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException($"{id} was not committed in 15 s");
+    }
+
+    /// <summary>The body of a successful answer.</summary>
+    public static async Task<JsonElement> Json(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
