@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using Vellum.Core.Identity;
 using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
 using Vellum.Node.Forwarding;
@@ -57,6 +58,9 @@ public static class NodeHost
                     ClientCertificateMode = ClientCertificateMode.AllowCertificate,
                     ClientCertificateValidation = static (_, _, _) => true,
                     CheckCertificateRevocation = false,
+                    // Kestrel builds these options per connection and lets us amend them last: the chain SslStream
+                    // builds for a client certificate must not go online (see OfflineChainPolicy).
+                    OnAuthenticate = static (_, ssl) => ssl.CertificateChainPolicy = OfflineChainPolicy.Create(),
                 });
             });
         });

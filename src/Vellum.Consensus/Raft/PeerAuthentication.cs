@@ -33,8 +33,10 @@ internal static class PeerAuthentication
                 ServerCertificate = nodeCertificate,
                 ClientCertificateRequired = true,
                 RemoteCertificateValidationCallback = Validate,
-                // Our CA publishes no revocation lists; checking would only wait on the network and fail.
+                // Our CA publishes no revocation lists; checking would only wait on the network and fail. And the
+                // chain SslStream builds before Validate runs must not fetch the AIA URLs a peer put in its certificate.
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
             },
             ClientOptions = new SslClientAuthenticationOptions
             {
@@ -42,6 +44,7 @@ internal static class PeerAuthentication
                 ClientCertificates = [nodeCertificate],
                 RemoteCertificateValidationCallback = Validate,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
             },
         };
     }

@@ -64,8 +64,10 @@ internal sealed class WriteForwarder : IDisposable
             {
                 ClientCertificates = new X509CertificateCollection { nodeCertificate },
                 RemoteCertificateValidationCallback = (_, certificate, _, _) => ServiceCertificatePin.Accepts(certificate, serviceCertificate),
-                // Our CA publishes no revocation lists; checking would only wait on the network and fail.
+                // Our CA publishes no revocation lists; checking would only wait on the network and fail. Nor may the
+                // chain built for the server's certificate fetch the AIA URLs in it.
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
             },
         };
 

@@ -129,6 +129,9 @@ public sealed partial class LedgerService
                 ClientCertificates = [Node.CreateTlsCertificate()],
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, service),
+                // The chain SslStream builds before that callback must not go online (AIA URLs, revocation lists).
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
             },
         };
         var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
