@@ -139,7 +139,7 @@ public static class NodeHost
     /// </summary>
     private static async Task NotPrimary(HttpContext context, LedgerService ledger, NodeOptions options, WriteForwarder? forwarder)
     {
-        if (await NodeCaller.IsFromNodeAsync(context, ledger.Service.Certificate).ConfigureAwait(false))
+        if (await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false))
         {
             await AclResponses.Error(context, 503, "ServiceUnavailable",
                 "Another member forwarded this write here as to the primary, but this node is not primary (the primary changed); it was not written. Retry shortly.").ConfigureAwait(false);

@@ -107,6 +107,14 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan ForwardTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Refuse user certificates outside their validity period (NotBefore … NotAfter, five minutes of clock skew
+    /// allowed either side) with 401, as CCF does for user and member certificates. Default true; false accepts a
+    /// registered certificate whatever its dates (Vellum's behaviour before, and what ACL's fingerprint-only users
+    /// may expect). Node certificates are always checked.
+    /// </summary>
+    public bool CheckUserCertificateValidity { get; init; } = true;
+
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
     {

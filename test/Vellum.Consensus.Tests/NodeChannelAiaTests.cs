@@ -58,6 +58,37 @@ public sealed class NodeChannelAiaTests
         Assert.True(cluster.Logs.Contains(3002), "the refusal was not logged as PeerRejected");
     }
 
+    [Fact]
+    public async Task An_expired_node_certificate_endorsed_by_the_service_key_is_refused()
+    {
+        await using var cluster = new RaftTestCluster(1);
+        await cluster.StartAsync(0);
+        var start = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        using var expired = Core.Identity.NodeIdentity.Create(cluster.Service, new Core.Identity.NodeIdentityOptions { NotBefore = start, Validity = TimeSpan.FromDays(31) });
+        using var tls = expired.CreateTlsCertificate();
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(cluster.EndPoints[0]).WaitAsync(RaftTestCluster.Timeout);
+        await using var ssl = new SslStream(tcp.GetStream());
+        var refused = false;
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "vellum-node",
+                ClientCertificateContext = SslStreamCertificateContext.Create(tls, additionalCertificates: null, offline: true),
+                RemoteCertificateValidationCallback = (_, c, _, _) => Core.Identity.CertificateEndorsement.IsEndorsedBy(c as X509Certificate2, cluster.Service.Certificate),
+            }).WaitAsync(RaftTestCluster.Timeout);
+            refused = await ssl.ReadAsync(new byte[1]).AsTask().WaitAsync(RaftTestCluster.Timeout) == 0;
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or SocketException)
+        {
+            refused = true;
+        }
+
+        Assert.True(refused, "the node channel accepted an expired node certificate");
+        Assert.True(cluster.Logs.Contains(3002), "the refusal was not logged as PeerRejected");
+    }
+
     /// <summary>Counts as a fetch any connection, and drops each at once so that a fetch fails fast rather than stalls.</summary>
     private static async Task AcceptAllAsync(TcpListener listener, TaskCompletionSource fetched)
     {

@@ -13,8 +13,9 @@ namespace Vellum.Consensus.Raft;
 /// <remarks>
 /// Chain and name errors are ignored on purpose: node certificates are issued by the service's own CA, which is in
 /// no trust store, and carry no name that matches how peers address each other. Endorsement by the service key is
-/// the whole trust decision, as it is for receipts (<see cref="CertificateEndorsement"/>). What it does not check:
-/// validity dates, and which endorsed node sits at which address (any endorsed node can claim any member address).
+/// the trust decision, as it is for receipts (<see cref="CertificateEndorsement"/>), together with the certificate's
+/// validity period (<see cref="CertificateValidity"/>, five minutes of clock skew). What it does not check: which
+/// endorsed node sits at which address (any endorsed node can claim any member address).
 /// </remarks>
 internal static class PeerAuthentication
 {
@@ -49,7 +50,7 @@ internal static class PeerAuthentication
         };
     }
 
-    /// <summary>True when <paramref name="certificate"/> is present and endorsed by <paramref name="serviceCertificate"/>.</summary>
+    /// <summary>True when <paramref name="certificate"/> is present, endorsed by <paramref name="serviceCertificate"/> and current.</summary>
     internal static bool IsEndorsedPeer(X509Certificate? certificate, X509Certificate2 serviceCertificate, SslPolicyErrors errors, ILogger logger)
     {
         if (certificate is null)
@@ -62,7 +63,9 @@ internal static class PeerAuthentication
         var peer = certificate as X509Certificate2;
         using var loaded = peer is null ? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()) : null;
         peer ??= loaded!;
-        if (CertificateEndorsement.IsEndorsedBy(peer, serviceCertificate))
+        // Endorsed and current: node certificates expire (and are renewed before they do), so an old one, found or
+        // kept, stops working.
+        if (CertificateEndorsement.IsEndorsedBy(peer, serviceCertificate) && CertificateValidity.IsCurrent(peer, DateTimeOffset.UtcNow))
         {
             return true;
         }

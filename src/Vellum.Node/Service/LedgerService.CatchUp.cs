@@ -128,7 +128,7 @@ public sealed partial class LedgerService
             {
                 ClientCertificates = [Node.CreateTlsCertificate()],
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                    certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, service),
+                    certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, service) && CertificateValidity.IsCurrent(c, DateTimeOffset.UtcNow),
                 // The chain SslStream builds before that callback must not go online (AIA URLs, revocation lists).
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                 CertificateChainPolicy = OfflineChainPolicy.Create(),
