@@ -252,6 +252,7 @@ public sealed partial class LedgerService : IAsyncDisposable
         }
 
         var (service, node, secret, isPrivate) = data.OpenOrCreate(options.IsPrivate, nodeOptions);
+        node = RenewNodeCertificateIfDue(data, service, node, logger);
         var storeOptions = new LedgerStoreOptions
         {
             LedgerDirectory = data.Ledger,
@@ -314,6 +315,28 @@ public sealed partial class LedgerService : IAsyncDisposable
 
         await ledger.BootstrapAdministratorsAsync(logger, cancellationToken).ConfigureAwait(false);
         return ledger;
+    }
+
+    /// <summary>
+    /// Node certificates expire (a year by default) and are refused once they have; every member holds the service key,
+    /// so a node renews its own when it starts with less than a third of the lifetime left: a new certificate for the
+    /// same key (same node id), written atomically over <c>credentials/node_cert.pem</c>. A rolling restart of the
+    /// members within the last third of the year so renews every certificate without stopping the service.
+    /// </summary>
+    private static NodeIdentity RenewNodeCertificateIfDue(DataDirectory data, ServiceIdentity service, NodeIdentity node, ILogger logger)
+    {
+        if (!node.ShouldRenew(DateTimeOffset.UtcNow) || !service.HasPrivateKey)
+        {
+            return node;
+        }
+
+        var renewed = node.Renew(service);
+        var temporary = data.NodeCertificate + ".tmp";
+        File.WriteAllText(temporary, renewed.ExportCertificatePem(), Encoding.ASCII);
+        File.Move(temporary, data.NodeCertificate, overwrite: true);
+        LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), data.NodeCertificate);
+        node.Dispose();
+        return renewed;
     }
 
     /// <summary>Applies the user changes written since the last call (up to <paramref name="lastSeqno"/>) to the user table.</summary>
