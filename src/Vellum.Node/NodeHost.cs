@@ -40,7 +40,7 @@ public static class NodeHost
 
         using var bootLoggerFactory = LoggerFactory.Create(b => (logging ?? (l => l.AddSimpleConsole(o => o.SingleLine = true)))(b));
         var ledger = await LedgerService.OpenAsync(options, bootLoggerFactory.CreateLogger("Vellum.Node"), cancellationToken).ConfigureAwait(false);
-        var serverCertificate = ledger.Node.CreateTlsCertificate();
+        var serverCertificate = ledger.Tls.Certificate;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -60,7 +60,14 @@ public static class NodeHost
                     CheckCertificateRevocation = false,
                     // Kestrel builds these options per connection and lets us amend them last: the chain SslStream
                     // builds for a client certificate must not go online (see OfflineChainPolicy).
-                    OnAuthenticate = static (_, ssl) => ssl.CertificateChainPolicy = OfflineChainPolicy.Create(),
+                    OnAuthenticate = (_, ssl) =>
+                    {
+                        ssl.CertificateChainPolicy = OfflineChainPolicy.Create();
+
+                        // The node certificate of the moment: one renewed while the node runs serves new connections.
+                        ssl.ServerCertificate = null;
+                        ssl.ServerCertificateContext = ledger.Tls.Context;
+                    },
                 });
             });
         });
@@ -85,7 +92,7 @@ public static class NodeHost
 
         // A cluster member that forwards backup writes keeps one client to the primary for its lifetime.
         var forwarder = options.NodeListen is not null && options.BackupWrites == BackupWrites.Forward
-            ? new WriteForwarder(serverCertificate, ledger.Service.Certificate, options.ForwardTimeout, options.MaxRequestBodyBytes, logger)
+            ? new WriteForwarder(ledger.Tls, ledger.Service.Certificate, options.ForwardTimeout, options.MaxRequestBodyBytes, logger)
             : null;
         if (forwarder is not null)
         {

@@ -22,16 +22,17 @@ internal static class PeerAuthentication
     // Sent as SNI only; no certificate name is checked against it.
     private const string TargetHost = "vellum-node";
 
-    public static SslOptions CreateOptions(X509Certificate2 nodeCertificate, X509Certificate2 serviceCertificate, ILogger logger)
+    public static SslOptions CreateOptions(NodeTlsCertificate nodeCertificate, X509Certificate2 serviceCertificate, ILogger logger)
     {
         bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
             IsEndorsedPeer(certificate, serviceCertificate, errors, logger);
 
+        // Selected per handshake, so that a renewed node certificate is presented from the next connection on.
         return new SslOptions
         {
             ServerOptions = new SslServerAuthenticationOptions
             {
-                ServerCertificate = nodeCertificate,
+                ServerCertificateSelectionCallback = (_, _) => nodeCertificate.Certificate,
                 ClientCertificateRequired = true,
                 RemoteCertificateValidationCallback = Validate,
                 // Our CA publishes no revocation lists; checking would only wait on the network and fail. And the
@@ -42,7 +43,7 @@ internal static class PeerAuthentication
             ClientOptions = new SslClientAuthenticationOptions
             {
                 TargetHost = TargetHost,
-                ClientCertificates = [nodeCertificate],
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => nodeCertificate.Certificate,
                 RemoteCertificateValidationCallback = Validate,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                 CertificateChainPolicy = OfflineChainPolicy.Create(),

@@ -36,14 +36,19 @@ public sealed partial class LedgerService : IAsyncDisposable
     private long _usersAppliedTo;
     private Task _bootstrap = Task.CompletedTask;
     private Task _discovery = Task.CompletedTask;
+    private Task _renewal = Task.CompletedTask;
+    private NodeIdentity _currentNode;
     private readonly CancellationTokenSource _stopping = new();
 
-    private LedgerService(NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, LedgerSecret secret, bool isPrivate, LedgerStore store)
+    private LedgerService(
+        NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, NodeTlsCertificate tls, LedgerSecret secret, bool isPrivate, LedgerStore store)
     {
         Options = options;
         Data = data;
         Service = service;
         Node = node;
+        _currentNode = node;
+        Tls = tls;
         _secret = secret;
         IsPrivate = isPrivate;
         Store = store;
@@ -57,7 +62,11 @@ public sealed partial class LedgerService : IAsyncDisposable
 
     public ServiceIdentity Service { get; }
 
+    /// <summary>The node identity the node started with: it signs the ledger (a renewal keeps the key).</summary>
     public NodeIdentity Node { get; }
+
+    /// <summary>The node certificate presented in TLS, client port and node channel; renewed while the node runs.</summary>
+    public NodeTlsCertificate Tls { get; }
 
     public bool IsPrivate { get; }
 
@@ -253,6 +262,7 @@ public sealed partial class LedgerService : IAsyncDisposable
 
         var (service, node, secret, isPrivate) = data.OpenOrCreate(options.IsPrivate, nodeOptions);
         node = RenewNodeCertificateIfDue(data, service, node, logger);
+        var tls = new NodeTlsCertificate(node);
         var storeOptions = new LedgerStoreOptions
         {
             LedgerDirectory = data.Ledger,
@@ -272,6 +282,7 @@ public sealed partial class LedgerService : IAsyncDisposable
                 Members = options.Join ? [] : [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
                 WalPath = Path.Combine(data.State, "raft"),
                 NodeIdentity = node,
+                TlsCertificate = tls,
                 ServiceCertificate = service.Certificate,
                 SnapshotInterval = options.SnapshotInterval,
                 // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
@@ -282,7 +293,8 @@ public sealed partial class LedgerService : IAsyncDisposable
         }
 
         var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node), logger, replication);
-        var ledger = new LedgerService(options, data, service, node, secret, isPrivate, store) { _logger = logger };
+        var ledger = new LedgerService(options, data, service, node, tls, secret, isPrivate, store) { _logger = logger };
+        ledger._renewal = Task.Run(ledger.RenewWhileRunningAsync, CancellationToken.None);
         ledger.LoadPeers();
         ledger.ReplayUserChanges(store.DurableSeqno);
         if (replication is not null)
@@ -323,7 +335,7 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// same key (same node id), written atomically over <c>credentials/node_cert.pem</c>. A rolling restart of the
     /// members within the last third of the year so renews every certificate without stopping the service.
     /// </summary>
-    private static NodeIdentity RenewNodeCertificateIfDue(DataDirectory data, ServiceIdentity service, NodeIdentity node, ILogger logger)
+    private static NodeIdentity RenewNodeCertificateIfDue(DataDirectory data, ServiceIdentity service, NodeIdentity node, ILogger logger, bool disposeOld = true)
     {
         if (!node.ShouldRenew(DateTimeOffset.UtcNow) || !service.HasPrivateKey)
         {
@@ -335,8 +347,50 @@ public sealed partial class LedgerService : IAsyncDisposable
         File.WriteAllText(temporary, renewed.ExportCertificatePem(), Encoding.ASCII);
         File.Move(temporary, data.NodeCertificate, overwrite: true);
         LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), data.NodeCertificate);
-        node.Dispose();
+        if (disposeOld)
+        {
+            node.Dispose();
+        }
+
         return renewed;
+    }
+
+    /// <summary>
+    /// Every <see cref="NodeOptions.NodeCertificateCheckInterval"/>, renews the node certificate once less than a third
+    /// of its lifetime is left (see <see cref="RenewNodeCertificateIfDue"/>) and presents the new one on every new TLS
+    /// connection, client port and node channel alike: no restart, no downtime. Connections already open keep the
+    /// old one, which is still valid for months by then.
+    /// </summary>
+    private async Task RenewWhileRunningAsync()
+    {
+        using var timer = new PeriodicTimer(Options.NodeCertificateCheckInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                try
+                {
+                    var renewed = RenewNodeCertificateIfDue(Data, Service, _currentNode, _logger, disposeOld: false);
+                    if (!ReferenceEquals(renewed, _currentNode))
+                    {
+                        Tls.Replace(renewed);
+                        if (!ReferenceEquals(_currentNode, Node))
+                        {
+                            _currentNode.Dispose();
+                        }
+
+                        _currentNode = renewed;
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+                {
+                    LogMessages.NodeCertificateRenewalFailed(_logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>Applies the user changes written since the last call (up to <paramref name="lastSeqno"/>) to the user table.</summary>
@@ -607,11 +661,17 @@ public sealed partial class LedgerService : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _discovery.ConfigureAwait(false);
+        await _renewal.ConfigureAwait(false);
         await _bootstrap.ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         Service.Dispose();
         Node.Dispose();
+        if (!ReferenceEquals(_currentNode, Node))
+        {
+            _currentNode.Dispose();
+        }
+
         _secret.Dispose();
         _userChanges.Dispose();
         _peerClient?.Dispose();
