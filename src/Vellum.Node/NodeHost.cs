@@ -50,8 +50,9 @@ public static class NodeHost
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
+                    // The certificate at start; OnAuthenticate below presents the current one on each connection. No chain
+                    // is configured: SslStream never sends a self-signed root, which the service certificate is.
                     ServerCertificate = serverCertificate,
-                    ServerCertificateChain = [ledger.Service.Certificate],
                     SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                     // Ask for a client certificate; any one is accepted at the TLS layer because authorization is
                     // by fingerprint against the user table, as in ACL (self-signed client certificates work).
