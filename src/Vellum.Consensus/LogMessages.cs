@@ -12,7 +12,7 @@ internal static partial class LogMessages
     [LoggerMessage(3001, LogLevel.Information, "Raft node {EndPoint} stopped", EventName = "RaftStopped")]
     public static partial void RaftStopped(ILogger logger, EndPoint endPoint);
 
-    [LoggerMessage(3002, LogLevel.Warning, "Rejected a node-channel peer: certificate {Subject} ({Thumbprint}) is not endorsed by the service identity", EventName = "PeerRejected")]
+    [LoggerMessage(3002, LogLevel.Warning, "Rejected a node-channel peer: certificate {Subject} ({Thumbprint}) is not endorsed by the service identity or is outside its validity period", EventName = "PeerRejected")]
     public static partial void PeerRejected(ILogger logger, string subject, string thumbprint);
 
     [LoggerMessage(3003, LogLevel.Warning, "Rejected a node-channel peer that presented no certificate ({Errors})", EventName = "PeerWithoutCertificate")]

@@ -31,4 +31,10 @@ internal static partial class LogMessages
 
     [LoggerMessage(1007, LogLevel.Warning, "{Peer} refused to send ledger frames (HTTP {Status}); trying the next member", EventName = "CatchUpPeerRefused")]
     public static partial void CatchUpPeerRefused(ILogger logger, Uri peer, int status);
+
+    [LoggerMessage(1008, LogLevel.Information, "Renewed the node certificate (the old one expires at {OldNotAfter:O}, the new one at {NewNotAfter:O}) in {Path}", EventName = "RenewedNodeCertificate")]
+    public static partial void RenewedNodeCertificate(ILogger logger, DateTime oldNotAfter, DateTime newNotAfter, string path);
+
+    [LoggerMessage(1009, LogLevel.Error, "Renewing the node certificate failed; the next check tries again", EventName = "NodeCertificateRenewalFailed")]
+    public static partial void NodeCertificateRenewalFailed(ILogger logger, Exception exception);
 }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using Vellum.Core.Identity;
 using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
 using Vellum.Node.Forwarding;
@@ -39,7 +40,7 @@ public static class NodeHost
 
         using var bootLoggerFactory = LoggerFactory.Create(b => (logging ?? (l => l.AddSimpleConsole(o => o.SingleLine = true)))(b));
         var ledger = await LedgerService.OpenAsync(options, bootLoggerFactory.CreateLogger("Vellum.Node"), cancellationToken).ConfigureAwait(false);
-        var serverCertificate = ledger.Node.CreateTlsCertificate();
+        var serverCertificate = ledger.Tls.Certificate;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -59,14 +60,25 @@ public static class NodeHost
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
+                    // The certificate at start; OnAuthenticate below presents the current one on each connection. No chain
+                    // is configured: SslStream never sends a self-signed root, which the service certificate is.
                     ServerCertificate = serverCertificate,
-                    ServerCertificateChain = [ledger.Service.Certificate],
                     SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                     // Ask for a client certificate; any one is accepted at the TLS layer because authorization is
                     // by fingerprint against the user table, as in ACL (self-signed client certificates work).
                     ClientCertificateMode = ClientCertificateMode.AllowCertificate,
                     ClientCertificateValidation = static (_, _, _) => true,
                     CheckCertificateRevocation = false,
+                    // Kestrel builds these options per connection and lets us amend them last: the chain SslStream
+                    // builds for a client certificate must not go online (see OfflineChainPolicy).
+                    OnAuthenticate = (_, ssl) =>
+                    {
+                        ssl.CertificateChainPolicy = OfflineChainPolicy.Create();
+
+                        // The node certificate of the moment: one renewed while the node runs serves new connections.
+                        ssl.ServerCertificate = null;
+                        ssl.ServerCertificateContext = ledger.Tls.Context;
+                    },
                 });
             });
         });
@@ -91,7 +103,7 @@ public static class NodeHost
 
         // A cluster member that forwards backup writes keeps one client to the primary for its lifetime.
         var forwarder = options.NodeListen is not null && options.BackupWrites == BackupWrites.Forward
-            ? new WriteForwarder(serverCertificate, ledger.Service.Certificate, options.ForwardTimeout, options.MaxRequestBodyBytes, logger)
+            ? new WriteForwarder(ledger.Tls, ledger.Service.Certificate, options.ForwardTimeout, options.MaxRequestBodyBytes, logger)
             : null;
         if (forwarder is not null)
         {
@@ -166,7 +178,7 @@ public static class NodeHost
     /// </summary>
     private static async Task NotPrimary(HttpContext context, LedgerService ledger, NodeOptions options, WriteForwarder? forwarder)
     {
-        if (await NodeCaller.IsFromNodeAsync(context, ledger.Service.Certificate).ConfigureAwait(false))
+        if (await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false))
         {
             await AclResponses.Error(context, 503, "ServiceUnavailable",
                 "Another member forwarded this write here as to the primary, but this node is not primary (the primary changed); it was not written. Retry shortly.").ConfigureAwait(false);

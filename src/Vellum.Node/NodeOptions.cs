@@ -126,6 +126,20 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan ForwardTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Refuse user certificates outside their validity period (NotBefore … NotAfter, five minutes of clock skew
+    /// allowed either side) with 401, as CCF does for user and member certificates. Default true; false accepts a
+    /// registered certificate whatever its dates (Vellum's behaviour before, and what ACL's fingerprint-only users
+    /// may expect). Node certificates are always checked.
+    /// </summary>
+    public bool CheckUserCertificateValidity { get; init; } = true;
+
+    /// <summary>
+    /// How often a running node looks at its node certificate's expiry (default 1 hour): with less than a third of its
+    /// lifetime left, it issues itself a new one with the service key and presents it on new connections.
+    /// </summary>
+    public TimeSpan NodeCertificateCheckInterval { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
     {
@@ -161,6 +175,11 @@ public sealed class NodeOptions
         if (!Enum.IsDefined(BackupWrites))
         {
             throw new ArgumentException($"BackupWrites {BackupWrites} is not Forward, Redirect or Refuse", nameof(BackupWrites));
+        }
+
+        if (NodeCertificateCheckInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("NodeCertificateCheckInterval must be positive", nameof(NodeCertificateCheckInterval));
         }
 
         if (ForwardTimeout <= TimeSpan.Zero)

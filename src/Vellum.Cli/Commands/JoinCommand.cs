@@ -200,6 +200,9 @@ internal static class JoinCommand
                 // The node's certificate must be one the pinned service identity endorsed.
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     certificate is X509Certificate2 c && Vellum.Core.Identity.CertificateEndorsement.IsEndorsedBy(c, service),
+                // The chain SslStream builds before that callback must not go online (AIA URLs, revocation lists).
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = Vellum.Core.Identity.OfflineChainPolicy.Create(),
             },
         };
         return new HttpClient(handler) { BaseAddress = target, Timeout = TimeSpan.FromSeconds(60) };

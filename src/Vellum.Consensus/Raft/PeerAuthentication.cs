@@ -13,40 +13,45 @@ namespace Vellum.Consensus.Raft;
 /// <remarks>
 /// Chain and name errors are ignored on purpose: node certificates are issued by the service's own CA, which is in
 /// no trust store, and carry no name that matches how peers address each other. Endorsement by the service key is
-/// the whole trust decision, as it is for receipts (<see cref="CertificateEndorsement"/>). What it does not check:
-/// validity dates, and which endorsed node sits at which address (any endorsed node can claim any member address).
+/// the trust decision, as it is for receipts (<see cref="CertificateEndorsement"/>), together with the certificate's
+/// validity period (<see cref="CertificateValidity"/>, five minutes of clock skew). What it does not check: which
+/// endorsed node sits at which address (any endorsed node can claim any member address).
 /// </remarks>
 internal static class PeerAuthentication
 {
     // Sent as SNI only; no certificate name is checked against it.
     private const string TargetHost = "vellum-node";
 
-    public static SslOptions CreateOptions(X509Certificate2 nodeCertificate, X509Certificate2 serviceCertificate, ILogger logger)
+    public static SslOptions CreateOptions(NodeTlsCertificate nodeCertificate, X509Certificate2 serviceCertificate, ILogger logger)
     {
         bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
             IsEndorsedPeer(certificate, serviceCertificate, errors, logger);
 
+        // Selected per handshake, so that a renewed node certificate is presented from the next connection on.
         return new SslOptions
         {
             ServerOptions = new SslServerAuthenticationOptions
             {
-                ServerCertificate = nodeCertificate,
+                ServerCertificateSelectionCallback = (_, _) => nodeCertificate.Certificate,
                 ClientCertificateRequired = true,
                 RemoteCertificateValidationCallback = Validate,
-                // Our CA publishes no revocation lists; checking would only wait on the network and fail.
+                // Our CA publishes no revocation lists; checking would only wait on the network and fail. And the
+                // chain SslStream builds before Validate runs must not fetch the AIA URLs a peer put in its certificate.
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
             },
             ClientOptions = new SslClientAuthenticationOptions
             {
                 TargetHost = TargetHost,
-                ClientCertificates = [nodeCertificate],
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => nodeCertificate.Certificate,
                 RemoteCertificateValidationCallback = Validate,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
             },
         };
     }
 
-    /// <summary>True when <paramref name="certificate"/> is present and endorsed by <paramref name="serviceCertificate"/>.</summary>
+    /// <summary>True when <paramref name="certificate"/> is present, endorsed by <paramref name="serviceCertificate"/> and current.</summary>
     internal static bool IsEndorsedPeer(X509Certificate? certificate, X509Certificate2 serviceCertificate, SslPolicyErrors errors, ILogger logger)
     {
         if (certificate is null)
@@ -59,7 +64,9 @@ internal static class PeerAuthentication
         var peer = certificate as X509Certificate2;
         using var loaded = peer is null ? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()) : null;
         peer ??= loaded!;
-        if (CertificateEndorsement.IsEndorsedBy(peer, serviceCertificate))
+        // Endorsed and current: node certificates expire (and are renewed before they do), so an old one, found or
+        // kept, stops working.
+        if (CertificateEndorsement.IsEndorsedBy(peer, serviceCertificate) && CertificateValidity.IsCurrent(peer, DateTimeOffset.UtcNow))
         {
             return true;
         }

@@ -1,9 +1,9 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.Membership;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Microsoft.Extensions.Logging;
+using Vellum.Core.Identity;
 using Vellum.Storage.IO;
 
 namespace Vellum.Consensus.Raft;
@@ -27,7 +27,6 @@ public sealed partial class RaftConsensus : IConsensusLog
     private readonly CancellationTokenSource _lifetime = new();
     private int _state;
 
-    private X509Certificate2? _nodeCertificate;
     private DurableWriteAheadLog? _wal;
     private ApplierStateMachine? _stateMachine;
     private MembershipFile? _membership;
@@ -122,7 +121,6 @@ public sealed partial class RaftConsensus : IConsensusLog
         // Owner-only, and the log's own folder made here rather than by DotNext, which would make it with the umask's
         // mode: the log holds entry contents (OwnerOnly explains the layers).
         OwnerOnly.CreateDirectory(Path.Combine(_options.WalPath, "log"));
-        _nodeCertificate = _options.NodeIdentity.CreateTlsCertificate();
 
         // The WAL starts applying committed entries in its constructor, so the state machine must hold the applier
         // (and have read its snapshot) by now. It replays from the snapshot, or from index 1 without one; the state
@@ -158,7 +156,7 @@ public sealed partial class RaftConsensus : IConsensusLog
             ColdStart = _options.ColdStart,
             ConfigurationStorage = _membership,
             LoggerFactory = _options.LoggerFactory,
-            SslOptions = PeerAuthentication.CreateOptions(_nodeCertificate, _options.ServiceCertificate, _logger),
+            SslOptions = PeerAuthentication.CreateOptions(_options.TlsCertificate ?? new NodeTlsCertificate(_options.NodeIdentity), _options.ServiceCertificate, _logger),
         };
 
         _cluster = new RaftCluster(configuration) { AuditTrail = _wal };
@@ -309,7 +307,6 @@ public sealed partial class RaftConsensus : IConsensusLog
         }
 
         _membership?.Dispose();
-        _nodeCertificate?.Dispose();
         ClearLeadership();
         _lifetime.Dispose();
     }

@@ -74,6 +74,12 @@ public sealed class RaftConsensusOptions
     /// <summary>This node's identity: its certificate (with key) is presented to peers in both TLS directions.</summary>
     public required NodeIdentity NodeIdentity { get; init; }
 
+    /// <summary>
+    /// The certificate presented to peers, when it may be renewed while the node runs (each new handshake presents
+    /// the current one); null presents <see cref="NodeIdentity"/>'s for the node's lifetime.
+    /// </summary>
+    public NodeTlsCertificate? TlsCertificate { get; init; }
+
     /// <summary>The service identity certificate: a peer is accepted only if this certificate endorsed the peer's.</summary>
     public required X509Certificate2 ServiceCertificate { get; init; }
 

@@ -94,6 +94,62 @@ public sealed class NodeIdentity : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the certificate should be renewed at <paramref name="now"/>: less than a third of its lifetime is left
+    /// (about four months of the default year), or it has expired.
+    /// </summary>
+    public bool ShouldRenew(DateTimeOffset now)
+    {
+        var notBefore = new DateTimeOffset(Certificate.NotBefore.ToUniversalTime());
+        var notAfter = new DateTimeOffset(Certificate.NotAfter.ToUniversalTime());
+        return notAfter - now < (notAfter - notBefore) / 3;
+    }
+
+    /// <summary>
+    /// A new certificate for the same key, issued by <paramref name="issuer"/> with the same subject and subjectAltNames
+    /// and a fresh validity period (<paramref name="validity"/>, default <see cref="NodeIdentityOptions.DefaultValidity"/>).
+    /// The key, and so <see cref="NodeId"/>, stays: signatures the node made before still name it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><paramref name="issuer"/> is public-only.</exception>
+    public NodeIdentity Renew(ServiceIdentity issuer, TimeSpan? validity = null)
+    {
+        ArgumentNullException.ThrowIfNull(issuer);
+        var issuerKey = issuer.RequirePrivateKey();
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportPkcs8PrivateKey(_privateKey.ExportPkcs8PrivateKey(), out _);
+            var request = new CertificateRequest(Certificate.SubjectName, key, IdentityCertificates.SignatureHash);
+            foreach (var extension in Certificate.Extensions)
+            {
+                // The same extensions (constraints, key usage, EKU, SKI, SANs); the AKI is made for the issuer anew.
+                if (extension is not X509AuthorityKeyIdentifierExtension)
+                {
+                    request.CertificateExtensions.Add(extension);
+                }
+            }
+
+            request.CertificateExtensions.Add(
+                X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer.Certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
+            var notBefore = IdentityCertificates.DefaultNotBefore();
+            var notAfter = notBefore + (validity ?? NodeIdentityOptions.DefaultValidity);
+            var issuerNotAfter = new DateTimeOffset(issuer.Certificate.NotAfter.ToUniversalTime());
+            if (notAfter > issuerNotAfter)
+            {
+                notAfter = issuerNotAfter;
+            }
+
+            var certificate = request.Create(
+                issuer.Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(issuerKey), notBefore, notAfter, IdentityCertificates.NewSerialNumber());
+            return new NodeIdentity(certificate, key);
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Imports a node identity from its PEM certificate and PEM private key (PKCS#8 or SEC1).</summary>
     /// <exception cref="ArgumentException">The PEM text is unusable or the key does not match the certificate.</exception>
     public static NodeIdentity FromPem(string certificatePem, string privateKeyPem)

@@ -9,8 +9,8 @@ public sealed class NodeIdentityOptions
     public const string DefaultSubjectName = "CN=Vellum Node";
 
     /// <summary>
-    /// The default validity: 365 days, the same as the default service identity. The issued certificate never
-    /// outlives its issuer: NotAfter is clamped to the service certificate's NotAfter.
+    /// The default validity: 365 days; a node renews its certificate when it starts with a third of that left. The
+    /// issued certificate never outlives its issuer: NotAfter is clamped to the service certificate's NotAfter.
     /// </summary>
     public static readonly TimeSpan DefaultValidity = TimeSpan.FromDays(365);
 

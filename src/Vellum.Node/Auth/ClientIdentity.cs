@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Http;
 using Vellum.Core.Identity;
 using Vellum.Node.Endpoints;
@@ -7,9 +8,10 @@ namespace Vellum.Node.Auth;
 
 /// <summary>
 /// Who is calling: the SHA-256 fingerprint of the TLS client certificate (authorization is by fingerprint, not by
-/// chain, so self-signed certificates work as in ACL) and the roles the user table gives it.
+/// chain, so self-signed certificates work as in ACL) and the roles the user table gives it, read when the table was
+/// at <see cref="UsersVersion"/> (a write re-checks the roles if the table has changed by the time it is sequenced).
 /// </summary>
-internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles)
+internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles, long UsersVersion)
 {
     private const string ItemKey = "vellum.caller";
 
@@ -33,10 +35,10 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
     {
         var forwardedUser = context.Request.Headers[NodeCaller.ForwardedUserHeader];
         var forwarded = forwardedUser.Count > 0;
-        if (forwarded && !await NodeCaller.IsFromNodeAsync(context, ledger.Service.Certificate).ConfigureAwait(false))
+        if (forwarded && !await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false))
         {
             await AclResponses.Error(context, 403, "ForwardedUserNotAllowed",
-                $"Only a member node of this service may name the caller in {NodeCaller.ForwardedUserHeader}; this client certificate is not a node certificate endorsed by the service identity.").ConfigureAwait(false);
+                $"Only a member node of this service may name the caller in {NodeCaller.ForwardedUserHeader}; this client certificate is not a current node certificate endorsed by the service identity.").ConfigureAwait(false);
             return;
         }
 
@@ -46,43 +48,61 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
             return;
         }
 
-        string fingerprint;
-        if (forwarded)
+        var lookup = forwarded
+            ? IdentifyForwarded(ledger, forwardedUser.Count == 1 ? forwardedUser[0] : null)
+            : Identify(ledger, await CertificateAsync(context).ConfigureAwait(false), DateTimeOffset.UtcNow);
+        if (lookup.Identity is not { } identity)
         {
-            // The node vouches for the caller: it authenticated the user's certificate before forwarding.
-            if (forwardedUser.Count != 1 || !CertificateFingerprint.TryNormalize(forwardedUser[0], out var named))
-            {
-                await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", $"{NodeCaller.ForwardedUserHeader} must hold one certificate fingerprint.").ConfigureAwait(false);
-                return;
-            }
-
-            fingerprint = named;
-        }
-        else
-        {
-            var certificate = await CertificateAsync(context).ConfigureAwait(false);
-            if (certificate is null)
-            {
-                await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", "A client certificate is required (mutual TLS).").ConfigureAwait(false);
-                return;
-            }
-
-            fingerprint = CertificateFingerprint.Compute(certificate);
-        }
-
-        var roles = ledger.Users.RolesOf(fingerprint);
-        if (roles.Count == 0)
-        {
-            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", $"No user has the certificate with fingerprint {fingerprint}.").ConfigureAwait(false);
+            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", lookup.Refusal!).ConfigureAwait(false);
             return;
         }
 
-        context.Items[ItemKey] = new ClientIdentity(fingerprint, roles);
+        context.Items[ItemKey] = identity;
         await next(context).ConfigureAwait(false);
     };
 
+    /// <summary>
+    /// The user a client certificate authenticates, or why it does not (a 401 message): none presented, outside its
+    /// validity period (unless <see cref="NodeOptions.CheckUserCertificateValidity"/> is off), or no user has it.
+    /// </summary>
+    public static Lookup Identify(LedgerService ledger, X509Certificate2? certificate, DateTimeOffset now)
+    {
+        if (certificate is null)
+        {
+            return new(null, "A client certificate is required (mutual TLS).");
+        }
+
+        var fingerprint = CertificateFingerprint.Compute(certificate);
+        if (ledger.Options.CheckUserCertificateValidity && !CertificateValidity.IsCurrent(certificate, now))
+        {
+            return new(null, $"The client certificate with fingerprint {fingerprint} is outside its validity period " +
+                $"({certificate.NotBefore.ToUniversalTime():O} to {certificate.NotAfter.ToUniversalTime():O}).");
+        }
+
+        return ByFingerprint(ledger, fingerprint);
+    }
+
+    /// <summary>
+    /// The user a member names in <see cref="NodeCaller.ForwardedUserHeader"/> (the member authenticated the user's
+    /// certificate, validity included, before forwarding), or why not.
+    /// </summary>
+    public static Lookup IdentifyForwarded(LedgerService ledger, string? named) =>
+        CertificateFingerprint.TryNormalize(named, out var fingerprint)
+            ? ByFingerprint(ledger, fingerprint)
+            : new(null, $"{NodeCaller.ForwardedUserHeader} must hold one certificate fingerprint.");
+
+    private static Lookup ByFingerprint(LedgerService ledger, string fingerprint)
+    {
+        // The version first: if the table changes after it is read, the roles read may be newer, never older.
+        var version = ledger.Users.Version;
+        var roles = ledger.Users.RolesOf(fingerprint);
+        return roles.Count == 0
+            ? new(null, $"No user has the certificate with fingerprint {fingerprint}.")
+            : new(new ClientIdentity(fingerprint, roles, version), null);
+    }
+
     /// <summary>The TLS client certificate of the request's connection, asked for if the handshake did not bring it; null if none.</summary>
-    public static ValueTask<System.Security.Cryptography.X509Certificates.X509Certificate2?> CertificateAsync(HttpContext context) =>
+    public static ValueTask<X509Certificate2?> CertificateAsync(HttpContext context) =>
         context.Connection.ClientCertificate is { } certificate
             ? new(certificate)
             : new(context.Connection.GetClientCertificateAsync(context.RequestAborted));
@@ -110,4 +130,7 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
         await AclResponses.Error(context, 403, "NotAllowed", $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
         return false;
     }
+
+    /// <summary>An identity, or the reason (a 401 message) there is none.</summary>
+    internal readonly record struct Lookup(ClientIdentity? Identity, string? Refusal);
 }

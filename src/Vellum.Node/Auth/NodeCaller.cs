@@ -2,18 +2,22 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Http;
 using Vellum.Core.Identity;
+using Vellum.Node.Service;
 
 namespace Vellum.Node.Auth;
 
 /// <summary>
 /// Whether the caller is another member of this service: its TLS client certificate is a node certificate endorsed
-/// (signed) by the service identity — the same test the Raft node channel applies to its peers. Only such a caller
-/// may name the user it acts for (<see cref="ForwardedUserHeader"/>), and a write it sends is never forwarded again.
+/// (signed) by the service identity and within its validity period (five minutes of clock skew allowed) — the same
+/// test the Raft node channel applies to its peers. Only such a caller may name the user it acts for
+/// (<see cref="ForwardedUserHeader"/>), fetch ledger frames, and a write it sends is never forwarded again.
 /// </summary>
 /// <remarks>
-/// The answer is kept per certificate instance: Kestrel hands the same instance to every request of a connection,
-/// and a backup forwards over a few long-lived connections, so the ECDSA verification runs once per connection
-/// rather than once per forwarded write. The table holds the certificates weakly, so it empties as connections close.
+/// The endorsement is kept per certificate instance: Kestrel hands the same instance to every request of a
+/// connection, and a backup forwards over a few long-lived connections, so the ECDSA verification runs once per
+/// connection rather than once per forwarded write. The validity dates are compared on every request, so a
+/// certificate that expires while its connection stays open stops working there too. The table holds the
+/// certificates weakly, so it empties as connections close.
 /// </remarks>
 internal static class NodeCaller
 {
@@ -22,20 +26,21 @@ internal static class NodeCaller
 
     private static readonly ConditionalWeakTable<X509Certificate2, StrongBox<bool>> Endorsed = new();
 
-    /// <summary>True when <paramref name="certificate"/> is present and endorsed by <paramref name="serviceCertificate"/>.</summary>
-    public static bool IsEndorsedNode(X509Certificate2? certificate, X509Certificate2 serviceCertificate)
+    /// <summary>True when <paramref name="certificate"/> is present, endorsed by the service identity and current.</summary>
+    public static bool IsEndorsedNode(X509Certificate2? certificate, LedgerService ledger)
     {
-        if (certificate is null)
+        if (certificate is null || !CertificateValidity.IsCurrent(certificate, DateTimeOffset.UtcNow))
         {
             return false;
         }
 
-        return Endorsed.GetValue(certificate, c => new StrongBox<bool>(CertificateEndorsement.IsEndorsedBy(c, serviceCertificate))).Value;
+        var service = ledger.Service.Certificate;
+        return Endorsed.GetValue(certificate, c => new StrongBox<bool>(CertificateEndorsement.IsEndorsedBy(c, service))).Value;
     }
 
-    /// <summary>True when the request came over TLS with an endorsed node certificate (asks for it if not yet known).</summary>
-    public static async Task<bool> IsFromNodeAsync(HttpContext context, X509Certificate2 serviceCertificate)
+    /// <summary>True when the request came over TLS with a current, endorsed node certificate (asks for it if not yet known).</summary>
+    public static async Task<bool> IsFromNodeAsync(HttpContext context, LedgerService ledger)
     {
-        return IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), serviceCertificate);
+        return IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), ledger);
     }
 }

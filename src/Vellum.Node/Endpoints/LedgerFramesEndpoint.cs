@@ -29,9 +29,9 @@ internal static class LedgerFramesEndpoint
             return;
         }
 
-        if (!NodeCaller.IsEndorsedNode(certificate, ledger.Service.Certificate))
+        if (!NodeCaller.IsEndorsedNode(certificate, ledger))
         {
-            await AclResponses.Error(context, 403, "Forbidden", "Only members fetch ledger frames: this certificate is not a node certificate of this service.").ConfigureAwait(false);
+            await AclResponses.Error(context, 403, "Forbidden", "Only members fetch ledger frames: this certificate is not a current node certificate of this service.").ConfigureAwait(false);
             return;
         }
 

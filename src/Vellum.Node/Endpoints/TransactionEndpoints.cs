@@ -151,7 +151,16 @@ internal static class TransactionEndpoints
             return;
         }
 
-        var id = await ledger.AppendEntryAsync(collectionId, contents, tags, context.RequestAborted).ConfigureAwait(false);
+        var caller = ClientIdentity.Of(context);
+        if (await ledger.TryAppendEntryAsync(caller.UserId, caller.UsersVersion, collectionId, contents, tags, context.RequestAborted).ConfigureAwait(false) is not { } id)
+        {
+            // The caller was removed or demoted after its roles were checked, before the entry was sequenced.
+            var gone = ledger.Users.RolesOf(caller.UserId).Count == 0;
+            await AclResponses.Error(context, gone ? 401 : 403, gone ? "InvalidAuthenticationInfo" : "NotAllowed",
+                gone ? $"User {caller.UserId} was removed before this entry was written." : $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
+            return;
+        }
+
         context.Response.Headers[AclResponses.TransactionIdHeader] = id.ToString();
         if (!waitForCommit)
         {

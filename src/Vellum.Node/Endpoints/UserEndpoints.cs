@@ -142,9 +142,9 @@ internal static class UserEndpoints
             }
         }
 
-        if (await ledger.ChangeUserAsync(userId, roles, context.RequestAborted).ConfigureAwait(false) is { } refused)
+        if (await ledger.ChangeUserAsync(ClientIdentity.Of(context).UserId, userId, roles, context.RequestAborted).ConfigureAwait(false) is { } refused)
         {
-            await AclResponses.Error(context, 400, refused.Code, refused.Message).ConfigureAwait(false);
+            await AclResponses.Error(context, refused.Status, refused.Code, refused.Message).ConfigureAwait(false);
             return;
         }
 
@@ -164,9 +164,9 @@ internal static class UserEndpoints
             return;
         }
 
-        if (await ledger.ChangeUserAsync(userId, [], context.RequestAborted).ConfigureAwait(false) is { } refused)
+        if (await ledger.ChangeUserAsync(ClientIdentity.Of(context).UserId, userId, [], context.RequestAborted).ConfigureAwait(false) is { } refused)
         {
-            await AclResponses.Error(context, 400, refused.Code, refused.Message).ConfigureAwait(false);
+            await AclResponses.Error(context, refused.Status, refused.Code, refused.Message).ConfigureAwait(false);
             return;
         }
 

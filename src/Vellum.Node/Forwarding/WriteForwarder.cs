@@ -43,12 +43,12 @@ internal sealed class WriteForwarder : IDisposable
     private readonly int _bodyLimit;
     private readonly ILogger _logger;
 
-    /// <param name="nodeCertificate">This node's certificate with its private key (the TLS client certificate).</param>
+    /// <param name="nodeCertificate">This node's certificate with its private key (the TLS client certificate; renewable).</param>
     /// <param name="serviceCertificate">The service identity the primary's server certificate must chain to.</param>
     /// <param name="timeout">Longest wait for the primary's answer.</param>
     /// <param name="bodyLimit">Largest request body that can be replayed (the node's body limit).</param>
     /// <param name="logger">Where failures to reach the primary are logged.</param>
-    public WriteForwarder(X509Certificate2 nodeCertificate, X509Certificate2 serviceCertificate, TimeSpan timeout, int bodyLimit, ILogger logger)
+    public WriteForwarder(NodeTlsCertificate nodeCertificate, X509Certificate2 serviceCertificate, TimeSpan timeout, int bodyLimit, ILogger logger)
     {
         var handler = new SocketsHttpHandler
         {
@@ -58,14 +58,19 @@ internal sealed class WriteForwarder : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = timeout < TimeSpan.FromSeconds(5) ? timeout : TimeSpan.FromSeconds(5),
             PooledConnectionIdleTimeout = IdleTimeout,
+            // A busy connection is never idle; recycling it hourly bounds how long it presents a renewed-away certificate.
+            PooledConnectionLifetime = TimeSpan.FromHours(1),
             // HTTP/2 multiplexes the forwarded writes; more than one connection once the primary's stream limit is hit.
             EnableMultipleHttp2Connections = true,
             SslOptions = new SslClientAuthenticationOptions
             {
-                ClientCertificates = new X509CertificateCollection { nodeCertificate },
+                // Selected per handshake: a renewed node certificate is presented on new connections.
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => nodeCertificate.Certificate,
                 RemoteCertificateValidationCallback = (_, certificate, _, _) => ServiceCertificatePin.Accepts(certificate, serviceCertificate),
-                // Our CA publishes no revocation lists; checking would only wait on the network and fail.
+                // Our CA publishes no revocation lists; checking would only wait on the network and fail. Nor may the
+                // chain built for the server's certificate fetch the AIA URLs in it.
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
             },
         };
 

@@ -126,9 +126,13 @@ public sealed partial class LedgerService
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             SslOptions = new System.Net.Security.SslClientAuthenticationOptions
             {
-                ClientCertificates = [Node.CreateTlsCertificate()],
+                // Selected per handshake: a renewed node certificate is presented on new connections.
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => Tls.Certificate,
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                    certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, service),
+                    certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, service) && CertificateValidity.IsCurrent(c, DateTimeOffset.UtcNow),
+                // The chain SslStream builds before that callback must not go online (AIA URLs, revocation lists).
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
             },
         };
         var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };

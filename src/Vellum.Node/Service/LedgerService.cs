@@ -24,6 +24,10 @@ public sealed partial class LedgerService : IAsyncDisposable
     private readonly HashSet<string> _collections;
     private readonly HashSet<string> _tags;
     private readonly SemaphoreSlim _userChanges = new(1, 1);
+
+    // Entry writes between their role check and their sequencing, in two halves (see EnterWriteGate).
+    private readonly long[] _writeGate = new long[2];
+    private int _writeGateHalf;
     private readonly LedgerSecret _secret;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> _peers = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PeerStatus> _peerStatus = new(StringComparer.Ordinal);
@@ -32,15 +36,20 @@ public sealed partial class LedgerService : IAsyncDisposable
     private long _usersAppliedTo;
     private Task _bootstrap = Task.CompletedTask;
     private Task _discovery = Task.CompletedTask;
+    private Task _renewal = Task.CompletedTask;
+    private NodeIdentity _currentNode;
     private readonly CancellationTokenSource _stopping = new();
     private DataFolderLock? _folderLock;
 
-    private LedgerService(NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, LedgerSecret secret, bool isPrivate, LedgerStore store)
+    private LedgerService(
+        NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, NodeTlsCertificate tls, LedgerSecret secret, bool isPrivate, LedgerStore store)
     {
         Options = options;
         Data = data;
         Service = service;
         Node = node;
+        _currentNode = node;
+        Tls = tls;
         _secret = secret;
         IsPrivate = isPrivate;
         Store = store;
@@ -54,7 +63,11 @@ public sealed partial class LedgerService : IAsyncDisposable
 
     public ServiceIdentity Service { get; }
 
+    /// <summary>The node identity the node started with: it signs the ledger (a renewal keeps the key).</summary>
     public NodeIdentity Node { get; }
+
+    /// <summary>The node certificate presented in TLS, client port and node channel; renewed while the node runs.</summary>
+    public NodeTlsCertificate Tls { get; }
 
     public bool IsPrivate { get; }
 
@@ -273,6 +286,8 @@ public sealed partial class LedgerService : IAsyncDisposable
         }
 
         var (service, node, secret, isPrivate) = data.OpenOrCreate(options.IsPrivate, nodeOptions);
+        node = RenewNodeCertificateIfDue(data, service, node, logger);
+        var tls = new NodeTlsCertificate(node);
         var storeOptions = new LedgerStoreOptions
         {
             LedgerDirectory = data.Ledger,
@@ -292,6 +307,7 @@ public sealed partial class LedgerService : IAsyncDisposable
                 Members = options.Join ? [] : [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
                 WalPath = Path.Combine(data.State, "raft"),
                 NodeIdentity = node,
+                TlsCertificate = tls,
                 ServiceCertificate = service.Certificate,
                 SnapshotInterval = options.SnapshotInterval,
                 // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
@@ -302,7 +318,8 @@ public sealed partial class LedgerService : IAsyncDisposable
         }
 
         var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node), logger, replication);
-        var ledger = new LedgerService(options, data, service, node, secret, isPrivate, store) { _logger = logger };
+        var ledger = new LedgerService(options, data, service, node, tls, secret, isPrivate, store) { _logger = logger };
+        ledger._renewal = Task.Run(ledger.RenewWhileRunningAsync, CancellationToken.None);
         ledger.LoadPeers();
         ledger.ReplayUserChanges(store.DurableSeqno);
         if (replication is not null)
@@ -335,6 +352,70 @@ public sealed partial class LedgerService : IAsyncDisposable
 
         await ledger.BootstrapAdministratorsAsync(logger, cancellationToken).ConfigureAwait(false);
         return ledger;
+    }
+
+    /// <summary>
+    /// Node certificates expire (a year by default) and are refused once they have; every member holds the service key,
+    /// so a node renews its own when it starts with less than a third of the lifetime left: a new certificate for the
+    /// same key (same node id), written atomically over <c>credentials/node_cert.pem</c>. A rolling restart of the
+    /// members within the last third of the year so renews every certificate without stopping the service.
+    /// </summary>
+    private static NodeIdentity RenewNodeCertificateIfDue(DataDirectory data, ServiceIdentity service, NodeIdentity node, ILogger logger, bool disposeOld = true)
+    {
+        if (!node.ShouldRenew(DateTimeOffset.UtcNow) || !service.HasPrivateKey)
+        {
+            return node;
+        }
+
+        var renewed = node.Renew(service);
+        var temporary = data.NodeCertificate + ".tmp";
+        File.WriteAllText(temporary, renewed.ExportCertificatePem(), Encoding.ASCII);
+        File.Move(temporary, data.NodeCertificate, overwrite: true);
+        LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), data.NodeCertificate);
+        if (disposeOld)
+        {
+            node.Dispose();
+        }
+
+        return renewed;
+    }
+
+    /// <summary>
+    /// Every <see cref="NodeOptions.NodeCertificateCheckInterval"/>, renews the node certificate once less than a third
+    /// of its lifetime is left (see <see cref="RenewNodeCertificateIfDue"/>) and presents the new one on every new TLS
+    /// connection, client port and node channel alike: no restart, no downtime. Connections already open keep the
+    /// old one, which is still valid for months by then.
+    /// </summary>
+    private async Task RenewWhileRunningAsync()
+    {
+        using var timer = new PeriodicTimer(Options.NodeCertificateCheckInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                try
+                {
+                    var renewed = RenewNodeCertificateIfDue(Data, Service, _currentNode, _logger, disposeOld: false);
+                    if (!ReferenceEquals(renewed, _currentNode))
+                    {
+                        Tls.Replace(renewed);
+                        if (!ReferenceEquals(_currentNode, Node))
+                        {
+                            _currentNode.Dispose();
+                        }
+
+                        _currentNode = renewed;
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+                {
+                    LogMessages.NodeCertificateRenewalFailed(_logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>Applies the user changes written since the last call (up to <paramref name="lastSeqno"/>) to the user table.</summary>
@@ -450,33 +531,132 @@ public sealed partial class LedgerService : IAsyncDisposable
         }
     }
 
-    /// <summary>Appends an application entry with a fresh LedgerEntryV1 claim (so its receipt binds the contents).</summary>
+    /// <summary>
+    /// Appends an application entry with a fresh LedgerEntryV1 claim (so its receipt binds the contents), with no
+    /// check of who asks: for the node's own writes and tests. Requests go through <see cref="TryAppendEntryAsync"/>.
+    /// </summary>
     public ValueTask<TxId> AppendEntryAsync(string collectionId, byte[] contents, IReadOnlyList<string> tags, CancellationToken cancellationToken) =>
         Store.AppendAsync(new UserEntry(collectionId, tags, contents, [EntryClaim.NewLedgerEntry()]), cancellationToken);
 
     /// <summary>
-    /// Sets (or with no roles, removes) a user's roles through a user-management transaction. Refuses to remove the
-    /// last Administrator. Serialized, so that check holds. Returns null or an error.
+    /// Appends an entry for <paramref name="callerId"/>, whose roles were read when <see cref="UserTable.Version"/>
+    /// was <paramref name="usersVersion"/>: if the user table changed since, the caller must still be able to write
+    /// at the moment the entry is sequenced. Null (nothing written) when it no longer can.
     /// </summary>
-    public async Task<(string Code, string Message)?> ChangeUserAsync(string userId, IReadOnlyList<string> roles, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The check and the sequencing happen inside the write gate (<see cref="EnterWriteGate"/>), which a change that
+    /// takes roles away drains before it is itself sequenced: so every entry of a caller either is sequenced before
+    /// its demotion or is refused. The cost on the path of a write is two interlocked operations and a version
+    /// compare; the roles are looked up again only when the table changed meanwhile.
+    /// </remarks>
+    public async ValueTask<TxId?> TryAppendEntryAsync(
+        string callerId, long usersVersion, string collectionId, byte[] contents, IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        ValueTask<TxId> append;
+        var slot = EnterWriteGate();
+        try
+        {
+            if (Users.Version != usersVersion && !Roles.CanWrite(Users.RolesOf(callerId)))
+            {
+                return null;
+            }
+
+            // Sequenced before this returns (the store assigns the seqno synchronously); only the wait for durability is left.
+            append = AppendEntryAsync(collectionId, contents, tags, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _writeGate[slot]);
+        }
+
+        return await append.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sets (or with no roles, removes) a user's roles through a user-management transaction, for
+    /// <paramref name="callerId"/> (null: the node itself, when it makes its first Administrators). Serialized, so
+    /// that the checks hold when the change is written: the caller must still be an Administrator (a caller removed
+    /// or demoted while its request waited is refused: 401 if gone, 403 if demoted), and the last Administrator who
+    /// can sign in (<see cref="UserTable.CanSignIn"/>) cannot lose the role (400). Returns null or the refusal.
+    /// </summary>
+    public async Task<UserChangeRefusal?> ChangeUserAsync(string? callerId, string userId, IReadOnlyList<string> roles, CancellationToken cancellationToken)
     {
         await _userChanges.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var current = Users.RolesOf(userId);
-            if (current.Contains(Roles.Administrator) && !roles.Contains(Roles.Administrator) && Users.CountWithRole(Roles.Administrator) == 1)
+            if (callerId is not null && Users.RolesOf(callerId) is var callerRoles && !Roles.CanManageUsers(callerRoles))
             {
-                return ("CannotRemoveLastAdministrator", "The ledger must keep at least one Administrator.");
+                return callerRoles.Count == 0
+                    ? new UserChangeRefusal(401, "InvalidAuthenticationInfo", $"User {callerId} was removed before this change was made.")
+                    : new UserChangeRefusal(403, "NotAllowed", $"User {callerId} is no longer an Administrator.");
+            }
+
+            var current = Users.RolesOf(userId);
+            if (UserTable.CanSignIn(userId) && current.Contains(Roles.Administrator) && !roles.Contains(Roles.Administrator) &&
+                Users.CountSignInWithRole(Roles.Administrator) == 1)
+            {
+                return new UserChangeRefusal(400, "CannotRemoveLastAdministrator",
+                    "The ledger must keep at least one Administrator who can sign in (a certificate user; object ids cannot sign in yet).");
             }
 
             var change = new UserChangeEntry(userId, roles);
-            await Store.AppendAsync(change, cancellationToken).ConfigureAwait(false);
-            Users.Apply(change);
+            Users.BeginChange(userId, roles);
+            try
+            {
+                if (current.Any(role => !roles.Contains(role)))
+                {
+                    // Roles are taken away: entries already past their check are sequenced before this change.
+                    await DrainWriteGateAsync().ConfigureAwait(false);
+                }
+
+                await Store.AppendAsync(change, cancellationToken).ConfigureAwait(false);
+                Users.Apply(change);
+            }
+            finally
+            {
+                Users.EndChange();
+            }
+
             return null;
         }
         finally
         {
             _userChanges.Release();
+        }
+    }
+
+    /// <summary>
+    /// Counts an entry write in the current half of the gate; the caller decrements the slot it got once the entry
+    /// is sequenced (or refused). Two halves, as in sleepable RCU: a drain flips the half new writers use and waits
+    /// only for the old half to empty, so a steady stream of writes cannot starve it.
+    /// </summary>
+    private int EnterWriteGate()
+    {
+        var slot = Volatile.Read(ref _writeGateHalf);
+        Interlocked.Increment(ref _writeGate[slot]);
+        return slot;
+    }
+
+    /// <summary>
+    /// Waits until every entry write that might have checked its roles before the pending change was published is
+    /// sequenced. A write that enters the gate after the flip reads the new <see cref="UserTable.Version"/> (both
+    /// sides use interlocked operations, which are full fences), so it re-checks its roles.
+    /// </summary>
+    private async Task DrainWriteGateAsync()
+    {
+        var old = Interlocked.Exchange(ref _writeGateHalf, Volatile.Read(ref _writeGateHalf) ^ 1);
+        var spins = 0;
+        while (Volatile.Read(ref _writeGate[old]) != 0)
+        {
+            // A write holds the gate only while it is checked and sequenced (microseconds).
+            if (++spins < 100)
+            {
+                await Task.Yield();
+            }
+            else
+            {
+                await Task.Delay(1).ConfigureAwait(false);
+            }
         }
     }
 
@@ -506,11 +686,17 @@ public sealed partial class LedgerService : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _discovery.ConfigureAwait(false);
+        await _renewal.ConfigureAwait(false);
         await _bootstrap.ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         Service.Dispose();
         Node.Dispose();
+        if (!ReferenceEquals(_currentNode, Node))
+        {
+            _currentNode.Dispose();
+        }
+
         _secret.Dispose();
         _userChanges.Dispose();
         _peerClient?.Dispose();
@@ -550,12 +736,15 @@ public sealed partial class LedgerService : IAsyncDisposable
             using var certificate = X509Certificate2.CreateFromPem(pem);
             var fingerprint = CertificateFingerprint.Compute(certificate);
             File.WriteAllText(Path.Combine(members, fingerprint + ".pem"), certificate.ExportCertificatePem() + "\n", Encoding.ASCII);
-            await ChangeUserAsync(fingerprint, [Roles.Administrator], cancellationToken).ConfigureAwait(false);
+            await ChangeUserAsync(callerId: null, fingerprint, [Roles.Administrator], cancellationToken).ConfigureAwait(false);
         }
 
         await Store.WaitForCommitAsync(Store.LastSeqno, cancellationToken).ConfigureAwait(false);
     }
 }
+
+/// <summary>Why a user change was refused: the HTTP status, the ACL error code and a message.</summary>
+public sealed record UserChangeRefusal(int Status, string Code, string Message);
 
 /// <summary>What a joining node receives: see <see cref="LedgerService.Material"/>.</summary>
 public sealed record JoinMaterial(string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType, IReadOnlyList<(string NodeAddress, Uri Url)> Members);

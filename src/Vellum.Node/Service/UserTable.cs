@@ -1,4 +1,5 @@
 using Vellum.Core.Entries;
+using Vellum.Core.Identity;
 
 namespace Vellum.Node.Service;
 
@@ -6,16 +7,32 @@ namespace Vellum.Node.Service;
 /// Users and their roles: the state left by replaying every user-management transaction in seqno order.
 /// Reads are lock-free on an immutable snapshot; changes are applied once durable.
 /// </summary>
+/// <remarks>
+/// A change that takes roles away counts from the moment it is being written, not from when it is durable:
+/// <see cref="BeginChange"/> publishes it as pending, and while it is, <see cref="RolesOf"/> answers the roles the
+/// user holds both before and after it. So a revoked caller is refused as soon as its revocation is sequenced, and a
+/// grant takes effect only once durable. <see cref="Version"/> moves on every change (pending, applied or dropped),
+/// so a request authorized earlier can tell cheaply whether its roles may have changed since.
+/// </remarks>
 public sealed class UserTable
 {
     private readonly Lock _lock = new();
     private volatile Dictionary<string, string[]> _users = new(StringComparer.Ordinal);
+    private volatile PendingChange? _pending;
+    private long _version;
 
     /// <summary>Number of users.</summary>
     public int Count => _users.Count;
 
-    /// <summary>The roles of <paramref name="userId"/> (normalized), or an empty list.</summary>
-    public IReadOnlyList<string> RolesOf(string userId) => _users.TryGetValue(userId, out var roles) ? roles : [];
+    /// <summary>Moves on every change; read it before <see cref="RolesOf"/> to know later whether the roles read may be stale.</summary>
+    public long Version => Interlocked.Read(ref _version);
+
+    /// <summary>The roles of <paramref name="userId"/> (normalized), or an empty list; less any a pending change takes away.</summary>
+    public IReadOnlyList<string> RolesOf(string userId)
+    {
+        IReadOnlyList<string> roles = _users.TryGetValue(userId, out var held) ? held : [];
+        return _pending is { } pending && pending.UserId == userId ? roles.Where(pending.Roles.Contains).ToArray() : roles;
+    }
 
     /// <summary>Every user and roles, ordered by id.</summary>
     public IReadOnlyList<KeyValuePair<string, string[]>> All()
@@ -23,6 +40,20 @@ public sealed class UserTable
         var list = _users.ToList();
         list.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
         return list;
+    }
+
+    /// <summary>Publishes a change being written (one at a time: user changes are serialized by the caller).</summary>
+    public void BeginChange(string userId, IReadOnlyList<string> roles)
+    {
+        _pending = new PendingChange(userId, [.. roles]);
+        Interlocked.Increment(ref _version);
+    }
+
+    /// <summary>Ends the pending change: applied (see <see cref="Apply"/>) or dropped because writing it failed.</summary>
+    public void EndChange()
+    {
+        _pending = null;
+        Interlocked.Increment(ref _version);
     }
 
     /// <summary>Applies a durable user change.</summary>
@@ -41,9 +72,20 @@ public sealed class UserTable
             }
 
             _users = next;
+            Interlocked.Increment(ref _version);
         }
     }
 
-    /// <summary>Ids of users holding <paramref name="role"/>.</summary>
-    public int CountWithRole(string role) => _users.Values.Count(r => r.Contains(role));
+    /// <summary>How many users hold <paramref name="role"/> and can sign in (<see cref="CanSignIn"/>).</summary>
+    public int CountSignInWithRole(string role) => _users.Count(u => CanSignIn(u.Key) && u.Value.Contains(role));
+
+    /// <summary>
+    /// Whether a user id names a principal that can authenticate with the authentication this node has: today only
+    /// certificate fingerprints (mutual TLS). Object ids (GUIDs) may hold roles, as in ACL, but nobody can sign in as
+    /// one until token (Entra ID / OIDC) authentication exists; when it does, object ids count here whenever a token
+    /// issuer is configured.
+    /// </summary>
+    public static bool CanSignIn(string userId) => userId.Length == CertificateFingerprint.Length && CertificateFingerprint.TryNormalize(userId, out _);
+
+    private sealed record PendingChange(string UserId, string[] Roles);
 }

@@ -37,7 +37,7 @@ public sealed class ServiceIdentityTests
         var aki = Assert.Single(cert.Extensions.OfType<X509AuthorityKeyIdentifierExtension>());
         Assert.Equal(ski.SubjectKeyIdentifierBytes.ToArray(), aki.KeyIdentifier!.Value.ToArray());
 
-        Assert.Equal(TimeSpan.FromDays(365), cert.NotAfter - cert.NotBefore);
+        Assert.Equal(TimeSpan.FromDays(3653), cert.NotAfter - cert.NotBefore);
         Assert.InRange(cert.NotBefore.ToUniversalTime(), DateTime.UtcNow.AddMinutes(-10), DateTime.UtcNow);
         Assert.True(CertificateEndorsement.IsEndorsedBy(cert, cert));
     }
@@ -63,7 +63,7 @@ public sealed class ServiceIdentityTests
     {
         var options = new ServiceIdentityOptions();
         Assert.Equal("CN=Vellum Service", options.SubjectName);
-        Assert.Equal(TimeSpan.FromDays(365), options.Validity);
+        Assert.Equal(TimeSpan.FromDays(3653), options.Validity);
         Assert.Null(options.NotBefore);
     }
 
