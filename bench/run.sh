@@ -18,10 +18,9 @@ PRIVATE_PORT=$((NODE_PORT + 1))
 PG_PORT=${PG_PORT:-55432}
 BUDGET=${BUDGET:-840}
 read -ra CLIENTS <<< "${CLIENT_COUNTS:-1 16 256 1024}"
-# HTTP/2: 32 connections at every client count. A node allows 32 concurrent streams per connection
-# (NodeOptions.MaxStreamsPerConnection), and 1,024 clients over 32 connections are 32 streams each, so no request
-# queues in the client for a free stream. (Runs before issue #12 used 16 connections under Kestrel's 100 streams.)
-CONNECTIONS=32
+# HTTP/2: 16 connections at every client count. Kestrel allows 100 concurrent streams per connection, and 1,024
+# clients over 16 connections are 64 streams each, so no request queues in the client for a free stream.
+CONNECTIONS=16
 REQUEST_TIMEOUT=10
 PG_BIN=/usr/lib/postgresql/15/bin
 
@@ -305,7 +304,7 @@ w(f"| Code | `{env['COMMIT']}` |")
 w(f"| Date | {env['START_DATE']}; the whole script took {int(env['ELAPSED']) // 60} min {int(env['ELAPSED']) % 60} s |")
 w(f"| Load average (1, 5, 15 min) | {env['LOAD_START']} at the start, {env['LOAD_END']} at the end |")
 w(f"| Runs | {env['WARMUP']} s warm-up, {env['DURATION']} s measured, `--timeout {env['REQUEST_TIMEOUT']}`, 256-byte contents, one collection |")
-w(f"| HTTP | HTTP/2, {env['CONNECTIONS']} TLS connections at every client count (1,024 clients = 32 streams per connection, the node's limit); the HTTP/1.1 run has one connection per client |")
+w(f"| HTTP | HTTP/2, {env['CONNECTIONS']} TLS connections at every client count (1,024 clients = 64 streams per connection, under Kestrel's 100); the HTTP/1.1 run has one connection per client |")
 w(f"| Node | `vellum start --benchmark-endpoints`, Public ledger (fresh data folder, grown by the runs before each one); the Private ÷ Public runs on fresh nodes of each type, alternated twice |")
 w(f"| PostgreSQL | {env['PG_VERSION']} from Debian, fresh cluster, `synchronous_commit=on` (fsync on), `max_connections=1100`; one connection per client |")
 w("")

@@ -58,10 +58,16 @@ public sealed class NodeOptions
     public int PageSize { get; init; } = 100;
 
     /// <summary>
-    /// Most HTTP/2 streams (concurrent requests) on one connection (default 32; Kestrel's own default is 100). Each can
-    /// hold a response Kestrel buffers while the client does not read it.
+    /// Most HTTP/2 streams (concurrent requests) on one connection (default 100, Kestrel's own). Each can hold a response
+    /// Kestrel buffers while the client does not read it (a list page is streamed, so that is at most its flush size).
     /// </summary>
-    public int MaxStreamsPerConnection { get; init; } = 32;
+    /// <remarks>
+    /// Not lower by default: a client may open streams before the node's SETTINGS reach it, and clients assume 100
+    /// until then (RFC 9113 §6.5.2 recommends no less). With 32, a burst of 128 concurrent POSTs on a fresh
+    /// connection from .NET's HttpClient got streams refused and then the whole connection closed with
+    /// STREAM_CLOSED, when the client's body frames for a refused stream reached Kestrel.
+    /// </remarks>
+    public int MaxStreamsPerConnection { get; init; } = 100;
 
     /// <summary>
     /// Most client connections open at once (default 4,096); a connection over it is closed at once. Bounds the sockets

@@ -23,10 +23,10 @@ public sealed class ConnectionLimitTests(ConnectionLimitTests.Node node) : IClas
     }
 
     [Fact]
-    public void The_defaults_are_32_streams_a_connection_and_4096_connections()
+    public void The_defaults_are_100_streams_a_connection_and_4096_connections()
     {
         var options = new NodeOptions { DataDirectory = "unused" };
-        Assert.Equal((32, 4096), (options.MaxStreamsPerConnection, options.MaxConcurrentConnections));
+        Assert.Equal((100, 4096), (options.MaxStreamsPerConnection, options.MaxConcurrentConnections));
     }
 
     [Fact]

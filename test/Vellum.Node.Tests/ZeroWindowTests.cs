@@ -62,12 +62,14 @@ public sealed class ZeroWindowTests(NodeFixture node) : IClassFixture<NodeFixtur
             Assert.Equal(HttpStatusCode.OK, current.StatusCode);
         }
 
-        // Measured on a 2-core machine: about 2.5 MiB held with streamed pages; 564 MiB when every stream held its page
-        // of 4.9 MB (the probe's 0.7 GB RSS). The node runs in this process, which runs no other test meanwhile.
+        // Measured on a 2-core machine: 10-11 MiB held by 100 streams with streamed pages (2.5 MiB by 32 streams);
+        // 91 MiB when each stream first read its page's 100 entries and then streamed them; 564 MiB when every stream
+        // held its whole page of 4.9 MB (the probe's 0.7 GB RSS). The node runs in this process, which runs no other
+        // test meanwhile.
         var held = GC.GetTotalMemory(forceFullCollection: true) - before;
         Assert.True(held < 64L * 1024 * 1024, $"{streams} zero-window streams of one connection ({h2.Answered} answered) hold {held / (1024 * 1024)} MiB");
         Assert.True(h2.Answered >= streams, $"{h2.Answered} of {streams} streams answered");
-        Assert.True(h2.MaxConcurrentStreams <= 32, $"the node allows {h2.MaxConcurrentStreams} streams per connection");
+        Assert.True(h2.MaxConcurrentStreams <= 100, $"the node allows {h2.MaxConcurrentStreams} streams per connection");
     }
 
     /// <summary>

@@ -352,15 +352,17 @@ internal static class TransactionEndpoints
         // A tag's postings may lie mostly in other collections: a page examines at most ten pages' worth of them and
         // links on from where it stopped (possibly with no entry yet), so one request's work stays bounded.
         var pageSize = ledger.Options.PageSize;
-        var entries = ledger.Store.ReadEntries(collectionId, tag, from, to, pageSize, 10 * pageSize, out var next);
+        var seqnos = ledger.Store.FindEntries(collectionId, tag, from, to, pageSize, 10 * pageSize, out var next);
 
-        // Written entry by entry: a page also ends at EntryPage.MaxBytes of JSON, and the entry left out starts the next.
+        // Read and written one entry at a time, so that a client that does not read holds one entry, not a page; a
+        // page also ends at EntryPage.MaxBytes of JSON, and the entry left out starts the next.
         using var page = new EntryPage(context);
-        foreach (var (id, entry) in entries)
+        foreach (var seqno in seqnos)
         {
+            var (id, entry) = ledger.Store.ReadUserEntry(seqno);
             if (!await page.TryAddAsync(id, entry).ConfigureAwait(false))
             {
-                next = id.Seqno;
+                next = seqno;
                 break;
             }
         }

@@ -179,12 +179,30 @@ public sealed partial class LedgerStore
     public List<(TxId Id, UserEntry Entry)> ReadEntries(
         string collectionId, string? tag, long fromSeqno, long toSeqno, int pageSize, int examineLimit, out long nextSeqno)
     {
+        var seqnos = FindEntries(collectionId, tag, fromSeqno, toSeqno, pageSize, examineLimit, out nextSeqno);
+        var page = new List<(TxId Id, UserEntry Entry)>(seqnos.Count);
+        foreach (var seqno in seqnos)
+        {
+            page.Add(ReadUserEntry(seqno));
+        }
+
+        return page;
+    }
+
+    /// <summary>
+    /// The seqnos of the page <see cref="ReadEntries"/> would return, with the same bounds and the same
+    /// <paramref name="nextSeqno"/>, without holding the entries: a caller that writes a page as it reads it
+    /// (<see cref="ReadUserEntry"/> one at a time) keeps one entry in memory, not the page.
+    /// </summary>
+    public List<long> FindEntries(
+        string collectionId, string? tag, long fromSeqno, long toSeqno, int pageSize, int examineLimit, out long nextSeqno)
+    {
         ArgumentNullException.ThrowIfNull(collectionId);
         ArgumentOutOfRangeException.ThrowIfLessThan(pageSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(examineLimit, 1);
         var (kind, key) = tag is null ? (LedgerIndex.CollectionKind, collectionId) : (LedgerIndex.TagKind, tag);
         var last = Math.Min(toSeqno, DurableSeqno);
-        var page = new List<(TxId Id, UserEntry Entry)>(Math.Min(pageSize, 1024));
+        var page = new List<long>(Math.Min(pageSize, 1024));
         var examined = 0;
         var cursor = fromSeqno;
         nextSeqno = 0;
@@ -212,6 +230,8 @@ public sealed partial class LedgerStore
 
                 examined++;
                 cursor = seqno + 1;
+                // A tag's posting may lie in another collection: the entry's public section says which (its contents
+                // are not decrypted here; the caller reads the entries it keeps).
                 var body = ReadBody(seqno);
                 if (!EntryHeader.TryRead(body, out var header, out var error) ||
                     !UserEntry.TryDecodePublic(body, header, out var entryCollection, out _, out error))
@@ -221,7 +241,7 @@ public sealed partial class LedgerStore
 
                 if (entryCollection != collectionId)
                 {
-                    continue; // a tag's posting in another collection
+                    continue;
                 }
 
                 if (page.Count == pageSize)
@@ -230,7 +250,7 @@ public sealed partial class LedgerStore
                     return page;
                 }
 
-                page.Add(DecodeUserEntry(seqno, body));
+                page.Add(seqno);
             }
         }
 
