@@ -231,17 +231,22 @@ public sealed partial class LedgerStore
                 examined++;
                 cursor = seqno + 1;
                 // A tag's posting may lie in another collection: the entry's public section says which (its contents
-                // are not decrypted here; the caller reads the entries it keeps).
-                var body = ReadBody(seqno);
-                if (!EntryHeader.TryRead(body, out var header, out var error) ||
-                    !UserEntry.TryDecodePublic(body, header, out var entryCollection, out _, out error))
+                // are not decrypted here; the caller reads the entries it keeps). A collection's postings are its
+                // entries by construction (LedgerIndex files each entry under its decoded collection id), so a plain
+                // listing reads each entry once, in the caller.
+                if (kind == LedgerIndex.TagKind)
                 {
-                    throw new LedgerCorruptException($"transaction {seqno} is not a readable user entry: {error}");
-                }
+                    var body = ReadBody(seqno);
+                    if (!EntryHeader.TryRead(body, out var header, out var error) ||
+                        !UserEntry.TryDecodePublic(body, header, out var entryCollection, out _, out error))
+                    {
+                        throw new LedgerCorruptException($"transaction {seqno} is not a readable user entry: {error}");
+                    }
 
-                if (entryCollection != collectionId)
-                {
-                    continue;
+                    if (entryCollection != collectionId)
+                    {
+                        continue;
+                    }
                 }
 
                 if (page.Count == pageSize)
