@@ -368,9 +368,7 @@ public sealed partial class LedgerService : IAsyncDisposable
         }
 
         var renewed = node.Renew(service);
-        var temporary = data.NodeCertificate + ".tmp";
-        File.WriteAllText(temporary, renewed.ExportCertificatePem(), Encoding.ASCII);
-        File.Move(temporary, data.NodeCertificate, overwrite: true);
+        Vellum.Storage.IO.Durability.WriteFileAtomic(data.NodeCertificate, Encoding.ASCII.GetBytes(renewed.ExportCertificatePem()));
         LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), data.NodeCertificate);
         if (disposeOld)
         {
