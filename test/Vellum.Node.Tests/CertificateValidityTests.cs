@@ -60,3 +60,38 @@ public sealed class CertificateValidityTests(NodeFixture node) : IClassFixture<N
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
     }
 }
+
+/// <summary>
+/// <see cref="NodeOptions.CheckUserCertificateValidity"/> off (CCF's behaviour: user certificates are trusted by
+/// fingerprint whatever their dates): an expired registered user certificate is served.
+/// </summary>
+public sealed class UncheckedUserValidityTests(UncheckedUserValidityTests.Fixture node) : IClassFixture<UncheckedUserValidityTests.Fixture>
+{
+    [Fact]
+    public async Task An_expired_registered_user_certificate_is_served_when_validity_is_not_checked()
+    {
+        var start = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var made = new CertificateRequest("CN=Expired user", key, HashAlgorithmName.SHA256).CreateSelfSigned(start, start.AddMonths(1));
+        using var expired = X509CertificateLoader.LoadPkcs12(made.Export(X509ContentType.Pkcs12), null);
+        using (var response = await node.Admin.PatchAsync(
+            $"/app/users/{NodeFixture.Fingerprint(expired)}?api-version={NodeFixture.Version}", NodeFixture.Json("""{"assignedRole":"Reader"}""", "application/merge-patch+json")))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        using var read = await node.Client(expired).GetAsync($"/app/collections?api-version={NodeFixture.Version}");
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    public sealed class Fixture : NodeFixture
+    {
+        protected override NodeOptions CreateOptions(string data) => new()
+        {
+            DataDirectory = data,
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            SignatureDelay = TimeSpan.FromMilliseconds(20),
+            CheckUserCertificateValidity = false,
+        };
+    }
+}
