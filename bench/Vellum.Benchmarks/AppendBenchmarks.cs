@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
 using Vellum.Core.Entries;
-using Vellum.Storage.Ledger;
+using Vellum.Ledger;
 
 namespace Vellum.Benchmarks;
 
@@ -21,7 +21,7 @@ public class AppendBenchmarks
     private const int Appends = 4_000;
     private readonly UserEntry _entry = new(UserEntry.DefaultCollectionId, TempLedger.Contents());
     private TempLedger _ledger = null!;
-    private LedgerStore _store = null!;
+    private SingleNodeLedger _store = null!;
 
     [Params(false, true)]
     public bool Durable { get; set; }

@@ -1,6 +1,7 @@
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Identity;
+using Vellum.Ledger;
 using Vellum.Storage;
 using Vellum.Storage.Ledger;
 
@@ -31,7 +32,8 @@ internal sealed class TempLedger : IDisposable
 
     public bool IsPrivate { get; }
 
-    public LedgerStore Open(bool durable) => LedgerStore.Open(
+    /// <summary>Opens the ledger through the node's write path (sequencer, single-node consensus, applier).</summary>
+    public SingleNodeLedger Open(bool durable) => SingleNodeLedger.OpenAsync(
         new LedgerStoreOptions
         {
             LedgerDirectory = Data.Ledger,
@@ -39,8 +41,9 @@ internal sealed class TempLedger : IDisposable
             IsPrivate = IsPrivate,
             Durable = durable,
         },
+        new SequencerOptions { IsPrivate = IsPrivate },
         Secret,
-        new NodeRootSigner(Node));
+        new NodeRootSigner(Node)).GetAwaiter().GetResult();
 
     /// <summary>256 bytes of printable contents, as <c>vellum generate --contents-size 256</c> writes.</summary>
     public static byte[] Contents(int size = 256)
@@ -55,7 +58,7 @@ internal sealed class TempLedger : IDisposable
     }
 
     /// <summary>Appends <paramref name="count"/> entries with <paramref name="concurrency"/> appenders.</summary>
-    public static async Task AppendMany(LedgerStore store, UserEntry entry, int count, int concurrency)
+    public static async Task AppendMany(SingleNodeLedger store, UserEntry entry, int count, int concurrency)
     {
         var next = -1;
         var workers = new Task[concurrency];

@@ -34,8 +34,8 @@ public class VerifyBenchmarks
         try
         {
             TempLedger.AppendMany(store, new UserEntry(UserEntry.DefaultCollectionId, TempLedger.Contents()), Entries, 64).GetAwaiter().GetResult();
-            store.WaitForCommitAsync(store.LastSeqno).AsTask().GetAwaiter().GetResult();
-            _transactions = store.LastSeqno;
+            store.WaitForCommitAsync().AsTask().GetAwaiter().GetResult();
+            _transactions = store.Sequencer.LastSeqno;
         }
         finally
         {

@@ -30,8 +30,6 @@ internal static partial class LogMessages
     [LoggerMessage(3007, LogLevel.Error, "Leadership tracking stopped: the Raft node can no longer take part", EventName = "LeadershipTrackingFailed")]
     public static partial void LeadershipTrackingFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(3008, LogLevel.Information, "This node is the primary of view {View}; the ledger it inherits ends at seqno {Seqno}", EventName = "BecamePrimary")]
-    public static partial void BecamePrimary(ILogger logger, long view, long seqno);
 
     [LoggerMessage(3009, LogLevel.Information, "Raft snapshot at index {Index} (term {Term}, {Bytes} bytes of state); the WAL drops the entries before it", EventName = "SnapshotTaken")]
     public static partial void SnapshotTaken(ILogger logger, long index, long term, int bytes);
@@ -39,6 +37,4 @@ internal static partial class LogMessages
     [LoggerMessage(3010, LogLevel.Information, "The leader sent a snapshot at index {Index} (term {Term}); this node had applied up to {AppliedIndex} and catches up to it", EventName = "SnapshotReceived")]
     public static partial void SnapshotReceived(ILogger logger, long index, long term, long appliedIndex);
 
-    [LoggerMessage(3011, LogLevel.Information, "Caught up to the leader's snapshot: ledger at seqno {Seqno} (needed {Needed}), applied index {Index}", EventName = "SnapshotRestored")]
-    public static partial void SnapshotRestored(ILogger logger, long seqno, long needed, long index);
 }

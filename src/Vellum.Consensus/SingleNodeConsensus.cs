@@ -4,21 +4,28 @@ namespace Vellum.Consensus;
 
 /// <summary>
 /// Consensus for a deployment of one node: no network and no write-ahead log, because the ledger files already are
-/// the durable log. The node is always leader of a fixed term; each batch takes the next index after the applier's
-/// <see cref="IConsensusApplier.LastAppliedIndex"/> and is applied inline before <see cref="ReplicateAsync"/> returns.
+/// the durable log. The node is always leader of a fixed term; batches are applied in order, each with the next index
+/// after the applier's <see cref="IConsensusApplier.LastAppliedIndex"/>, by one writer thread of its own (the applier
+/// writes and fsyncs, and an fsync must not hold a thread-pool thread). A batch counts as committed once applied.
 /// </summary>
+/// <remarks>
+/// <see cref="BeginReplicateAsync"/> only queues, so a sequencer may hand over its next batch while the writer is
+/// still on the previous one.
+/// </remarks>
 public sealed class SingleNodeConsensus : IConsensusLog
 {
     // Used when the host gives no address: a single node has nobody to tell it to, but members need one.
     private static readonly EndPoint DefaultEndPoint = new DnsEndPoint("localhost", 0);
 
-    // Serializes ReplicateAsync: one apply at a time, in index order (IConsensusApplier's contract).
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Lock _queueLock = new();
+    private readonly Queue<(ReadOnlyMemory<byte> Batch, TaskCompletionSource<LogPosition> Done)> _queue = new();
+    private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
     private readonly CancellationTokenSource _lifetime = new();
+    private readonly TaskCompletionSource _writerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly EndPoint _localEndPoint;
     private IConsensusApplier? _applier;
 
-    // Last index handed out; guarded by _writeLock (read without it only for CommitIndex, hence Volatile).
+    // Last index applied; written by the writer thread only.
     private long _lastIndex;
     private int _disposed;
 
@@ -64,6 +71,7 @@ public sealed class SingleNodeConsensus : IConsensusLog
         }
 
         Volatile.Write(ref _lastIndex, applier.LastAppliedIndex);
+        new Thread(WriterLoop) { IsBackground = true, Name = "Vellum single-node writer" }.Start();
         LeadershipChanged?.Invoke(new LeadershipChange(IsLeader: true, Term, _localEndPoint));
         return ValueTask.CompletedTask;
     }
@@ -71,38 +79,89 @@ public sealed class SingleNodeConsensus : IConsensusLog
     /// <inheritdoc />
     public async ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
     {
+        var applied = await BeginReplicateAsync(batch, token).ConfigureAwait(false);
+        return await applied.WaitAsync(token).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Queues the batch for the writer; the task completes once it is applied (or fails with the applier's error).</remarks>
+    public ValueTask<Task<LogPosition>> BeginReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
+    {
         if (batch.IsEmpty)
         {
             throw new ArgumentException("A replicated batch is never empty.", nameof(batch));
         }
 
-        var applier = _applier ?? throw new InvalidOperationException("The consensus log is not started.");
-        await _writeLock.WaitAsync(token).ConfigureAwait(false);
-        try
+        if (_applier is null)
+        {
+            throw new InvalidOperationException("The consensus log is not started.");
+        }
+
+        token.ThrowIfCancellationRequested();
+        // Continuations run on the writer thread as it completes the batch: the sequencer's is short (it completes
+        // its own waiters asynchronously and wakes its pump), and running it inline saves a thread hop between one
+        // fsync and the hand-over of the next batch.
+        var done = new TaskCompletionSource<LogPosition>(TaskCreationOptions.None);
+        lock (_queueLock)
         {
             if (_lifetime.IsCancellationRequested)
             {
                 throw new ConsensusNotLeaderException("The consensus log is stopped.");
             }
 
-            var position = new LogPosition(Term, _lastIndex + 1);
-            try
-            {
-                await applier.ApplyAsync(position, batch, token).ConfigureAwait(false);
-            }
-            catch
-            {
-                // The applier decides what became durable; number the next batch after that, not after a guess.
-                Volatile.Write(ref _lastIndex, applier.LastAppliedIndex);
-                throw;
-            }
+            _queue.Enqueue((batch, done));
+        }
 
-            Volatile.Write(ref _lastIndex, position.Index);
-            return position;
+        _signal.Release();
+        return ValueTask.FromResult(done.Task);
+    }
+
+    /// <summary>The one writer: applies queued batches in order, each with the next index.</summary>
+    private void WriterLoop()
+    {
+        var applier = _applier!;
+        try
+        {
+            while (true)
+            {
+                _signal.Wait();
+                (ReadOnlyMemory<byte> Batch, TaskCompletionSource<LogPosition> Done) next;
+                lock (_queueLock)
+                {
+                    if (!_queue.TryDequeue(out next))
+                    {
+                        if (_lifetime.IsCancellationRequested)
+                        {
+                            return;
+                        }
+
+                        continue;
+                    }
+                }
+
+                var position = new LogPosition(Term, _lastIndex + 1);
+                try
+                {
+                    var apply = applier.ApplyAsync(position, next.Batch, _lifetime.Token);
+                    if (!apply.IsCompletedSuccessfully)
+                    {
+                        apply.AsTask().GetAwaiter().GetResult();
+                    }
+
+                    Volatile.Write(ref _lastIndex, position.Index);
+                    next.Done.TrySetResult(position);
+                }
+                catch (Exception ex)
+                {
+                    // The applier decides what became durable; number the next batch after that, not after a guess.
+                    Volatile.Write(ref _lastIndex, applier.LastAppliedIndex);
+                    next.Done.TrySetException(ex);
+                }
+            }
         }
         finally
         {
-            _writeLock.Release();
+            _writerExited.TrySetResult();
         }
     }
 
@@ -124,6 +183,7 @@ public sealed class SingleNodeConsensus : IConsensusLog
         throw new NotSupportedException("A single-node consensus log has a fixed membership.");
 
     /// <inheritdoc />
+    /// <remarks>Batches already queued are applied first, so nothing handed over before the stop is left in doubt.</remarks>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -131,13 +191,16 @@ public sealed class SingleNodeConsensus : IConsensusLog
             return;
         }
 
-        await _lifetime.CancelAsync().ConfigureAwait(false);
+        lock (_queueLock)
+        {
+            _lifetime.Cancel();
+        }
 
-        // Wait for an in-flight apply to finish so the applier is not used after the host thinks we stopped.
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        _writeLock.Release();
+        // The writer drains the queue (each batch takes one signal), then sees the stop on the extra one.
+        _signal.Release();
         if (_applier is not null)
         {
+            await _writerExited.Task.ConfigureAwait(false);
             LeadershipChanged?.Invoke(new LeadershipChange(IsLeader: false, Term, Leader: null));
         }
     }

@@ -112,7 +112,7 @@ public static class NodeHost
 
         app.Use(async (context, next) =>
         {
-            if (forwarder is not null && !ledger.Store.IsPrimary && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+            if (forwarder is not null && !ledger.IsPrimary && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
             {
                 forwarder.PrepareReplay(context);
             }
@@ -165,7 +165,7 @@ public static class NodeHost
         LedgerFramesEndpoint.Map(app, ledger);
         OpenApiDocument.Map(app, options.BenchmarkEndpoints);
         FallbackEndpoint.Map(app);
-        app.Lifetime.ApplicationStopping.Register(() => LogMessages.NodeStopping(logger, options.LedgerId, ledger.Store.LastSeqno));
+        app.Lifetime.ApplicationStopping.Register(() => LogMessages.NodeStopping(logger, options.LedgerId, ledger.LastSeqno));
         return (app, ledger);
     }
 

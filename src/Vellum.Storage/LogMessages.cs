@@ -5,7 +5,7 @@ namespace Vellum.Storage;
 /// <summary>Every log event of the storage layer. EventIds 2000–2999 belong to Vellum.Storage.</summary>
 internal static partial class LogMessages
 {
-    [LoggerMessage(2000, LogLevel.Information, "Ledger {LedgerDirectory} opened: {Transactions} transactions, committed to {CommittedSeqno}, new view {View}", EventName = "StoreOpened")]
+    [LoggerMessage(2000, LogLevel.Information, "Ledger {LedgerDirectory} opened: {Transactions} transactions, committed to {CommittedSeqno}, last view {View}", EventName = "StoreOpened")]
     public static partial void StoreOpened(ILogger logger, string ledgerDirectory, long transactions, long committedSeqno, long view);
 
     [LoggerMessage(2001, LogLevel.Warning, "Truncated a torn tail of {Bytes} bytes at byte {Offset} of {File} (a write a crash cut short; never acknowledged)", EventName = "TornTailTruncated")]
@@ -20,6 +20,6 @@ internal static partial class LogMessages
     [LoggerMessage(2004, LogLevel.Debug, "Closed chunk {File}", EventName = "ChunkClosed")]
     public static partial void ChunkClosed(ILogger logger, string file);
 
-    [LoggerMessage(2005, LogLevel.Critical, "A ledger write failed; the store refuses further appends until restarted", EventName = "WriteFailed")]
+    [LoggerMessage(2005, LogLevel.Critical, "A ledger write failed; the store applies nothing more until restarted", EventName = "WriteFailed")]
     public static partial void WriteFailed(ILogger logger, Exception exception);
 }

@@ -3,6 +3,7 @@ using Vellum.Consensus.Raft;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Identity;
+using Vellum.Ledger;
 using Vellum.Storage.Ledger;
 using Vellum.Storage.Verification;
 
@@ -28,8 +29,8 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         }
 
         var primary = await WaitForPrimaryAsync();
-        var acked = await AppendManyAsync(_nodes[primary]!.Store, 200);
-        await _nodes[primary]!.Store.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        var acked = await AppendManyAsync(_nodes[primary]!.Sequencer, 200);
+        await _nodes[primary]!.Sequencer.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
 
         await WaitIdenticalAsync();
         foreach (var seqno in acked)
@@ -39,7 +40,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
 
         // Backups refuse writes; only the primary sequences.
         var backup = Enumerable.Range(0, 3).First(i => i != primary);
-        await Assert.ThrowsAsync<NotPrimaryException>(() => _nodes[backup]!.Store.AppendAsync(Entry(0)).AsTask());
+        await Assert.ThrowsAsync<NotPrimaryException>(() => _nodes[backup]!.Sequencer.AppendAsync(Entry(0)).AsTask());
         AssertEachVerifies();
     }
 
@@ -52,24 +53,25 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         }
 
         var first = await WaitForPrimaryAsync();
-        var acked = await AppendManyAsync(_nodes[first]!.Store, 100);
-        await _nodes[first]!.Store.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        var acked = await AppendManyAsync(_nodes[first]!.Sequencer, 100);
+        await _nodes[first]!.Sequencer.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
         await WaitIdenticalAsync();
-        var oldView = _nodes[first]!.Store.View;
+        var oldView = _nodes[first]!.Sequencer.View;
 
         await StopAsync(first);
         var second = await WaitForPrimaryAsync();
         Assert.NotEqual(first, second);
         var store = _nodes[second]!.Store;
-        Assert.True(store.View > oldView);
+        var sequencer = _nodes[second]!.Sequencer;
+        Assert.True(sequencer.View > oldView);
 
         // The new view opens with a signature over everything inherited.
-        await RaftTestCluster.WaitUntilAsync(() => store.DurableSeqno > acked.Max() && store.ReadHeader(store.DurableSeqno).Id.View == store.View, RaftTestCluster.Timeout, "the new primary's first transaction");
-        var firstOfView = Enumerable.Range(1, (int)store.DurableSeqno).Select(s => store.ReadHeader(s)).First(h => h.Id.View == store.View);
+        await RaftTestCluster.WaitUntilAsync(() => store.DurableSeqno > acked.Max() && store.ReadHeader(store.DurableSeqno).Id.View == sequencer.View, RaftTestCluster.Timeout, "the new primary's first transaction");
+        var firstOfView = Enumerable.Range(1, (int)store.DurableSeqno).Select(s => store.ReadHeader(s)).First(h => h.Id.View == sequencer.View);
         Assert.Equal(EntryKind.Signature, firstOfView.Kind);
 
-        var more = await AppendManyAsync(store, 100, start: 1000);
-        await store.WaitForCommitAsync(more.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        var more = await AppendManyAsync(sequencer, 100, start: 1000);
+        await sequencer.WaitForCommitAsync(more.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
 
         // Every write acknowledged before the failover is still there.
         foreach (var seqno in acked)
@@ -98,10 +100,10 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         var acked = new List<long>();
         for (var round = 0; round < 20; round++)
         {
-            acked.AddRange(await AppendManyAsync(_nodes[primary]!.Store, 20, start: round * 20));
+            acked.AddRange(await AppendManyAsync(_nodes[primary]!.Sequencer, 20, start: round * 20));
         }
 
-        await _nodes[primary]!.Store.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        await _nodes[primary]!.Sequencer.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
         var leader = _nodes[primary]!;
         await RaftTestCluster.WaitUntilAsync(() => leader.Consensus.SnapshotIndex > 10, RaftTestCluster.Timeout, "the leader to take a snapshot");
 
@@ -134,8 +136,8 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         }
 
         // And the log goes on from the snapshot: a write after it reaches the node through consensus alone.
-        var more = await AppendManyAsync(_nodes[primary]!.Store, 10, start: 5000);
-        await _nodes[primary]!.Store.WaitForCommitAsync(more.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        var more = await AppendManyAsync(_nodes[primary]!.Sequencer, 10, start: 5000);
+        await _nodes[primary]!.Sequencer.WaitForCommitAsync(more.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
         await WaitIdenticalAsync();
         AssertEachVerifies();
 
@@ -158,8 +160,8 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         }
 
         var primary = await WaitForPrimaryAsync();
-        var acked = await AppendManyAsync(_nodes[primary]!.Store, 300);
-        await _nodes[primary]!.Store.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        var acked = await AppendManyAsync(_nodes[primary]!.Sequencer, 300);
+        await _nodes[primary]!.Sequencer.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
         await WaitIdenticalAsync();
 
         var victim = (primary + 1) % 3;
@@ -195,7 +197,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         }
 
         var first = await WaitForPrimaryAsync();
-        var store = _nodes[first]!.Store;
+        var store = _nodes[first]!.Sequencer;
 
         // Closed-loop writers, so that batches keep coming while earlier ones are in consensus.
         var acked = await WriteInLoopsAsync(store, writers: 16, each: 40, start: 0);
@@ -210,12 +212,12 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         await StopAsync(first);
         var survivedBeforeStop = await busy;
         var second = await WaitForPrimaryAsync();
-        var next = _nodes[second]!.Store;
+        var next = _nodes[second]!.Sequencer;
         var more = await WriteInLoopsAsync(next, writers: 8, each: 10, start: 200_000);
         await next.WaitForCommitAsync(more.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
         foreach (var seqno in acked.Concat(survivedBeforeStop))
         {
-            Assert.Equal(EntryKind.UserEntry, next.ReadHeader(seqno).Kind);
+            Assert.Equal(EntryKind.UserEntry, _nodes[second]!.Store.ReadHeader(seqno).Kind);
         }
 
         await StartAsync(first, maxBatchesInFlight: 4);
@@ -224,7 +226,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
     }
 
     /// <summary>Writers that each append one entry after another; with <paramref name="tolerateLoss"/>, a writer stops at its first failure.</summary>
-    private static async Task<List<long>> WriteInLoopsAsync(LedgerStore store, int writers, int each, int start, bool tolerateLoss = false)
+    private static async Task<List<long>> WriteInLoopsAsync(Sequencer store, int writers, int each, int start, bool tolerateLoss = false)
     {
         var acked = new List<long>();
         var tasks = Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
@@ -256,10 +258,8 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         {
             LedgerDirectory = Path.Combine(root, "ledger"),
             StateDirectory = Path.Combine(root, "state"),
-            SignatureInterval = 50,
-            SignatureDelay = TimeSpan.FromMilliseconds(20),
             ChunkSizeThreshold = chunkSizeThreshold,
-            MaxBatchesInFlight = maxBatchesInFlight,
+            SyncEachBatch = false,
         };
         var consensus = new RaftConsensus(new RaftConsensusOptions
         {
@@ -271,11 +271,17 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
             LoggerFactory = _raft.Logs,
             SnapshotInterval = snapshotInterval,
         });
-        var replicated = new ReplicatedLedger(consensus) { CatchUp = catchUp };
-        var store = LedgerStore.Open(options, _secret, new NodeRootSigner(_raft.Identities[i]), replicator: replicated);
-        replicated.Attach(store);
-        await replicated.StartAsync(CancellationToken.None).AsTask().WaitAsync(RaftTestCluster.Timeout);
-        _nodes[i] = new Node(consensus, replicated, store);
+        var store = LedgerStore.Open(options, _secret);
+        var applier = new LedgerApplier(store, catchUp is null ? null : new CatchUp(catchUp));
+        var sequencer = new Sequencer(store, consensus, _secret, new NodeRootSigner(_raft.Identities[i]), new SequencerOptions
+        {
+            SignatureInterval = 50,
+            SignatureDelay = TimeSpan.FromMilliseconds(20),
+            MaxBatchesInFlight = maxBatchesInFlight,
+        });
+        await consensus.StartAsync(applier, CancellationToken.None).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        var stopping = new CancellationTokenSource();
+        _nodes[i] = new Node(consensus, applier, sequencer, store, stopping, Task.Run(() => sequencer.FollowLeadershipAsync(stopping.Token)));
     }
 
     private async Task StopAsync(int i)
@@ -291,7 +297,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         await RaftTestCluster.WaitUntilAsync(
             () =>
             {
-                var primaries = Enumerable.Range(0, 3).Where(i => _nodes[i] is { } n && n.Store.IsPrimary && n.Consensus.IsLeader).ToArray();
+                var primaries = Enumerable.Range(0, 3).Where(i => _nodes[i] is { } n && n.Sequencer.IsPrimary && n.Consensus.IsLeader).ToArray();
                 primary = primaries.Length == 1 ? primaries[0] : -1;
                 return primary >= 0;
             },
@@ -302,13 +308,14 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
 
     private async Task WaitIdenticalAsync()
     {
-        var running = _nodes.Where(n => n is not null).Select(n => n!.Store).ToArray();
+        var nodes = _nodes.Where(n => n is not null).Select(n => n!).ToArray();
+        var running = nodes.Select(n => n.Store).ToArray();
         await RaftTestCluster.WaitUntilAsync(
             () =>
             {
-                var primary = running.FirstOrDefault(s => s.IsPrimary);
-                return primary is not null && primary.DurableSeqno == primary.LastSeqno &&
-                    running.All(s => s.DurableSeqno == primary.DurableSeqno && s.CommittedSeqno == primary.CommittedSeqno);
+                var primary = nodes.FirstOrDefault(n => n.Sequencer.IsPrimary);
+                return primary is not null && primary.Store.DurableSeqno == primary.Sequencer.LastSeqno &&
+                    running.All(s => s.DurableSeqno == primary.Store.DurableSeqno && s.CommittedSeqno == primary.Store.CommittedSeqno);
             },
             RaftTestCluster.Timeout,
             "every node to hold the same ledger");
@@ -334,7 +341,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
 
     private static UserEntry Entry(int i) => new($"c{i % 3}", [], Encoding.UTF8.GetBytes($"entry {i}"), []);
 
-    private static async Task<List<long>> AppendManyAsync(LedgerStore store, int count, int start = 0)
+    private static async Task<List<long>> AppendManyAsync(Sequencer store, int count, int start = 0)
     {
         var tasks = Enumerable.Range(start, count).Select(i => store.AppendAsync(Entry(i)).AsTask()).ToArray();
         var ids = await Task.WhenAll(tasks).WaitAsync(RaftTestCluster.Timeout);
@@ -357,14 +364,29 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         _secret.Dispose();
     }
 
-    private sealed record Node(RaftConsensus Consensus, ReplicatedLedger Replicated, LedgerStore Store) : IAsyncDisposable
+    /// <summary>One member: consensus, the applier under it, the sequencer over it (following leadership), the store.</summary>
+    private sealed record Node(RaftConsensus Consensus, LedgerApplier Applier, Sequencer Sequencer, LedgerStore Store, CancellationTokenSource Stopping, Task Roles)
+        : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
             // Consensus first: no more batches are applied to a store being closed.
-            await Replicated.DisposeAsync().AsTask().WaitAsync(RaftTestCluster.Timeout);
+            await Stopping.CancelAsync();
             await Consensus.DisposeAsync().AsTask().WaitAsync(RaftTestCluster.Timeout);
+            await Roles.WaitAsync(RaftTestCluster.Timeout);
+            await Applier.DisposeAsync().AsTask().WaitAsync(RaftTestCluster.Timeout);
+            await Sequencer.DisposeAsync().AsTask().WaitAsync(RaftTestCluster.Timeout);
             await Store.DisposeAsync().AsTask().WaitAsync(RaftTestCluster.Timeout);
+            Stopping.Dispose();
+        }
+    }
+
+    private sealed class CatchUp(Func<long, CancellationToken, Task> fetch) : ILedgerCatchUp
+    {
+        public async Task<bool> CatchUpAsync(long targetSeqno, CancellationToken cancellationToken)
+        {
+            await fetch(targetSeqno, cancellationToken);
+            return true;
         }
     }
 }

@@ -7,7 +7,7 @@ public sealed class SingleNodeConsensusTests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
     [Fact]
-    public async Task Batches_are_applied_inline_in_order_with_consecutive_indexes_and_the_fixed_term()
+    public async Task Batches_are_applied_in_order_with_consecutive_indexes_and_the_fixed_term()
     {
         var applier = new RecordingApplier();
         await using var log = new SingleNodeConsensus(term: 3);
@@ -24,6 +24,62 @@ public sealed class SingleNodeConsensusTests
 
         Assert.Equal(["b1", "b2", "b3", "b4", "b5"], applier.Batches);
         Assert.Equal(5, log.CommitIndex);
+    }
+
+    [Fact]
+    public async Task Batches_are_applied_on_the_logs_own_writer_thread_never_a_thread_pool_thread()
+    {
+        var applier = new ThreadRecordingApplier();
+        await using var log = new SingleNodeConsensus(term: 1);
+        await log.StartAsync(applier, CancellationToken.None);
+
+        // Handing over only queues: several batches can be handed over before the first is applied.
+        var handed = new List<Task<LogPosition>>();
+        for (var i = 0; i < 10; i++)
+        {
+            handed.Add(await log.BeginReplicateAsync(RecordingApplier.Batch($"b{i}"), CancellationToken.None));
+        }
+
+        var positions = await Task.WhenAll(handed).WaitAsync(Timeout);
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), positions.Select(p => p.Index));
+        Assert.Equal(10, applier.Threads.Count);
+        Assert.Single(applier.Threads.Distinct());
+        Assert.DoesNotContain(true, applier.OnPool);
+    }
+
+    [Fact]
+    public async Task A_stop_applies_what_was_handed_over_first_then_refuses_more()
+    {
+        var applier = new ThreadRecordingApplier();
+        var log = new SingleNodeConsensus(term: 1);
+        await log.StartAsync(applier, CancellationToken.None);
+        var handed = await log.BeginReplicateAsync(RecordingApplier.Batch("last"), CancellationToken.None);
+        await log.DisposeAsync().AsTask().WaitAsync(Timeout);
+
+        Assert.Equal(1, (await handed.WaitAsync(Timeout)).Index);
+        await Assert.ThrowsAsync<ConsensusNotLeaderException>(() => log.BeginReplicateAsync(RecordingApplier.Batch("late"), CancellationToken.None).AsTask());
+    }
+
+    /// <summary>Records which thread applied each batch.</summary>
+    private sealed class ThreadRecordingApplier : IConsensusApplier
+    {
+        public List<int> Threads { get; } = [];
+
+        public List<bool> OnPool { get; } = [];
+
+        public long LastAppliedIndex { get; private set; }
+
+        public ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> batch, CancellationToken token)
+        {
+            lock (Threads)
+            {
+                Threads.Add(Environment.CurrentManagedThreadId);
+                OnPool.Add(Thread.CurrentThread.IsThreadPoolThread);
+            }
+
+            LastAppliedIndex = position.Index;
+            return ValueTask.CompletedTask;
+        }
     }
 
     [Fact]

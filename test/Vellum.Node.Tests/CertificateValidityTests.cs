@@ -43,7 +43,7 @@ public sealed class CertificateValidityTests(NodeFixture node) : IClassFixture<N
             Assert.Equal(HttpStatusCode.Forbidden, frames.StatusCode);
         }
 
-        var before = node.Ledger.Store.LastSeqno;
+        var before = node.Ledger.LastSeqno;
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/app/transactions?collectionId=expired-node&api-version={V}")
         {
             Content = NodeFixture.Json("""{"contents":"from an expired node certificate"}"""),
@@ -52,7 +52,7 @@ public sealed class CertificateValidityTests(NodeFixture node) : IClassFixture<N
         using var forwarded = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.Forbidden, forwarded.StatusCode);
         Assert.Equal("ForwardedUserNotAllowed", (await NodeFixture.Body(forwarded)).GetProperty("error").GetProperty("code").GetString());
-        Assert.Equal(before, node.Ledger.Store.LastSeqno);
+        Assert.Equal(before, node.Ledger.LastSeqno);
 
         // The node's own, current certificate still has them.
         using var current = node.Ledger.Node.CreateTlsCertificate();

@@ -49,7 +49,7 @@ public sealed class ForwardedUserTests(NodeFixture node) : IClassFixture<NodeFix
             await AssertError(await node.Admin.SendAsync(request), HttpStatusCode.Forbidden, "ForwardedUserNotAllowed");
         }
 
-        Assert.Equal(before, node.Ledger.Store.LastSeqno);
+        Assert.Equal(before, node.Ledger.LastSeqno);
         Assert.DoesNotContain("forged", node.Ledger.Collections());
     }
 
@@ -63,7 +63,7 @@ public sealed class ForwardedUserTests(NodeFixture node) : IClassFixture<NodeFix
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/app/transactions?api-version={V}") { Content = NodeFixture.Json("""{"contents":"forged"}""") };
         request.Headers.Add(Header, NodeFixture.Fingerprint(node.AdminCertificate));
         await AssertError(await client.SendAsync(request), HttpStatusCode.Forbidden, "ForwardedUserNotAllowed");
-        Assert.Equal(before, node.Ledger.Store.LastSeqno);
+        Assert.Equal(before, node.Ledger.LastSeqno);
     }
 
     [Fact]
@@ -105,7 +105,7 @@ public sealed class ForwardedUserTests(NodeFixture node) : IClassFixture<NodeFix
         // The node certificate without the header is nobody: node certificates are not users.
         await AssertError(await member.PostAsync($"/app/transactions?api-version={V}", NodeFixture.Json("""{"contents":"as the node"}""")),
             HttpStatusCode.Unauthorized, "InvalidAuthenticationInfo");
-        Assert.Equal(before, node.Ledger.Store.LastSeqno);
+        Assert.Equal(before, node.Ledger.LastSeqno);
     }
 
     [Fact]
@@ -132,14 +132,14 @@ public sealed class ForwardedUserTests(NodeFixture node) : IClassFixture<NodeFix
     /// <summary>The last seqno once nothing is pending (the single node signs 20 ms after a write).</summary>
     private async Task<long> SettledSeqnoAsync()
     {
-        var store = node.Ledger.Store;
+        var ledger = node.Ledger;
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            var last = store.LastSeqno;
-            await store.WaitForCommitAsync(last).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            var last = ledger.LastSeqno;
+            await ledger.Sequencer.WaitForCommitAsync(last).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
             await Task.Delay(100);
-            if (store.LastSeqno == last)
+            if (ledger.LastSeqno == last)
             {
                 return last;
             }

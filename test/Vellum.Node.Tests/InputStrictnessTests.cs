@@ -128,14 +128,14 @@ public sealed class InputStrictnessTests(NodeFixture node) : IClassFixture<NodeF
     /// <summary>Sends the request and checks for a 400 with the ACL error body, and that the ledger did not grow.</summary>
     private async Task AssertRefused(Func<Task<HttpResponseMessage>> send, string code, string messagePart)
     {
-        await node.Ledger.Store.WaitForCommitAsync(node.Ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        var before = node.Ledger.Store.LastSeqno;
+        await node.Ledger.Sequencer.WaitForCommitAsync(node.Ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var before = node.Ledger.LastSeqno;
         var response = await send();
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {text}");
         var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
         Assert.Equal(code, error.GetProperty("code").GetString());
         Assert.Contains(messagePart, error.GetProperty("message").GetString()!, StringComparison.Ordinal);
-        Assert.Equal(before, node.Ledger.Store.LastSeqno);
+        Assert.Equal(before, node.Ledger.LastSeqno);
     }
 }

@@ -23,7 +23,7 @@ public sealed class LastAdministratorTests(NodeFixture node) : IClassFixture<Nod
 
         var admin = NodeFixture.Fingerprint(node.AdminCertificate);
         await Task.Delay(100);
-        var before = node.Ledger.Store.LastSeqno;
+        var before = node.Ledger.LastSeqno;
         using (var response = await node.Admin.DeleteAsync($"/app/users/{admin}?api-version={V}"))
         {
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -37,7 +37,7 @@ public sealed class LastAdministratorTests(NodeFixture node) : IClassFixture<Nod
             Assert.Equal("CannotRemoveLastAdministrator", (await NodeFixture.Body(response)).GetProperty("error").GetProperty("code").GetString());
         }
 
-        Assert.Equal(before, node.Ledger.Store.LastSeqno);
+        Assert.Equal(before, node.Ledger.LastSeqno);
 
         // The Administrator can still manage users, the object-id Administrator included.
         using (var response = await node.Admin.DeleteAsync($"/app/users/{objectId}?api-version={V}"))

@@ -188,14 +188,14 @@ public sealed class LimitsAndAuthTests(NodeFixture node) : IClassFixture<NodeFix
     /// <summary>Sends the request and checks the status, the ACL error body, and that the ledger did not grow.</summary>
     private async Task AssertRefused(Func<Task<HttpResponseMessage>> send, HttpStatusCode status, string code, string messagePart)
     {
-        await node.Ledger.Store.WaitForCommitAsync(node.Ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        var before = node.Ledger.Store.LastSeqno;
+        await node.Ledger.Sequencer.WaitForCommitAsync(node.Ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var before = node.Ledger.LastSeqno;
         var response = await send();
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(status == response.StatusCode, $"{response.StatusCode}: {text}");
         var error = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("error");
         Assert.Equal(code, error.GetProperty("code").GetString());
         Assert.Contains(messagePart, error.GetProperty("message").GetString()!, StringComparison.Ordinal);
-        Assert.Equal(before, node.Ledger.Store.LastSeqno);
+        Assert.Equal(before, node.Ledger.LastSeqno);
     }
 }

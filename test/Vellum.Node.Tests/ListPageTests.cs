@@ -27,7 +27,7 @@ public sealed class ListPageTests(NodeFixture node) : IClassFixture<NodeFixture>
             written.Add(post.Headers.GetValues("x-ms-ccf-transaction-id").Single());
         }
 
-        await node.Ledger.Store.WaitForCommitAsync(node.Ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await node.Ledger.Sequencer.WaitForCommitAsync(node.Ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var listed = new List<string>();
         var link = $"/app/transactions?collectionId=controls&api-version={V}";
         var pages = 0;
@@ -61,7 +61,7 @@ public sealed class ListPageTests(NodeFixture node) : IClassFixture<NodeFixture>
             NodeFixture.Json(JsonSerializer.Serialize(new { contents = text + " <b>&'\u0007" })));
         Assert.Equal(HttpStatusCode.OK, post.StatusCode);
         var id = post.Headers.GetValues("x-ms-ccf-transaction-id").Single();
-        await node.Ledger.Store.WaitForCommitAsync(node.Ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await node.Ledger.Sequencer.WaitForCommitAsync(node.Ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
 
         var query = $"collectionId={Uri.EscapeDataString(collection)}&api-version={V}";
         foreach (var path in new[] { $"/app/transactions?{query}", $"/app/transactions/{id}?{query}", $"/app/transactions/current?{query}", $"/app/collections?api-version={V}" })

@@ -12,7 +12,7 @@ public sealed class NetworkAndStatusTests(NodeFixture node) : IClassFixture<Node
         var network = await NodeFixture.Body(await node.Client(null).GetAsync("/node/network"));
         Assert.Equal("Primary", network.GetProperty("role").GetString());
         Assert.True(network.GetProperty("ready").GetBoolean());
-        Assert.Equal(node.Ledger.Store.View, network.GetProperty("view").GetInt64());
+        Assert.Equal(node.Ledger.View, network.GetProperty("view").GetInt64());
         var nodes = network.GetProperty("nodes").EnumerateArray().ToArray();
         Assert.Single(nodes);
         Assert.True(nodes[0].GetProperty("isPrimary").GetBoolean());

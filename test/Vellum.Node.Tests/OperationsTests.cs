@@ -72,7 +72,7 @@ public sealed class MetricsTests
                 await ledger.AppendEntryAsync("subledger:0", "m"u8.ToArray(), [], default);
             }
 
-            await ledger.Store.WaitForCommitAsync(ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            await ledger.Sequencer.WaitForCommitAsync(ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
             string text = string.Empty;
             var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -118,8 +118,8 @@ public sealed class BenchmarkEndpointTests(NodeFixture node) : IClassFixture<Nod
             await app.StartAsync();
             var address = new Uri(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
                 .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First());
-            await ledger.Store.WaitForCommitAsync(ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-            var before = ledger.Store.LastSeqno;
+            await ledger.Sequencer.WaitForCommitAsync(ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            var before = ledger.LastSeqno;
             using var handler = new SocketsHttpHandler();
             var admin = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(
                 File.ReadAllText(Path.Combine(ledger.Data.Credentials, "admin_cert.pem")), File.ReadAllText(Path.Combine(ledger.Data.Credentials, "admin_privk.pem")));
@@ -137,7 +137,7 @@ public sealed class BenchmarkEndpointTests(NodeFixture node) : IClassFixture<Nod
             var get = await NodeFixture.Body(await client.GetAsync("/app/benchmark/noop?api-version=2022-05-13"));
             Assert.Equal(256, get.GetProperty("entry").GetProperty("contents").GetString()!.Length);
             Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/app/benchmark/noop")).StatusCode); // api-version still checked
-            Assert.Equal(before, ledger.Store.LastSeqno);
+            Assert.Equal(before, ledger.LastSeqno);
             var openApi = await client.GetStringAsync("/openapi.json");
             Assert.Contains("/app/benchmark/noop", openApi, StringComparison.Ordinal);
         }

@@ -288,7 +288,7 @@ public sealed class RequestEdgeTests(RequestEdgeTests.Node node) : IClassFixture
     /// <summary>The last seqno once every write so far (and its signature) is durable.</summary>
     private async Task<long> Settled()
     {
-        await node.Ledger.Store.WaitForCommitAsync(node.Ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        return node.Ledger.Store.LastSeqno;
+        await node.Ledger.Sequencer.WaitForCommitAsync(node.Ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        return node.Ledger.LastSeqno;
     }
 }

@@ -21,7 +21,7 @@ public sealed class TagScanTests(NodeFixture node) : IClassFixture<NodeFixture>
     {
         var crowd = await PostMany(Crowd, "tag-crowd", "scan");
         var wanted = await PostMany(2, "tag-wanted", "scan");
-        await node.Ledger.Store.WaitForCommitAsync(node.Ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        await node.Ledger.Sequencer.WaitForCommitAsync(node.Ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
         var link = $"/app/transactions?collectionId=tag-wanted&tag=scan&api-version={V}";
         var found = new List<string>();

@@ -28,7 +28,7 @@ public sealed class UserChangeRaceTests(NodeFixture node) : IClassFixture<NodeFi
 
         // Every request is past its role check; now admin2 is removed.
         Assert.Equal(HttpStatusCode.NoContent, (await node.Admin.DeleteAsync($"/app/users/{NodeFixture.Fingerprint(admin2)}?api-version={V}")).StatusCode);
-        var afterRemoval = node.Ledger.Store.LastSeqno;
+        var afterRemoval = node.Ledger.LastSeqno;
         foreach (var body in bodies)
         {
             body.Release.SetResult();
@@ -42,7 +42,7 @@ public sealed class UserChangeRaceTests(NodeFixture node) : IClassFixture<NodeFi
 
         // Nothing was sequenced after the removal (a signature may follow it; no user change does).
         await Task.Delay(200);
-        for (var seqno = afterRemoval + 1; seqno <= node.Ledger.Store.LastSeqno; seqno++)
+        for (var seqno = afterRemoval + 1; seqno <= node.Ledger.LastSeqno; seqno++)
         {
             var text = Encoding.UTF8.GetString(node.Ledger.Store.ReadBody(seqno));
             Assert.All(grants, g => Assert.DoesNotContain(g, text, StringComparison.OrdinalIgnoreCase));
@@ -62,7 +62,7 @@ public sealed class UserChangeRaceTests(NodeFixture node) : IClassFixture<NodeFi
         await Task.WhenAll(bodies.Select(b => b.Asked.Task)).WaitAsync(TimeSpan.FromSeconds(30));
 
         await SetRoleAsync(NodeFixture.Fingerprint(contributor), "Reader");
-        var afterDemotion = node.Ledger.Store.LastSeqno;
+        var afterDemotion = node.Ledger.LastSeqno;
         foreach (var body in bodies)
         {
             body.Release.SetResult();
@@ -76,7 +76,7 @@ public sealed class UserChangeRaceTests(NodeFixture node) : IClassFixture<NodeFi
 
         // Nothing was sequenced after the demotion (a signature may follow it; no entry does).
         await Task.Delay(200);
-        for (var seqno = afterDemotion + 1; seqno <= node.Ledger.Store.LastSeqno; seqno++)
+        for (var seqno = afterDemotion + 1; seqno <= node.Ledger.LastSeqno; seqno++)
         {
             Assert.DoesNotContain("after demotion", Encoding.UTF8.GetString(node.Ledger.Store.ReadBody(seqno)));
         }

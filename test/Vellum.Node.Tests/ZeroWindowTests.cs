@@ -37,7 +37,7 @@ public sealed class ZeroWindowTests(NodeFixture node) : IClassFixture<NodeFixtur
             Assert.All(await Task.WhenAll(posts), response => Assert.Equal(HttpStatusCode.OK, response.StatusCode));
         }
 
-        await node.Ledger.Store.WaitForCommitAsync(node.Ledger.Store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await node.Ledger.Sequencer.WaitForCommitAsync(node.Ledger.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var reader = node.Client(readerCertificate);
         var path = $"/app/transactions?collectionId={Collection}&api-version={V}";
         Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync(path)).StatusCode);

@@ -1,11 +1,12 @@
 using Vellum.Core.Entries;
 using Vellum.Core.Identity;
+using Vellum.Ledger;
 using Vellum.Storage;
 using Vellum.Storage.Ledger;
 
 // Usage: Vellum.Storage.CrashHost <data-dir> <round> <Public|Private>
 // Appends entries from 64 concurrent writers until killed, printing "ack <seqno> <round> <index>" after each
-// append completes (i.e. after its fsync). The parent SIGKILLs this process at a random moment.
+// append completes (i.e. after the fsync that applied its batch). The parent SIGKILLs this process at a random moment.
 var data = new DataDirectory(args[0]);
 var round = int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture);
 var (service, node, secret, isPrivate) = data.OpenOrCreate(args[2] == "Private");
@@ -15,13 +16,12 @@ var options = new LedgerStoreOptions
     StateDirectory = data.State,
     IsPrivate = isPrivate,
     ChunkSizeThreshold = 64 * 1024,
-    SignatureInterval = 50,
-    SignatureDelay = TimeSpan.FromMilliseconds(20),
 };
-var store = LedgerStore.Open(options, secret, new NodeRootSigner(node));
+var store = await SingleNodeLedger.OpenAsync(
+    options, new SequencerOptions { IsPrivate = isPrivate, SignatureInterval = 50, SignatureDelay = TimeSpan.FromMilliseconds(20) }, secret, new NodeRootSigner(node));
 var output = Console.Out;
 var gate = new Lock();
-Console.WriteLine($"ready {store.LastSeqno}");
+Console.WriteLine($"ready {store.Store.DurableSeqno}");
 Console.Out.Flush();
 var next = -1;
 var writers = new Task[64];

@@ -3,8 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Vellum.Core.Entries;
 using Vellum.Core.Identity;
+using Vellum.Ledger;
 using Vellum.Storage;
-using Vellum.Storage.Ledger;
 
 namespace Vellum.Cli.Commands;
 
@@ -79,15 +79,16 @@ internal static class GenerateCommand
         using (secret)
         {
             var stopwatch = Stopwatch.StartNew();
-            var store = LedgerStore.Open(data.StoreOptions(ledgerPrivate), secret, new NodeRootSigner(node));
+            var ledger = SingleNodeLedger.OpenAsync(
+                data.StoreOptions(ledgerPrivate), new SequencerOptions { IsPrivate = ledgerPrivate }, secret, new NodeRootSigner(node)).GetAwaiter().GetResult();
             try
             {
-                AppendAll(store, count, contentsSize, collections, concurrency).GetAwaiter().GetResult();
-                store.WaitForCommitAsync(store.LastSeqno).AsTask().GetAwaiter().GetResult();
+                AppendAll(ledger, count, contentsSize, collections, concurrency).GetAwaiter().GetResult();
+                ledger.WaitForCommitAsync().AsTask().GetAwaiter().GetResult();
             }
             finally
             {
-                store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                ledger.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -96,7 +97,7 @@ internal static class GenerateCommand
         }
     }
 
-    private static async Task AppendAll(LedgerStore store, int count, int contentsSize, int collections, int concurrency)
+    private static async Task AppendAll(SingleNodeLedger ledger, int count, int contentsSize, int collections, int concurrency)
     {
         var contents = new byte[contentsSize];
         for (var i = 0; i < contents.Length; i++)
@@ -119,7 +120,7 @@ internal static class GenerateCommand
                 int i;
                 while ((i = Interlocked.Increment(ref next)) < count)
                 {
-                    await store.AppendAsync(new UserEntry(collectionIds[i % collections], contents)).ConfigureAwait(false);
+                    await ledger.AppendAsync(new UserEntry(collectionIds[i % collections], contents)).ConfigureAwait(false);
                 }
             });
         }

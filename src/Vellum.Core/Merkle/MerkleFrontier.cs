@@ -15,6 +15,14 @@ public sealed class MerkleFrontier
     /// <summary>Leaves appended so far.</summary>
     public long Size { get; private set; }
 
+    /// <summary>An independent copy: appending to either leaves the other as it was (O(log n)).</summary>
+    public MerkleFrontier Clone()
+    {
+        var copy = new MerkleFrontier { Size = Size };
+        copy._roots.AddRange(_roots);
+        return copy;
+    }
+
     /// <summary>Appends a leaf (already hashed).</summary>
     public void Append(in Hash32 leaf) => Push(leaf, 1);
 

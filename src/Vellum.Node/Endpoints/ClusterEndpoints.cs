@@ -127,7 +127,7 @@ internal static class ClusterEndpoints
 
     private static async Task<bool> IsCluster(HttpContext context, LedgerService ledger)
     {
-        if (ledger.Replication is not null)
+        if (ledger.IsCluster)
         {
             return true;
         }

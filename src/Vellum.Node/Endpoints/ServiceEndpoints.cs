@@ -158,23 +158,23 @@ internal static class ServiceEndpoints
         return AclResponses.Json(context, writer =>
         {
             writer.WriteString("status", ready ? "Ready" : "CatchingUp");
-            writer.WriteNumber("lastSeqno", store.LastSeqno);
+            writer.WriteNumber("lastSeqno", ledger.LastSeqno);
             writer.WriteNumber("committedSeqno", store.CommittedSeqno);
         });
     }
 
     private static bool IsReady(LedgerService ledger)
     {
-        if (ledger.Replication is null)
+        if (!ledger.IsCluster)
         {
             return true;
         }
 
         // A member that knows no users yet (the first primary's Administrators not yet committed, or not yet applied
         // here) can authorize nothing, so it is not ready either.
-        var consensus = ledger.Replication.Consensus;
+        var consensus = ledger.Consensus;
         return ledger.Users.Count > 0 &&
-            (ledger.Store.IsPrimary || (consensus.LeaderEndPoint is not null && consensus.AppliedIndex >= consensus.CommitIndex));
+            (ledger.IsPrimary || (consensus.LeaderEndPoint is not null && consensus.AppliedIndex >= consensus.CommitIndex));
     }
 
     /// <summary>The cluster as this node sees it: members, the primary, and this node's own progress.</summary>
@@ -182,28 +182,28 @@ internal static class ServiceEndpoints
     {
         var store = ledger.Store;
         var options = ledger.Options;
-        var replication = ledger.Replication;
-        var leader = replication?.Consensus.LeaderEndPoint;
+        var consensus = ledger.IsCluster ? ledger.Consensus : null;
+        var leader = consensus?.LeaderEndPoint;
         return AclResponses.Json(context, writer =>
         {
-            writer.WriteString("role", store.IsPrimary ? "Primary" : "Backup");
-            writer.WriteNumber("view", store.View);
+            writer.WriteString("role", ledger.IsPrimary ? "Primary" : "Backup");
+            writer.WriteNumber("view", ledger.View);
             writer.WriteNumber("durableSeqno", store.DurableSeqno);
             writer.WriteNumber("committedSeqno", store.CommittedSeqno);
             writer.WriteBoolean("ready", IsReady(ledger));
-            if (replication is not null)
+            if (consensus is not null)
             {
                 // The Raft term this member is in: it changes only with an election, so watchers can tell one happened.
-                writer.WriteNumber("term", replication.Consensus.Term);
-                writer.WriteNumber("consensusCommitIndex", replication.Consensus.CommitIndex);
-                writer.WriteNumber("appliedIndex", replication.Consensus.AppliedIndex);
+                writer.WriteNumber("term", consensus.Term);
+                writer.WriteNumber("consensusCommitIndex", consensus.CommitIndex);
+                writer.WriteNumber("appliedIndex", consensus.AppliedIndex);
                 // The log holds no entries before the snapshot; a member behind it catches up from a peer's ledger.
-                writer.WriteNumber("snapshotIndex", replication.Consensus.SnapshotIndex);
+                writer.WriteNumber("snapshotIndex", consensus.SnapshotIndex);
                 writer.WriteNumber("transactionsFetchedFromPeers", ledger.TransactionsFetched);
             }
 
             var self = $"https://{options.Listen}";
-            var primary = store.IsPrimary ? self : ledger.PrimaryUrl?.ToString().TrimEnd('/');
+            var primary = ledger.IsPrimary ? self : ledger.PrimaryUrl?.ToString().TrimEnd('/');
             if (primary is null)
             {
                 writer.WriteNull("primary");
@@ -218,7 +218,7 @@ internal static class ServiceEndpoints
             writer.WriteString("url", self);
             writer.WriteString("nodeAddress", options.NodeListen?.ToString());
             writer.WriteBoolean("isLocal", true);
-            writer.WriteBoolean("isPrimary", store.IsPrimary);
+            writer.WriteBoolean("isPrimary", ledger.IsPrimary);
             writer.WriteEndObject();
             foreach (var (nodeAddress, url) in ledger.Peers.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
@@ -226,7 +226,7 @@ internal static class ServiceEndpoints
                 writer.WriteString("url", url.ToString().TrimEnd('/'));
                 writer.WriteString("nodeAddress", nodeAddress);
                 writer.WriteBoolean("isLocal", false);
-                writer.WriteBoolean("isPrimary", !store.IsPrimary && nodeAddress == leader?.ToString());
+                writer.WriteBoolean("isPrimary", !ledger.IsPrimary && nodeAddress == leader?.ToString());
                 if (ledger.PeerStatuses.TryGetValue(url.ToString().TrimEnd('/'), out var status))
                 {
                     // As that member last reported it (members ask each other every 2 s).

@@ -168,7 +168,7 @@ internal static class TransactionEndpoints
             return;
         }
 
-        await ledger.Store.WaitForCommitAsync(id.Seqno, context.RequestAborted).ConfigureAwait(false);
+        await ledger.Sequencer.WaitForCommitAsync(id.Seqno, context.RequestAborted).ConfigureAwait(false);
         // The answer carries the receipt alone, not the application claims (GET .../receipt has those).
         var receipt = ledger.Store.GetReceipt(id.Seqno, includeClaims: false);
         await AclResponses.Json(context, writer =>
@@ -253,7 +253,7 @@ internal static class TransactionEndpoints
 
         var store = ledger.Store;
         string state;
-        if (id.View > store.View)
+        if (id.View > ledger.View)
         {
             await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known: view {id.View} has not started.").ConfigureAwait(false);
             return;
@@ -263,12 +263,12 @@ internal static class TransactionEndpoints
         {
             state = store.ReadHeader(id.Seqno).Id != id ? "Invalid" : id.Seqno <= store.CommittedSeqno ? "Committed" : "Pending";
         }
-        else if (id.View < store.View)
+        else if (id.View < ledger.View)
         {
             // Everything of older views that committed was applied before the newer view's first transaction.
             state = "Invalid";
         }
-        else if (store.IsPrimary && id.Seqno > store.LastSeqno)
+        else if (ledger.IsPrimary && id.Seqno > ledger.LastSeqno)
         {
             await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known.").ConfigureAwait(false);
             return;
@@ -429,7 +429,7 @@ internal static class TransactionEndpoints
         }
 
         var store = ledger.Store;
-        if (id.Seqno > store.LastSeqno || id.View > store.View)
+        if (id.Seqno > ledger.LastSeqno || id.View > ledger.View)
         {
             await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known.").ConfigureAwait(false);
             return null;

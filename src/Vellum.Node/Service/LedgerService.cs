@@ -8,6 +8,7 @@ using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Identity;
 using Vellum.Core.Primitives;
+using Vellum.Ledger;
 using Vellum.Storage;
 using Vellum.Storage.Indexing;
 using Vellum.Storage.Ledger;
@@ -18,7 +19,7 @@ namespace Vellum.Node.Service;
 /// One ledger as the data plane sees it: the store, the user table, and the collection and tag accounting that the
 /// limits need. Keyed by ledger id from the start, so hosting several ledgers adds instances, not code paths.
 /// </summary>
-public sealed partial class LedgerService : IAsyncDisposable
+public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 {
     private readonly Lock _namesLock = new();
     private readonly HashSet<string> _collections;
@@ -33,7 +34,11 @@ public sealed partial class LedgerService : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PeerStatus> _peerStatus = new(StringComparer.Ordinal);
     private byte[]? _joinKey;
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+    private readonly UserTable _users = new();
+    private readonly Lock _usersLock = new();
     private long _usersAppliedTo;
+    private Task _roles = Task.CompletedTask;
+    private Task _chores = Task.CompletedTask;
     private Task _bootstrap = Task.CompletedTask;
     private Task _discovery = Task.CompletedTask;
     private Task _renewal = Task.CompletedTask;
@@ -73,22 +78,54 @@ public sealed partial class LedgerService : IAsyncDisposable
 
     public LedgerStore Store { get; }
 
-    public UserTable Users { get; } = new();
+    /// <summary>
+    /// Users and their roles as the ledger applied here says: brought up to date from the store whenever a user change
+    /// was applied since the last look (on every node alike, whoever sequenced the change).
+    /// </summary>
+    public UserTable Users
+    {
+        get
+        {
+            if (Volatile.Read(ref _usersAppliedTo) < Store.LastUserChangeSeqno)
+            {
+                ReplayUserChanges();
+            }
 
-    /// <summary>The consensus bridge when this node is a cluster member; null on a single node.</summary>
-    public ReplicatedLedger? Replication { get; private set; }
+            return _users;
+        }
+    }
+
+    /// <summary>The ledger's sequencer: appends go through it, to consensus, and come back applied.</summary>
+    public Sequencer Sequencer { get; private set; } = null!;
+
+    /// <summary>Consensus: Raft for a cluster member, the single-node log otherwise.</summary>
+    public IConsensusLog Consensus { get; private set; } = null!;
+
+    /// <summary>True when this node is a member of a replicated cluster (started with a node channel).</summary>
+    public bool IsCluster { get; private set; }
+
+    /// <summary>True while this node sequences: always on a single node, on the current leader in a cluster.</summary>
+    public bool IsPrimary => Sequencer.IsPrimary;
+
+    /// <summary>The current view: the one this node sequences in, or the newest applied here.</summary>
+    public long View => Math.Max(Sequencer.View, Store.LastView);
+
+    /// <summary>The last seqno assigned: sequenced by this primary, or (on a backup) applied here. No lock is taken.</summary>
+    public long LastSeqno => Sequencer.IsPrimary ? Math.Max(Sequencer.LastSeqno, Store.DurableSeqno) : Store.DurableSeqno;
+
+    private LedgerApplier _applier = null!;
 
     /// <summary>The client address of the current primary, when this node is a backup that knows it.</summary>
     public Uri? PrimaryUrl
     {
         get
         {
-            if (Replication is null || Store.IsPrimary)
+            if (!IsCluster || IsPrimary)
             {
                 return null;
             }
 
-            var leader = Replication.Consensus.LeaderEndPoint;
+            var leader = Consensus.LeaderEndPoint;
             return leader is not null && _peers.TryGetValue(leader.ToString()!, out var url) ? url : null;
         }
     }
@@ -123,8 +160,12 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// <summary>Adds a member (primary only: <see cref="NotPrimaryException"/> elsewhere) and remembers its client address.</summary>
     public async Task<bool> AddMemberAsync(System.Net.IPEndPoint nodeAddress, Uri url, CancellationToken cancellationToken)
     {
-        var replication = Replication ?? throw new InvalidOperationException("this node is not a cluster member");
-        if (!Store.IsPrimary)
+        if (!IsCluster)
+        {
+            throw new InvalidOperationException("this node is not a cluster member");
+        }
+
+        if (!IsPrimary)
         {
             throw new NotPrimaryException();
         }
@@ -132,7 +173,7 @@ public sealed partial class LedgerService : IAsyncDisposable
         RememberPeer(nodeAddress.ToString(), url);
         try
         {
-            return await replication.Consensus.AddMemberAsync(nodeAddress, cancellationToken).ConfigureAwait(false);
+            return await Consensus.AddMemberAsync(nodeAddress, cancellationToken).ConfigureAwait(false);
         }
         catch (ConsensusNotLeaderException ex)
         {
@@ -143,15 +184,19 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// <summary>Retires a member (primary only).</summary>
     public async Task<bool> RemoveMemberAsync(System.Net.IPEndPoint nodeAddress, CancellationToken cancellationToken)
     {
-        var replication = Replication ?? throw new InvalidOperationException("this node is not a cluster member");
-        if (!Store.IsPrimary)
+        if (!IsCluster)
+        {
+            throw new InvalidOperationException("this node is not a cluster member");
+        }
+
+        if (!IsPrimary)
         {
             throw new NotPrimaryException();
         }
 
         try
         {
-            return await replication.Consensus.RemoveMemberAsync(nodeAddress, cancellationToken).ConfigureAwait(false);
+            return await Consensus.RemoveMemberAsync(nodeAddress, cancellationToken).ConfigureAwait(false);
         }
         catch (ConsensusNotLeaderException ex)
         {
@@ -288,18 +333,10 @@ public sealed partial class LedgerService : IAsyncDisposable
         var (service, node, secret, isPrivate) = data.OpenOrCreate(options.IsPrivate, nodeOptions);
         node = RenewNodeCertificateIfDue(data, service, node, logger);
         var tls = new NodeTlsCertificate(node);
-        var storeOptions = new LedgerStoreOptions
-        {
-            LedgerDirectory = data.Ledger,
-            StateDirectory = data.State,
-            IsPrivate = isPrivate,
-            SignatureInterval = options.SignatureInterval,
-            SignatureDelay = options.SignatureDelay,
-        };
-        ReplicatedLedger? replication = null;
+        IConsensusLog? raft = null;
         if (options.NodeListen is { } nodeListen)
         {
-            var consensus = new RaftConsensus(new RaftConsensusOptions
+            raft = new RaftConsensus(new RaftConsensusOptions
             {
                 LocalEndPoint = nodeListen,
                 // A joining node starts with no members: it waits until the primary adds it. Otherwise the static
@@ -314,22 +351,41 @@ public sealed partial class LedgerService : IAsyncDisposable
                 LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
                 Logger = logger,
             });
-            replication = new ReplicatedLedger(consensus, logger);
         }
 
-        var store = LedgerStore.Open(storeOptions, secret, new NodeRootSigner(node), logger, replication);
-        var ledger = new LedgerService(options, data, service, node, tls, secret, isPrivate, store) { _logger = logger };
+        var storeOptions = new LedgerStoreOptions
+        {
+            LedgerDirectory = data.Ledger,
+            StateDirectory = data.State,
+            IsPrivate = isPrivate,
+            // Raft's write-ahead log holds each batch durably on a majority before it commits and replays it after a
+            // crash: the ledger files are then synced at snapshots, not per batch.
+            SyncEachBatch = raft?.KeepsEntriesDurably != true,
+        };
+        var store = LedgerStore.Open(storeOptions, secret, logger);
+
+        // A single node's views are its own (one more on every open, made durable before anything is sequenced); a
+        // cluster member's are consensus terms.
+        var consensus = raft ?? new SingleNodeConsensus(store.StartView(), options.NodeListen);
+        var sequencer = new Sequencer(store, consensus, secret, new NodeRootSigner(node), new SequencerOptions
+        {
+            IsPrivate = isPrivate,
+            SignatureInterval = options.SignatureInterval,
+            SignatureDelay = options.SignatureDelay,
+        }, logger);
+        var ledger = new LedgerService(options, data, service, node, tls, secret, isPrivate, store)
+        {
+            _logger = logger,
+            Sequencer = sequencer,
+            Consensus = consensus,
+            IsCluster = raft is not null,
+        };
+        ledger._applier = new LedgerApplier(store, ledger, logger);
         ledger._renewal = Task.Run(ledger.RenewWhileRunningAsync, CancellationToken.None);
         ledger.LoadPeers();
-        ledger.ReplayUserChanges(store.DurableSeqno);
-        if (replication is not null)
+        ledger.ReplayUserChanges();
+        if (raft is not null)
         {
-            ledger.Replication = replication;
-            replication.Attach(store);
-            store.Applied += (_, last) => ledger.ReplayUserChanges(last);
-            store.RoleChanged += ledger.OnRoleChanged;
-            replication.CatchUp = ledger.CatchUpAsync;
-
             // Before taking part in consensus, fetch what the peers' ledgers hold beyond ours: a new or long-absent
             // member then needs from the leader only the log after its snapshot, not the whole history.
             using (var catchUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
@@ -345,13 +401,38 @@ public sealed partial class LedgerService : IAsyncDisposable
                 }
             }
 
-            await replication.StartAsync(cancellationToken).ConfigureAwait(false);
+            await consensus.StartAsync(ledger._applier, cancellationToken).ConfigureAwait(false);
+            ledger._roles = Task.Run(() => sequencer.FollowLeadershipAsync(ledger._stopping.Token), CancellationToken.None);
+            ledger._chores = Task.Run(ledger.PrimaryChoresAsync, CancellationToken.None);
             ledger._discovery = Task.Run(ledger.DiscoverPeersAsync, CancellationToken.None);
             return ledger;
         }
 
+        await consensus.StartAsync(ledger._applier, cancellationToken).ConfigureAwait(false);
+        sequencer.BecomePrimary(consensus.Term, signInherited: false);
         await ledger.BootstrapAdministratorsAsync(logger, cancellationToken).ConfigureAwait(false);
         return ledger;
+    }
+
+    /// <summary>
+    /// A cluster member's own work on becoming primary (<see cref="OnBecamePrimary"/>), once per leadership: the loop
+    /// awaits the sequencer's role, which follows consensus (<see cref="Sequencer.FollowLeadershipAsync"/>).
+    /// </summary>
+    private async Task PrimaryChoresAsync()
+    {
+        var stopping = _stopping.Token;
+        try
+        {
+            while (true)
+            {
+                await Sequencer.WaitForRoleAsync(primary: true, stopping).ConfigureAwait(false);
+                OnBecamePrimary();
+                await Sequencer.WaitForRoleAsync(primary: false, stopping).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>
@@ -416,24 +497,35 @@ public sealed partial class LedgerService : IAsyncDisposable
         }
     }
 
-    /// <summary>Applies the user changes written since the last call (up to <paramref name="lastSeqno"/>) to the user table.</summary>
-    private void ReplayUserChanges(long lastSeqno)
+    /// <summary>Applies the user changes the store applied since the last call to the user table.</summary>
+    private void ReplayUserChanges()
     {
-        lock (Users)
+        lock (_usersLock)
         {
-            foreach (var seqno in Store.Index.Read(LedgerIndex.UserChangeKind, string.Empty, _usersAppliedTo + 1, int.MaxValue))
+            var target = Store.LastUserChangeSeqno;
+            var from = Volatile.Read(ref _usersAppliedTo);
+            if (from >= target)
             {
+                return;
+            }
+
+            foreach (var seqno in Store.Index.Read(LedgerIndex.UserChangeKind, string.Empty, from + 1, int.MaxValue))
+            {
+                if (seqno > target)
+                {
+                    break;
+                }
+
                 var body = Store.ReadBody(seqno);
                 if (!EntryHeader.TryRead(body, out var header, out var error) || !UserChangeEntry.TryDecode(body, header, out var change, out error))
                 {
                     throw new LedgerCorruptException($"user change {seqno} is malformed: {error}");
                 }
 
-                Users.Apply(change!);
-                _usersAppliedTo = seqno;
+                _users.Apply(change!);
             }
 
-            _usersAppliedTo = Math.Max(_usersAppliedTo, lastSeqno);
+            Volatile.Write(ref _usersAppliedTo, target);
         }
     }
 
@@ -441,20 +533,14 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// A cluster member that becomes primary takes up the collection and tag accounting from the ledger as applied,
     /// and the first primary of a new ledger makes its first Administrators.
     /// </summary>
-    private void OnRoleChanged(bool isPrimary)
+    private void OnBecamePrimary()
     {
-        if (!isPrimary)
-        {
-            return;
-        }
-
         lock (_namesLock)
         {
             _collections.UnionWith(Store.Index.Collections());
             _tags.UnionWith(Store.Index.Tags());
         }
 
-        ReplayUserChanges(Store.DurableSeqno);
         if (Users.Count == 0)
         {
             _bootstrap = Task.Run(async () =>
@@ -478,7 +564,7 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// <exception cref="NotPrimaryException">This node is a backup: it reserves nothing (the write goes to the primary).</exception>
     public (string Code, string Message)? ReserveNames(string collectionId, IReadOnlyList<string> tags)
     {
-        if (!Store.IsPrimary)
+        if (!IsPrimary)
         {
             // A backup would otherwise keep names for writes it forwards, and count them if it became primary.
             throw new NotPrimaryException();
@@ -534,7 +620,7 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// check of who asks: for the node's own writes and tests. Requests go through <see cref="TryAppendEntryAsync"/>.
     /// </summary>
     public ValueTask<TxId> AppendEntryAsync(string collectionId, byte[] contents, IReadOnlyList<string> tags, CancellationToken cancellationToken) =>
-        Store.AppendAsync(new UserEntry(collectionId, tags, contents, [EntryClaim.NewLedgerEntry()]), cancellationToken);
+        Sequencer.AppendAsync(new UserEntry(collectionId, tags, contents, [EntryClaim.NewLedgerEntry()]), cancellationToken);
 
     /// <summary>
     /// Appends an entry for <paramref name="callerId"/>, whose roles were read when <see cref="UserTable.Version"/>
@@ -607,8 +693,10 @@ public sealed partial class LedgerService : IAsyncDisposable
                     await DrainWriteGateAsync().ConfigureAwait(false);
                 }
 
-                await Store.AppendAsync(change, cancellationToken).ConfigureAwait(false);
-                Users.Apply(change);
+                await Sequencer.AppendAsync(change, cancellationToken).ConfigureAwait(false);
+
+                // Applied here before the append returned: the table takes it from the store like any change.
+                ReplayUserChanges();
             }
             finally
             {
@@ -675,14 +763,14 @@ public sealed partial class LedgerService : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        if (Replication is { } replication)
-        {
-            // Consensus first, so nothing is applied to a store being closed.
-            await replication.DisposeAsync().ConfigureAwait(false);
-            await replication.Consensus.DisposeAsync().ConfigureAwait(false);
-        }
-
+        // Consensus first, so nothing is applied to a store being closed and batches in it learn their outcome; then
+        // the sequencer (which fails what it still holds), then the store.
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await Consensus.DisposeAsync().ConfigureAwait(false);
+        await _roles.ConfigureAwait(false);
+        await _chores.ConfigureAwait(false);
+        await _applier.DisposeAsync().ConfigureAwait(false);
+        await Sequencer.DisposeAsync().ConfigureAwait(false);
         await _discovery.ConfigureAwait(false);
         await _renewal.ConfigureAwait(false);
         await _bootstrap.ConfigureAwait(false);
@@ -737,7 +825,7 @@ public sealed partial class LedgerService : IAsyncDisposable
             await ChangeUserAsync(callerId: null, fingerprint, [Roles.Administrator], cancellationToken).ConfigureAwait(false);
         }
 
-        await Store.WaitForCommitAsync(Store.LastSeqno, cancellationToken).ConfigureAwait(false);
+        await Sequencer.WaitForCommitAsync(Sequencer.LastSeqno, cancellationToken).ConfigureAwait(false);
     }
 }
 

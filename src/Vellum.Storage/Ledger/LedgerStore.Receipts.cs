@@ -34,9 +34,9 @@ public sealed partial class LedgerStore
         }
 
         Vellum.Core.Merkle.ProofStep[] path;
-        lock (_sequenceLock)
+        lock (_treeLock)
         {
-            // The tree is written under the sequence lock; a proof reads full tiles and the right edge.
+            // The applier appends to the tree under the tree lock; a proof reads full tiles and the right edge.
             path = _tree.GetInclusionPath(seqno - 1, signature.TreeSize);
         }
 

@@ -18,23 +18,18 @@ public sealed partial class LedgerStore
     /// Opens (or creates) a ledger. Recovery: checks every committed chunk's header and trailer and the frames of the
     /// last one; truncates a torn tail of the open chunk to its last whole entry; refuses to open, naming file and
     /// offset, when a committed chunk or the middle of the open chunk is damaged; reopens the Merkle tree from its
-    /// tiles and checks it against the last signed root (rebuilding the tiles from the ledger if they disagree);
-    /// brings the indexes up to date; and starts a new view.
+    /// tiles and checks it against the last signed root (rebuilding the tiles from the ledger if they disagree); and
+    /// brings the indexes up to date. It starts no view: the sequencer's owner does (<see cref="StartView"/> on a
+    /// single node, the consensus term in a cluster).
     /// </summary>
     /// <param name="options">Where the ledger lives and how it is written.</param>
-    /// <param name="secret">The ledger secret (commit evidence, and encryption for a Private ledger).</param>
-    /// <param name="signer">Signs the Merkle root in signature transactions.</param>
+    /// <param name="secret">The ledger secret (commit evidence in receipts, and decryption for a Private ledger).</param>
     /// <param name="logger">Where to log; none if null.</param>
-    /// <param name="replicator">
-    /// Null for a single node (it is primary in a new view at once). Otherwise the store starts as a backup in the
-    /// ledger's last view and writes only what consensus commits (see <see cref="BecomePrimary"/>).
-    /// </param>
-    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer, ILogger? logger = null, IBatchReplicator? replicator = null)
+    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, ILogger? logger = null)
     {
         logger ??= NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(secret);
-        ArgumentNullException.ThrowIfNull(signer);
         OwnerOnly.CreateDirectory(options.LedgerDirectory);
         OwnerOnly.CreateDirectory(options.StateDirectory);
 
@@ -47,24 +42,19 @@ public sealed partial class LedgerStore
         var tilesDirectory = Path.Combine(options.StateDirectory, "tiles");
         var tiles = new FileTileStore(tilesDirectory);
         var index = LedgerIndex.Open(Path.Combine(options.StateDirectory, "index"));
-        var store = new LedgerStore(options, secret, signer, tiles, index, null!, logger);
+        var store = new LedgerStore(options, secret, tiles, index, null!, logger);
         store._committedChunks.AddRange(scan.Committed);
         store._openChunk = scan.Open;
-        store._lastSeqno = scan.LastSeqno;
         store._durableSeqno = scan.LastSeqno;
         store._lastSignatureSeqno = scan.LastSignatureSeqno;
         store._committedSeqno = scan.LastSignatureSeqno;
-        store._unsignedCount = scan.LastSeqno - scan.LastSignatureSeqno;
+        store._lastView = scan.LastView;
         store._bytesInChunk = scan.Open is null ? 0 : scan.Open.Length - ChunkFormat.HeaderSize;
 
         store._tree = store.OpenTree(tiles, scan);
+        store.FillFrontier();
         store._index.CatchUp(scan.LastSeqno, store.ReadBody);
-        store._replicator = replicator;
-        store._isPrimary = replicator is null;
-
-        // A single node takes a new view on every open (see StartView). A replicated store takes views from consensus
-        // terms: a term has one primary, and a primary never reuses a seqno within its term.
-        store._view = replicator is null ? store.StartView(scan.LastView) : scan.LastView;
+        store._lastUserChangeSeqno = store._index.Last(LedgerIndex.UserChangeKind, string.Empty);
 
         if (scan.Open is not null && scan.LastSignatureSeqno == scan.LastSeqno && store._bytesInChunk >= options.ChunkSizeThreshold)
         {
@@ -74,11 +64,22 @@ public sealed partial class LedgerStore
             LogMessages.ChunkCloseCompleted(logger, scan.Open.Path);
         }
 
-        LogMessages.StoreOpened(logger, options.LedgerDirectory, scan.LastSeqno, scan.LastSignatureSeqno, store._view);
-
-        new Thread(store.FlushLoop) { IsBackground = true, Name = "Vellum ledger flusher" }.Start();
-        store._signatureTimer = Task.Run(store.SignatureTimerAsync);
+        LogMessages.StoreOpened(logger, options.LedgerDirectory, scan.LastSeqno, scan.LastSignatureSeqno, scan.LastView);
         return store;
+    }
+
+    /// <summary>The right edge of the opened tree: one subtree root per set bit of its size.</summary>
+    private void FillFrontier()
+    {
+        long start = 0;
+        for (var width = 1L << 62; width > 0; width >>= 1)
+        {
+            if ((_tree.Size & width) != 0)
+            {
+                _frontier.AppendSubtree(_tree.SubtreeHash(start, start + width), width);
+                start += width;
+            }
+        }
     }
 
     private MerkleTree OpenTree(FileTileStore tiles, ChunkScan scan)
@@ -129,12 +130,14 @@ public sealed partial class LedgerStore
     }
 
     /// <summary>
-    /// The new view: one more than the highest view in the ledger or in the view file, made durable before any
+    /// Starts a new view: one more than the highest view in the ledger or in the view file, made durable before any
     /// transaction is sequenced in it. This is what keeps every (view, seqno) — and so every AES-GCM nonce — unique:
     /// a seqno lost in a crash is reassigned only in a later view.
     /// </summary>
-    private long StartView(long lastViewInLedger)
+    /// <remarks>Only for a ledger whose views are not consensus terms (a single node); call it once per open.</remarks>
+    public long StartView()
     {
+        var lastViewInLedger = LastView;
         var path = Path.Combine(_options.StateDirectory, "view");
         long stored = 0;
         if (File.Exists(path))

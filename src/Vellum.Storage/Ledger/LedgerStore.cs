@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using Vellum.Core.Crypto;
-using Vellum.Core.Entries;
 using Vellum.Core.Merkle;
 using Vellum.Storage.Indexing;
 using Vellum.Storage.Tiles;
@@ -9,57 +8,56 @@ using Vellum.Storage.Tiles;
 namespace Vellum.Storage.Ledger;
 
 /// <summary>
-/// One ledger on local disk: sequences transactions, appends them durably with group commit, writes signature
-/// transactions, closes chunks, keeps the Merkle tree and the indexes, and reads transactions back.
+/// One ledger on local disk, below consensus: applies committed batches of frames (checking each against the ledger
+/// before any of it is written), closes chunks, keeps the Merkle tree and the indexes, and reads transactions and
+/// receipts back. It sequences nothing: the sequencer above consensus does, and every batch, this node's own
+/// included, reaches the store only once consensus has committed it.
 /// </summary>
 /// <remarks>
-/// Threads: any number of appenders and readers. Sequencing (seqno, encoding, Merkle append) happens under one lock,
-/// which is held for microseconds; one flusher task writes and fsyncs whole batches outside it. An append completes
-/// only after the fsync that made its bytes durable. Files: see docs/ledger-format.md. Split by concern into
-/// LedgerStore.Append.cs (sequencer and flusher), LedgerStore.Recovery.cs (open) and LedgerStore.Read.cs.
+/// Threads: one applier at a time (consensus applies in log order; catch-up applies before consensus starts or inside
+/// consensus's own restore), any number of readers. Files: see docs/ledger-format.md. Split by concern into
+/// LedgerStore.Apply.cs (checks and writes), LedgerStore.Recovery.cs (open), LedgerStore.Read.cs and
+/// LedgerStore.Receipts.cs.
 /// </remarks>
 public sealed partial class LedgerStore : IAsyncDisposable
 {
     private readonly LedgerStoreOptions _options;
     private readonly LedgerSecret _secret;
-    private readonly IRootSigner _signer;
-    private readonly Lock _sequenceLock = new();
+
+    // Serialises everything that changes durable state (applying, closing chunks, syncing).
+    private readonly Lock _applyLock = new();
+
+    // Guards the Merkle tree: the applier appends leaves and writes tiles under it, receipts read proofs under it.
+    private readonly Lock _treeLock = new();
     private readonly Lock _readLock = new();
     private readonly FileTileStore _tiles;
     private readonly LedgerIndex _index;
     private readonly List<ChunkInfo> _committedChunks = [];
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly SemaphoreSlim _flushSignal = new(0, int.MaxValue);
     private readonly LedgerStoreMetrics _metrics;
     private readonly ILogger _logger;
 
-    // Sequencer state, guarded by _sequenceLock.
+    // Applied state, written under _applyLock. The tree and the frontier hold exactly the applied leaves: the
+    // frontier is what the sequencer starts from and what a batch's signatures are checked against.
     private MerkleTree _tree;
-    private long _view;
-    private long _lastSeqno;
+    private readonly MerkleFrontier _frontier = new();
+    private long _lastView;
     private long _lastSignatureSeqno;
-    private long _unsignedCount;
+    private long _lastUserChangeSeqno;
     private long _bytesInChunk;
-    private PendingBatch _current = new();
-    private readonly Queue<PendingBatch> _sealed = new();
     private Exception? _fault;
+    private int _disposed;
 
-    // Durable state: written by the flusher, read under _readLock.
+    // Durable state: written by the applier, read under _readLock.
     private OpenChunk? _openChunk;
     private long _durableSeqno;
     private long _committedSeqno;
     private TaskCompletionSource _commitChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private readonly TaskCompletionSource _flusherExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _flushRequested;
-    private Task _signatureTimer = Task.CompletedTask;
-
-    private LedgerStore(LedgerStoreOptions options, LedgerSecret secret, IRootSigner signer, FileTileStore tiles, LedgerIndex index, MerkleTree tree, ILogger logger)
+    private LedgerStore(LedgerStoreOptions options, LedgerSecret secret, FileTileStore tiles, LedgerIndex index, MerkleTree tree, ILogger logger)
     {
         _logger = logger;
         _options = options;
         _secret = secret;
-        _signer = signer;
         _tiles = tiles;
         _index = index;
         _tree = tree;
@@ -69,105 +67,98 @@ public sealed partial class LedgerStore : IAsyncDisposable
     /// <summary>The options this store was opened with.</summary>
     public LedgerStoreOptions Options => _options;
 
-    /// <summary>The view (term) new transactions get: one more than any view in the ledger, bumped on every open.</summary>
-    public long View => _view;
+    /// <summary>The highest view of any transaction applied (0 for an empty ledger).</summary>
+    public long LastView => Volatile.Read(ref _lastView);
 
-    /// <summary>Seqno of the last transaction whose bytes are durable.</summary>
+    /// <summary>Seqno of the last transaction whose bytes are applied (and durable, or held by a durable consensus log).</summary>
     public long DurableSeqno => Volatile.Read(ref _durableSeqno);
 
     /// <summary>
-    /// Seqno of the last durable signature transaction: every transaction up to it is Committed (on a single node,
-    /// global commit is exactly this). Receipts exist for transactions at or below it.
+    /// Seqno of the last applied signature transaction: every transaction up to it is Committed. Receipts exist for
+    /// transactions at or below it.
     /// </summary>
     public long CommittedSeqno => Volatile.Read(ref _committedSeqno);
 
-    /// <summary>The last seqno assigned (durable or not).</summary>
-    public long LastSeqno
-    {
-        get
-        {
-            lock (_sequenceLock)
-            {
-                return _lastSeqno;
-            }
-        }
-    }
+    /// <summary>Seqno of the last user-management transaction applied (0 if none), for callers that keep a user table.</summary>
+    public long LastUserChangeSeqno => Volatile.Read(ref _lastUserChangeSeqno);
+
+    /// <summary>Completes the next time <see cref="CommittedSeqno"/> moves (or the store faults); read it before the seqno.</summary>
+    public Task CommitChanged => Volatile.Read(ref _commitChanged).Task;
 
     /// <summary>The indexes by collection and tag.</summary>
     public LedgerIndex Index => _index;
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Where a new primary starts: a copy of the Merkle tree's right edge over every applied transaction (its size is
+    /// the last applied seqno) and the last applied signature, read together.
+    /// </summary>
+    public AppliedLedgerState AppliedState()
     {
-        if (_stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _flushSignal.Release();
-        try
-        {
-            await _signatureTimer.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        await _flusherExited.Task.ConfigureAwait(false);
-
-        // Batches still in consensus: their replication was started with the stopping token, so it ends now (or
-        // consensus, stopped first, has ended it).
-        Task[] replications;
         lock (_applyLock)
         {
-            replications = [.. _replications];
+            return new AppliedLedgerState(_frontier.Clone(), _lastSignatureSeqno);
         }
+    }
 
-        await Task.WhenAll(replications).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        lock (_sequenceLock)
+    /// <summary>Waits until <paramref name="seqno"/> is Committed here (no signature is asked for: the sequencer does that).</summary>
+    public async ValueTask WaitForCommittedAsync(long seqno, CancellationToken cancellationToken = default)
+    {
+        while (true)
         {
-            // An append that raced with shutdown sequenced into a batch no flusher will write (or the flusher stopped
-            // while consensus was full): fail them rather than leave their callers waiting.
-            var disposed = new ObjectDisposedException(nameof(LedgerStore));
-            while (_sealed.Count > 0)
+            var changed = CommitChanged;
+            if (CommittedSeqno >= seqno)
             {
-                var batch = _sealed.Dequeue();
-                batch.Durable.TrySetException(disposed);
-                batch.Release();
+                return;
             }
 
-            _current.Durable.TrySetException(disposed);
-            _current.Release();
+            ThrowIfFaulted();
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return ValueTask.CompletedTask;
         }
 
-        if (_openChunk is { } open)
+        lock (_applyLock)
         {
-            // Applied batches that consensus holds may not be fsynced yet (IBatchReplicator.KeepsBatchesDurably);
-            // a clean stop leaves the files complete on their own.
-            if (_options.Durable && _fault is null)
+            if (_openChunk is { } open)
             {
-                RandomAccess.FlushToDisk(open.Handle);
+                // Applied batches that a durable consensus log holds may not be fsynced yet
+                // (LedgerStoreOptions.SyncEachBatch): a clean stop leaves the files complete on their own.
+                if (_options.Durable && _fault is null)
+                {
+                    RandomAccess.FlushToDisk(open.Handle);
+                }
+
+                open.Handle.Dispose();
             }
 
-            open.Handle.Dispose();
-        }
-
-        lock (_readLock)
-        {
-            foreach (var handle in _committedHandles.Values)
+            lock (_readLock)
             {
-                handle.Dispose();
+                foreach (var handle in _committedHandles.Values)
+                {
+                    handle.Dispose();
+                }
+
+                _committedHandles.Clear();
             }
 
-            _committedHandles.Clear();
+            _index.Flush(DurableSeqno);
+            lock (_treeLock)
+            {
+                _tiles.Flush();
+            }
         }
 
-        _index.Flush(DurableSeqno);
-        _tiles.Flush();
-        _stopping.Dispose();
-        _flushSignal.Dispose();
+        Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))
+            .TrySetException(new ObjectDisposedException(nameof(LedgerStore)));
         _metrics.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>A committed chunk: its seqno range and where its positions table starts.</summary>
@@ -189,3 +180,6 @@ public sealed partial class LedgerStore : IAsyncDisposable
         public long LastSeqno => FirstSeqno + Positions.Count - 1;
     }
 }
+
+/// <summary>The applied end of a ledger: the Merkle frontier over every applied transaction and the last signature's seqno.</summary>
+public sealed record AppliedLedgerState(MerkleFrontier Frontier, long LastSignatureSeqno);

@@ -19,14 +19,13 @@ internal sealed class LedgerStoreMetrics : IDisposable
 
     public LedgerStoreMetrics(LedgerStore store)
     {
-        _appends = _meter.CreateCounter<long>("vellum.storage.transactions", "{transaction}", "Transactions made durable.");
-        _signatures = _meter.CreateCounter<long>("vellum.storage.signatures", "{signature}", "Signature transactions made durable.");
+        _appends = _meter.CreateCounter<long>("vellum.storage.transactions", "{transaction}", "Transactions applied (written to the ledger files).");
+        _signatures = _meter.CreateCounter<long>("vellum.storage.signatures", "{signature}", "Signature transactions applied.");
         _batchTransactions = _meter.CreateHistogram<int>("vellum.storage.batch.transactions", "{transaction}", "Transactions per group-commit batch (one write, one fsync).");
         _fsyncSeconds = _meter.CreateHistogram<double>("vellum.storage.fsync.duration", "s", "Time of each batch's write and fsync.");
-        _meter.CreateObservableGauge("vellum.storage.durable_seqno", () => store.DurableSeqno, "{seqno}", "Last durable transaction.");
-        _meter.CreateObservableGauge("vellum.storage.committed_seqno", () => store.CommittedSeqno, "{seqno}", "Last committed transaction (covered by a durable signature).");
-        _meter.CreateObservableGauge("vellum.storage.batches_in_flight", () => store.BatchesInFlight, "{batch}", "Batches handed to consensus and not yet passed back.");
-        _meter.CreateObservableGauge("vellum.storage.signature_lag", () => store.DurableSeqno - store.CommittedSeqno, "{transaction}", "Durable transactions waiting for a signature.");
+        _meter.CreateObservableGauge("vellum.storage.durable_seqno", () => store.DurableSeqno, "{seqno}", "Last applied transaction.");
+        _meter.CreateObservableGauge("vellum.storage.committed_seqno", () => store.CommittedSeqno, "{seqno}", "Last committed transaction (covered by an applied signature).");
+        _meter.CreateObservableGauge("vellum.storage.signature_lag", () => store.DurableSeqno - store.CommittedSeqno, "{transaction}", "Applied transactions waiting for a signature.");
     }
 
     public void BatchWritten(PendingBatch batch, long startTimestamp)

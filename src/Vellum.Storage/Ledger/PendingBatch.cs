@@ -3,16 +3,12 @@ using System.Buffers;
 namespace Vellum.Storage.Ledger;
 
 /// <summary>
-/// Frames sequenced but not yet written: the unit of group commit. Many appenders share one write and one fsync and
-/// then one completion, so a batch costs one task however many transactions it holds.
+/// Committed frames on their way into a chunk: one write (and one fsync) per batch, split where a chunk closes.
 /// </summary>
 internal sealed class PendingBatch
 {
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
     private int[] _frameOffsets = ArrayPool<int>.Shared.Rent(256);
-
-    /// <summary>Completed once every frame of the batch is durable (or failed with the write error).</summary>
-    public TaskCompletionSource Durable { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public int Length { get; private set; }
 
@@ -25,6 +21,9 @@ internal sealed class PendingBatch
     /// <summary>Seqno of the last signature transaction in the batch, 0 if none.</summary>
     public long LastSignatureSeqno { get; set; }
 
+    /// <summary>Seqno of the last user-management transaction in the batch, 0 if none.</summary>
+    public long LastUserChangeSeqno { get; set; }
+
     /// <summary>Signature transactions in the batch.</summary>
     public int SignatureCount { get; set; }
 
@@ -32,15 +31,6 @@ internal sealed class PendingBatch
     public bool ClosesChunk { get; set; }
 
     public ReadOnlySpan<byte> Bytes => _buffer.AsSpan(0, Length);
-
-    /// <summary>The frames as memory, for handing to consensus (valid until <see cref="Release"/>).</summary>
-    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
-
-    /// <summary>Replicated mode: the store's rollback count when the flusher took the batch.</summary>
-    public long Epoch { get; set; }
-
-    /// <summary>Replicated mode: consensus passed this batch back and it was written.</summary>
-    public bool Applied { get; set; }
 
     public ReadOnlySpan<int> FrameOffsets => _frameOffsets.AsSpan(0, Count);
 

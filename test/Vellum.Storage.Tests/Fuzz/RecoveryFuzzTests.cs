@@ -24,8 +24,8 @@ public sealed class OpenChunkLedger : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Ledger = new TestLedger(isPrivate: true);
-        var options = Ledger.Options(chunkSize: 6 * 1024, signatureInterval: 7, durable: false);
-        await using (var store = Ledger.Open(options))
+        var options = Ledger.Options(chunkSize: 6 * 1024, durable: false);
+        await using (var store = Ledger.Open(options, signatureInterval: 7))
         {
             for (var i = 0; i < 60; i++)
             {
@@ -36,7 +36,7 @@ public sealed class OpenChunkLedger : IAsyncLifetime
         }
 
         // Reopened with a large chunk threshold, so the open chunk surely holds a few signatures and entries.
-        await using (var store = Ledger.Open(Ledger.Options(chunkSize: 1 << 20, signatureInterval: 7, durable: false)))
+        await using (var store = Ledger.Open(Ledger.Options(chunkSize: 1 << 20, durable: false), signatureInterval: 7))
         {
             for (var i = 60; i < 80; i++)
             {
@@ -131,11 +131,11 @@ public sealed class RecoveryFuzzTests(OpenChunkLedger fixture, ITestOutputHelper
         CopyDirectory(fixture.Ledger.Root, root);
         File.WriteAllBytes(Path.Combine(root, "ledger", fixture.OpenChunkName), mutated);
         using var copy = new TestLedger(isPrivate: true, root: root);
-        var options = copy.Options(chunkSize: 6 * 1024, signatureInterval: 7, durable: false);
-        LedgerStore store;
+        var options = copy.Options(chunkSize: 6 * 1024, durable: false);
+        TestStore store;
         try
         {
-            store = await Task.Run(() => copy.Open(options)).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
+            store = await Task.Run(() => copy.Open(options, signatureInterval: 7)).WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
         }
         catch (LedgerCorruptException)
         {

@@ -28,7 +28,7 @@ public sealed class CrashTests
             }
 
             // Reopen in this process: recovery runs, every acknowledged append reads back exactly.
-            await using (var store = ledger.Open(ledger.Options(chunkSize: 64 * 1024, signatureInterval: 50)))
+            await using (var store = ledger.Open(ledger.Options(chunkSize: 64 * 1024), signatureInterval: 50))
             {
                 foreach (var (seqno, (r, index)) in acknowledged)
                 {

@@ -178,13 +178,13 @@ public sealed class LedgerStoreTests
         await using (var store = ledger.Open())
         {
             acked = await TestLedger.AppendMany(store, 300);
-            AssertIndex(store, acked);
+            AssertIndex(store.Store, acked);
         }
 
         Directory.Delete(Path.Combine(ledger.Data.State, "index"), recursive: true);
         await using (var store = ledger.Open())
         {
-            AssertIndex(store, acked);
+            AssertIndex(store.Store, acked);
         }
 
         // A stale index (watermark behind) catches up.
@@ -194,7 +194,7 @@ public sealed class LedgerStoreTests
         File.WriteAllBytes(watermark, bytes);
         await using (var store = ledger.Open())
         {
-            AssertIndex(store, acked);
+            AssertIndex(store.Store, acked);
         }
     }
 
@@ -226,7 +226,7 @@ public sealed class ConcurrentReadTests
     public async Task Reads_racing_chunk_closes_always_succeed()
     {
         using var ledger = new TestLedger();
-        await using var store = ledger.Open(ledger.Options(chunkSize: 8 * 1024, signatureInterval: 10));
+        await using var store = ledger.Open(ledger.Options(chunkSize: 8 * 1024), signatureInterval: 10);
         using var stop = new CancellationTokenSource();
         var failures = new List<Exception>();
         var readers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>

@@ -13,7 +13,7 @@ public sealed class ReceiptTests
     {
         using var ledger = new TestLedger(isPrivate);
         var ids = new List<long>();
-        await using (var store = ledger.Open(ledger.Options(chunkSize: 8 * 1024, signatureInterval: 7)))
+        await using (var store = ledger.Open(ledger.Options(chunkSize: 8 * 1024), signatureInterval: 7))
         {
             for (var i = 0; i < 120; i++)
             {
@@ -23,13 +23,13 @@ public sealed class ReceiptTests
             }
 
             await store.WaitForCommitAsync(store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-            AssertReceipts(store, ids, ledger);
+            AssertReceipts(store.Store, ids, ledger);
         }
 
         // After a restart the tree comes back from its tiles and the receipts are the same.
-        await using (var store = ledger.Open(ledger.Options(chunkSize: 8 * 1024, signatureInterval: 7)))
+        await using (var store = ledger.Open(ledger.Options(chunkSize: 8 * 1024), signatureInterval: 7))
         {
-            AssertReceipts(store, ids, ledger);
+            AssertReceipts(store.Store, ids, ledger);
         }
     }
 
@@ -37,17 +37,11 @@ public sealed class ReceiptTests
     public async Task A_transaction_not_yet_covered_by_a_signature_answers_Loading_and_reveals_no_commit_evidence()
     {
         using var ledger = new TestLedger();
-        var options = ledger.Options(signatureInterval: 1000);
-        await using var store = Vellum.Storage.Ledger.LedgerStore.Open(
-            new Vellum.Storage.Ledger.LedgerStoreOptions
-            {
-                LedgerDirectory = options.LedgerDirectory,
-                StateDirectory = options.StateDirectory,
-                SignatureInterval = 1000,
-                SignatureDelay = TimeSpan.FromHours(1),
-            },
+        await using var store = new TestStore(await Vellum.Ledger.SingleNodeLedger.OpenAsync(
+            ledger.Options(),
+            new Vellum.Ledger.SequencerOptions { SignatureInterval = 1000, SignatureDelay = TimeSpan.FromHours(1) },
             ledger.Secret,
-            new Vellum.Core.Identity.NodeRootSigner(ledger.Node));
+            new Vellum.Core.Identity.NodeRootSigner(ledger.Node)));
         var id = await store.AppendAsync(TestLedger.Entry(1));
         var pending = store.GetReceipt(id.Seqno);
         Assert.Equal(ReceiptState.Loading, pending.State);

@@ -1,15 +1,18 @@
+using System.Net;
+using Vellum.Consensus;
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
 using Vellum.Core.Identity;
+using Vellum.Ledger;
 using Vellum.Storage.Ledger;
 using Vellum.Storage.Verification;
 
 namespace Vellum.Storage.Tests.Ledger;
 
 /// <summary>
-/// The store's replicated mode, driven by a loopback "consensus" in the test: a committed log that every connected
-/// node applies in order. It checks the store's side of replication — primary, backups, role changes, rollback and
-/// the checks on batches from another primary — without a network.
+/// The replicated write path, driven by a loopback "consensus" in the test: each node's sequencer hands batches to it,
+/// and it keeps a committed log that every connected node's store applies in order. It checks primary, backups, role
+/// changes, what a lost role does to writes, and the checks on committed batches — without a network.
 /// </summary>
 public sealed class ReplicatedStoreTests : IDisposable
 {
@@ -21,7 +24,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     {
         await using var cluster = new LoopbackCluster(this, 3);
         cluster.Elect(0, view: 2);
-        await TestLedger.AppendMany(cluster.Stores[0], 300, concurrency: 16);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 300, concurrency: 16);
 
         cluster.AssertIdentical();
         Assert.Equal(2, cluster.Stores[1].ReadHeader(1).Id.View);
@@ -34,10 +37,10 @@ public sealed class ReplicatedStoreTests : IDisposable
     {
         await using var cluster = new LoopbackCluster(this, 3);
         cluster.Elect(0, view: 2);
-        var id = await cluster.Stores[0].AppendAsync(TestLedger.Entry(1));
+        var id = await cluster.Sequencers[0].AppendAsync(TestLedger.Entry(1));
 
-        await Assert.ThrowsAsync<NotPrimaryException>(() => cluster.Stores[1].AppendAsync(TestLedger.Entry(2)).AsTask());
-        Assert.Null(await Record.ExceptionAsync(() => cluster.Stores[1].WaitForCommitAsync(id.Seqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10))));
+        await Assert.ThrowsAsync<NotPrimaryException>(() => cluster.Sequencers[1].AppendAsync(TestLedger.Entry(2)).AsTask());
+        Assert.Null(await Record.ExceptionAsync(() => cluster.Sequencers[1].WaitForCommitAsync(id.Seqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10))));
         Assert.Equal(cluster.Stores[0].CommittedSeqno, cluster.Stores[1].CommittedSeqno);
     }
 
@@ -46,7 +49,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     {
         await using var cluster = new LoopbackCluster(this, 3);
         cluster.Elect(0, view: 2);
-        await TestLedger.AppendMany(cluster.Stores[0], 50, concurrency: 8);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 50, concurrency: 8);
         cluster.Quiesce();
         var before = cluster.Stores[1].DurableSeqno;
 
@@ -61,14 +64,14 @@ public sealed class ReplicatedStoreTests : IDisposable
         }
 
         // The new primary's first transaction is a signature over what it inherited.
-        await cluster.Stores[1].WaitForCommitAsync(before + 1).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await cluster.Sequencers[1].WaitForCommitAsync(before + 1).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var first = cluster.Stores[1].ReadHeader(before + 1);
         Assert.Equal(EntryKind.Signature, first.Kind);
         Assert.Equal(3, first.Id.View);
 
-        await TestLedger.AppendMany(cluster.Stores[1], 40, concurrency: 8, start: 1000);
+        await TestLedger.AppendMany(cluster.Sequencers[1], 40, concurrency: 8, start: 1000);
         cluster.AssertIdentical();
-        Assert.Throws<NotPrimaryException>(() => cluster.Stores[0].AppendAsync(TestLedger.Entry(1)).AsTask().GetAwaiter().GetResult());
+        Assert.Throws<NotPrimaryException>(() => cluster.Sequencers[0].AppendAsync(TestLedger.Entry(1)).AsTask().GetAwaiter().GetResult());
         cluster.AssertEachVerifies();
     }
 
@@ -77,9 +80,9 @@ public sealed class ReplicatedStoreTests : IDisposable
     {
         await using var cluster = new LoopbackCluster(this, 3);
         cluster.Elect(0, view: 2);
-        await TestLedger.AppendMany(cluster.Stores[0], 10, concurrency: 2);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 10, concurrency: 2);
         cluster.Quiesce();
-        var before = cluster.Stores[0].LastSeqno;
+        var before = cluster.Sequencers[0].LastSeqno;
 
         var write = (await cluster.HoldWritesAsync(firstEntry: 77, count: 1))[0];
 
@@ -91,7 +94,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         var held = cluster.Stores[2].ReadHeader(before + 1);
         Assert.Equal(2, held.Id.View);
         Assert.Equal(EntryKind.UserEntry, held.Kind);
-        await TestLedger.AppendMany(cluster.Stores[2], 20, concurrency: 4, start: 500);
+        await TestLedger.AppendMany(cluster.Sequencers[2], 20, concurrency: 4, start: 500);
         cluster.AssertIdentical();
         cluster.AssertEachVerifies();
     }
@@ -101,9 +104,9 @@ public sealed class ReplicatedStoreTests : IDisposable
     {
         await using var cluster = new LoopbackCluster(this, 3);
         cluster.Elect(0, view: 2);
-        await TestLedger.AppendMany(cluster.Stores[0], 10, concurrency: 2);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 10, concurrency: 2);
         cluster.Quiesce();
-        var before = cluster.Stores[0].LastSeqno;
+        var before = cluster.Sequencers[0].LastSeqno;
 
         var writes = await cluster.HoldWritesAsync(firstEntry: 80, count: 4);
 
@@ -127,16 +130,16 @@ public sealed class ReplicatedStoreTests : IDisposable
         cluster.Quiesce();
         Assert.True(cluster.Stores[0].DurableSeqno > before);
         Assert.Equal(cluster.Stores[1].DurableSeqno, cluster.Stores[0].DurableSeqno);
-        Assert.Equal(0, cluster.Stores[0].BatchesInFlight);
+        Assert.Equal(0, cluster.Sequencers[0].BatchesInFlight);
 
         // Signatures over the grown ledger check out on the old primary, which proves its tree holds those leaves.
         cluster.Elect(2, view: 3);
-        await TestLedger.AppendMany(cluster.Stores[2], 40, concurrency: 4, start: 500);
+        await TestLedger.AppendMany(cluster.Sequencers[2], 40, concurrency: 4, start: 500);
         cluster.AssertIdentical();
         cluster.AssertEachVerifies();
 
         cluster.Elect(0, view: 4);
-        await TestLedger.AppendMany(cluster.Stores[0], 10, concurrency: 2, start: 900);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 10, concurrency: 2, start: 900);
         cluster.AssertIdentical();
         cluster.AssertEachVerifies();
     }
@@ -148,7 +151,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     [InlineData(257, false)]
     public void Batches_in_flight_are_from_1_to_256(int value, bool valid)
     {
-        var error = Record.Exception(() => new LedgerStoreOptions { LedgerDirectory = "l", StateDirectory = "s", MaxBatchesInFlight = value });
+        var error = Record.Exception(() => new SequencerOptions { MaxBatchesInFlight = value });
         if (valid)
         {
             Assert.Null(error);
@@ -164,7 +167,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     {
         await using var cluster = new LoopbackCluster(this, 2);
         cluster.Elect(0, view: 2);
-        await TestLedger.AppendMany(cluster.Stores[0], 30, concurrency: 4);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 30, concurrency: 4);
         cluster.Quiesce();
         var durable = cluster.Stores[1].DurableSeqno;
 
@@ -183,7 +186,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         await using var cluster = new LoopbackCluster(this, 3);
         cluster.Elect(0, view: 2);
         cluster.Disconnect(2);
-        await TestLedger.AppendMany(cluster.Stores[0], 300, concurrency: 16);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 300, concurrency: 16);
         cluster.Quiesce();
         var source = cluster.Stores[1];
         var behind = cluster.Stores[2];
@@ -219,14 +222,14 @@ public sealed class ReplicatedStoreTests : IDisposable
     {
         await using var cluster = new LoopbackCluster(this, 2);
         cluster.Elect(0, view: 2);
-        await TestLedger.AppendMany(cluster.Stores[0], 20, concurrency: 4);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 20, concurrency: 4);
         var backup = cluster.Stores[1];
         cluster.Quiesce();
 
         // The primary goes on; the backup, disconnected, has not applied these batches.
         cluster.Disconnect(1);
         var durable = backup.DurableSeqno;
-        await TestLedger.AppendMany(cluster.Stores[0], 10, concurrency: 2, start: 100);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 10, concurrency: 2, start: 100);
         var unapplied = cluster.Log.Skip(cluster.Applied(1)).SelectMany(b => b).ToArray();
         Assert.True(ContainsSignature(unapplied));
 
@@ -333,28 +336,31 @@ public sealed class ReplicatedStoreTests : IDisposable
             _nodeLocks = Enumerable.Range(0, count).Select(_ => new Lock()).ToArray();
             _connected = Enumerable.Repeat(true, count).ToArray();
             var stores = new List<LedgerStore>();
+            var sequencers = new List<Sequencer>();
             for (var i = 0; i < count; i++)
             {
                 var root = test.NewDirectory();
-                var options = test._ledger.Options(chunkSize: 8 * 1024, signatureInterval: 25);
-                options = new LedgerStoreOptions
+                var options = new LedgerStoreOptions
                 {
                     LedgerDirectory = Path.Combine(root, "ledger"),
                     StateDirectory = Path.Combine(root, "state"),
-                    IsPrivate = options.IsPrivate,
-                    ChunkSizeThreshold = options.ChunkSizeThreshold,
-                    SignatureInterval = options.SignatureInterval,
-                    SignatureDelay = options.SignatureDelay,
+                    IsPrivate = test._ledger.IsPrivate,
+                    ChunkSizeThreshold = 8 * 1024,
                 };
                 var node = NodeIdentity.Create(test._ledger.Service);
                 _nodes.Add(node);
-                stores.Add(LedgerStore.Open(options, test._ledger.Secret, new NodeRootSigner(node), replicator: new Replicator(this, i)));
+                var store = LedgerStore.Open(options, test._ledger.Secret);
+                stores.Add(store);
+                sequencers.Add(new Sequencer(store, new LoopbackConsensus(this, i), test._ledger.Secret, new NodeRootSigner(node), test._ledger.SequencerOptions(signatureInterval: 25)));
             }
 
             Stores = stores;
+            Sequencers = sequencers;
         }
 
         public IReadOnlyList<LedgerStore> Stores { get; }
+
+        public IReadOnlyList<Sequencer> Sequencers { get; }
 
         public List<byte[]> Log { get; } = [];
 
@@ -377,12 +383,12 @@ public sealed class ReplicatedStoreTests : IDisposable
             {
                 if (i != node)
                 {
-                    Stores[i].BecomeBackup();
+                    Sequencers[i].BecomeBackup();
                 }
             }
 
             CatchUp(node);
-            Stores[node].BecomePrimary(view);
+            Sequencers[node].BecomePrimary(view);
         }
 
         private void Hold()
@@ -401,10 +407,10 @@ public sealed class ReplicatedStoreTests : IDisposable
         public async Task<Task<Vellum.Core.Primitives.TxId>[]> HoldWritesAsync(int firstEntry, int count)
         {
             Hold();
-            LedgerStore leader;
+            Sequencer leader;
             lock (_lock)
             {
-                leader = Stores[_leader];
+                leader = Sequencers[_leader];
             }
 
             var writes = Enumerable.Range(firstEntry, count).Select(i => leader.AppendAsync(TestLedger.Entry(i)).AsTask()).ToArray();
@@ -451,7 +457,8 @@ public sealed class ReplicatedStoreTests : IDisposable
         public void Quiesce()
         {
             var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (Stores.Any(s => s.IsPrimary && s.DurableSeqno != s.LastSeqno) && DateTime.UtcNow < deadline)
+            while (Enumerable.Range(0, Stores.Count).Any(i => Sequencers[i].IsPrimary && Stores[i].DurableSeqno != Sequencers[i].LastSeqno) &&
+                DateTime.UtcNow < deadline)
             {
                 Thread.Sleep(5);
             }
@@ -518,7 +525,7 @@ public sealed class ReplicatedStoreTests : IDisposable
             }
         }
 
-        private async ValueTask ReplicateAsync(int node, ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+        private async ValueTask<LogPosition> ReplicateAsync(int node, ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
         {
             Task? hold;
             lock (_lock)
@@ -545,7 +552,7 @@ public sealed class ReplicatedStoreTests : IDisposable
                 }
 
                 // Either way the old primary hears only that it is no longer primary.
-                Stores[node].BecomeBackup();
+                Sequencers[node].BecomeBackup();
                 bool oldPrimaryApplies;
                 lock (_lock)
                 {
@@ -563,20 +570,29 @@ public sealed class ReplicatedStoreTests : IDisposable
                 throw new ReplicationLostException();
             }
 
+            long index;
             lock (_lock)
             {
                 Log.Add(copy);
+                index = Log.Count;
             }
 
             for (var i = 0; i < Stores.Count; i++)
             {
                 CatchUp(i);
             }
+
+            return new LogPosition(1, index);
         }
 
         public async ValueTask DisposeAsync()
         {
             Release(commitHeld: false);
+            foreach (var sequencer in Sequencers)
+            {
+                await sequencer.DisposeAsync();
+            }
+
             foreach (var store in Stores)
             {
                 await store.DisposeAsync();
@@ -588,10 +604,38 @@ public sealed class ReplicatedStoreTests : IDisposable
             }
         }
 
-        private sealed class Replicator(LoopbackCluster cluster, int node) : IBatchReplicator
+        /// <summary>The consensus a node's sequencer sees: the loopback log, led by whichever node was elected last.</summary>
+        private sealed class LoopbackConsensus(LoopbackCluster cluster, int node) : IConsensusLog
         {
-            public ValueTask ReplicateAsync(ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>
-                cluster.ReplicateAsync(node, frames, cancellationToken);
+            public event Action<LeadershipChange>? LeadershipChanged
+            {
+                add { }
+                remove { }
+            }
+
+            public bool IsLeader => cluster._leader == node;
+
+            public long Term => 1;
+
+            public long CommitIndex => cluster.Log.Count;
+
+            public EndPoint? LeaderEndPoint => null;
+
+            public CancellationToken LeadershipToken => CancellationToken.None;
+
+            public IReadOnlyList<ConsensusMember> Members => [];
+
+            public ValueTask StartAsync(IConsensusApplier applier, CancellationToken token) => ValueTask.CompletedTask;
+
+            public ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token) => cluster.ReplicateAsync(node, batch, token);
+
+            public ValueTask WaitForLeaderReadyAsync(CancellationToken token) => ValueTask.CompletedTask;
+
+            public ValueTask<bool> AddMemberAsync(EndPoint member, CancellationToken token) => throw new NotSupportedException();
+
+            public ValueTask<bool> RemoveMemberAsync(EndPoint member, CancellationToken token) => throw new NotSupportedException();
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
         }
     }
 }

@@ -21,7 +21,7 @@ public sealed class GeneratedLedger : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Ledger = new TestLedger();
-        await using (var store = Ledger.Open(Ledger.Options(chunkSize: 16 * 1024, signatureInterval: 25)))
+        await using (var store = Ledger.Open(Ledger.Options(chunkSize: 16 * 1024), signatureInterval: 25))
         {
             for (var i = 0; i < Entries; i++)
             {

@@ -1,0 +1,334 @@
+using Vellum.Core.Entries;
+using Vellum.Core.Format;
+using Vellum.Core.Merkle;
+using Vellum.Core.Primitives;
+using Vellum.Storage.IO;
+
+namespace Vellum.Storage.Ledger;
+
+public sealed partial class LedgerStore
+{
+    /// <summary>
+    /// Applies a committed batch of frames, in commit order: consensus passes every committed batch here (this node's
+    /// own as well as another primary's), and catch-up passes what it fetched from a peer. Frames at or below
+    /// <see cref="DurableSeqno"/> are skipped (consensus may replay after a restart) once shown to be the same
+    /// transactions; the rest must continue the ledger exactly, and the whole batch is checked frame by frame
+    /// (checksums, seqnos, views, and each signature against the root of the tree it claims to sign) before any of it
+    /// is written. Written batches are fsynced unless <see cref="LedgerStoreOptions.SyncEachBatch"/> is false.
+    /// </summary>
+    /// <exception cref="LedgerCorruptException">The frames do not continue this ledger; nothing was written.</exception>
+    /// <exception cref="IOException">A write failed: the store stops (it cannot skip a committed batch and go on).</exception>
+    public void ApplyCommitted(ReadOnlySpan<byte> frames)
+    {
+        lock (_applyLock)
+        {
+            ThrowIfFaulted();
+            if (frames.IsEmpty)
+            {
+                return;
+            }
+
+            var leaves = CheckBatch(frames);
+            if (leaves.Count == 0)
+            {
+                return;
+            }
+
+            WriteChecked(frames, leaves);
+        }
+    }
+
+    /// <summary>
+    /// fsyncs what has been applied to the open chunk (closed chunks were synced when they closed), so that every
+    /// transaction up to <see cref="DurableSeqno"/> survives a crash without consensus passing it again. Consensus
+    /// calls it before a snapshot lets its log drop entries (<see cref="LedgerStoreOptions.SyncEachBatch"/> false).
+    /// </summary>
+    public void SyncToDisk()
+    {
+        lock (_applyLock)
+        {
+            ThrowIfFaulted();
+            if (_openChunk is { } chunk)
+            {
+                RandomAccess.FlushToDisk(chunk.Handle);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Checks every frame of a batch against a copy of the ledger's state (a bad batch must change nothing) and returns
+    /// the new frames with their leaves. Caller holds <see cref="_applyLock"/>.
+    /// </summary>
+    private List<(Hash32 Leaf, int Offset, int Length, EntryHeader Header)> CheckBatch(ReadOnlySpan<byte> frames)
+    {
+        var leaves = new List<(Hash32 Leaf, int Offset, int Length, EntryHeader Header)>();
+        var offset = 0;
+        var durable = DurableSeqno;
+        var expected = durable + 1;
+        var view = _lastView;
+        while (offset < frames.Length)
+        {
+            var data = frames[offset..];
+            var status = Frame.TryRead(data, out var bodyLength);
+            if (status != FrameStatus.Ok)
+            {
+                throw new LedgerCorruptException($"committed frame at byte {offset}: {Describe(status)}");
+            }
+
+            var body = data.Slice(Frame.HeaderSize, bodyLength);
+            if (!EntryHeader.TryRead(body, out var header, out var error))
+            {
+                throw new LedgerCorruptException($"committed entry at byte {offset}: {error}");
+            }
+
+            var frameLength = Frame.HeaderSize + bodyLength;
+            if (header.Id.Seqno < expected)
+            {
+                // Already applied (a replay after restart): it must be the same transaction.
+                if (header.Id.Seqno <= durable && ReadHeader(header.Id.Seqno).Id != header.Id)
+                {
+                    throw new LedgerCorruptException($"committed transaction {header.Id} differs from the applied one at seqno {header.Id.Seqno}");
+                }
+
+                offset += frameLength;
+                continue;
+            }
+
+            if (header.Id.Seqno != expected)
+            {
+                throw new LedgerCorruptException($"committed transaction {header.Id} does not follow seqno {expected - 1}");
+            }
+
+            if (header.Id.View < view)
+            {
+                throw new LedgerCorruptException($"committed transaction {header.Id} goes back from view {view}");
+            }
+
+            view = header.Id.View;
+            leaves.Add((EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest), offset, frameLength, header));
+            offset += frameLength;
+            expected++;
+        }
+
+        if (leaves.Count > 0)
+        {
+            CheckSignatures(frames, leaves);
+        }
+
+        return leaves;
+    }
+
+    /// <summary>Each signature in the batch must sign the root of everything before it, with a valid node signature.</summary>
+    private void CheckSignatures(ReadOnlySpan<byte> frames, List<(Hash32 Leaf, int Offset, int Length, EntryHeader Header)> leaves)
+    {
+        // Roots are computed on a copy of the right edge, so the real one changes only once all is checked; a batch
+        // without a signature needs no copy.
+        MerkleFrontier? scratch = null;
+        for (var i = 0; i < leaves.Count; i++)
+        {
+            var (leaf, offset, length, header) = leaves[i];
+            if (header.Kind == EntryKind.Signature)
+            {
+                if (scratch is null)
+                {
+                    scratch = _frontier.Clone();
+                    for (var j = 0; j < i; j++)
+                    {
+                        scratch.Append(leaves[j].Leaf);
+                    }
+                }
+
+                var body = frames.Slice(offset + Frame.HeaderSize, length - Frame.HeaderSize);
+                if (!SignatureEntry.TryDecode(body, header, out var signature, out var error) || !signature!.VerifySignature(out error))
+                {
+                    throw new LedgerCorruptException($"committed signature {header.Id}: {error}");
+                }
+
+                if (signature.TreeSize != header.Id.Seqno - 1 || scratch.Root() != signature.Root)
+                {
+                    throw new LedgerCorruptException($"committed signature {header.Id} does not sign the root of the ledger before it");
+                }
+            }
+
+            scratch?.Append(leaf);
+        }
+    }
+
+    /// <summary>
+    /// Writes checked frames in batches that end where a chunk closes (the same rule on every node, so chunks end at
+    /// the same seqnos everywhere). Caller holds <see cref="_applyLock"/>.
+    /// </summary>
+    private void WriteChecked(ReadOnlySpan<byte> frames, List<(Hash32 Leaf, int Offset, int Length, EntryHeader Header)> leaves)
+    {
+        var batch = new PendingBatch();
+        try
+        {
+            foreach (var (leaf, frameOffset, frameLength, header) in leaves)
+            {
+                frames.Slice(frameOffset, frameLength).CopyTo(batch.Reserve(header.Id.Seqno, frameLength));
+                lock (_treeLock)
+                {
+                    _tree.Append(leaf);
+                }
+
+                _frontier.Append(leaf);
+                _lastView = Math.Max(_lastView, header.Id.View);
+                _bytesInChunk += frameLength;
+                if (header.Kind == EntryKind.UserManagement)
+                {
+                    batch.LastUserChangeSeqno = header.Id.Seqno;
+                }
+
+                if (header.Kind == EntryKind.Signature)
+                {
+                    batch.LastSignatureSeqno = header.Id.Seqno;
+                    batch.SignatureCount++;
+                    if (_bytesInChunk >= _options.ChunkSizeThreshold)
+                    {
+                        batch.ClosesChunk = true;
+                        _bytesInChunk = 0;
+                        WriteDurably(batch);
+                        batch.Release();
+                        batch = new PendingBatch();
+                    }
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                WriteDurably(batch);
+            }
+        }
+        finally
+        {
+            batch.Release();
+        }
+    }
+
+    /// <summary>Writes a batch; a storage failure stops the store (it cannot skip a committed batch and go on).</summary>
+    private void WriteDurably(PendingBatch batch)
+    {
+        try
+        {
+            WriteBatch(batch);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogMessages.WriteFailed(_logger, ex);
+            _fault = ex;
+            Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetException(ex);
+            throw;
+        }
+    }
+
+    private void ThrowIfFaulted()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_fault is not null)
+        {
+            throw new IOException("the ledger store stopped after a write failure; restart to recover", _fault);
+        }
+    }
+
+    private void WriteBatch(PendingBatch batch)
+    {
+        var chunk = _openChunk ?? CreateChunk(batch.FirstSeqno);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        RandomAccess.Write(chunk.Handle, batch.Bytes, chunk.Length);
+        if (_options.Durable && _options.SyncEachBatch)
+        {
+            // The fsync that every transaction in the batch waits for. (Replicated through a durable consensus log:
+            // that log already holds the batch and replays it after a crash, so the files are synced at snapshots.)
+            RandomAccess.FlushToDisk(chunk.Handle);
+        }
+
+        _metrics.BatchWritten(batch, started);
+
+        lock (_readLock)
+        {
+            foreach (var offset in batch.FrameOffsets)
+            {
+                chunk.Positions.Add(chunk.Length + offset);
+            }
+
+            chunk.Length += batch.Length;
+        }
+
+        _index.Add(batch);
+        if (batch.LastUserChangeSeqno > 0)
+        {
+            Volatile.Write(ref _lastUserChangeSeqno, batch.LastUserChangeSeqno);
+        }
+
+        Volatile.Write(ref _durableSeqno, batch.LastSeqno);
+        if (batch.LastSignatureSeqno > 0)
+        {
+            _lastSignatureSeqno = batch.LastSignatureSeqno;
+            Volatile.Write(ref _committedSeqno, batch.LastSignatureSeqno);
+            Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+
+        if (batch.ClosesChunk)
+        {
+            CloseChunk(chunk);
+        }
+    }
+
+    private OpenChunk CreateChunk(long firstSeqno)
+    {
+        var path = Path.Combine(_options.LedgerDirectory, ChunkFormat.OpenName(firstSeqno));
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        OwnerOnly.Restrict(handle);
+        Span<byte> header = stackalloc byte[ChunkFormat.HeaderSize];
+        ChunkFormat.WriteHeader(header, firstSeqno, _options.IsPrivate);
+        RandomAccess.Write(handle, header, 0);
+        if (_options.Durable)
+        {
+            RandomAccess.FlushToDisk(handle);
+            Durability.SyncDirectory(_options.LedgerDirectory);
+        }
+
+        var chunk = new OpenChunk(path, firstSeqno, handle, ChunkFormat.HeaderSize);
+        lock (_readLock)
+        {
+            _openChunk = chunk;
+        }
+
+        return chunk;
+    }
+
+    /// <summary>
+    /// Appends the positions table and trailer, fsyncs, renames to <c>ledger_{first}-{last}.committed</c> and fsyncs
+    /// the directory. A crash at any point leaves either the open chunk (its half-written trailer is a torn tail that
+    /// recovery truncates, then closes again) or the committed one.
+    /// </summary>
+    private void CloseChunk(OpenChunk chunk)
+    {
+        var trailer = new byte[ChunkFormat.TrailerLength(chunk.Positions.Count)];
+        ChunkFormat.WriteTrailer(trailer, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunk.Positions));
+        RandomAccess.Write(chunk.Handle, trailer, chunk.Length);
+        RandomAccess.FlushToDisk(chunk.Handle);
+        var committedPath = Path.Combine(_options.LedgerDirectory, ChunkFormat.CommittedName(chunk.FirstSeqno, chunk.LastSeqno));
+        File.Move(chunk.Path, committedPath);
+        Durability.SyncDirectory(_options.LedgerDirectory);
+        lock (_readLock)
+        {
+            _committedChunks.Add(new ChunkInfo(committedPath, chunk.FirstSeqno, chunk.LastSeqno, chunk.Length));
+            _openChunk = null;
+        }
+
+        // Readers find the chunk as committed from here on; one that took the open handle just before retries there
+        // (ReadBody). The handle stayed valid through the rename, so no read ever saw a closed file before this.
+        chunk.Handle.Dispose();
+
+        LogMessages.ChunkClosed(_logger, committedPath);
+
+        // Derived state catches up at chunk boundaries, off the per-transaction path.
+        lock (_treeLock)
+        {
+            _tiles.Flush();
+        }
+
+        _index.Flush(chunk.LastSeqno);
+    }
+}
