@@ -23,7 +23,7 @@ public sealed record ConsensusMember(EndPoint EndPoint, bool IsLocal, bool IsLea
 /// </summary>
 /// <remarks>
 /// Implementations: <see cref="SingleNodeConsensus"/> (no network; the ledger files are the log),
-/// <see cref="InMemory.InMemoryConsensusCluster"/> (deterministic, for tests of upper layers) and
+/// <c>InMemoryConsensusCluster</c> (deterministic, for tests of upper layers; in test/Vellum.TestSupport) and
 /// <see cref="Raft.RaftConsensus"/> (DotNext.Net.Cluster over TCP with mutual TLS).
 /// </remarks>
 public interface IConsensusLog : IAsyncDisposable

@@ -1,4 +1,4 @@
-using Vellum.Consensus.InMemory;
+using Vellum.TestSupport.Consensus;
 
 namespace Vellum.Consensus.Tests;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Net;
+using Vellum.Consensus;
 
-namespace Vellum.Consensus.InMemory;
+namespace Vellum.TestSupport.Consensus;
 
 /// <summary>One node of an <see cref="InMemoryConsensusCluster"/>; obtain it from the cluster's indexer.</summary>
 /// <remarks>All mutable state is guarded by the cluster's lock; applying is serialized per node by its own lock.</remarks>

@@ -1,4 +1,6 @@
-namespace Vellum.Consensus.InMemory;
+using Vellum.Consensus;
+
+namespace Vellum.TestSupport.Consensus;
 
 /// <summary>
 /// A deterministic, in-process group of <see cref="InMemoryConsensusNode"/>s for tests of the layers above consensus.
