@@ -43,6 +43,7 @@ internal sealed class TempLedger : IDisposable
         },
         new SequencerOptions { IsPrivate = IsPrivate },
         Secret,
+        Service.Certificate,
         new NodeRootSigner(Node)).GetAwaiter().GetResult();
 
     /// <summary>256 bytes of printable contents, as <c>vellum generate --contents-size 256</c> writes.</summary>

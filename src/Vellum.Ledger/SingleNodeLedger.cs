@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Vellum.Consensus;
 using Vellum.Core.Crypto;
@@ -32,12 +33,19 @@ public sealed class SingleNodeLedger : IAsyncDisposable
     public Sequencer Sequencer { get; }
 
     /// <summary>Opens (or creates) the ledger and makes its sequencer primary in a new view.</summary>
+    /// <param name="storeOptions">Where the ledger lives.</param>
+    /// <param name="sequencerOptions">Batching and signing.</param>
+    /// <param name="secret">The ledger secret.</param>
+    /// <param name="serviceCertificate">The ledger's service certificate, which must endorse <paramref name="signer"/>'s.</param>
+    /// <param name="signer">This node's key and certificate.</param>
+    /// <param name="logger">Where to log; none if null.</param>
     public static async Task<SingleNodeLedger> OpenAsync(
-        LedgerStoreOptions storeOptions, SequencerOptions sequencerOptions, LedgerSecret secret, IRootSigner signer, ILogger? logger = null)
+        LedgerStoreOptions storeOptions, SequencerOptions sequencerOptions, LedgerSecret secret, X509Certificate2 serviceCertificate, IRootSigner signer,
+        ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(storeOptions);
         ArgumentNullException.ThrowIfNull(sequencerOptions);
-        var store = LedgerStore.Open(storeOptions, secret, logger);
+        var store = LedgerStore.Open(storeOptions, secret, serviceCertificate, logger);
         var consensus = new SingleNodeConsensus(store.StartView());
         var applier = new LedgerApplier(store, catchUp: null, logger);
         var sequencer = new Sequencer(store, consensus, secret, signer, sequencerOptions, logger);

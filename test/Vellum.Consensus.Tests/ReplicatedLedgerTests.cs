@@ -271,7 +271,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
             LoggerFactory = _raft.Logs,
             SnapshotInterval = snapshotInterval,
         });
-        var store = LedgerStore.Open(options, _secret);
+        var store = LedgerStore.Open(options, _secret, _raft.Service.Certificate);
         var applier = new LedgerApplier(store, catchUp is null ? null : new CatchUp(catchUp));
         var sequencer = new Sequencer(store, consensus, _secret, new NodeRootSigner(_raft.Identities[i]), new SequencerOptions
         {

@@ -18,7 +18,7 @@ var options = new LedgerStoreOptions
     ChunkSizeThreshold = 64 * 1024,
 };
 var store = await SingleNodeLedger.OpenAsync(
-    options, new SequencerOptions { IsPrivate = isPrivate, SignatureInterval = 50, SignatureDelay = TimeSpan.FromMilliseconds(20) }, secret, new NodeRootSigner(node));
+    options, new SequencerOptions { IsPrivate = isPrivate, SignatureInterval = 50, SignatureDelay = TimeSpan.FromMilliseconds(20) }, secret, service.Certificate, new NodeRootSigner(node));
 var output = Console.Out;
 var gate = new Lock();
 Console.WriteLine($"ready {store.Store.DurableSeqno}");

@@ -47,7 +47,7 @@ internal sealed class TestLedger : IDisposable
 
     /// <summary>Opens the ledger through the node's write path: sequencer, single-node consensus, applier, store.</summary>
     public TestStore Open(LedgerStoreOptions? options = null, int signatureInterval = 20) =>
-        new(SingleNodeLedger.OpenAsync(options ?? Options(), SequencerOptions(signatureInterval), Secret, new NodeRootSigner(Node)).GetAwaiter().GetResult());
+        new(SingleNodeLedger.OpenAsync(options ?? Options(), SequencerOptions(signatureInterval), Secret, Service.Certificate, new NodeRootSigner(Node)).GetAwaiter().GetResult());
 
     public static UserEntry Entry(int i, string? collection = null, params string[] tags) =>
         new(collection ?? $"collection-{i % 3}", tags, Encoding.UTF8.GetBytes($"entry {i} " + new string('z', i % 200)), []);

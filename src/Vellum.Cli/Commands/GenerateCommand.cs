@@ -80,7 +80,7 @@ internal static class GenerateCommand
         {
             var stopwatch = Stopwatch.StartNew();
             var ledger = SingleNodeLedger.OpenAsync(
-                data.StoreOptions(ledgerPrivate), new SequencerOptions { IsPrivate = ledgerPrivate }, secret, new NodeRootSigner(node)).GetAwaiter().GetResult();
+                data.StoreOptions(ledgerPrivate), new SequencerOptions { IsPrivate = ledgerPrivate }, secret, service.Certificate, new NodeRootSigner(node)).GetAwaiter().GetResult();
             try
             {
                 AppendAll(ledger, count, contentsSize, collections, concurrency).GetAwaiter().GetResult();

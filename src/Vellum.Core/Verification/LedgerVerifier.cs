@@ -3,7 +3,6 @@ using System.Security.Cryptography.X509Certificates;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
-using Vellum.Core.Identity;
 using Vellum.Core.Merkle;
 using Vellum.Core.Primitives;
 
@@ -36,26 +35,21 @@ public sealed class LedgerVerifier
     // fine enough that a 4 MiB chunk (~11,000 entries) spreads over both cores of a small machine.
     private const int BlockLeaves = 256;
 
-    private readonly X509Certificate2 _serviceCertificate;
     private readonly LedgerSecret? _secret;
     private readonly MerkleFrontier _frontier = new();
-    private readonly Dictionary<Hash32, bool> _endorsedCertificates = [];
+    private readonly SignatureChecker _signatures;
 
     // Per-chunk scratch, kept from chunk to chunk so a run allocates it once.
     private FrameCheck[] _frames = [];
     private BlockCheck[] _blocks = [];
 
-    // The node certificate of the previous signature and its endorsement: every signature of a run is usually by one
-    // node, and comparing the DER is cheaper than hashing it for the dictionary.
-    private byte[]? _lastCertificateDer;
-    private bool _lastCertificateEndorsed;
 
     private long _nextSeqno = 1;
     private long _lastView;
     private long _lastSignatureSeqno;
     private TxId _lastSignatureId;
     private Hash32 _lastSignedRoot;
-    private long _signatures;
+    private long _signatureCount;
     private long _chunks;
     private bool _sawOpenChunk;
     private bool? _isPrivate;
@@ -63,7 +57,7 @@ public sealed class LedgerVerifier
     /// <summary>A verifier trusting <paramref name="serviceCertificate"/>; with <paramref name="secret"/> it also decrypts.</summary>
     public LedgerVerifier(X509Certificate2 serviceCertificate, LedgerSecret? secret = null)
     {
-        _serviceCertificate = serviceCertificate;
+        _signatures = new SignatureChecker(serviceCertificate);
         _secret = secret;
     }
 
@@ -231,7 +225,7 @@ public sealed class LedgerVerifier
             return (null, new VerificationFailure(null, -1, 0, "no ledger transaction found"));
         }
 
-        return (new VerificationSummary(Transactions, _signatures, _chunks, _lastSignatureSeqno, _lastSignatureId, _lastSignedRoot,
+        return (new VerificationSummary(Transactions, _signatureCount, _chunks, _lastSignatureSeqno, _lastSignatureId, _lastSignedRoot,
             Transactions - _lastSignatureSeqno, _secret is not null), null);
     }
 
@@ -425,65 +419,17 @@ public sealed class LedgerVerifier
 
     private string? CheckSignature(SignatureEntry signature, TxId id)
     {
-        if (signature.FirstCoveredSeqno != _lastSignatureSeqno + 1)
-        {
-            return $"signature says it covers from seqno {signature.FirstCoveredSeqno}; the previous signature was at {_lastSignatureSeqno}";
-        }
-
         var root = _frontier.Root();
-        if (signature.Root != root)
-        {
-            return $"signed root {signature.Root} is not the Merkle root {root} of transactions 1..{id.Seqno - 1}: a transaction after seqno {_lastSignatureSeqno} was altered";
-        }
-
-        if (!signature.VerifySignature(out var error))
+        if (_signatures.Check(signature, id, root, _lastSignatureSeqno) is { } error)
         {
             return error;
         }
 
-        bool endorsed;
-        if (_lastCertificateDer is not null && signature.NodeCertificateDer.AsSpan().SequenceEqual(_lastCertificateDer))
-        {
-            endorsed = _lastCertificateEndorsed;
-        }
-        else
-        {
-            endorsed = IsEndorsed(signature.NodeCertificateDer);
-            _lastCertificateDer = signature.NodeCertificateDer;
-            _lastCertificateEndorsed = endorsed;
-        }
-
-        if (!endorsed)
-        {
-            return "node certificate is not endorsed by the service certificate";
-        }
-
-        _signatures++;
+        _signatureCount++;
         _lastSignatureSeqno = id.Seqno;
         _lastSignatureId = id;
         _lastSignedRoot = root;
         return null;
-    }
-
-    private bool IsEndorsed(byte[] certificateDer)
-    {
-        var certificateHash = Hash32.Compute(certificateDer);
-        if (!_endorsedCertificates.TryGetValue(certificateHash, out var endorsed))
-        {
-            try
-            {
-                using var node = X509CertificateLoader.LoadCertificate(certificateDer);
-                endorsed = CertificateEndorsement.IsEndorsedBy(node, _serviceCertificate);
-            }
-            catch (System.Security.Cryptography.CryptographicException)
-            {
-                endorsed = false;
-            }
-
-            _endorsedCertificates[certificateHash] = endorsed;
-        }
-
-        return endorsed;
     }
 
     /// <summary>Structure of a user entry, its claims digest, and — for a Private ledger with the secret — its GCM tag.</summary>

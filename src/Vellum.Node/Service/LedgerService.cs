@@ -362,7 +362,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             // crash: the ledger files are then synced at snapshots, not per batch.
             SyncEachBatch = raft?.KeepsEntriesDurably != true,
         };
-        var store = LedgerStore.Open(storeOptions, secret, logger);
+        var store = LedgerStore.Open(storeOptions, secret, service.Certificate, logger);
 
         // A single node's views are its own (one more on every open, made durable before anything is sequenced); a
         // cluster member's are consensus terms.

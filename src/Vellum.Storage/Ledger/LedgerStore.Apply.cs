@@ -1,7 +1,7 @@
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
-using Vellum.Core.Merkle;
 using Vellum.Core.Primitives;
+using Vellum.Core.Verification;
 using Vellum.Storage.IO;
 
 namespace Vellum.Storage.Ledger;
@@ -56,109 +56,26 @@ public sealed partial class LedgerStore
     }
 
     /// <summary>
-    /// Checks every frame of a batch against a copy of the ledger's state (a bad batch must change nothing) and returns
-    /// the new frames with their leaves. Caller holds <see cref="_applyLock"/>.
+    /// Checks every frame of a batch against the ledger (<see cref="ChainValidator"/>: a bad batch changes nothing) and
+    /// returns the new frames with their leaves. Caller holds <see cref="_applyLock"/>.
     /// </summary>
-    private List<(Hash32 Leaf, int Offset, int Length, EntryHeader Header)> CheckBatch(ReadOnlySpan<byte> frames)
+    private List<CheckedFrame> CheckBatch(ReadOnlySpan<byte> frames)
     {
-        var leaves = new List<(Hash32 Leaf, int Offset, int Length, EntryHeader Header)>();
-        var offset = 0;
-        var durable = DurableSeqno;
-        var expected = durable + 1;
-        var view = _lastView;
-        while (offset < frames.Length)
+        if (_validator.TryCheck(frames, ReadAppliedId, _checked) is { } error)
         {
-            var data = frames[offset..];
-            var status = Frame.TryRead(data, out var bodyLength);
-            if (status != FrameStatus.Ok)
-            {
-                throw new LedgerCorruptException($"committed frame at byte {offset}: {Describe(status)}");
-            }
-
-            var body = data.Slice(Frame.HeaderSize, bodyLength);
-            if (!EntryHeader.TryRead(body, out var header, out var error))
-            {
-                throw new LedgerCorruptException($"committed entry at byte {offset}: {error}");
-            }
-
-            var frameLength = Frame.HeaderSize + bodyLength;
-            if (header.Id.Seqno < expected)
-            {
-                // Already applied (a replay after restart): it must be the same transaction.
-                if (header.Id.Seqno <= durable && ReadHeader(header.Id.Seqno).Id != header.Id)
-                {
-                    throw new LedgerCorruptException($"committed transaction {header.Id} differs from the applied one at seqno {header.Id.Seqno}");
-                }
-
-                offset += frameLength;
-                continue;
-            }
-
-            if (header.Id.Seqno != expected)
-            {
-                throw new LedgerCorruptException($"committed transaction {header.Id} does not follow seqno {expected - 1}");
-            }
-
-            if (header.Id.View < view)
-            {
-                throw new LedgerCorruptException($"committed transaction {header.Id} goes back from view {view}");
-            }
-
-            view = header.Id.View;
-            leaves.Add((EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest), offset, frameLength, header));
-            offset += frameLength;
-            expected++;
+            throw new LedgerCorruptException($"committed batch refused: {error}");
         }
 
-        if (leaves.Count > 0)
-        {
-            CheckSignatures(frames, leaves);
-        }
-
-        return leaves;
+        return _checked;
     }
 
-    /// <summary>Each signature in the batch must sign the root of everything before it, with a valid node signature.</summary>
-    private void CheckSignatures(ReadOnlySpan<byte> frames, List<(Hash32 Leaf, int Offset, int Length, EntryHeader Header)> leaves)
-    {
-        // Roots are computed on a copy of the right edge, so the real one changes only once all is checked; a batch
-        // without a signature needs no copy.
-        MerkleFrontier? scratch = null;
-        for (var i = 0; i < leaves.Count; i++)
-        {
-            var (leaf, offset, length, header) = leaves[i];
-            if (header.Kind == EntryKind.Signature)
-            {
-                if (scratch is null)
-                {
-                    scratch = _frontier.Clone();
-                    for (var j = 0; j < i; j++)
-                    {
-                        scratch.Append(leaves[j].Leaf);
-                    }
-                }
-
-                var body = frames.Slice(offset + Frame.HeaderSize, length - Frame.HeaderSize);
-                if (!SignatureEntry.TryDecode(body, header, out var signature, out var error) || !signature!.VerifySignature(out error))
-                {
-                    throw new LedgerCorruptException($"committed signature {header.Id}: {error}");
-                }
-
-                if (signature.TreeSize != header.Id.Seqno - 1 || scratch.Root() != signature.Root)
-                {
-                    throw new LedgerCorruptException($"committed signature {header.Id} does not sign the root of the ledger before it");
-                }
-            }
-
-            scratch?.Append(leaf);
-        }
-    }
+    private TxId ReadAppliedId(long seqno) => ReadHeader(seqno).Id;
 
     /// <summary>
     /// Writes checked frames in batches that end where a chunk closes (the same rule on every node, so chunks end at
     /// the same seqnos everywhere). Caller holds <see cref="_applyLock"/>.
     /// </summary>
-    private void WriteChecked(ReadOnlySpan<byte> frames, List<(Hash32 Leaf, int Offset, int Length, EntryHeader Header)> leaves)
+    private void WriteChecked(ReadOnlySpan<byte> frames, List<CheckedFrame> leaves)
     {
         var batch = new PendingBatch();
         try
@@ -171,8 +88,7 @@ public sealed partial class LedgerStore
                     _tree.Append(leaf);
                 }
 
-                _frontier.Append(leaf);
-                _lastView = Math.Max(_lastView, header.Id.View);
+                Volatile.Write(ref _lastView, Math.Max(_lastView, header.Id.View));
                 _bytesInChunk += frameLength;
                 if (header.Kind == EntryKind.UserManagement)
                 {
@@ -198,6 +114,8 @@ public sealed partial class LedgerStore
             {
                 WriteDurably(batch);
             }
+
+            _validator.Commit(leaves);
         }
         finally
         {
@@ -263,7 +181,6 @@ public sealed partial class LedgerStore
         Volatile.Write(ref _durableSeqno, batch.LastSeqno);
         if (batch.LastSignatureSeqno > 0)
         {
-            _lastSignatureSeqno = batch.LastSignatureSeqno;
             Volatile.Write(ref _committedSeqno, batch.LastSignatureSeqno);
             Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }

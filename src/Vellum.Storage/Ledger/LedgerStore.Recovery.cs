@@ -1,13 +1,15 @@
 using System.Buffers.Binary;
-using Microsoft.Extensions.Logging;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
 using Vellum.Core.Merkle;
 using Vellum.Core.Primitives;
-using Vellum.Storage.Indexing;
+using Vellum.Core.Verification;
 using Vellum.Storage.IO;
+using Vellum.Storage.Indexing;
 using Vellum.Storage.Tiles;
 
 namespace Vellum.Storage.Ledger;
@@ -24,12 +26,14 @@ public sealed partial class LedgerStore
     /// </summary>
     /// <param name="options">Where the ledger lives and how it is written.</param>
     /// <param name="secret">The ledger secret (commit evidence in receipts, and decryption for a Private ledger).</param>
+    /// <param name="serviceCertificate">The ledger's service certificate: every node that signs a batch applied later must be endorsed by it.</param>
     /// <param name="logger">Where to log; none if null.</param>
-    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, ILogger? logger = null)
+    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, X509Certificate2 serviceCertificate, ILogger? logger = null)
     {
         logger ??= NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(secret);
+        ArgumentNullException.ThrowIfNull(serviceCertificate);
         OwnerOnly.CreateDirectory(options.LedgerDirectory);
         OwnerOnly.CreateDirectory(options.StateDirectory);
 
@@ -46,13 +50,12 @@ public sealed partial class LedgerStore
         store._committedChunks.AddRange(scan.Committed);
         store._openChunk = scan.Open;
         store._durableSeqno = scan.LastSeqno;
-        store._lastSignatureSeqno = scan.LastSignatureSeqno;
         store._committedSeqno = scan.LastSignatureSeqno;
         store._lastView = scan.LastView;
         store._bytesInChunk = scan.Open is null ? 0 : scan.Open.Length - ChunkFormat.HeaderSize;
 
         store._tree = store.OpenTree(tiles, scan);
-        store.FillFrontier();
+        store._validator = new ChainValidator(serviceCertificate, store.Frontier(), scan.LastView, scan.LastSignatureSeqno);
         store._index.CatchUp(scan.LastSeqno, store.ReadBody);
         store._lastUserChangeSeqno = store._index.Last(LedgerIndex.UserChangeKind, string.Empty);
 
@@ -69,17 +72,20 @@ public sealed partial class LedgerStore
     }
 
     /// <summary>The right edge of the opened tree: one subtree root per set bit of its size.</summary>
-    private void FillFrontier()
+    private MerkleFrontier Frontier()
     {
+        var frontier = new MerkleFrontier();
         long start = 0;
         for (var width = 1L << 62; width > 0; width >>= 1)
         {
             if ((_tree.Size & width) != 0)
             {
-                _frontier.AppendSubtree(_tree.SubtreeHash(start, start + width), width);
+                frontier.AppendSubtree(_tree.SubtreeHash(start, start + width), width);
                 start += width;
             }
         }
+
+        return frontier;
     }
 
     private MerkleTree OpenTree(FileTileStore tiles, ChunkScan scan)

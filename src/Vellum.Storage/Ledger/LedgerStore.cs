@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using Vellum.Core.Crypto;
 using Vellum.Core.Merkle;
+using Vellum.Core.Verification;
 using Vellum.Storage.Indexing;
 using Vellum.Storage.Tiles;
 
@@ -36,12 +37,13 @@ public sealed partial class LedgerStore : IAsyncDisposable
     private readonly LedgerStoreMetrics _metrics;
     private readonly ILogger _logger;
 
-    // Applied state, written under _applyLock. The tree and the frontier hold exactly the applied leaves: the
-    // frontier is what the sequencer starts from and what a batch's signatures are checked against.
+    // Applied state, written under _applyLock. The tree holds exactly the applied leaves; the validator holds their
+    // frontier (what the sequencer starts from and what a batch's signatures are checked against), the last view and
+    // the last signature. _checked is its scratch list, reused from batch to batch.
     private MerkleTree _tree;
-    private readonly MerkleFrontier _frontier = new();
+    private ChainValidator _validator = null!;
+    private readonly List<CheckedFrame> _checked = [];
     private long _lastView;
-    private long _lastSignatureSeqno;
     private long _lastUserChangeSeqno;
     private long _bytesInChunk;
     private Exception? _fault;
@@ -96,7 +98,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
     {
         lock (_applyLock)
         {
-            return new AppliedLedgerState(_frontier.Clone(), _lastSignatureSeqno);
+            return new AppliedLedgerState(_validator.CopyFrontier(), _validator.LastSignatureSeqno);
         }
     }
 

@@ -41,6 +41,7 @@ public sealed class ReceiptTests
             ledger.Options(),
             new Vellum.Ledger.SequencerOptions { SignatureInterval = 1000, SignatureDelay = TimeSpan.FromHours(1) },
             ledger.Secret,
+            ledger.Service.Certificate,
             new Vellum.Core.Identity.NodeRootSigner(ledger.Node)));
         var id = await store.AppendAsync(TestLedger.Entry(1));
         var pending = store.GetReceipt(id.Seqno);

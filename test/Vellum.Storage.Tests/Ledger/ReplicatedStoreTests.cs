@@ -349,7 +349,7 @@ public sealed class ReplicatedStoreTests : IDisposable
                 };
                 var node = NodeIdentity.Create(test._ledger.Service);
                 _nodes.Add(node);
-                var store = LedgerStore.Open(options, test._ledger.Secret);
+                var store = LedgerStore.Open(options, test._ledger.Secret, test._ledger.Service.Certificate);
                 stores.Add(store);
                 sequencers.Add(new Sequencer(store, new LoopbackConsensus(this, i), test._ledger.Secret, new NodeRootSigner(node), test._ledger.SequencerOptions(signatureInterval: 25)));
             }

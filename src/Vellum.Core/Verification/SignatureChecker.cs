@@ -1,0 +1,95 @@
+using System.Security.Cryptography.X509Certificates;
+using Vellum.Core.Entries;
+using Vellum.Core.Identity;
+using Vellum.Core.Primitives;
+
+namespace Vellum.Core.Verification;
+
+/// <summary>
+/// The rules a signature transaction must meet, in one place for every reader of a ledger (<see cref="LedgerVerifier"/>
+/// offline, <see cref="ChainValidator"/> for a store applying committed batches): it covers the transactions right
+/// after the previous signature, signs the Merkle root of everything before it, its ECDSA signature verifies with the
+/// node certificate it carries (whose key hashes to its node id), and that certificate is endorsed by the ledger's
+/// service certificate. Validity periods are not checked: an old ledger stays valid after its node certificates expire.
+/// </summary>
+/// <remarks>
+/// Endorsements are cached per checker, which belongs to one ledger, by the certificate's hash: a node certificate
+/// endorsed by one ledger's service identity means nothing to another's. Not thread-safe: one reader of a chain at a time.
+/// </remarks>
+public sealed class SignatureChecker
+{
+    private readonly X509Certificate2 _serviceCertificate;
+    private readonly Dictionary<Hash32, bool> _endorsed = [];
+
+    // Every signature of a run is usually by one node: comparing the DER is cheaper than hashing it for the dictionary.
+    private byte[]? _lastCertificateDer;
+    private bool _lastCertificateEndorsed;
+
+    /// <param name="serviceCertificate">The ledger's service certificate, which must endorse every signing node.</param>
+    public SignatureChecker(X509Certificate2 serviceCertificate)
+    {
+        ArgumentNullException.ThrowIfNull(serviceCertificate);
+        _serviceCertificate = serviceCertificate;
+    }
+
+    /// <summary>The service certificate signing nodes must be endorsed by.</summary>
+    public X509Certificate2 ServiceCertificate => _serviceCertificate;
+
+    /// <summary>
+    /// Checks <paramref name="signature"/> (transaction <paramref name="id"/>) against the root of every transaction before
+    /// it and the seqno of the previous signature (0 if none); null when it holds, else why not.
+    /// </summary>
+    public string? Check(SignatureEntry signature, TxId id, in Hash32 rootBefore, long previousSignatureSeqno)
+    {
+        ArgumentNullException.ThrowIfNull(signature);
+        if (signature.FirstCoveredSeqno != previousSignatureSeqno + 1)
+        {
+            return $"signature says it covers from seqno {signature.FirstCoveredSeqno}; the previous signature was at {previousSignatureSeqno}";
+        }
+
+        if (signature.Root != rootBefore)
+        {
+            return $"signed root {signature.Root} is not the Merkle root {rootBefore} of transactions 1..{id.Seqno - 1}: a transaction after seqno {previousSignatureSeqno} was altered";
+        }
+
+        if (signature.TreeSize != id.Seqno - 1)
+        {
+            return $"signature says it signs a tree of {signature.TreeSize} transactions; {id.Seqno - 1} come before it";
+        }
+
+        if (!signature.VerifySignature(out var error))
+        {
+            return error;
+        }
+
+        return IsEndorsed(signature.NodeCertificateDer) ? null : "node certificate is not endorsed by the service certificate";
+    }
+
+    private bool IsEndorsed(byte[] certificateDer)
+    {
+        if (_lastCertificateDer is not null && certificateDer.AsSpan().SequenceEqual(_lastCertificateDer))
+        {
+            return _lastCertificateEndorsed;
+        }
+
+        var certificateHash = Hash32.Compute(certificateDer);
+        if (!_endorsed.TryGetValue(certificateHash, out var endorsed))
+        {
+            try
+            {
+                using var node = X509CertificateLoader.LoadCertificate(certificateDer);
+                endorsed = CertificateEndorsement.IsEndorsedBy(node, _serviceCertificate);
+            }
+            catch (System.Security.Cryptography.CryptographicException)
+            {
+                endorsed = false;
+            }
+
+            _endorsed[certificateHash] = endorsed;
+        }
+
+        _lastCertificateDer = certificateDer;
+        _lastCertificateEndorsed = endorsed;
+        return endorsed;
+    }
+}

@@ -1,0 +1,179 @@
+using System.Text;
+using Vellum.Core.Entries;
+using Vellum.Core.Format;
+using Vellum.Core.Identity;
+using Vellum.Core.Merkle;
+using Vellum.Core.Primitives;
+using Vellum.Core.Tests.Entries;
+using Vellum.Core.Verification;
+
+namespace Vellum.Core.Tests.Verification;
+
+public sealed class ChainValidatorTests : IDisposable
+{
+    private readonly ServiceIdentity _service = ServiceIdentity.Create();
+    private readonly ServiceIdentity _otherService = ServiceIdentity.Create();
+
+    [Fact]
+    public void A_chain_of_batches_passes_and_the_state_follows_each_committed_batch()
+    {
+        using var node = NodeIdentity.Create(_service);
+        var chain = new Chain(node);
+        var validator = new ChainValidator(_service.Certificate, new MerkleFrontier(), lastView: 0, lastSignatureSeqno: 0);
+        var checkedFrames = new List<CheckedFrame>();
+
+        foreach (var batch in new[] { chain.Batch(5, view: 2), chain.Batch(3, view: 2), chain.Batch(4, view: 3) })
+        {
+            Assert.Null(validator.TryCheck(batch, NoReplay, checkedFrames));
+            validator.Commit(checkedFrames);
+        }
+
+        Assert.Equal(chain.Seqno, validator.LastSeqno);
+        Assert.Equal(3, validator.LastView);
+        Assert.Equal(chain.Seqno, validator.LastSignatureSeqno);
+        Assert.Equal(chain.Frontier.Root(), validator.CopyFrontier().Root());
+    }
+
+    [Fact]
+    public void A_signature_by_a_node_another_service_endorsed_is_refused_and_changes_nothing()
+    {
+        using var node = NodeIdentity.Create(_service);
+        using var stranger = NodeIdentity.Create(_otherService);
+        var chain = new Chain(node);
+        var validator = new ChainValidator(_service.Certificate, new MerkleFrontier(), 0, 0);
+        var checkedFrames = new List<CheckedFrame>();
+        Assert.Null(validator.TryCheck(chain.Batch(3, view: 2), NoReplay, checkedFrames));
+        validator.Commit(checkedFrames);
+        var before = (validator.LastSeqno, validator.LastSignatureSeqno, validator.CopyFrontier().Root());
+
+        // The stranger's signature is sound in itself (its key signs the right root); only the endorsement is wrong.
+        var forged = new Chain(stranger, chain).Batch(2, view: 2);
+        Assert.Contains("not endorsed", validator.TryCheck(forged, NoReplay, checkedFrames), StringComparison.Ordinal);
+        Assert.Equal(before, (validator.LastSeqno, validator.LastSignatureSeqno, validator.CopyFrontier().Root()));
+
+        // The same transactions signed by an endorsed node pass.
+        Assert.Null(validator.TryCheck(chain.Batch(2, view: 2), NoReplay, checkedFrames));
+    }
+
+    [Fact]
+    public void Gaps_views_going_back_bad_checksums_and_wrong_roots_are_refused()
+    {
+        using var node = NodeIdentity.Create(_service);
+        var chain = new Chain(node);
+        var validator = new ChainValidator(_service.Certificate, new MerkleFrontier(), 0, 0);
+        var checkedFrames = new List<CheckedFrame>();
+        Assert.Null(validator.TryCheck(chain.Batch(3, view: 5), NoReplay, checkedFrames));
+        validator.Commit(checkedFrames);
+
+        var next = chain.Clone();
+        var good = next.Batch(3, view: 5);
+
+        var flipped = good.ToArray();
+        flipped[^3] ^= 0x40;
+        Assert.Contains("checksum", validator.TryCheck(flipped, NoReplay, checkedFrames), StringComparison.Ordinal);
+
+        var skip = chain.Clone();
+        skip.Skip();
+        Assert.Contains("does not follow", validator.TryCheck(skip.Batch(2, view: 5), NoReplay, checkedFrames), StringComparison.Ordinal);
+
+        Assert.Contains("goes back from view 5", validator.TryCheck(chain.Clone().Batch(2, view: 4), NoReplay, checkedFrames), StringComparison.Ordinal);
+
+        // A node that signs the root of another history of the same length.
+        var wrongRoot = chain.Clone();
+        wrongRoot.ReplaceHistory();
+        Assert.Contains("signed root", validator.TryCheck(wrongRoot.Batch(1, view: 5), NoReplay, checkedFrames), StringComparison.Ordinal);
+
+        Assert.Null(validator.TryCheck(good, NoReplay, checkedFrames));
+    }
+
+    [Fact]
+    public void A_replay_of_applied_transactions_is_accepted_only_if_they_are_the_same()
+    {
+        using var node = NodeIdentity.Create(_service);
+        var chain = new Chain(node);
+        var validator = new ChainValidator(_service.Certificate, new MerkleFrontier(), 0, 0);
+        var checkedFrames = new List<CheckedFrame>();
+        var first = chain.Batch(4, view: 2);
+        Assert.Null(validator.TryCheck(first, NoReplay, checkedFrames));
+        validator.Commit(checkedFrames);
+
+        Assert.Null(validator.TryCheck(first, seqno => new TxId(2, seqno), checkedFrames));
+        Assert.Empty(checkedFrames);
+        Assert.Contains("differs", validator.TryCheck(first, seqno => new TxId(1, seqno), checkedFrames), StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        _service.Dispose();
+        _otherService.Dispose();
+    }
+
+    private static TxId NoReplay(long seqno) => throw new InvalidOperationException($"seqno {seqno} is not a replay");
+
+    /// <summary>Builds frames the way the sequencer does: user entries, then a signature over the root before it.</summary>
+    private sealed class Chain(NodeIdentity node)
+    {
+        private readonly NodeRootSigner _signer = new(node);
+        private readonly Vellum.Core.Crypto.LedgerSecret _secret = EntryCodec.FixedSecret();
+
+        public Chain(NodeIdentity node, Chain from)
+            : this(node)
+        {
+            Frontier = from.Frontier.Clone();
+            Seqno = from.Seqno;
+            LastSignature = from.LastSignature;
+        }
+
+        public MerkleFrontier Frontier { get; private set; } = new();
+
+        public long Seqno { get; private set; }
+
+        public long LastSignature { get; private set; }
+
+        public Chain Clone() => new(node, this);
+
+        public void Skip() => Seqno++;
+
+        /// <summary>Forgets the real history: the frontier becomes one over as many made-up leaves.</summary>
+        public void ReplaceHistory()
+        {
+            Frontier = new MerkleFrontier();
+            for (long i = 0; i < Seqno; i++)
+            {
+                Frontier.Append(Hash32.Compute(BitConverter.GetBytes(i)));
+            }
+        }
+
+        /// <summary><paramref name="entries"/> user entries then a signature, all in <paramref name="view"/>.</summary>
+        public byte[] Batch(int entries, long view)
+        {
+            var frames = new List<byte>();
+            for (var i = 0; i < entries; i++)
+            {
+                var id = new TxId(view, ++Seqno);
+                var body = EntryCodec.Encode(new UserEntry("c", [], Encoding.UTF8.GetBytes($"entry {Seqno}"), []), id, _secret, null);
+                var header = EntryCodec.Header(body);
+                Frontier.Append(EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest));
+                frames.AddRange(Framed(body));
+            }
+
+            var signatureId = new TxId(view, ++Seqno);
+            var root = Frontier.Root();
+            var signature = new SignatureEntry(Frontier.Size, root, LastSignature + 1, _signer.NodeId, _signer.CertificateDer.ToArray(), _signer.SignRoot(root));
+            var ced = _secret.CommitEvidenceDigest(signatureId);
+            var signatureBody = signature.Encode(signatureId, ced);
+            Frontier.Append(EntryHeader.ComputeLeaf(signatureBody, ced, Hash32.Zero));
+            LastSignature = signatureId.Seqno;
+            frames.AddRange(Framed(signatureBody));
+            return [.. frames];
+        }
+
+        private static byte[] Framed(byte[] body)
+        {
+            var frame = new byte[Frame.HeaderSize + body.Length];
+            body.CopyTo(frame, Frame.HeaderSize);
+            Frame.WriteHeader(frame, frame.AsSpan(Frame.HeaderSize));
+            return frame;
+        }
+    }
+}
