@@ -367,6 +367,12 @@ public sealed class Sequencer : IAsyncDisposable
     private void ThrowIfNotWritable()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_store.Fault is { } fault)
+        {
+            // The store below stopped on a write failure: nothing sequenced now could be applied.
+            throw new IOException("the ledger store stopped after a write failure; restart to recover", fault);
+        }
+
         if (!_isPrimary)
         {
             throw new NotPrimaryException();
@@ -493,7 +499,11 @@ public sealed class Sequencer : IAsyncDisposable
         else
         {
             var ex = replication.Exception?.InnerException ?? new OperationCanceledException("the replication was cancelled");
-            batch.Committed.TrySetException(ex as ReplicationLostException ?? new ReplicationLostException(ex.Message, ex));
+
+            // A write failure below (the store's, through the applier) is reported as what it is; anything else means
+            // the outcome is unknown.
+            batch.Committed.TrySetException(
+                ex is ReplicationLostException || (ex is IOException && _store.Fault is not null) ? ex : new ReplicationLostException(ex.Message, ex));
         }
 
         batch.Release();

@@ -133,7 +133,7 @@ public sealed partial class LedgerStore
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             LogMessages.WriteFailed(_logger, ex);
-            _fault = ex;
+            Volatile.Write(ref _fault, ex);
             Interlocked.Exchange(ref _commitChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetException(ex);
             throw;
         }

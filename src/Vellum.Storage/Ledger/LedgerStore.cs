@@ -87,6 +87,9 @@ public sealed partial class LedgerStore : IAsyncDisposable
     /// <summary>Completes the next time <see cref="CommittedSeqno"/> moves (or the store faults); read it before the seqno.</summary>
     public Task CommitChanged => Volatile.Read(ref _commitChanged).Task;
 
+    /// <summary>The write failure that stopped this store (it applies nothing more until reopened), or null.</summary>
+    public Exception? Fault => Volatile.Read(ref _fault);
+
     /// <summary>The indexes by collection and tag.</summary>
     public LedgerIndex Index => _index;
 
