@@ -58,6 +58,9 @@ public sealed class Sequencer : IAsyncDisposable
     private volatile bool _isPrimary;
     private TaskCompletionSource _roleChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Set once a batch fails below consensus (the applier's write): the sequencer stops until the node restarts.
+    private Exception? _fault;
+
     private int _inFlight;
     private int _peakInFlight;
     private int _pumpRequested;
@@ -367,10 +370,11 @@ public sealed class Sequencer : IAsyncDisposable
     private void ThrowIfNotWritable()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_store.Fault is { } fault)
+        if ((Volatile.Read(ref _fault) ?? _store.Fault) is { } fault)
         {
-            // The store below stopped on a write failure: nothing sequenced now could be applied.
-            throw new IOException("the ledger store stopped after a write failure; restart to recover", fault);
+            // A batch failed to apply (or the store below stopped on a write failure): nothing sequenced after it can
+            // be applied in order, so nothing more is sequenced until the node restarts.
+            throw new IOException("the ledger stopped after a write failure; restart to recover", fault);
         }
 
         if (!_isPrimary)
@@ -459,6 +463,13 @@ public sealed class Sequencer : IAsyncDisposable
             return;
         }
 
+        if (Volatile.Read(ref _fault) is { } fault)
+        {
+            // Sequenced after a batch that failed to apply: it would not follow the ledger.
+            Finish(batch, Task.FromException<LogPosition>(new IOException("the ledger stopped after a write failure; restart to recover", fault)));
+            return;
+        }
+
         Task<LogPosition> replication;
         try
         {
@@ -499,11 +510,18 @@ public sealed class Sequencer : IAsyncDisposable
         else
         {
             var ex = replication.Exception?.InnerException ?? new OperationCanceledException("the replication was cancelled");
-
-            // A write failure below (the store's, through the applier) is reported as what it is; anything else means
-            // the outcome is unknown.
-            batch.Committed.TrySetException(
-                ex is ReplicationLostException || (ex is IOException && _store.Fault is not null) ? ex : new ReplicationLostException(ex.Message, ex));
+            if (ex is ReplicationLostException or ConsensusNotLeaderException or OperationCanceledException or ObjectDisposedException)
+            {
+                // Leadership went, or the node stops: the batch may still commit under the next primary.
+                batch.Committed.TrySetException(ex as ReplicationLostException ?? new ReplicationLostException(ex.Message, ex));
+            }
+            else
+            {
+                // It failed below consensus (the applier could not write it, or the store refused it): reported as
+                // what it is, and the sequencer stops (ThrowIfNotWritable).
+                Interlocked.CompareExchange(ref _fault, ex, null);
+                batch.Committed.TrySetException(ex);
+            }
         }
 
         batch.Release();

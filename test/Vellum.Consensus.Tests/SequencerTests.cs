@@ -1,0 +1,218 @@
+using System.Net;
+using System.Text;
+using Vellum.Core.Crypto;
+using Vellum.Core.Entries;
+using Vellum.Core.Identity;
+using Vellum.Ledger;
+using Vellum.Storage;
+using Vellum.Storage.Ledger;
+using Vellum.Storage.Verification;
+
+namespace Vellum.Consensus.Tests;
+
+/// <summary>
+/// The sequencer on the single-node write path (sequencer → <see cref="SingleNodeConsensus"/> → applier → store), with
+/// the consensus log and the applier watched from outside: group commit, the bound on batches in flight, completion
+/// only after the apply, and a failed apply. (Adapted from the tests of the helper branch i13-write.)
+/// </summary>
+public sealed class SequencerTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "vellum-seq-" + Guid.NewGuid().ToString("N"));
+    private readonly DataDirectory _data;
+    private readonly ServiceIdentity _service;
+    private readonly NodeIdentity _node;
+    private readonly LedgerSecret _secret;
+
+    public SequencerTests()
+    {
+        _data = new DataDirectory(_root);
+        (_service, _node, _secret, _) = _data.OpenOrCreate(isPrivate: false);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task Appends_gather_into_batches_at_most_MaxBatchesInFlight_are_in_consensus_and_each_returns_after_its_apply(int maxInFlight)
+    {
+        await using var ledger = await OpenAsync(new SequencerOptions { MaxBatchesInFlight = maxInFlight, SignatureInterval = 100 });
+        var early = 0;
+        var next = -1;
+        var writers = Enumerable.Range(0, 128).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < 3000)
+            {
+                var id = await ledger.Sequencer.AppendAsync(Entry(i));
+                if (ledger.Store.DurableSeqno < id.Seqno)
+                {
+                    Interlocked.Increment(ref early);
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(60));
+        await ledger.Sequencer.WaitForCommitAsync(ledger.Sequencer.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, early);
+        Assert.True(ledger.Log.Batches < 3000 / 4, $"{ledger.Log.Batches} batches for 3,000 appends: no group commit");
+        Assert.InRange(ledger.Log.PeakInFlight, 1, maxInFlight);
+        Assert.InRange(ledger.Sequencer.PeakBatchesInFlight, 1, maxInFlight);
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (ledger.Sequencer.BatchesInFlight != 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(0, ledger.Sequencer.BatchesInFlight);
+        Assert.Equal(ledger.Sequencer.LastSeqno, ledger.Store.CommittedSeqno);
+        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Ledger, _service.Certificate, _secret).Failure);
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_to_apply_fails_its_appends_and_stops_the_sequencer_until_restart()
+    {
+        // No signature timer: the batches are exactly the appends.
+        var quiet = new SequencerOptions { SignatureDelay = TimeSpan.FromHours(1) };
+        await using (var ledger = await OpenAsync(quiet, failAtIndex: 3))
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                await ledger.Sequencer.AppendAsync(Entry(i));
+            }
+
+            var failed = await Assert.ThrowsAsync<IOException>(() => ledger.Sequencer.AppendAsync(Entry(2)).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal("disk gone", failed.Message);
+            var refused = await Assert.ThrowsAsync<IOException>(() => ledger.Sequencer.AppendAsync(Entry(3)).AsTask());
+            Assert.Contains("restart", refused.Message, StringComparison.Ordinal);
+            Assert.Equal(2, ledger.Store.DurableSeqno);
+        }
+
+        // Nothing of the failed batch was written: a restart continues after what was applied, in a new view.
+        await using (var reopened = await OpenAsync(quiet))
+        {
+            var id = await reopened.Sequencer.AppendAsync(Entry(4));
+            Assert.Equal(3, id.Seqno);
+            await reopened.Sequencer.WaitForCommitAsync(id.Seqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Ledger, _service.Certificate, _secret).Failure);
+    }
+
+    private static UserEntry Entry(int i) => new($"c{i % 3}", [], Encoding.UTF8.GetBytes($"entry {i}"), []);
+
+    private async Task<Opened> OpenAsync(SequencerOptions options, long? failAtIndex = null)
+    {
+        var store = LedgerStore.Open(new LedgerStoreOptions { LedgerDirectory = _data.Ledger, StateDirectory = _data.State }, _secret, _service.Certificate);
+        var log = new WatchedLog(new SingleNodeConsensus(store.StartView()));
+        var sequencer = new Sequencer(store, log, _secret, new NodeRootSigner(_node), options);
+        IConsensusApplier applier = new LedgerApplier(store, catchUp: null);
+        if (failAtIndex is { } index)
+        {
+            applier = new FailingApplier(applier, index);
+        }
+
+        await log.StartAsync(applier, CancellationToken.None);
+        sequencer.BecomePrimary(log.Term, signInherited: false);
+        return new Opened(store, log, sequencer);
+    }
+
+    public void Dispose()
+    {
+        _service.Dispose();
+        _node.Dispose();
+        _secret.Dispose();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed record Opened(LedgerStore Store, WatchedLog Log, Sequencer Sequencer) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Log.DisposeAsync();
+            await Sequencer.DisposeAsync();
+            await Store.DisposeAsync();
+        }
+    }
+
+    /// <summary>An applier that fails at one log index, as a full or failing disk would.</summary>
+    private sealed class FailingApplier(IConsensusApplier inner, long failAtIndex) : IConsensusApplier
+    {
+        public long LastAppliedIndex => inner.LastAppliedIndex;
+
+        public ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> batch, CancellationToken token) =>
+            position.Index == failAtIndex ? throw new IOException("disk gone") : inner.ApplyAsync(position, batch, token);
+    }
+
+    /// <summary>A consensus log that counts the batches handed to it and how many were in it at once.</summary>
+    private sealed class WatchedLog(SingleNodeConsensus inner) : IConsensusLog
+    {
+        private int _inFlight;
+        private int _peakInFlight;
+        private int _batches;
+
+        public int Batches => Volatile.Read(ref _batches);
+
+        public int PeakInFlight => Volatile.Read(ref _peakInFlight);
+
+        public event Action<LeadershipChange>? LeadershipChanged
+        {
+            add => inner.LeadershipChanged += value;
+            remove => inner.LeadershipChanged -= value;
+        }
+
+        public bool IsLeader => inner.IsLeader;
+
+        public long Term => inner.Term;
+
+        public long CommitIndex => inner.CommitIndex;
+
+        public EndPoint? LeaderEndPoint => inner.LeaderEndPoint;
+
+        public CancellationToken LeadershipToken => inner.LeadershipToken;
+
+        public IReadOnlyList<ConsensusMember> Members => inner.Members;
+
+        public ValueTask StartAsync(IConsensusApplier applier, CancellationToken token) => inner.StartAsync(applier, token);
+
+        public ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token) => throw new NotSupportedException();
+
+        public async ValueTask<Task<LogPosition>> BeginReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
+        {
+            Interlocked.Increment(ref _batches);
+            var now = Interlocked.Increment(ref _inFlight);
+            int peak;
+            while (now > (peak = Volatile.Read(ref _peakInFlight)) && Interlocked.CompareExchange(ref _peakInFlight, now, peak) != peak)
+            {
+            }
+
+            var applied = await inner.BeginReplicateAsync(batch, token);
+            return Watch(applied);
+        }
+
+        private async Task<LogPosition> Watch(Task<LogPosition> applied)
+        {
+            try
+            {
+                return await applied;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        }
+
+        public ValueTask WaitForLeaderReadyAsync(CancellationToken token) => inner.WaitForLeaderReadyAsync(token);
+
+        public ValueTask<bool> AddMemberAsync(EndPoint member, CancellationToken token) => inner.AddMemberAsync(member, token);
+
+        public ValueTask<bool> RemoveMemberAsync(EndPoint member, CancellationToken token) => inner.RemoveMemberAsync(member, token);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
