@@ -186,8 +186,9 @@ for i in 0 1 2; do
     dotnet "$VELLUM" "${args[@]}" > "$WORK/cluster-$i.log" 2>&1 &
     CLUSTER_PIDS+=($!)
     if [ "$i" = 0 ]; then
-        for _ in $(seq 1 300); do [ -f "$WORK/cluster-0/credentials/service_cert.pem" ] && break; sleep 0.1; done
-        cp "$WORK/cluster-0/credentials/service_cert.pem" "$C_ADMIN/credentials/"
+        for _ in $(seq 1 300); do [ -f "$WORK/cluster-0/ledgers/default/credentials/service_cert.pem" ] && break; sleep 0.1; done
+        mkdir -p "$C_ADMIN/ledgers/default/credentials"
+        cp "$WORK/cluster-0/ledgers/default/credentials/service_cert.pem" "$C_ADMIN/ledgers/default/credentials/"
     fi
 done
 C_PRIMARY=""

@@ -15,7 +15,7 @@ if (args.Length != 2 || !int.TryParse(args[1], out var port))
 }
 
 using var pem = X509Certificate2.CreateFromPemFile(
-    Path.Combine(args[0], "credentials", "node_cert.pem"), Path.Combine(args[0], "secrets", "node_privk.pem"));
+    Path.Combine(args[0], "ledgers", "default", "credentials", "node_cert.pem"), Path.Combine(args[0], "node", "node_privk.pem"));
 using var certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();

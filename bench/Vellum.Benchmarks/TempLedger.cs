@@ -36,8 +36,8 @@ internal sealed class TempLedger : IDisposable
     public SingleNodeLedger Open(bool durable) => SingleNodeLedger.OpenAsync(
         new LedgerStoreOptions
         {
-            LedgerDirectory = Data.Ledger,
-            StateDirectory = Data.State,
+            LedgerDirectory = Data.Default.Chunks,
+            StateDirectory = Data.Default.State,
             IsPrivate = IsPrivate,
             Durable = durable,
         },

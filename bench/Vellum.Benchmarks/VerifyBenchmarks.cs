@@ -42,7 +42,7 @@ public class VerifyBenchmarks
             store.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
-        _chunks = LedgerDirectoryVerifier.OrderChunks(Directory.EnumerateFiles(_ledger.Data.Ledger))
+        _chunks = LedgerDirectoryVerifier.OrderChunks(Directory.EnumerateFiles(_ledger.Data.Default.Chunks))
             .ConvertAll(path => (Path.GetFileName(path), File.ReadAllBytes(path)))
             .ToArray();
 

@@ -113,7 +113,8 @@ public sealed record LoadGenOptions
     public const string Usage = """
         usage: vellum-loadgen <append|get|receipt|mixed|noop-post|noop-get|pg-append> [options]
           --endpoint <url>           node address (default https://127.0.0.1:8443)
-          --data <dir>               take the three PEM files below from <dir>/credentials (service_cert, admin_cert, admin_privk)
+          --data <dir>               take the PEM files below from <dir>: ledgers/default/credentials/service_cert.pem,
+                                     credentials/admin_cert.pem and credentials/admin_privk.pem
           --service-cert <pem>       service certificate the server must chain to
           --cert <pem> --key <pem>   client certificate and key
           --clients N                concurrent closed-loop clients (default 256)
@@ -271,7 +272,7 @@ public sealed record LoadGenOptions
             var credentials = Path.Combine(data, "credentials");
             o = o with
             {
-                ServiceCertificatePath = o.ServiceCertificatePath.Length > 0 ? o.ServiceCertificatePath : Path.Combine(credentials, "service_cert.pem"),
+                ServiceCertificatePath = o.ServiceCertificatePath.Length > 0 ? o.ServiceCertificatePath : Path.Combine(data, "ledgers", "default", "credentials", "service_cert.pem"),
                 CertificatePath = o.CertificatePath.Length > 0 ? o.CertificatePath : Path.Combine(credentials, "admin_cert.pem"),
                 KeyPath = o.KeyPath.Length > 0 ? o.KeyPath : Path.Combine(credentials, "admin_privk.pem"),
             };

@@ -1,23 +1,22 @@
 using Vellum.Core.Crypto;
 using Vellum.Core.Identity;
 using Vellum.Storage.IO;
-using Vellum.Storage.Ledger;
 
 namespace Vellum.Storage;
 
 /// <summary>
-/// The layout of a node's data folder, keyed by ledger id from the start (one ledger, <c>default</c>, for now):
+/// The layout of a data folder: one node, any number of ledgers.
 /// <code>
-/// &lt;data&gt;/credentials/service_cert.pem   service certificate (public; what clients and 'vellum verify' pin)
-/// &lt;data&gt;/credentials/node_cert.pem      this node's certificate, endorsed by the service identity
-/// &lt;data&gt;/secrets/service_privk.pem      service identity key (mode 0600)
-/// &lt;data&gt;/secrets/node_privk.pem         node key (mode 0600)
-/// &lt;data&gt;/secrets/ledger.secret          ledger secret, 64 hex digits (mode 0600)
-/// &lt;data&gt;/ledger/                          chunk files
-/// &lt;data&gt;/state/                           view, Merkle tiles, indexes, ledger type (derived or node-local)
-/// &lt;data&gt;/vellum.lock                      the holder's pid; see <see cref="DataFolderLock"/> (keeps this place in any layout)
+/// &lt;data&gt;/vellum.lock                 the holder's pid; see <see cref="DataFolderLock"/> (this name and place in every layout)
+/// &lt;data&gt;/layout                      the layout's version ("2"); see <see cref="LayoutMigration"/>
+/// &lt;data&gt;/node/node_privk.pem         the node key (0600): one key, endorsed by each ledger the node hosts
+/// &lt;data&gt;/node/raft/                   the consensus log and membership of a cluster member
+/// &lt;data&gt;/node/peers                   the other members' client addresses
+/// &lt;data&gt;/credentials/                 the deployment's: the development Administrator (admin_cert.pem, admin_privk.pem)
+/// &lt;data&gt;/ledgers/{name}/              one ledger: see <see cref="LedgerDirectory"/>
 /// </code>
-/// Everything in it is owner-only (0700 folders, 0600 files; see <see cref="OwnerOnly"/>).
+/// Everything in it is owner-only (0700 folders, 0600 files; see <see cref="OwnerOnly"/>). A folder made by a version
+/// with the single-ledger layout is migrated in place, when it is locked, into the ledger <c>default</c>.
 /// </summary>
 public sealed class DataDirectory
 {
@@ -29,40 +28,77 @@ public sealed class DataDirectory
 
     public string Root { get; }
 
+    /// <summary>The node's own folder (<c>node/</c>).</summary>
+    public string Node => Path.Combine(Root, "node");
+
+    public string NodePrivateKey => Path.Combine(Node, "node_privk.pem");
+
+    /// <summary>A cluster member's consensus log and membership.</summary>
+    public string Raft => Path.Combine(Node, "raft");
+
+    /// <summary>The other members' client addresses, one <c>nodeAddress url</c> per line.</summary>
+    public string PeersFile => Path.Combine(Node, "peers");
+
+    /// <summary>The deployment's credentials (<c>credentials/</c>).</summary>
     public string Credentials => Path.Combine(Root, "credentials");
 
-    public string Secrets => Path.Combine(Root, "secrets");
+    public string DevelopmentAdminCertificate => Path.Combine(Credentials, "admin_cert.pem");
 
-    public string Ledger => Path.Combine(Root, "ledger");
+    public string DevelopmentAdminPrivateKey => Path.Combine(Credentials, "admin_privk.pem");
 
-    public string State => Path.Combine(Root, "state");
+    /// <summary>The folder of ledgers (<c>ledgers/</c>), one folder per ledger named as the ledger.</summary>
+    public string Ledgers => Path.Combine(Root, "ledgers");
 
-    public string ServiceCertificate => Path.Combine(Credentials, "service_cert.pem");
+    /// <summary>The file naming the layout's version.</summary>
+    public string LayoutFile => Path.Combine(Root, LayoutMigration.FileName);
 
-    public string NodeCertificate => Path.Combine(Credentials, "node_cert.pem");
+    /// <summary>The ledger <c>default</c>: what a folder of the single-ledger layout became, and what a new node makes.</summary>
+    public LedgerDirectory Default => Ledger(LedgerName.Default);
 
-    public string ServicePrivateKey => Path.Combine(Secrets, "service_privk.pem");
+    /// <summary>True when the last <see cref="Lock"/> or <see cref="EnsureLayout"/> migrated this folder from the single-ledger layout.</summary>
+    public bool Migrated { get; private set; }
 
-    public string NodePrivateKey => Path.Combine(Secrets, "node_privk.pem");
+    /// <summary>The folder of ledger <paramref name="name"/>; touches nothing.</summary>
+    public LedgerDirectory Ledger(LedgerName name) => new(name, Path.Combine(Ledgers, name.Value));
 
-    public string LedgerSecretFile => Path.Combine(Secrets, "ledger.secret");
+    /// <summary>The names of the ledgers in <c>ledgers/</c> that exist (have a service certificate), in ordinal order.</summary>
+    public IReadOnlyList<LedgerName> LedgerNames()
+    {
+        if (!Directory.Exists(Ledgers))
+        {
+            return [];
+        }
 
-    public string LedgerTypeFile => Path.Combine(State, "ledger-type");
+        var names = new List<LedgerName>();
+        foreach (var folder in Directory.EnumerateDirectories(Ledgers))
+        {
+            if (LedgerName.TryParse(Path.GetFileName(folder), out var name, out _) && name.Value == Path.GetFileName(folder) && Ledger(name).Exists)
+            {
+                names.Add(name);
+            }
+        }
+
+        names.Sort((a, b) => string.CompareOrdinal(a.Value, b.Value));
+        return names;
+    }
 
     /// <summary>
-    /// Takes the folder's lock (<see cref="DataFolderLock"/>), creating the folder if it is missing, then makes it
-    /// owner-only: the root and its folders 0700, and the files in <c>secrets/</c> and <c>credentials/</c> 0600, so a
-    /// folder made by an older version or loosened by hand is repaired (the root alone already keeps other users out of
-    /// everything beneath it). Call it before anything else touches the folder; dispose the lock when done with it.
+    /// Takes the folder's lock (<see cref="DataFolderLock"/>), creating the folder if it is missing; migrates a folder of
+    /// the single-ledger layout (<see cref="LayoutMigration"/>); then makes it owner-only: the root and its folders
+    /// 0700, and the files in the <c>secrets/</c> and <c>credentials/</c> folders 0600, so a folder made by an older
+    /// version or loosened by hand is repaired. Call it before anything else touches the folder; dispose the lock when
+    /// done with it.
     /// </summary>
     /// <exception cref="DataFolderInUseException">Another process (or another open in this one) holds the folder.</exception>
+    /// <exception cref="InvalidDataException">The folder's layout is unknown, or half-migrated in a way that cannot be finished.</exception>
     public DataFolderLock Lock()
     {
         var held = DataFolderLock.Acquire(Root);
         try
         {
+            EnsureLayout();
             OwnerOnly.Tighten(Root);
-            foreach (var directory in new[] { Credentials, Secrets, Ledger, State })
+            foreach (var directory in new[] { Node, Credentials, Ledgers })
             {
                 if (Directory.Exists(directory))
                 {
@@ -70,7 +106,7 @@ public sealed class DataDirectory
                 }
             }
 
-            foreach (var directory in new[] { Credentials, Secrets })
+            foreach (var directory in new[] { Node, Credentials })
             {
                 if (Directory.Exists(directory))
                 {
@@ -79,6 +115,11 @@ public sealed class DataDirectory
                         OwnerOnly.Tighten(file);
                     }
                 }
+            }
+
+            foreach (var name in LedgerNames())
+            {
+                Ledger(name).Tighten();
             }
 
             return held;
@@ -91,74 +132,122 @@ public sealed class DataDirectory
     }
 
     /// <summary>
-    /// Opens the identities and secret of an existing data folder, or creates them on first use. The ledger type is
-    /// fixed at creation: asking for another type later fails with <see cref="InvalidOperationException"/>.
+    /// Brings the folder to the current layout: nothing when it is there already, the migration of the single-ledger
+    /// layout when it is that (see <see cref="LayoutMigration"/>), and the layout file when the folder is new. Done by
+    /// <see cref="Lock"/>; call it directly only on a folder no other process can be using.
     /// </summary>
-    public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(bool? isPrivate, NodeIdentityOptions? nodeOptions = null)
+    /// <exception cref="InvalidDataException">The folder's layout is unknown, or half-migrated in a way that cannot be finished.</exception>
+    public void EnsureLayout() => Migrated = LayoutMigration.Run(this);
+
+    /// <summary>
+    /// Opens the identities and secret of the ledger <c>default</c>, or creates them on first use (see
+    /// <see cref="OpenOrCreate(LedgerName, bool?, NodeIdentityOptions?)"/>).
+    /// </summary>
+    public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(bool? isPrivate, NodeIdentityOptions? nodeOptions = null) =>
+        OpenOrCreate(LedgerName.Default, isPrivate, nodeOptions);
+
+    /// <summary>
+    /// Opens the identities and secret of ledger <paramref name="name"/>, or creates them on first use: the service
+    /// identity, the ledger secret and type, and this node's certificate for the ledger (the node key, made once per
+    /// node, endorsed by the ledger's service identity). The ledger type is fixed at creation: asking for another type
+    /// later fails with <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(
+        LedgerName name, bool? isPrivate, NodeIdentityOptions? nodeOptions = null)
     {
+        EnsureLayout();
+        var ledger = Ledger(name);
         CreateFolders();
+        ledger.CreateFolders();
 
-        bool ledgerPrivate;
-        if (File.Exists(LedgerTypeFile))
+        var stored = ledger.StoredIsPrivate();
+        if (stored is { } storedPrivate && isPrivate is { } wanted && wanted != storedPrivate)
         {
-            var stored = File.ReadAllText(LedgerTypeFile).Trim();
-            ledgerPrivate = stored switch
-            {
-                "Private" => true,
-                "Public" => false,
-                _ => throw new InvalidDataException($"{LedgerTypeFile} holds '{stored}', not Public or Private"),
-            };
-            if (isPrivate is { } wanted && wanted != ledgerPrivate)
-            {
-                throw new InvalidOperationException($"the ledger in {Root} is {stored}; its type is fixed at creation");
-            }
-        }
-        else
-        {
-            ledgerPrivate = isPrivate ?? false;
+            throw new InvalidOperationException(
+                $"the ledger '{name}' in {Root} is {(storedPrivate ? "Private" : "Public")}; its type is fixed at creation");
         }
 
-        if (!File.Exists(ServiceCertificate))
+        var ledgerPrivate = stored ?? isPrivate ?? false;
+        if (!File.Exists(ledger.ServiceCertificate))
         {
             using var created = ServiceIdentity.Create();
-            WriteSecretFile(ServicePrivateKey, created.ExportPrivateKeyPem());
-            OwnerOnly.WriteAllText(ServiceCertificate, created.ExportCertificatePem());
+            if (File.Exists(ledger.ServicePrivateKey))
+            {
+                // A creation that stopped before its certificate was written: the ledger does not exist yet.
+                File.Delete(ledger.ServicePrivateKey);
+            }
+
+            WriteSecretFile(ledger.ServicePrivateKey, created.ExportPrivateKeyPem());
+            OwnerOnly.WriteAllText(ledger.ServiceCertificate, created.ExportCertificatePem());
         }
 
-        var service = ServiceIdentity.LoadPemFiles(ServiceCertificate, ServicePrivateKey);
-        if (!File.Exists(NodeCertificate))
+        var service = ServiceIdentity.LoadPemFiles(ledger.ServiceCertificate, ledger.ServicePrivateKey);
+        try
         {
-            using var node = NodeIdentity.Create(service, nodeOptions ?? DefaultNodeOptions());
-            WriteSecretFile(NodePrivateKey, node.ExportPrivateKeyPem());
-            OwnerOnly.WriteAllText(NodeCertificate, node.ExportCertificatePem());
-        }
+            if (!File.Exists(ledger.NodeCertificate))
+            {
+                using var node = File.Exists(NodePrivateKey)
+                    ? NodeIdentity.CreateForKey(service, File.ReadAllText(NodePrivateKey), nodeOptions ?? DefaultNodeOptions())
+                    : NodeIdentity.Create(service, nodeOptions ?? DefaultNodeOptions());
+                if (!File.Exists(NodePrivateKey))
+                {
+                    WriteSecretFile(NodePrivateKey, node.ExportPrivateKeyPem());
+                }
 
-        if (!File.Exists(LedgerSecretFile))
+                OwnerOnly.WriteAllText(ledger.NodeCertificate, node.ExportCertificatePem());
+            }
+            else if (!File.Exists(NodePrivateKey))
+            {
+                throw new InvalidDataException($"{ledger.NodeCertificate} exists but the node key {NodePrivateKey} does not");
+            }
+
+            if (!File.Exists(ledger.LedgerSecretFile))
+            {
+                using var generated = LedgerSecret.Generate();
+                generated.Save(ledger.LedgerSecretFile);
+            }
+
+            if (stored is null)
+            {
+                Durability.WriteFileAtomic(ledger.LedgerTypeFile, System.Text.Encoding.ASCII.GetBytes(ledgerPrivate ? "Private\n" : "Public\n"));
+            }
+
+            return (service, NodeIdentity.LoadPemFiles(ledger.NodeCertificate, NodePrivateKey), LedgerSecret.Load(ledger.LedgerSecretFile), ledgerPrivate);
+        }
+        catch
         {
-            using var generated = LedgerSecret.Generate();
-            generated.Save(LedgerSecretFile);
+            service.Dispose();
+            throw;
         }
-
-        if (!File.Exists(LedgerTypeFile))
-        {
-            Durability.WriteFileAtomic(LedgerTypeFile, System.Text.Encoding.ASCII.GetBytes(ledgerPrivate ? "Private\n" : "Public\n"));
-        }
-
-        return (service, NodeIdentity.LoadPemFiles(NodeCertificate, NodePrivateKey), LedgerSecret.Load(LedgerSecretFile), ledgerPrivate);
     }
 
     /// <summary>
-    /// Gives this (new) data folder the service identity, ledger secret and ledger type of another member's, so a node
-    /// of a static cluster starts in the same service with a node certificate of its own. Does nothing when this
-    /// folder already holds the same service certificate; refuses when it holds another one.
+    /// Gives this (new) data folder's ledger <c>default</c> the service identity, ledger secret and ledger type of
+    /// another member's, so a node of a static cluster starts in the same service with a node certificate of its own.
+    /// The source may be in this layout or the single-ledger one (a member not yet upgraded); it is only read. Does
+    /// nothing when this folder already holds the same service certificate; refuses when it holds another one.
     /// </summary>
     /// <exception cref="InvalidOperationException">This folder belongs to another service, or the source is incomplete.</exception>
     public void ProvisionFrom(DataDirectory source)
     {
         ArgumentNullException.ThrowIfNull(source);
-        if (File.Exists(ServiceCertificate))
+        EnsureLayout();
+        var target = Default;
+        var from = source.Default;
+        string serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType;
+        if (File.Exists(from.ServiceCertificate) || File.Exists(source.LayoutFile))
         {
-            if (File.ReadAllText(ServiceCertificate) != File.ReadAllText(source.ServiceCertificate))
+            (serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType) = (from.ServiceCertificate, from.ServicePrivateKey, from.LedgerSecretFile, from.LedgerTypeFile);
+        }
+        else
+        {
+            var old = LayoutMigration.SingleLedgerPaths(source.Root);
+            (serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType) = (old.ServiceCertificate, old.ServicePrivateKey, old.LedgerSecret, old.LedgerType);
+        }
+
+        if (target.Exists)
+        {
+            if (!File.Exists(serviceCertificate) || File.ReadAllText(target.ServiceCertificate) != File.ReadAllText(serviceCertificate))
             {
                 throw new InvalidOperationException($"{Root} already belongs to another service; it cannot take {source.Root}'s identity");
             }
@@ -166,7 +255,7 @@ public sealed class DataDirectory
             return;
         }
 
-        foreach (var path in new[] { source.ServiceCertificate, source.ServicePrivateKey, source.LedgerSecretFile, source.LedgerTypeFile })
+        foreach (var path in new[] { serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType })
         {
             if (!File.Exists(path))
             {
@@ -174,36 +263,20 @@ public sealed class DataDirectory
             }
         }
 
-        Provision(
-            File.ReadAllText(source.ServiceCertificate), File.ReadAllText(source.ServicePrivateKey), File.ReadAllText(source.LedgerSecretFile),
-            File.ReadAllText(source.LedgerTypeFile));
-    }
-
-    /// <summary>
-    /// Writes a service's material into this new data folder: the service certificate and key, the ledger secret (hex)
-    /// and the ledger type (Public or Private). Secrets go in <c>secrets/</c> (mode 0700, files 0600); the certificate
-    /// is written last, because its presence is what marks the folder as provisioned. The node makes its own node
-    /// identity when it first opens the folder.
-    /// </summary>
-    public void Provision(string serviceCertificatePem, string servicePrivateKeyPem, string ledgerSecretHex, string ledgerType)
-    {
         CreateFolders();
-
-        WriteSecretFile(ServicePrivateKey, servicePrivateKeyPem);
-        WriteSecretFile(LedgerSecretFile, ledgerSecretHex.Trim() + "\n");
-        Durability.WriteFileAtomic(LedgerTypeFile, System.Text.Encoding.ASCII.GetBytes(ledgerType.Trim() + "\n"));
-        OwnerOnly.WriteAllText(ServiceCertificate, serviceCertificatePem);
+        target.Provision(
+            File.ReadAllText(serviceCertificate), File.ReadAllText(servicePrivateKey), File.ReadAllText(ledgerSecret), File.ReadAllText(ledgerType));
     }
 
-    /// <summary>The root and its folders, owner-only (0700) whatever the umask; <c>secrets/</c> is made 0700 even if it existed.</summary>
+    /// <summary>The root and its top folders, owner-only (0700) whatever the umask.</summary>
     private void CreateFolders()
     {
         OwnerOnly.CreateDirectory(Root);
         OwnerOnly.Tighten(Root);
+        OwnerOnly.CreateDirectory(Node);
+        OwnerOnly.Tighten(Node);
         OwnerOnly.CreateDirectory(Credentials);
-        OwnerOnly.CreateDirectory(Secrets);
-        OwnerOnly.Tighten(Secrets);
-        OwnerOnly.CreateDirectory(State);
+        OwnerOnly.CreateDirectory(Ledgers);
     }
 
     /// <summary>A node certificate for loopback use: SANs localhost, 127.0.0.1 and ::1.</summary>
@@ -215,14 +288,6 @@ public sealed class DataDirectory
         options.IPAddresses.Add(System.Net.IPAddress.IPv6Loopback);
         return options;
     }
-
-    /// <summary>Store options for this folder.</summary>
-    public LedgerStoreOptions StoreOptions(bool isPrivate) => new()
-    {
-        LedgerDirectory = Ledger,
-        StateDirectory = State,
-        IsPrivate = isPrivate,
-    };
 
     /// <summary>Writes a file readable only by its owner; fails if it exists.</summary>
     public static void WriteSecretFile(string path, string contents)

@@ -15,15 +15,15 @@ public sealed class CliTests : IDisposable
         var generated = await Vellum("generate", data, "--count", "3000", "--contents-size", "256");
         Assert.True(generated.ExitCode == 0, generated.Error);
 
-        var verified = await Vellum("verify", Path.Combine(data, "ledger"), "--service-cert", Path.Combine(data, "credentials", "service_cert.pem"));
+        var verified = await Vellum("verify", Path.Combine(data, "ledgers", "default", "ledger"), "--service-cert", Path.Combine(data, "ledgers", "default", "credentials", "service_cert.pem"));
         Assert.True(verified.ExitCode == 0, verified.Output + verified.Error);
         var line = Assert.Single(verified.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("OK: ", line, StringComparison.Ordinal);
         Assert.Contains("last signed root", line, StringComparison.Ordinal);
         Assert.Equal(string.Empty, verified.Error); // no progress bar when stderr is not a terminal
 
-        var withSecret = await Vellum("verify", Path.Combine(data, "ledger"), "--service-cert", Path.Combine(data, "credentials", "service_cert.pem"),
-            "--secret", Path.Combine(data, "secrets", "ledger.secret"), "--json");
+        var withSecret = await Vellum("verify", Path.Combine(data, "ledgers", "default", "ledger"), "--service-cert", Path.Combine(data, "ledgers", "default", "credentials", "service_cert.pem"),
+            "--secret", Path.Combine(data, "ledgers", "default", "secrets", "ledger.secret"), "--json");
         Assert.Equal(0, withSecret.ExitCode);
         using var json = JsonDocument.Parse(withSecret.Output);
         Assert.True(json.RootElement.GetProperty("ok").GetBoolean());
@@ -37,18 +37,18 @@ public sealed class CliTests : IDisposable
     {
         var data = Path.Combine(_root, "data");
         Assert.Equal(0, (await Vellum("generate", data, "--count", "2000")).ExitCode);
-        var ledger = Path.Combine(data, "ledger");
+        var ledger = Path.Combine(data, "ledgers", "default", "ledger");
         var victim = Directory.GetFiles(ledger).Order().First();
         var bytes = File.ReadAllBytes(victim);
         bytes[500] ^= 0x10;
         File.WriteAllBytes(victim, bytes);
 
-        var result = await Vellum("verify", ledger, "--service-cert", Path.Combine(data, "credentials", "service_cert.pem"));
+        var result = await Vellum("verify", ledger, "--service-cert", Path.Combine(data, "ledgers", "default", "credentials", "service_cert.pem"));
         Assert.Equal(1, result.ExitCode);
         Assert.StartsWith("FAILED: " + Path.GetFileName(victim) + " at byte ", result.Output, StringComparison.Ordinal);
         Assert.Contains("transaction ", result.Output, StringComparison.Ordinal);
 
-        var json = await Vellum("verify", ledger, "--service-cert", Path.Combine(data, "credentials", "service_cert.pem"), "--json");
+        var json = await Vellum("verify", ledger, "--service-cert", Path.Combine(data, "ledgers", "default", "credentials", "service_cert.pem"), "--json");
         Assert.Equal(1, json.ExitCode);
         using var doc = JsonDocument.Parse(json.Output);
         Assert.False(doc.RootElement.GetProperty("ok").GetBoolean());
@@ -63,7 +63,7 @@ public sealed class CliTests : IDisposable
         var b = Path.Combine(_root, "b");
         Assert.Equal(0, (await Vellum("generate", a, "--count", "100")).ExitCode);
         Assert.Equal(0, (await Vellum("generate", b, "--count", "1")).ExitCode);
-        var result = await Vellum("verify", Path.Combine(a, "ledger"), "--service-cert", Path.Combine(b, "credentials", "service_cert.pem"));
+        var result = await Vellum("verify", Path.Combine(a, "ledgers", "default", "ledger"), "--service-cert", Path.Combine(b, "ledgers", "default", "credentials", "service_cert.pem"));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("not endorsed by the service certificate", result.Output, StringComparison.Ordinal);
     }
@@ -106,9 +106,9 @@ public sealed class CliTests : IDisposable
         Assert.Contains("fixed at creation", again.Error, StringComparison.Ordinal);
 
         // Without the secret a Private ledger's leaves and signatures still verify; with it, contents too.
-        var cert = Path.Combine(data, "credentials", "service_cert.pem");
-        Assert.Equal(0, (await Vellum("verify", Path.Combine(data, "ledger"), "--service-cert", cert)).ExitCode);
-        Assert.Equal(0, (await Vellum("verify", Path.Combine(data, "ledger"), "--service-cert", cert, "--secret", Path.Combine(data, "secrets", "ledger.secret"))).ExitCode);
+        var cert = Path.Combine(data, "ledgers", "default", "credentials", "service_cert.pem");
+        Assert.Equal(0, (await Vellum("verify", Path.Combine(data, "ledgers", "default", "ledger"), "--service-cert", cert)).ExitCode);
+        Assert.Equal(0, (await Vellum("verify", Path.Combine(data, "ledgers", "default", "ledger"), "--service-cert", cert, "--secret", Path.Combine(data, "ledgers", "default", "secrets", "ledger.secret"))).ExitCode);
     }
 
     public void Dispose()

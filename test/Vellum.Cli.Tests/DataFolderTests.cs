@@ -24,7 +24,7 @@ public sealed class DataFolderTests : IDisposable
         {
             using var client = node.Client();
             view = TxId.Parse(await Post(client, "first")).View;
-            var viewFile = Path.Combine(Data, "state", "view");
+            var viewFile = Path.Combine(Data, "ledgers", "default", "state", "view");
             var before = (File.ReadAllBytes(viewFile), File.GetLastWriteTimeUtc(viewFile));
 
             // Another port, then the same port: the lock refuses both before the folder or the port is touched.
@@ -53,7 +53,7 @@ public sealed class DataFolderTests : IDisposable
             Assert.Equal(0, await node.Terminate());
         }
 
-        var verified = await RunToExit(["verify", Path.Combine(Data, "ledger"), "--service-cert", Path.Combine(Data, "credentials", "service_cert.pem")], TimeSpan.FromSeconds(60));
+        var verified = await RunToExit(["verify", Path.Combine(Data, "ledgers", "default", "ledger"), "--service-cert", Path.Combine(Data, "ledgers", "default", "credentials", "service_cert.pem")], TimeSpan.FromSeconds(60));
         Assert.True(verified.ExitCode == 0, verified.Output + verified.Error);
     }
 
@@ -73,13 +73,13 @@ public sealed class DataFolderTests : IDisposable
 
         var join = await RunToExit(
             ["join", "--data", Data, "--listen", "127.0.0.1:1", "--node-listen", "127.0.0.1:2", "--target", "https://127.0.0.1:3", "--token", "t",
-                "--service-cert", Path.Combine(Data, "credentials", "service_cert.pem")],
+                "--service-cert", Path.Combine(Data, "ledgers", "default", "credentials", "service_cert.pem")],
             TimeSpan.FromSeconds(60));
         Assert.Equal(2, join.ExitCode);
         Assert.StartsWith($"vellum join: {inUse}", Assert.Single(Lines(join.Error)), StringComparison.Ordinal);
 
         // Reading is not writing: verify works on a folder a node is using.
-        var verified = await RunToExit(["verify", Path.Combine(Data, "ledger"), "--service-cert", Path.Combine(Data, "credentials", "service_cert.pem")], TimeSpan.FromSeconds(60));
+        var verified = await RunToExit(["verify", Path.Combine(Data, "ledgers", "default", "ledger"), "--service-cert", Path.Combine(Data, "ledgers", "default", "credentials", "service_cert.pem")], TimeSpan.FromSeconds(60));
         Assert.True(verified.ExitCode == 0, verified.Output + verified.Error);
         Assert.StartsWith("OK: ", verified.Output, StringComparison.Ordinal);
         Assert.Equal(0, await node.Terminate());
@@ -94,7 +94,7 @@ public sealed class DataFolderTests : IDisposable
         Assert.Equal(2, listen.ExitCode);
         Assert.Equal($"vellum start: --listen 127.0.0.1:{node.Endpoint.Port} is in use by another process", Assert.Single(Lines(listen.Error)));
         Assert.DoesNotContain(" at ", listen.Output, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(other, "ledger")), "the ledger was opened before the port was checked");
+        Assert.False(Directory.Exists(Path.Combine(other, "ledgers")), "the ledger was opened before the port was checked");
 
         // The Raft channel's port, held here by a plain listener.
         using var held = new TcpListener(IPAddress.Loopback, 0);
@@ -136,15 +136,15 @@ public sealed class DataFolderTests : IDisposable
             Assert.Equal(0, await node.Terminate());
         }
 
-        Assert.True(Directory.Exists(Path.Combine(Data, "state", "raft", "log")), "no Raft log was made");
+        Assert.True(Directory.Exists(Path.Combine(Data, "node", "raft", "log")), "no Raft log was made");
         AssertOwnerOnly(Data);
 
         // Loosen what the probe loosened (F03), then start again: the folder is repaired.
         var loose = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
         var looseFolder = loose | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
         File.SetUnixFileMode(Data, looseFolder);
-        File.SetUnixFileMode(Path.Combine(Data, "secrets"), looseFolder);
-        foreach (var file in Directory.GetFiles(Path.Combine(Data, "secrets")).Concat(Directory.GetFiles(Path.Combine(Data, "credentials"))))
+        File.SetUnixFileMode(Path.Combine(Data, "ledgers", "default", "secrets"), looseFolder);
+        foreach (var file in Directory.GetFiles(Path.Combine(Data, "ledgers", "default", "secrets")).Concat(Directory.GetFiles(Path.Combine(Data, "credentials"))))
         {
             File.SetUnixFileMode(file, loose);
         }

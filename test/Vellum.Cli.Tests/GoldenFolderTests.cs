@@ -88,12 +88,14 @@ public sealed class GoldenFolderTests : IDisposable
         }
     }
 
-    private static string Golden(string folder) => Path.Combine(AppContext.BaseDirectory, "Golden", "v1", folder);
+    internal static string Golden(string folder) => Path.Combine(AppContext.BaseDirectory, "Golden", "v1", folder);
 
-    /// <summary>A private copy: a test never changes the golden folder itself.</summary>
-    private string CopyGolden(string folder)
+    /// <summary>A private copy in this test's folder: a test never changes the golden folder itself.</summary>
+    private string CopyGolden(string folder) => CopyGolden(folder, Path.Combine(_root, folder));
+
+    /// <summary>A private copy of golden <paramref name="folder"/> at <paramref name="target"/>.</summary>
+    internal static string CopyGolden(string folder, string target)
     {
-        var target = Path.Combine(_root, folder);
         var source = Golden(folder);
         foreach (var directory in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
         {

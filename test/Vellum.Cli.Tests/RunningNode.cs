@@ -19,7 +19,7 @@ internal sealed class RunningNode : IDisposable
         Banner = banner;
         Endpoint = endpoint;
         Data = data;
-        ServiceCertificate = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(data, "credentials", "service_cert.pem")));
+        ServiceCertificate = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(data, "ledgers", "default", "credentials", "service_cert.pem")));
     }
 
     public string Banner { get; }

@@ -54,8 +54,8 @@ public sealed class StartTests : IDisposable
             Assert.Equal(0, await node.Terminate());
         }
 
-        using var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data, "credentials", "service_cert.pem")));
-        Assert.Null(LedgerDirectoryVerifier.Verify(Path.Combine(Data, "ledger"), service).Failure);
+        using var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data, "ledgers", "default", "credentials", "service_cert.pem")));
+        Assert.Null(LedgerDirectoryVerifier.Verify(Path.Combine(Data, "ledgers", "default", "ledger"), service).Failure);
     }
 
     [Fact]
@@ -104,8 +104,8 @@ public sealed class StartTests : IDisposable
             Assert.Equal(0, await node.Terminate());
         }
 
-        using var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data, "credentials", "service_cert.pem")));
-        var (summary, failure) = LedgerDirectoryVerifier.Verify(Path.Combine(Data, "ledger"), service);
+        using var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data, "ledgers", "default", "credentials", "service_cert.pem")));
+        var (summary, failure) = LedgerDirectoryVerifier.Verify(Path.Combine(Data, "ledgers", "default", "ledger"), service);
         Assert.Null(failure);
         Assert.True(summary!.Transactions >= acknowledged.Count);
     }

@@ -60,7 +60,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
 
     public string AdminKeyPath { get; }
 
-    public string ServiceCertificatePath => Path.Combine(Data(0), "credentials", "service_cert.pem");
+    public string ServiceCertificatePath => Path.Combine(Data(0), "ledgers", "default", "credentials", "service_cert.pem");
 
     public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(30);
 
@@ -102,7 +102,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
             }
         }
 
-        if (i != 0 && !File.Exists(Path.Combine(Data(i), "credentials", "service_cert.pem")))
+        if (i != 0 && !File.Exists(Path.Combine(Data(i), "ledgers", "default", "credentials", "service_cert.pem")))
         {
             args.AddRange(["--identity-from", Data(0)]);
         }
@@ -240,7 +240,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
     public X509Certificate2 NodeCertificate(int i)
     {
         using var pem = X509Certificate2.CreateFromPemFile(
-            Path.Combine(Data(i), "credentials", "node_cert.pem"), Path.Combine(Data(i), "secrets", "node_privk.pem"));
+            Path.Combine(Data(i), "ledgers", "default", "credentials", "node_cert.pem"), Path.Combine(Data(i), "node", "node_privk.pem"));
         return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 
@@ -312,7 +312,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
     public async Task<JsonElement> VerifyAsync(int i)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "vellum.dll"), "verify", Path.Combine(Data(i), "ledger"), "--service-cert", Path.Combine(Data(0), "credentials", "service_cert.pem"), "--json" })
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "vellum.dll"), "verify", Path.Combine(Data(i), "ledgers", "default", "ledger"), "--service-cert", Path.Combine(Data(0), "ledgers", "default", "credentials", "service_cert.pem"), "--json" })
         {
             start.ArgumentList.Add(arg);
         }

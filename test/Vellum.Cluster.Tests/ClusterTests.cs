@@ -105,7 +105,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
             async () => await cluster.NetworkAsync(down) is { } n && n.GetProperty("committedSeqno").GetInt64() >= target && n.GetProperty("ready").GetBoolean(),
             $"node {down} to catch up to {target}");
         output.WriteLine($"node {down} caught up {target} transactions in {clock.Elapsed.TotalSeconds:0.0} s after its restart");
-        Assert.True(File.Exists(Path.Combine(cluster.Data(primary), "state", "raft", "snapshot")), "the primary took a snapshot");
+        Assert.True(File.Exists(Path.Combine(cluster.Data(primary), "node", "raft", "snapshot")), "the primary took a snapshot");
         var fetched = cluster.TransactionsFetchedFromPeers(down);
         output.WriteLine($"node {down} fetched {fetched} of them from a peer's ledger");
         Assert.True(fetched >= 10_000, $"fetched {fetched}: {cluster.Log(down)}");
@@ -181,7 +181,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         output.WriteLine($"the fourth node joined and caught up {target} transactions in {clock.Elapsed.TotalSeconds:0.0} s");
 
         // The members' logs were compacted long before; the joiner took the ledger from a peer's files, then the log.
-        Assert.True(File.Exists(Path.Combine(cluster.Data(2), "state", "raft", "snapshot")), "the members took snapshots");
+        Assert.True(File.Exists(Path.Combine(cluster.Data(2), "node", "raft", "snapshot")), "the members took snapshots");
         var fetched = cluster.TransactionsFetchedFromPeers(3);
         output.WriteLine($"the fourth node fetched {fetched} of them from a peer's ledger");
         Assert.True(fetched >= 100_000, $"fetched {fetched}");

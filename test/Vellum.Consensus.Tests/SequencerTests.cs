@@ -65,7 +65,7 @@ public sealed class SequencerTests : IDisposable
 
         Assert.Equal(0, ledger.Sequencer.BatchesInFlight);
         Assert.Equal(ledger.Sequencer.LastSeqno, ledger.Store.CommittedSeqno);
-        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Ledger, _service.Certificate, _secret).Failure);
+        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
     }
 
     [Fact]
@@ -95,14 +95,14 @@ public sealed class SequencerTests : IDisposable
             await reopened.Sequencer.WaitForCommitAsync(id.Seqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         }
 
-        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Ledger, _service.Certificate, _secret).Failure);
+        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
     }
 
     private static UserEntry Entry(int i) => new($"c{i % 3}", [], Encoding.UTF8.GetBytes($"entry {i}"), []);
 
     private async Task<Opened> OpenAsync(SequencerOptions options, long? failAtIndex = null)
     {
-        var store = LedgerStore.Open(new LedgerStoreOptions { LedgerDirectory = _data.Ledger, StateDirectory = _data.State }, _secret, _service.Certificate);
+        var store = LedgerStore.Open(new LedgerStoreOptions { LedgerDirectory = _data.Default.Chunks, StateDirectory = _data.Default.State }, _secret, _service.Certificate);
         var log = new WatchedLog(new SingleNodeConsensus(store.StartView()));
         var sequencer = new Sequencer(store, log, _secret, new NodeRootSigner(_node), options);
         IConsensusApplier applier = new LedgerApplier(store, catchUp: null);

@@ -43,7 +43,7 @@ public sealed class JsClientTests
             var (exitCode, output, error) = await Run("node", ["interop.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
             {
                 ["VELLUM_ENDPOINT"] = endpoint,
-                ["VELLUM_SERVICE_CERT"] = ledger.Data.ServiceCertificate,
+                ["VELLUM_SERVICE_CERT"] = ledger.Data.Default.ServiceCertificate,
                 ["VELLUM_ADMIN_CERT"] = Path.Combine(ledger.Data.Credentials, "admin_cert.pem"),
                 ["VELLUM_ADMIN_KEY"] = Path.Combine(ledger.Data.Credentials, "admin_privk.pem"),
                 ["VELLUM_READER_CERT"] = Path.Combine(root, "reader_cert.pem"),

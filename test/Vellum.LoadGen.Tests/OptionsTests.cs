@@ -38,7 +38,7 @@ public sealed class OptionsTests
         Assert.True(LoadGenOptions.TryParse(args, out var o, out var error), error);
         Assert.Equal(LoadScenario.Mixed, o!.Scenario);
         Assert.Equal(new Uri("https://localhost:9000"), o.Endpoint);
-        Assert.Equal(Path.Combine("/d", "credentials", "service_cert.pem"), o.ServiceCertificatePath);
+        Assert.Equal(Path.Combine("/d", "ledgers", "default", "credentials", "service_cert.pem"), o.ServiceCertificatePath);
         Assert.Equal(Path.Combine("/d", "credentials", "admin_cert.pem"), o.CertificatePath);
         Assert.Equal(Path.Combine("/d", "credentials", "admin_privk.pem"), o.KeyPath);
         Assert.Equal((8, 2), (o.Clients, o.Connections));

@@ -33,7 +33,7 @@ public sealed class RunTests : IAsyncLifetime
     {
         Scenario = scenario,
         Endpoint = _endpoint,
-        ServiceCertificatePath = Path.Combine(_ledger.Data.Credentials, "service_cert.pem"),
+        ServiceCertificatePath = _ledger.Data.Default.ServiceCertificate,
         CertificatePath = Path.Combine(_ledger.Data.Credentials, "admin_cert.pem"),
         KeyPath = Path.Combine(_ledger.Data.Credentials, "admin_privk.pem"),
         Clients = 8,
@@ -104,7 +104,7 @@ public sealed class RunTests : IAsyncLifetime
         var error = new StringWriter();
         string[] args =
         [
-            "append", "--endpoint", _endpoint.ToString(), "--service-cert", Path.Combine(_ledger.Data.Credentials, "service_cert.pem"),
+            "append", "--endpoint", _endpoint.ToString(), "--service-cert", _ledger.Data.Default.ServiceCertificate,
             "--cert", certPath, "--key", keyPath, "--clients", "2", "--warmup", "0", "--duration", "0.2",
         ];
         var code = await LoadGenerator.RunCommandLineAsync(args, TextWriter.Null, error).WaitAsync(TimeSpan.FromSeconds(30));

@@ -59,7 +59,7 @@ public sealed class ClusterEndpointsTests(ClusterNodeFixture node) : IClassFixtu
 
         // With a valid token the material comes back, and it is this service's.
         var material = await NodeFixture.Body(await anonymous.PostAsync("/node/join", NodeFixture.Json($$"""{"token":"{{token}}"}""")));
-        Assert.Equal(File.ReadAllText(node.Ledger.Data.ServiceCertificate), material.GetProperty("serviceCertificate").GetString());
+        Assert.Equal(File.ReadAllText(node.Ledger.Data.Default.ServiceCertificate), material.GetProperty("serviceCertificate").GetString());
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class DataFolderTests(ClusterNodeFixture node) : IClassFixture<Clu
         var groupOrOther = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
             UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(root));
-        Assert.True(Directory.Exists(Path.Combine(root, "state", "raft", "log")), "no Raft log");
+        Assert.True(Directory.Exists(Path.Combine(root, "node", "raft", "log")), "no Raft log");
         var open = new List<string>();
         foreach (var path in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories))
         {
@@ -42,8 +42,8 @@ public sealed class DataFolderTests(ClusterNodeFixture node) : IClassFixture<Clu
             // In a host process that keeps umask 022, what DotNext makes inside the Raft log's folder and the
             // certificates the node layer writes take the umask's mode; the 0700 folders above them keep others out
             // (and 'vellum' itself runs with umask 077: the CLI tests check that every file there is 0600).
-            var thirdParty = relative.StartsWith(Path.Combine("state", "raft", "log") + Path.DirectorySeparatorChar, StringComparison.Ordinal) ||
-                relative == Path.Combine("state", "raft", "members");
+            var thirdParty = relative.StartsWith(Path.Combine("node", "raft", "log") + Path.DirectorySeparatorChar, StringComparison.Ordinal) ||
+                relative == Path.Combine("node", "raft", "members");
             var certificate = path.EndsWith(".pem", StringComparison.Ordinal) && File.ReadAllText(path).StartsWith("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal);
             if ((File.GetUnixFileMode(path) & groupOrOther) != 0 && !(thirdParty || certificate))
             {

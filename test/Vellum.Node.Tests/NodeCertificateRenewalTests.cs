@@ -64,7 +64,7 @@ public sealed class NodeCertificateRenewalTests
                 Assert.Equal(nodeId, NodeIdentity.ComputeNodeId(renewed));
                 Assert.True(CertificateEndorsement.IsEndorsedBy(renewed, ledger.Service.Certificate));
                 Assert.True(renewed.NotAfter > DateTime.UtcNow.AddDays(300));
-                using (var onDisk = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(folder.NodeCertificate)))
+                using (var onDisk = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(folder.Default.NodeCertificate)))
                 {
                     Assert.Equal(presented, onDisk.RawData);
                 }
@@ -132,7 +132,7 @@ public sealed class NodeCertificateRenewalTests
                 await app.StartAsync();
                 Assert.Equal(oldNodeId, ledger.Node.NodeId);
                 Assert.True(ledger.Node.Certificate.NotAfter > oldNotAfter.AddDays(300), "the node certificate was not renewed");
-                using (var onDisk = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(folder.NodeCertificate)))
+                using (var onDisk = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(folder.Default.NodeCertificate)))
                 {
                     Assert.Equal(ledger.Node.Certificate.RawData, onDisk.RawData);
                 }

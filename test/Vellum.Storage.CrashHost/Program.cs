@@ -12,8 +12,8 @@ var round = int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture
 var (service, node, secret, isPrivate) = data.OpenOrCreate(args[2] == "Private");
 var options = new LedgerStoreOptions
 {
-    LedgerDirectory = data.Ledger,
-    StateDirectory = data.State,
+    LedgerDirectory = data.Default.Chunks,
+    StateDirectory = data.Default.State,
     IsPrivate = isPrivate,
     ChunkSizeThreshold = 64 * 1024,
 };

@@ -31,8 +31,8 @@ internal sealed class TestLedger : IDisposable
 
     public LedgerStoreOptions Options(long chunkSize = 16 * 1024, bool durable = true) => new()
     {
-        LedgerDirectory = Data.Ledger,
-        StateDirectory = Data.State,
+        LedgerDirectory = Data.Default.Chunks,
+        StateDirectory = Data.Default.State,
         IsPrivate = IsPrivate,
         ChunkSizeThreshold = chunkSize,
         Durable = durable,

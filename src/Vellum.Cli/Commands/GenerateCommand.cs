@@ -80,7 +80,7 @@ internal static class GenerateCommand
         {
             var stopwatch = Stopwatch.StartNew();
             var ledger = SingleNodeLedger.OpenAsync(
-                data.StoreOptions(ledgerPrivate), new SequencerOptions { IsPrivate = ledgerPrivate }, secret, service.Certificate, new NodeRootSigner(node)).GetAwaiter().GetResult();
+                data.Default.StoreOptions(ledgerPrivate), new SequencerOptions { IsPrivate = ledgerPrivate }, secret, service.Certificate, new NodeRootSigner(node)).GetAwaiter().GetResult();
             try
             {
                 AppendAll(ledger, count, contentsSize, collections, concurrency).GetAwaiter().GetResult();
@@ -92,7 +92,7 @@ internal static class GenerateCommand
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"appended {count} entries in {stopwatch.Elapsed.TotalSeconds:F2} s to {data.Ledger} ({(ledgerPrivate ? "Private" : "Public")}); service certificate {data.ServiceCertificate}; ledger secret {data.LedgerSecretFile}"));
+                $"appended {count} entries in {stopwatch.Elapsed.TotalSeconds:F2} s to {data.Default.Chunks} ({(ledgerPrivate ? "Private" : "Public")}); service certificate {data.Default.ServiceCertificate}; ledger secret {data.Default.LedgerSecretFile}"));
             return 0;
         }
     }

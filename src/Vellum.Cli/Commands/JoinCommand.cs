@@ -98,7 +98,7 @@ internal static class JoinCommand
             var peers = new List<ClusterPeer>();
             try
             {
-                if (!File.Exists(directory.ServiceCertificate))
+                if (!File.Exists(directory.Default.ServiceCertificate))
                 {
                     using var response = await client.PostAsJsonAsync("/node/join", new { token }, cancellationToken);
                     var text = await response.Content.ReadAsStringAsync(cancellationToken);
@@ -119,7 +119,7 @@ internal static class JoinCommand
                         }
                     }
                 }
-                else if (File.ReadAllText(directory.ServiceCertificate).Trim() != service.ExportCertificatePem().Trim())
+                else if (File.ReadAllText(directory.Default.ServiceCertificate).Trim() != service.ExportCertificatePem().Trim())
                 {
                     Console.Error.WriteLine($"vellum join: {data} already belongs to another service");
                     return 2;
@@ -184,7 +184,7 @@ internal static class JoinCommand
             }
         }
 
-        directory.Provision(
+        directory.Default.Provision(
             certificatePem, root.GetProperty("servicePrivateKey").GetString()!, root.GetProperty("ledgerSecret").GetString()!,
             root.GetProperty("ledgerType").GetString()!);
     }

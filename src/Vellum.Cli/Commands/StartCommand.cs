@@ -171,10 +171,16 @@ internal static class StartCommand
         OwnerOnly.RestrictProcessUmask();
         try
         {
-            folderLock = new DataDirectory(data).Lock();
+            var directory = new DataDirectory(data);
+            folderLock = directory.Lock();
+            if (directory.Migrated)
+            {
+                Console.WriteLine($"migrated {directory.Root} from the single-ledger layout: its ledger is now 'default'");
+            }
+
             return true;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException)
         {
             Console.Error.WriteLine($"vellum {command}: {ex.Message}");
             folderLock = null;
@@ -262,13 +268,13 @@ internal static class StartCommand
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? $"https://{listen}";
             Console.WriteLine($"endpoint: {address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)}");
             Console.WriteLine($"ledger id: {ledgerId} ({(ledger.IsPrivate ? "Private" : "Public")})");
-            Console.WriteLine($"service certificate: {ledger.Data.ServiceCertificate}");
+            Console.WriteLine($"service certificate: {ledger.Folder.ServiceCertificate}");
             if (metricsListen is not null)
             {
                 Console.WriteLine($"metrics: http://{metricsListen}/metrics");
             }
 
-            Console.WriteLine($"ledger files: {ledger.Data.Ledger}");
+            Console.WriteLine($"ledger files: {ledger.Folder.Chunks}");
             if (nodeEndPoint is not null)
             {
                 Console.WriteLine($"node channel: {nodeEndPoint} (see /node/network)");
@@ -276,7 +282,7 @@ internal static class StartCommand
 
             if (ledger.DevelopmentAdminCertificate is { } cert)
             {
-                Console.WriteLine($"development administrator: {cert} (key {Path.Combine(ledger.Data.Credentials, "admin_privk.pem")})");
+                Console.WriteLine($"development administrator: {cert} (key {ledger.Data.DevelopmentAdminPrivateKey})");
             }
 
             if (afterStart is not null && await afterStart(cancellationToken) is { } failure)

@@ -37,17 +37,51 @@ public sealed class NodeIdentity : IDisposable
     /// keyUsage digitalSignature, EKU serverAuth and clientAuth, SKI, AKI = the service SKI, and the given SANs.
     /// </summary>
     /// <exception cref="InvalidOperationException"><paramref name="issuer"/> is public-only.</exception>
-    public static NodeIdentity Create(ServiceIdentity issuer, NodeIdentityOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(issuer);
-        options ??= new NodeIdentityOptions();
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.SubjectName, nameof(options));
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.Validity, TimeSpan.Zero, nameof(options));
-        var issuerKey = issuer.RequirePrivateKey();
+    public static NodeIdentity Create(ServiceIdentity issuer, NodeIdentityOptions? options = null) =>
+        Issue(issuer, options, IdentityCertificates.NewKey());
 
-        var key = IdentityCertificates.NewKey();
+    /// <summary>
+    /// As <see cref="Create"/>, for a key the node already has (PEM, PKCS#8 or SEC1): how one node key is endorsed by
+    /// each ledger it hosts, so that every ledger's signatures name the same node id.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="privateKeyPem"/> holds no usable P-384 key.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="issuer"/> is public-only.</exception>
+    public static NodeIdentity CreateForKey(ServiceIdentity issuer, string privateKeyPem, NodeIdentityOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(privateKeyPem);
+        var key = ECDsa.Create();
         try
         {
+            key.ImportFromPem(privateKeyPem);
+            if (key.KeySize != 384)
+            {
+                throw new ArgumentException($"a node key is a P-384 key, not a {key.KeySize}-bit one", nameof(privateKeyPem));
+            }
+        }
+        catch (CryptographicException ex)
+        {
+            key.Dispose();
+            throw new ArgumentException($"the node key is unusable: {ex.Message}", nameof(privateKeyPem), ex);
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+
+        return Issue(issuer, options, key);
+    }
+
+    /// <summary>Issues the node certificate for <paramref name="key"/>, which the identity then owns (disposed on failure).</summary>
+    private static NodeIdentity Issue(ServiceIdentity issuer, NodeIdentityOptions? options, ECDsa key)
+    {
+        try
+        {
+            ArgumentNullException.ThrowIfNull(issuer);
+            options ??= new NodeIdentityOptions();
+            ArgumentException.ThrowIfNullOrWhiteSpace(options.SubjectName, nameof(options));
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.Validity, TimeSpan.Zero, nameof(options));
+            var issuerKey = issuer.RequirePrivateKey();
             var request = new CertificateRequest(new X500DistinguishedName(options.SubjectName), key, IdentityCertificates.SignatureHash);
             request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, critical: true));
             request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: false));

@@ -64,7 +64,11 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
     public NodeOptions Options { get; }
 
+    /// <summary>The data folder: the node's files and every ledger's.</summary>
     public DataDirectory Data { get; }
+
+    /// <summary>This ledger's folder in <see cref="Data"/>.</summary>
+    public LedgerDirectory Folder => Data.Default;
 
     public ServiceIdentity Service { get; }
 
@@ -153,7 +157,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
         members.AddRange(_peers.Select(p => (p.Key, p.Value)));
         return new JoinMaterial(
-            File.ReadAllText(Data.ServiceCertificate), File.ReadAllText(Data.ServicePrivateKey), File.ReadAllText(Data.LedgerSecretFile).Trim(),
+            File.ReadAllText(Folder.ServiceCertificate), File.ReadAllText(Folder.ServicePrivateKey), File.ReadAllText(Folder.LedgerSecretFile).Trim(),
             IsPrivate ? "Private" : "Public", members);
     }
 
@@ -216,7 +220,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         lock (_peers)
         {
             var lines = string.Join('\n', _peers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")) + "\n";
-            var path = Path.Combine(Data.State, "peers");
+            var path = Data.PeersFile;
             Vellum.Storage.IO.OwnerOnly.WriteAllText(path + ".tmp", lines);
             File.Move(path + ".tmp", path, overwrite: true);
         }
@@ -269,7 +273,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
     private void LoadPeers()
     {
-        var path = Path.Combine(Data.State, "peers");
+        var path = Data.PeersFile;
         if (File.Exists(path))
         {
             foreach (var line in File.ReadAllLines(path))
@@ -342,7 +346,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
                 // A joining node starts with no members: it waits until the primary adds it. Otherwise the static
                 // membership seeds the Raft membership on the first start only (later starts use what is stored).
                 Members = options.Join ? [] : [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
-                WalPath = Path.Combine(data.State, "raft"),
+                WalPath = data.Raft,
                 NodeIdentity = node,
                 TlsCertificate = tls,
                 ServiceCertificate = service.Certificate,
@@ -355,8 +359,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
         var storeOptions = new LedgerStoreOptions
         {
-            LedgerDirectory = data.Ledger,
-            StateDirectory = data.State,
+            LedgerDirectory = data.Default.Chunks,
+            StateDirectory = data.Default.State,
             IsPrivate = isPrivate,
             // Raft's write-ahead log holds each batch durably on a majority before it commits and replays it after a
             // crash: the ledger files are then synced at snapshots, not per batch.
@@ -438,7 +442,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// <summary>
     /// Node certificates expire (a year by default) and are refused once they have; every member holds the service key,
     /// so a node renews its own when it starts with less than a third of the lifetime left: a new certificate for the
-    /// same key (same node id), written atomically over <c>credentials/node_cert.pem</c>. A rolling restart of the
+    /// same key (same node id), written atomically over the ledger's <c>credentials/node_cert.pem</c>. A rolling restart of the
     /// members within the last third of the year so renews every certificate without stopping the service.
     /// </summary>
     private static NodeIdentity RenewNodeCertificateIfDue(DataDirectory data, ServiceIdentity service, NodeIdentity node, ILogger logger, bool disposeOld = true)
@@ -449,8 +453,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
 
         var renewed = node.Renew(service);
-        Vellum.Storage.IO.Durability.WriteFileAtomic(data.NodeCertificate, Encoding.ASCII.GetBytes(renewed.ExportCertificatePem()));
-        LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), data.NodeCertificate);
+        Vellum.Storage.IO.Durability.WriteFileAtomic(data.Default.NodeCertificate, Encoding.ASCII.GetBytes(renewed.ExportCertificatePem()));
+        LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), data.Default.NodeCertificate);
         if (disposeOld)
         {
             node.Dispose();
@@ -749,7 +753,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// <summary>The bootstrap Administrators' certificates (the consortium members until governance exists).</summary>
     public IReadOnlyList<(string Id, string CertificatePem)> Members()
     {
-        var folder = Path.Combine(Data.State, "members");
+        var folder = Folder.Members;
         if (!Directory.Exists(folder))
         {
             return [];
@@ -805,17 +809,17 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         if (pems.Count == 0)
         {
             // No Administrator named: make a development one, as ACL gives the creator admin rights.
-            DevelopmentAdminCertificate = Path.Combine(Data.Credentials, "admin_cert.pem");
+            DevelopmentAdminCertificate = Data.DevelopmentAdminCertificate;
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
             var request = new CertificateRequest("CN=Vellum Development Administrator", key, HashAlgorithmName.SHA384);
             using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1));
-            DataDirectory.WriteSecretFile(Path.Combine(Data.Credentials, "admin_privk.pem"), key.ExportPkcs8PrivateKeyPem() + "\n");
+            DataDirectory.WriteSecretFile(Data.DevelopmentAdminPrivateKey, key.ExportPkcs8PrivateKeyPem() + "\n");
             File.WriteAllText(DevelopmentAdminCertificate, certificate.ExportCertificatePem() + "\n");
             pems.Add(certificate.ExportCertificatePem() + "\n");
             LogMessages.CreatedDevelopmentAdministrator(logger, DevelopmentAdminCertificate);
         }
 
-        var members = Path.Combine(Data.State, "members");
+        var members = Folder.Members;
         Vellum.Storage.IO.OwnerOnly.CreateDirectory(members);
         foreach (var pem in pems)
         {

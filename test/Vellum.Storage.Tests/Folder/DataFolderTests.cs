@@ -1,3 +1,5 @@
+using Vellum.Core.Identity;
+
 namespace Vellum.Storage.Tests.Folder;
 
 /// <summary>The data folder's lock and owner-only permissions, at the storage layer (umask of the test host).</summary>
@@ -45,5 +47,45 @@ public sealed class DataFolderTests
         Assert.Contains(entries, e => e.EndsWith(".committed", StringComparison.Ordinal));
         var open = entries.Where(e => (File.GetUnixFileMode(e) & groupOrOther) != 0).Select(e => Path.GetRelativePath(ledger.Root, e)).ToList();
         Assert.True(open.Count == 0, "readable by others: " + string.Join(", ", open));
+    }
+
+    /// <summary>
+    /// Each ledger of a data folder has its own service identity, secret and type, and endorses the one node key: the
+    /// node signs every ledger as the same node id, with a certificate only that ledger's service identity vouches for.
+    /// </summary>
+    [Fact]
+    public void Every_ledger_of_a_folder_endorses_the_one_node_key()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "vellum-ledgers-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var data = new DataDirectory(root);
+            using var held = data.Lock();
+            var (serviceA, nodeA, secretA, privateA) = data.OpenOrCreate(LedgerName.Parse("alpha"), isPrivate: null);
+            var (serviceB, nodeB, secretB, privateB) = data.OpenOrCreate(LedgerName.Parse("beta"), isPrivate: true);
+            using (serviceA)
+            using (nodeA)
+            using (secretA)
+            using (serviceB)
+            using (nodeB)
+            using (secretB)
+            {
+                Assert.False(privateA);
+                Assert.True(privateB);
+                Assert.Equal(nodeA.NodeId, nodeB.NodeId);
+                Assert.NotEqual(serviceA.Certificate.Thumbprint, serviceB.Certificate.Thumbprint);
+                Assert.True(CertificateEndorsement.IsEndorsedBy(nodeA.Certificate, serviceA.Certificate));
+                Assert.False(CertificateEndorsement.IsEndorsedBy(nodeA.Certificate, serviceB.Certificate));
+                Assert.True(CertificateEndorsement.IsEndorsedBy(nodeB.Certificate, serviceB.Certificate));
+                Assert.Equal([LedgerName.Parse("alpha"), LedgerName.Parse("beta")], data.LedgerNames());
+
+                // The type is fixed at creation.
+                Assert.Throws<InvalidOperationException>(() => data.OpenOrCreate(LedgerName.Parse("beta"), isPrivate: false));
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 }

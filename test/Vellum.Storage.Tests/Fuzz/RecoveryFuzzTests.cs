@@ -50,7 +50,7 @@ public sealed class OpenChunkLedger : IAsyncLifetime
             }
         }
 
-        var open = Directory.GetFiles(Ledger.Data.Ledger).Single(f => ChunkFormat.TryParseName(Path.GetFileName(f), out _, out _, out var c) && !c);
+        var open = Directory.GetFiles(Ledger.Data.Default.Chunks).Single(f => ChunkFormat.TryParseName(Path.GetFileName(f), out _, out _, out var c) && !c);
         OpenChunkName = Path.GetFileName(open);
         OpenChunk = File.ReadAllBytes(open);
         Assert.True(ChunkFormat.TryParseName(OpenChunkName, out var first, out _, out _));
@@ -129,7 +129,7 @@ public sealed class RecoveryFuzzTests(OpenChunkLedger fixture, ITestOutputHelper
     {
         var root = Path.Combine(Path.GetTempPath(), "vellum-fuzz-" + Guid.NewGuid().ToString("N"));
         CopyDirectory(fixture.Ledger.Root, root);
-        File.WriteAllBytes(Path.Combine(root, "ledger", fixture.OpenChunkName), mutated);
+        File.WriteAllBytes(Path.Combine(new DataDirectory(root).Default.Chunks, fixture.OpenChunkName), mutated);
         using var copy = new TestLedger(isPrivate: true, root: root);
         var options = copy.Options(chunkSize: 6 * 1024, durable: false);
         TestStore store;
@@ -164,7 +164,7 @@ public sealed class RecoveryFuzzTests(OpenChunkLedger fixture, ITestOutputHelper
             await store.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
         }
 
-        var (_, failure) = LedgerDirectoryVerifier.Verify(copy.Data.Ledger, copy.Service.Certificate, copy.Secret);
+        var (_, failure) = LedgerDirectoryVerifier.Verify(copy.Data.Default.Chunks, copy.Service.Certificate, copy.Secret);
         Assert.True(failure is null, $"{what}: recovered ledger fails verification: {failure}");
         return true;
     }

@@ -39,7 +39,7 @@ public sealed class CrashTests
                 await store.WaitForCommitAsync(store.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
             }
 
-            var (_, failure) = LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, ledger.Secret);
+            var (_, failure) = LedgerDirectoryVerifier.Verify(ledger.Data.Default.Chunks, ledger.Service.Certificate, ledger.Secret);
             Assert.True(failure is null, $"round {round}: {failure}");
         }
 

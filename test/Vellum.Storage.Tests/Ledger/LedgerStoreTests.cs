@@ -29,9 +29,9 @@ public sealed class LedgerStoreTests
         }
 
         // Several chunks were closed at signatures, and the directory verifies with the service certificate.
-        var committed = Directory.GetFiles(ledger.Data.Ledger, "*.committed");
+        var committed = Directory.GetFiles(ledger.Data.Default.Chunks, "*.committed");
         Assert.True(committed.Length >= 2, $"expected several committed chunks, found {committed.Length}");
-        var (summary, failure) = LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, ledger.Secret);
+        var (summary, failure) = LedgerDirectoryVerifier.Verify(ledger.Data.Default.Chunks, ledger.Service.Certificate, ledger.Secret);
         Assert.Null(failure);
         Assert.Equal(500, summary!.Transactions - summary.Signatures);
         Assert.Equal(summary.Transactions, summary.LastSignedSeqno);
@@ -47,7 +47,7 @@ public sealed class LedgerStoreTests
             await store.SignAsync();
         }
 
-        foreach (var file in Directory.GetFiles(ledger.Data.Ledger))
+        foreach (var file in Directory.GetFiles(ledger.Data.Default.Chunks))
         {
             var text = System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(file));
             Assert.DoesNotContain("the-plaintext-marker-42", text, StringComparison.Ordinal);
@@ -55,9 +55,9 @@ public sealed class LedgerStoreTests
         }
 
         // Without the secret the verifier still checks every leaf and signature; with a wrong secret it fails.
-        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate).Failure);
+        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Default.Chunks, ledger.Service.Certificate).Failure);
         using var wrong = Vellum.Core.Crypto.LedgerSecret.Generate();
-        var failure = LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, wrong).Failure;
+        var failure = LedgerDirectoryVerifier.Verify(ledger.Data.Default.Chunks, ledger.Service.Certificate, wrong).Failure;
         Assert.NotNull(failure);
         Assert.Equal(1, failure.Seqno);
     }
@@ -89,7 +89,7 @@ public sealed class LedgerStoreTests
             await store.WaitForCommitAsync(id.Seqno);
         }
 
-        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, ledger.Secret).Failure);
+        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Default.Chunks, ledger.Service.Certificate, ledger.Secret).Failure);
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class LedgerStoreTests
             last = store.LastSeqno;
         }
 
-        var open = Directory.GetFiles(ledger.Data.Ledger).Single(f => !f.EndsWith(".committed", StringComparison.Ordinal));
+        var open = Directory.GetFiles(ledger.Data.Default.Chunks).Single(f => !f.EndsWith(".committed", StringComparison.Ordinal));
         var goodLength = new FileInfo(open).Length;
 
         // A write torn mid-frame: half of a frame header and some body bytes.
@@ -130,7 +130,7 @@ public sealed class LedgerStoreTests
             await store.WaitForCommitAsync(id.Seqno);
         }
 
-        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Ledger, ledger.Service.Certificate, ledger.Secret).Failure);
+        Assert.Null(LedgerDirectoryVerifier.Verify(ledger.Data.Default.Chunks, ledger.Service.Certificate, ledger.Secret).Failure);
     }
 
     [Fact]
@@ -142,7 +142,7 @@ public sealed class LedgerStoreTests
             await TestLedger.AppendMany(store, 30);
         }
 
-        var open = Directory.GetFiles(ledger.Data.Ledger).Single(f => !f.EndsWith(".committed", StringComparison.Ordinal));
+        var open = Directory.GetFiles(ledger.Data.Default.Chunks).Single(f => !f.EndsWith(".committed", StringComparison.Ordinal));
         var bytes = File.ReadAllBytes(open);
         var offset = ChunkFormat.HeaderSize + 8 + 30; // inside the first entry's body
         bytes[offset] ^= 0x01;
@@ -163,7 +163,7 @@ public sealed class LedgerStoreTests
             await TestLedger.AppendMany(store, 200);
         }
 
-        var committed = Directory.GetFiles(ledger.Data.Ledger, "*.committed").OrderBy(f => f.Length).Last();
+        var committed = Directory.GetFiles(ledger.Data.Default.Chunks, "*.committed").OrderBy(f => f.Length).Last();
         var bytes = File.ReadAllBytes(committed);
         File.WriteAllBytes(committed, bytes[..^10]); // truncated
         var ex = Assert.Throws<LedgerCorruptException>(() => ledger.Open());
@@ -181,14 +181,14 @@ public sealed class LedgerStoreTests
             AssertIndex(store.Store, acked);
         }
 
-        Directory.Delete(Path.Combine(ledger.Data.State, "index"), recursive: true);
+        Directory.Delete(Path.Combine(ledger.Data.Default.State, "index"), recursive: true);
         await using (var store = ledger.Open())
         {
             AssertIndex(store.Store, acked);
         }
 
         // A stale index (watermark behind) catches up.
-        var watermark = Path.Combine(ledger.Data.State, "index", "watermark");
+        var watermark = Path.Combine(ledger.Data.Default.State, "index", "watermark");
         var bytes = File.ReadAllBytes(watermark);
         bytes[0] ^= 0xFF;
         File.WriteAllBytes(watermark, bytes);
@@ -260,6 +260,6 @@ public sealed class ConcurrentReadTests
         var total = (await Task.WhenAll(readers).WaitAsync(TimeSpan.FromSeconds(30))).Sum();
         Assert.Empty(failures);
         Assert.True(total > 1000, $"{total} reads");
-        Assert.True(Directory.GetFiles(ledger.Data.Ledger, "*.committed").Length > 20);
+        Assert.True(Directory.GetFiles(ledger.Data.Default.Chunks, "*.committed").Length > 20);
     }
 }

@@ -33,7 +33,7 @@ public sealed class GeneratedLedger : IAsyncLifetime
             await store.WaitForCommitAsync(store.LastSeqno);
         }
 
-        foreach (var path in Storage.Verification.LedgerDirectoryVerifier.OrderChunks(Directory.EnumerateFiles(Ledger.Data.Ledger)))
+        foreach (var path in Storage.Verification.LedgerDirectoryVerifier.OrderChunks(Directory.EnumerateFiles(Ledger.Data.Default.Chunks)))
         {
             Chunks.Add((Path.GetFileName(path), File.ReadAllBytes(path)));
         }
