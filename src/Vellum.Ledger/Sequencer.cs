@@ -26,10 +26,11 @@ namespace Vellum.Ledger;
 /// consensus, appends gather in the next one (group commit).
 /// </para>
 /// <para>
-/// Roles: the owner calls <see cref="BecomePrimary"/> once everything committed before is applied (a ready consensus
-/// leader, or at once on a single node) and <see cref="BecomeBackup"/> when that leadership ends. Becoming primary
+/// Roles: the owner calls <see cref="BecomePrimaryAsync"/> once everything committed before is applied (a ready consensus
+/// leader, or at once on a single node) and <see cref="BecomeBackupAsync"/> when that leadership ends. Becoming primary
 /// starts from the store's applied state, so a sequencer that lost its role never needs to undo anything: what it had
-/// sequenced either commits under the next primary (and is applied like any other batch) or never existed.
+/// sequenced either commits under the next primary (and is applied like any other batch) or never existed. A role
+/// change waits for a batch being handed to consensus, and a batch of the old role is never handed over after it.
 /// </para>
 /// </remarks>
 public sealed class Sequencer : IAsyncDisposable
@@ -41,6 +42,10 @@ public sealed class Sequencer : IAsyncDisposable
     private readonly SequencerOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
+
+    // Held by a hand-over from its epoch check until consensus has the batch, and by every role change: a batch
+    // sequenced in one role never enters consensus after the next role began (in a later term, say).
+    private readonly SemaphoreSlim _handOff = new(1, 1);
     private readonly SemaphoreSlim _pumpSignal = new(0, int.MaxValue);
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _replications = [];
@@ -66,7 +71,7 @@ public sealed class Sequencer : IAsyncDisposable
     private int _pumpRequested;
     private int _disposed;
 
-    /// <summary>Creates a sequencer that is a backup until <see cref="BecomePrimary"/>.</summary>
+    /// <summary>Creates a sequencer that is a backup until <see cref="BecomePrimaryAsync"/>.</summary>
     /// <param name="store">The ledger as applied on this node: where a new primary starts from.</param>
     /// <param name="consensus">Where batches go.</param>
     /// <param name="secret">Commit evidence, and encryption in a Private ledger.</param>
@@ -90,7 +95,7 @@ public sealed class Sequencer : IAsyncDisposable
         _signatureTimer = Task.Run(SignatureTimerAsync);
     }
 
-    /// <summary>True while this sequencer may sequence (between <see cref="BecomePrimary"/> and <see cref="BecomeBackup"/>).</summary>
+    /// <summary>True while this sequencer may sequence (between <see cref="BecomePrimaryAsync"/> and <see cref="BecomeBackupAsync"/>).</summary>
     public bool IsPrimary => _isPrimary;
 
     /// <summary>The view new transactions get while primary (the last view it was primary of, otherwise).</summary>
@@ -112,14 +117,32 @@ public sealed class Sequencer : IAsyncDisposable
     /// leaves that to the usual cadence, as its ledger is its own.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="view"/> is below a view already in the ledger.</exception>
-    public void BecomePrimary(long view, bool signInherited = true)
+    public async Task BecomePrimaryAsync(long view, bool signInherited = true, CancellationToken cancellationToken = default)
     {
         long inherited;
+        await _handOff.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            BecomePrimaryLocked(view, signInherited, out inherited);
+        }
+        finally
+        {
+            _handOff.Release();
+        }
+
+        SignalPump();
+        RoleChanged();
+        LogMessages.BecamePrimary(_logger, view, inherited);
+    }
+
+    private void BecomePrimaryLocked(long view, bool signInherited, out long inherited)
+    {
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             if (_isPrimary && view == _view)
             {
+                inherited = Volatile.Read(ref _lastSeqno);
                 return;
             }
 
@@ -142,29 +165,33 @@ public sealed class Sequencer : IAsyncDisposable
                 AppendSignatureLocked();
             }
         }
-
-        SignalPump();
-        RoleChanged();
-        LogMessages.BecamePrimary(_logger, view, inherited);
     }
 
     /// <summary>
     /// Stops sequencing. Transactions not yet handed to consensus fail with <see cref="ReplicationLostException"/>;
     /// those in consensus learn their outcome from it (committed, or unknown).
     /// </summary>
-    public void BecomeBackup()
+    public async Task BecomeBackupAsync()
     {
         long lost;
-        lock (_lock)
+        await _handOff.WaitAsync().ConfigureAwait(false);
+        try
         {
-            if (!_isPrimary)
+            lock (_lock)
             {
-                return;
-            }
+                if (!_isPrimary)
+                {
+                    return;
+                }
 
-            _isPrimary = false;
-            lost = _lastSeqno - _store.DurableSeqno;
-            DropCurrentLocked(new ReplicationLostException());
+                _isPrimary = false;
+                lost = _lastSeqno - _store.DurableSeqno;
+                DropCurrentLocked(new ReplicationLostException());
+            }
+        }
+        finally
+        {
+            _handOff.Release();
         }
 
         RoleChanged();
@@ -207,7 +234,7 @@ public sealed class Sequencer : IAsyncDisposable
                 await _consensus.WaitForLeaderReadyAsync(linked.Token).ConfigureAwait(false);
                 if (_consensus.Term == term)
                 {
-                    BecomePrimary(term + 1);
+                    await BecomePrimaryAsync(term + 1, signInherited: true, stopping).ConfigureAwait(false);
                     await Task.Delay(Timeout.Infinite, linked.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 }
             }
@@ -216,7 +243,7 @@ public sealed class Sequencer : IAsyncDisposable
                 // Leadership went before (or while) this node was ready; the next round decides.
             }
 
-            BecomeBackup();
+            await BecomeBackupAsync().ConfigureAwait(false);
             if (!stopping.IsCancellationRequested)
             {
                 // Never spin: a leadership that ends as it is read is retried after a breath.
@@ -456,28 +483,32 @@ public sealed class Sequencer : IAsyncDisposable
     /// </summary>
     private async Task HandOverAsync(SequencedBatch batch)
     {
-        if (batch.Epoch != Volatile.Read(ref _epoch))
-        {
-            // Sequenced before a role change: its seqnos mean nothing now.
-            Finish(batch, Task.FromException<LogPosition>(new ReplicationLostException()));
-            return;
-        }
-
-        if (Volatile.Read(ref _fault) is { } fault)
-        {
-            // Sequenced after a batch that failed to apply: it would not follow the ledger.
-            Finish(batch, Task.FromException<LogPosition>(new IOException("the ledger stopped after a write failure; restart to recover", fault)));
-            return;
-        }
-
         Task<LogPosition> replication;
+        await _handOff.WaitAsync().ConfigureAwait(false);
         try
         {
-            replication = await _consensus.BeginReplicateAsync(batch.Memory, _stopping.Token).ConfigureAwait(false);
+            if (batch.Epoch != Volatile.Read(ref _epoch))
+            {
+                // Sequenced before a role change: its seqnos mean nothing now.
+                replication = Task.FromException<LogPosition>(new ReplicationLostException());
+            }
+            else if (Volatile.Read(ref _fault) is { } fault)
+            {
+                // Sequenced after a batch that failed to apply: it would not follow the ledger.
+                replication = Task.FromException<LogPosition>(new IOException("the ledger stopped after a write failure; restart to recover", fault));
+            }
+            else
+            {
+                replication = await _consensus.BeginReplicateAsync(batch.Memory, _stopping.Token).ConfigureAwait(false);
+            }
         }
         catch (Exception ex)
         {
             replication = Task.FromException<LogPosition>(ex);
+        }
+        finally
+        {
+            _handOff.Release();
         }
 
         if (replication.IsCompleted)

@@ -50,7 +50,7 @@ public sealed class SingleNodeLedger : IAsyncDisposable
         var applier = new LedgerApplier(store, catchUp: null, logger);
         var sequencer = new Sequencer(store, consensus, secret, signer, sequencerOptions, logger);
         await consensus.StartAsync(applier, CancellationToken.None).ConfigureAwait(false);
-        sequencer.BecomePrimary(consensus.Term, signInherited: false);
+        await sequencer.BecomePrimaryAsync(consensus.Term, signInherited: false).ConfigureAwait(false);
         return new SingleNodeLedger(store, consensus, applier, sequencer);
     }
 

@@ -98,6 +98,43 @@ public sealed class SequencerTests : IDisposable
         Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
     }
 
+    /// <summary>
+    /// A role change waits while a batch is being handed to consensus, and a batch sequenced before it never enters
+    /// consensus after it: otherwise a node that lost and regained leadership could append its old view's batch in the
+    /// new term, beside the new view's transactions of the same seqnos.
+    /// </summary>
+    [Fact]
+    public async Task A_role_change_waits_for_a_hand_over_in_progress_and_later_batches_of_the_old_role_never_reach_consensus()
+    {
+        var quiet = new SequencerOptions { SignatureDelay = TimeSpan.FromHours(1), MaxBatchesInFlight = 4 };
+        await using var ledger = await OpenAsync(quiet);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ledger.Log.Gate = gate.Task;
+
+        var first = ledger.Sequencer.AppendAsync(Entry(0)).AsTask();
+        await ledger.Log.Entered.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The hand-over of the first batch is inside consensus: the role change waits for it.
+        var backup = ledger.Sequencer.BecomeBackupAsync();
+        await Task.Delay(200);
+        Assert.False(backup.IsCompleted, "the role changed while a batch was being handed to consensus");
+        gate.SetResult();
+        await backup.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Handed over in its own role, the first batch commits; nothing can be appended as a backup.
+        Assert.Equal(1, (await first.WaitAsync(TimeSpan.FromSeconds(10))).Seqno);
+        await Assert.ThrowsAsync<NotPrimaryException>(() => ledger.Sequencer.AppendAsync(Entry(1)).AsTask());
+        Assert.Equal(1, ledger.Log.Batches);
+
+        // Primary again in a later view: sequencing continues after what was applied.
+        await ledger.Sequencer.BecomePrimaryAsync(ledger.Log.Term + 1, signInherited: false);
+        var next = await ledger.Sequencer.AppendAsync(Entry(2)).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(new Vellum.Core.Primitives.TxId(ledger.Log.Term + 1, 2), next);
+        await ledger.Sequencer.SignAsync();
+        await ledger.Sequencer.WaitForCommitAsync(ledger.Sequencer.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
+    }
+
     private static UserEntry Entry(int i) => new($"c{i % 3}", [], Encoding.UTF8.GetBytes($"entry {i}"), []);
 
     private async Task<Opened> OpenAsync(SequencerOptions options, long? failAtIndex = null)
@@ -112,7 +149,7 @@ public sealed class SequencerTests : IDisposable
         }
 
         await log.StartAsync(applier, CancellationToken.None);
-        sequencer.BecomePrimary(log.Term, signInherited: false);
+        await sequencer.BecomePrimaryAsync(log.Term, signInherited: false);
         return new Opened(store, log, sequencer);
     }
 
@@ -182,8 +219,22 @@ public sealed class SequencerTests : IDisposable
 
         public ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token) => throw new NotSupportedException();
 
+        /// <summary>When set, each hand-over waits inside consensus until this completes.</summary>
+        public Task? Gate { get; set; }
+
+        /// <summary>Completes when a hand-over first enters consensus.</summary>
+        public Task Entered => _entered.Task;
+
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public async ValueTask<Task<LogPosition>> BeginReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
         {
+            _entered.TrySetResult();
+            if (Gate is { } gate)
+            {
+                await gate.WaitAsync(token);
+            }
+
             Interlocked.Increment(ref _batches);
             var now = Interlocked.Increment(ref _inFlight);
             int peak;

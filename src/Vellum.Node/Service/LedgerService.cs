@@ -413,7 +413,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
 
         await consensus.StartAsync(ledger._applier, cancellationToken).ConfigureAwait(false);
-        sequencer.BecomePrimary(consensus.Term, signInherited: false);
+        await sequencer.BecomePrimaryAsync(consensus.Term, signInherited: false, cancellationToken).ConfigureAwait(false);
         await ledger.BootstrapAdministratorsAsync(logger, cancellationToken).ConfigureAwait(false);
         return ledger;
     }

@@ -23,7 +23,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     public async Task Backups_apply_the_primarys_batches_and_end_identical()
     {
         await using var cluster = new LoopbackCluster(this, 3);
-        cluster.Elect(0, view: 2);
+        await cluster.ElectAsync(0, view: 2);
         await TestLedger.AppendMany(cluster.Sequencers[0], 300, concurrency: 16);
 
         cluster.AssertIdentical();
@@ -36,7 +36,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     public async Task A_backup_refuses_appends_and_waits_for_commit_without_signing()
     {
         await using var cluster = new LoopbackCluster(this, 3);
-        cluster.Elect(0, view: 2);
+        await cluster.ElectAsync(0, view: 2);
         var id = await cluster.Sequencers[0].AppendAsync(TestLedger.Entry(1));
 
         await Assert.ThrowsAsync<NotPrimaryException>(() => cluster.Sequencers[1].AppendAsync(TestLedger.Entry(2)).AsTask());
@@ -48,7 +48,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     public async Task A_new_primary_signs_at_once_and_the_old_primarys_unreplicated_writes_are_lost()
     {
         await using var cluster = new LoopbackCluster(this, 3);
-        cluster.Elect(0, view: 2);
+        await cluster.ElectAsync(0, view: 2);
         await TestLedger.AppendMany(cluster.Sequencers[0], 50, concurrency: 8);
         cluster.Quiesce();
         var before = cluster.Stores[1].DurableSeqno;
@@ -56,7 +56,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         // The old primary sequences writes that never reach consensus.
         var lost = await cluster.HoldWritesAsync(firstEntry: 100, count: 6);
 
-        cluster.Elect(1, view: 3);
+        await cluster.ElectAsync(1, view: 3);
         cluster.Release(commitHeld: false);
         foreach (var write in lost)
         {
@@ -79,7 +79,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     public async Task A_write_whose_primary_lost_its_role_may_still_commit()
     {
         await using var cluster = new LoopbackCluster(this, 3);
-        cluster.Elect(0, view: 2);
+        await cluster.ElectAsync(0, view: 2);
         await TestLedger.AppendMany(cluster.Sequencers[0], 10, concurrency: 2);
         cluster.Quiesce();
         var before = cluster.Sequencers[0].LastSeqno;
@@ -89,7 +89,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         // Consensus commits the held batch (a majority had it) but the old primary only hears that it lost its role.
         cluster.Release(commitHeld: true);
         await Assert.ThrowsAsync<ReplicationLostException>(() => write.WaitAsync(TimeSpan.FromSeconds(10)));
-        cluster.Elect(2, view: 3);
+        await cluster.ElectAsync(2, view: 3);
 
         var held = cluster.Stores[2].ReadHeader(before + 1);
         Assert.Equal(2, held.Id.View);
@@ -103,7 +103,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     public async Task A_batch_in_flight_when_its_primary_lost_its_role_is_applied_as_another_primarys_if_it_commits()
     {
         await using var cluster = new LoopbackCluster(this, 3);
-        cluster.Elect(0, view: 2);
+        await cluster.ElectAsync(0, view: 2);
         await TestLedger.AppendMany(cluster.Sequencers[0], 10, concurrency: 2);
         cluster.Quiesce();
         var before = cluster.Sequencers[0].LastSeqno;
@@ -133,12 +133,12 @@ public sealed class ReplicatedStoreTests : IDisposable
         Assert.Equal(0, cluster.Sequencers[0].BatchesInFlight);
 
         // Signatures over the grown ledger check out on the old primary, which proves its tree holds those leaves.
-        cluster.Elect(2, view: 3);
+        await cluster.ElectAsync(2, view: 3);
         await TestLedger.AppendMany(cluster.Sequencers[2], 40, concurrency: 4, start: 500);
         cluster.AssertIdentical();
         cluster.AssertEachVerifies();
 
-        cluster.Elect(0, view: 4);
+        await cluster.ElectAsync(0, view: 4);
         await TestLedger.AppendMany(cluster.Sequencers[0], 10, concurrency: 2, start: 900);
         cluster.AssertIdentical();
         cluster.AssertEachVerifies();
@@ -166,7 +166,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     public async Task A_replayed_batch_changes_nothing()
     {
         await using var cluster = new LoopbackCluster(this, 2);
-        cluster.Elect(0, view: 2);
+        await cluster.ElectAsync(0, view: 2);
         await TestLedger.AppendMany(cluster.Sequencers[0], 30, concurrency: 4);
         cluster.Quiesce();
         var durable = cluster.Stores[1].DurableSeqno;
@@ -184,7 +184,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     public async Task A_backup_that_missed_the_log_catches_up_from_another_members_frames()
     {
         await using var cluster = new LoopbackCluster(this, 3);
-        cluster.Elect(0, view: 2);
+        await cluster.ElectAsync(0, view: 2);
         cluster.Disconnect(2);
         await TestLedger.AppendMany(cluster.Sequencers[0], 300, concurrency: 16);
         cluster.Quiesce();
@@ -221,7 +221,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     public async Task Bad_batches_from_another_primary_are_refused_and_change_nothing()
     {
         await using var cluster = new LoopbackCluster(this, 2);
-        cluster.Elect(0, view: 2);
+        await cluster.ElectAsync(0, view: 2);
         await TestLedger.AppendMany(cluster.Sequencers[0], 20, concurrency: 4);
         var backup = cluster.Stores[1];
         cluster.Quiesce();
@@ -372,7 +372,7 @@ public sealed class ReplicatedStoreTests : IDisposable
             }
         }
 
-        public void Elect(int node, long view)
+        public async Task ElectAsync(int node, long view)
         {
             lock (_lock)
             {
@@ -383,12 +383,12 @@ public sealed class ReplicatedStoreTests : IDisposable
             {
                 if (i != node)
                 {
-                    Sequencers[i].BecomeBackup();
+                    await Sequencers[i].BecomeBackupAsync();
                 }
             }
 
             CatchUp(node);
-            Sequencers[node].BecomePrimary(view);
+            await Sequencers[node].BecomePrimaryAsync(view);
         }
 
         private void Hold()
@@ -552,7 +552,7 @@ public sealed class ReplicatedStoreTests : IDisposable
                 }
 
                 // Either way the old primary hears only that it is no longer primary.
-                Sequencers[node].BecomeBackup();
+                await Sequencers[node].BecomeBackupAsync();
                 bool oldPrimaryApplies;
                 lock (_lock)
                 {
@@ -628,6 +628,10 @@ public sealed class ReplicatedStoreTests : IDisposable
             public ValueTask StartAsync(IConsensusApplier applier, CancellationToken token) => ValueTask.CompletedTask;
 
             public ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token) => cluster.ReplicateAsync(node, batch, token);
+
+            // As Raft's: the batch is in the log when this returns; its commit completes the task returned.
+            public ValueTask<Task<LogPosition>> BeginReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token) =>
+                ValueTask.FromResult(cluster.ReplicateAsync(node, batch, token).AsTask());
 
             public ValueTask WaitForLeaderReadyAsync(CancellationToken token) => ValueTask.CompletedTask;
 
