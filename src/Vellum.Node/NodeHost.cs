@@ -1,4 +1,6 @@
+using System.Net.Security;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -11,6 +13,7 @@ using Vellum.Core.Identity;
 using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
 using Vellum.Node.Forwarding;
+using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 using Vellum.Storage.Ledger;
 
@@ -19,8 +22,11 @@ namespace Vellum.Node;
 /// <summary>Builds the node's web host: Kestrel over HTTPS only (TLS 1.2/1.3, HTTP/1.1 and HTTP/2), mutual TLS.</summary>
 public static class NodeHost
 {
-    /// <summary>Opens the ledger and builds (does not start) the host.</summary>
-    public static async Task<(WebApplication App, LedgerService Ledger)> BuildAsync(NodeOptions options, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Opens the node's ledgers (<see cref="LedgerRegistry"/>) and builds (does not start) the host. The caller owns
+    /// both: dispose the app, then the ledgers.
+    /// </summary>
+    public static async Task<(WebApplication App, LedgerRegistry Ledgers)> BuildAsync(NodeOptions options, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateSlimBuilder();
@@ -39,8 +45,11 @@ public static class NodeHost
         }
 
         using var bootLoggerFactory = LoggerFactory.Create(b => (logging ?? (l => l.AddSimpleConsole(o => o.SingleLine = true)))(b));
-        var ledger = await LedgerService.OpenAsync(options, bootLoggerFactory.CreateLogger("Vellum.Node"), cancellationToken).ConfigureAwait(false);
-        var serverCertificate = ledger.Tls.Certificate;
+        var ledgers = await LedgerRegistry.OpenAsync(options, bootLoggerFactory.CreateLogger("Vellum.Node"), cancellationToken).ConfigureAwait(false);
+        var routing = new LedgerRouting(ledgers, options.Domain);
+
+        // A cluster member serves one ledger (see LedgerRegistry): the node channel and forwarding are that ledger's.
+        var ledger = ledgers.Fallback;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -58,31 +67,32 @@ public static class NodeHost
             kestrel.Listen(options.Listen, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
-                listen.UseHttps(new HttpsConnectionAdapterOptions
+                listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
-                    // The certificate at start; OnAuthenticate below presents the current one on each connection. No chain
-                    // is configured: SslStream never sends a self-signed root, which the service certificate is.
-                    ServerCertificate = serverCertificate,
-                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                    // Ask for a client certificate; any one is accepted at the TLS layer because authorization is
-                    // by fingerprint against the user table, as in ACL (self-signed client certificates work).
-                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
-                    ClientCertificateValidation = static (_, _, _) => true,
-                    CheckCertificateRevocation = false,
-                    // Kestrel builds these options per connection and lets us amend them last: the chain SslStream
-                    // builds for a client certificate must not go online (see OfflineChainPolicy).
-                    OnAuthenticate = (_, ssl) =>
+                    // Per connection, from the client's hello: the certificate of the ledger its server name (SNI) names
+                    // (this node's certificate for that ledger, endorsed by the ledger's service identity, which is what
+                    // its clients pin), or the fallback ledger's for no name or another name. The certificate of the
+                    // moment: one renewed while the node runs serves new connections. No chain is sent: SslStream never
+                    // sends a self-signed root, which a service certificate is. Kestrel adds ALPN (h2, http/1.1).
+                    OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
                     {
-                        ssl.CertificateChainPolicy = OfflineChainPolicy.Create();
-
-                        // The node certificate of the moment: one renewed while the node runs serves new connections.
-                        ssl.ServerCertificate = null;
-                        ssl.ServerCertificateContext = ledger.Tls.Context;
-                    },
+                        ServerCertificateContext = routing.ForServerName(context.ClientHelloInfo.ServerName).Tls.Context,
+                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                        // Ask for a client certificate; any one (or none) is accepted at the TLS layer because
+                        // authorization is by fingerprint against the ledger's user table, as in ACL (self-signed
+                        // client certificates work).
+                        ClientCertificateRequired = true,
+#pragma warning disable CA5359 // the callback judges the client's certificate, not a server's; users are checked by fingerprint after TLS
+                        RemoteCertificateValidationCallback = static (_, _, _, _) => true,
+#pragma warning restore CA5359
+                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                        // The chain SslStream builds for a client certificate must not go online (see OfflineChainPolicy).
+                        CertificateChainPolicy = OfflineChainPolicy.Create(),
+                    }),
                 });
             });
         });
-        builder.Services.AddSingleton(ledger);
+        builder.Services.AddSingleton(ledgers);
         if (options.MetricsListen is { } metricsListen)
         {
             // Appends, batch sizes, fsync time, commit watermarks and signature lag (Vellum.Storage), and request
@@ -155,18 +165,25 @@ public static class NodeHost
         });
         // Routing first: the api-version and identity checks read what the matched endpoint asks for
         // (EndpointAccess), so that a path's spelling cannot take a request past them.
+        app.Use(routing.Middleware);
         app.UseRouting();
         app.Use(ApiVersions.Middleware);
-        app.Use(ClientIdentity.Middleware(ledger));
-        TransactionEndpoints.Map(app, ledger);
-        UserEndpoints.Map(app, ledger);
-        ServiceEndpoints.Map(app, ledger);
-        ClusterEndpoints.Map(app, ledger);
-        LedgerFramesEndpoint.Map(app, ledger);
+        app.Use(ClientIdentity.Middleware);
+        TransactionEndpoints.Map(app, options.BenchmarkEndpoints);
+        UserEndpoints.Map(app);
+        ServiceEndpoints.Map(app, ledgers);
+        ClusterEndpoints.Map(app);
+        LedgerFramesEndpoint.Map(app);
         OpenApiDocument.Map(app, options.BenchmarkEndpoints);
         FallbackEndpoint.Map(app);
-        app.Lifetime.ApplicationStopping.Register(() => LogMessages.NodeStopping(logger, options.LedgerId, ledger.LastSeqno));
-        return (app, ledger);
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            foreach (var served in ledgers.All)
+            {
+                LogMessages.NodeStopping(logger, served.Name.Value, served.LastSeqno);
+            }
+        });
+        return (app, ledgers);
     }
 
     private const string LedgerStoreMetricsName = "Vellum.Storage";

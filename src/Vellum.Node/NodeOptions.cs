@@ -5,7 +5,7 @@ namespace Vellum.Node;
 /// <summary>How a node runs. Every default is documented (docs/api-compatibility.md) and tested.</summary>
 public sealed class NodeOptions
 {
-    /// <summary>The data folder (credentials, secrets, ledger, state).</summary>
+    /// <summary>The data folder (the node's files and every ledger's; see <see cref="Vellum.Storage.DataDirectory"/>).</summary>
     public required string DataDirectory { get; init; }
 
     /// <summary>Where the HTTPS endpoint listens (default 127.0.0.1:8443; port 0 picks a free port).</summary>
@@ -24,11 +24,24 @@ public sealed class NodeOptions
     /// </summary>
     public bool BenchmarkEndpoints { get; init; }
 
-    /// <summary>Ledger type on first start; null keeps what the data folder has (Public for a new one).</summary>
+    /// <summary>
+    /// The type of the ledger <c>default</c> when <see cref="Ledgers"/> is empty (<c>--ledger-type</c>): true Private,
+    /// false Public, null what the folder has (Public for a new one).
+    /// </summary>
     public bool? IsPrivate { get; init; }
 
-    /// <summary>The ledger's id, as <c>/ledgerIdentity/{ledgerId}</c> answers it (default <c>default</c>).</summary>
-    public string LedgerId { get; init; } = "default";
+    /// <summary>
+    /// Ledgers to serve besides those already in the data folder (<c>--ledger NAME[:Type]</c>): each is created if
+    /// missing; naming another type than an existing ledger's is refused. Empty (the default) serves what the folder
+    /// has, and on a folder with no ledger creates <c>default</c> (of type <see cref="IsPrivate"/>).
+    /// </summary>
+    public IReadOnlyList<Ledgers.LedgerSpec> Ledgers { get; init; } = [];
+
+    /// <summary>
+    /// The deployment's DNS domain (default <c>localhost</c>): ledger <c>{name}</c> is served at <c>{name}.{domain}</c>,
+    /// by TLS server name (SNI) and Host header.
+    /// </summary>
+    public string Domain { get; init; } = "localhost";
 
     /// <summary>PEM files of bootstrap Administrators, added on first start.</summary>
     public IReadOnlyList<string> AdminCertificates { get; init; } = [];
@@ -198,9 +211,19 @@ public sealed class NodeOptions
             throw new ArgumentException("peers need a node channel address of this node (--node-listen)", nameof(Peers));
         }
 
-        if (string.IsNullOrWhiteSpace(LedgerId))
+        if (Uri.CheckHostName(Domain) != UriHostNameType.Dns)
         {
-            throw new ArgumentException("LedgerId must not be empty", nameof(LedgerId));
+            throw new ArgumentException($"Domain '{Domain}' is not a DNS name", nameof(Domain));
+        }
+
+        if (Ledgers.Count > 0 && IsPrivate is not null)
+        {
+            throw new ArgumentException("give the ledger type with each ledger (NAME:Type), not IsPrivate, when Ledgers are named", nameof(IsPrivate));
+        }
+
+        if (Ledgers.Select(l => l.Name).Distinct().Count() != Ledgers.Count)
+        {
+            throw new ArgumentException("a ledger is named twice", nameof(Ledgers));
         }
     }
 }

@@ -19,7 +19,10 @@ internal sealed class RunningNode : IDisposable
         Banner = banner;
         Endpoint = endpoint;
         Data = data;
-        ServiceCertificate = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(data, "ledgers", "default", "credentials", "service_cert.pem")));
+        // The ledger a connection naming none gets: default, else the first by name.
+        var ledgers = Path.Combine(data, "ledgers");
+        var fallback = Directory.Exists(Path.Combine(ledgers, "default")) ? "default" : Directory.GetDirectories(ledgers).Select(Path.GetFileName).Order(StringComparer.Ordinal).First()!;
+        ServiceCertificate = LedgerServiceCertificate(data, fallback);
     }
 
     public string Banner { get; }
@@ -99,6 +102,47 @@ internal sealed class RunningNode : IDisposable
             },
         };
         return new HttpClient(handler) { BaseAddress = Endpoint, DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary>The service certificate of ledger <paramref name="ledger"/> in data folder <paramref name="data"/>.</summary>
+    public static X509Certificate2 LedgerServiceCertificate(string data, string ledger) =>
+        X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(data, "ledgers", ledger, "credentials", "service_cert.pem")));
+
+    /// <summary>
+    /// A client for ledger <paramref name="ledger"/> at its own host name, <c>https://{ledger}.localhost:{port}</c>
+    /// (sent as the TLS server name and Host; the connection goes to 127.0.0.1, as the name does not resolve here),
+    /// pinning <paramref name="pinned"/> (default: that ledger's service certificate), with the development
+    /// Administrator's certificate or <paramref name="clientCertificate"/>.
+    /// </summary>
+    public HttpClient LedgerClient(string ledger, X509Certificate2? pinned = null, X509Certificate2? clientCertificate = null)
+    {
+        var credentials = Path.Combine(Data, "credentials");
+        clientCertificate ??= X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(credentials, "admin_cert.pem")), File.ReadAllText(Path.Combine(credentials, "admin_privk.pem")));
+        pinned ??= LedgerServiceCertificate(Data, ledger);
+        var port = Endpoint.Port;
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ClientCertificates = [X509CertificateLoader.LoadPkcs12(clientCertificate.Export(X509ContentType.Pkcs12), null)],
+                RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, pinned),
+            },
+            ConnectCallback = async (_, token) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), token);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://{ledger}.localhost:{port}"), DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };
     }
 
     /// <summary>SIGTERM, then the exit code (a clean shutdown is 0).</summary>

@@ -128,7 +128,10 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         });
 
         await WaitIdenticalAsync();
-        Assert.True(_nodes[behind]!.Consensus.SnapshotsInstalled >= 1, "the node caught up through a snapshot");
+
+        // The snapshot counts as installed once it is also kept on disk, a moment after the fetch made the ledgers equal.
+        var rejoined = _nodes[behind]!;
+        await RaftTestCluster.WaitUntilAsync(() => rejoined.Consensus.SnapshotsInstalled >= 1, RaftTestCluster.Timeout, "the node to catch up through a snapshot");
         Assert.True(fetched > 0);
         foreach (var seqno in acked)
         {

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Vellum.Core.Identity;
 using Vellum.Core.Receipts;
 using Vellum.Node;
+using Vellum.Node.Ledgers;
 
 namespace Vellum.Interop.Tests;
 
@@ -26,18 +27,14 @@ public sealed class JsClientTests
         await NpmCi();
         var root = Path.Combine(Path.GetTempPath(), "vellum-interop-" + Guid.NewGuid().ToString("N"));
         var options = new NodeOptions { DataDirectory = Path.Combine(root, "data"), Listen = new IPEndPoint(IPAddress.Loopback, 0), SignatureDelay = TimeSpan.FromMilliseconds(20) };
-        var (app, ledger) = await NodeHost.BuildAsync(options, logging: _ => { });
+        var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+        var ledger = ledgers.Default!;
         try
         {
             await app.StartAsync();
             var endpoint = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
-            // A self-signed reader certificate, as ACL's docs have users make them.
-            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
-            using var readerCert = new CertificateRequest("CN=ACL Client Cert", key, HashAlgorithmName.SHA384)
-                .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-            File.WriteAllText(Path.Combine(root, "reader_cert.pem"), readerCert.ExportCertificatePem());
-            File.WriteAllText(Path.Combine(root, "reader_privk.pem"), key.ExportPkcs8PrivateKeyPem());
+            var readerId = WriteReader(root, "CN=ACL Client Cert");
             var receiptsPath = Path.Combine(root, "receipts.json");
 
             var (exitCode, output, error) = await Run("node", ["interop.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
@@ -48,7 +45,7 @@ public sealed class JsClientTests
                 ["VELLUM_ADMIN_KEY"] = Path.Combine(ledger.Data.Credentials, "admin_privk.pem"),
                 ["VELLUM_READER_CERT"] = Path.Combine(root, "reader_cert.pem"),
                 ["VELLUM_READER_KEY"] = Path.Combine(root, "reader_privk.pem"),
-                ["VELLUM_READER_ID"] = CertificateFingerprint.Compute(readerCert),
+                ["VELLUM_READER_ID"] = readerId,
                 ["VELLUM_RECEIPTS_OUT"] = receiptsPath,
             });
             Assert.True(exitCode == 0, $"node exited {exitCode}: {output} {error}");
@@ -71,9 +68,82 @@ public sealed class JsClientTests
         {
             await app.StopAsync();
             await app.DisposeAsync();
-            await ledger.DisposeAsync();
+            await ledgers.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Two ledgers on one node, each at its own host name, through the official client unmodified: each takes and
+    /// reads back its own writes; a Reader of alpha gets 401 on beta; a client pinning alpha's certificate cannot reach
+    /// beta; and a receipt from each verifies with its own ledger's service certificate only.
+    /// </summary>
+    [Fact]
+    public async Task The_ACL_JavaScript_client_keeps_two_ledgers_of_one_node_apart()
+    {
+        await NpmCi();
+        var root = Path.Combine(Path.GetTempPath(), "vellum-isolation-" + Guid.NewGuid().ToString("N"));
+        var options = new NodeOptions
+        {
+            DataDirectory = Path.Combine(root, "data"), Listen = new IPEndPoint(IPAddress.Loopback, 0), SignatureDelay = TimeSpan.FromMilliseconds(20),
+            Ledgers = [new LedgerSpec(LedgerName.Parse("alpha"), IsPrivate: null), new LedgerSpec(LedgerName.Parse("beta"), IsPrivate: true)],
+        };
+        var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+        try
+        {
+            await app.StartAsync();
+            var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+            Assert.True(ledgers.TryGet("alpha", out var alpha));
+            Assert.True(ledgers.TryGet("beta", out var beta));
+            var readerId = WriteReader(root, "CN=Alpha Reader");
+            var receiptsPath = Path.Combine(root, "receipts.json");
+
+            var (exitCode, output, error) = await Run("node", ["isolation.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
+            {
+                ["VELLUM_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["VELLUM_ALPHA_CERT"] = alpha.Folder.ServiceCertificate,
+                ["VELLUM_BETA_CERT"] = beta.Folder.ServiceCertificate,
+                ["VELLUM_ADMIN_CERT"] = alpha.Data.DevelopmentAdminCertificate,
+                ["VELLUM_ADMIN_KEY"] = alpha.Data.DevelopmentAdminPrivateKey,
+                ["VELLUM_READER_CERT"] = Path.Combine(root, "reader_cert.pem"),
+                ["VELLUM_READER_KEY"] = Path.Combine(root, "reader_privk.pem"),
+                ["VELLUM_READER_ID"] = readerId,
+                ["VELLUM_RECEIPTS_OUT"] = receiptsPath,
+            });
+            Assert.True(exitCode == 0, $"node exited {exitCode}: {output} {error}");
+            using var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+            Assert.True(result.RootElement.GetProperty("ok").GetBoolean());
+            Assert.Equal(["write", "receipt", "users", "pinning"], result.RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+
+            using var receipts = JsonDocument.Parse(File.ReadAllText(receiptsPath));
+            foreach (var (name, own, other) in new[] { ("alpha", alpha, beta), ("beta", beta, alpha) })
+            {
+                Assert.True(ReceiptJson.TryParse(receipts.RootElement.GetProperty(name).GetRawText(), out var receipt, out var parseError), parseError);
+                Assert.True(ReceiptVerifier.Verify(receipt, own.Service.Certificate).IsValid, $"{name}'s receipt against its own certificate");
+                Assert.False(ReceiptVerifier.Verify(receipt, other.Service.Certificate).IsValid, $"{name}'s receipt against the other ledger's certificate");
+            }
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            await ledgers.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A self-signed reader certificate, as ACL's docs have users make them, written to <c>reader_cert.pem</c> and
+    /// <c>reader_privk.pem</c> in <paramref name="folder"/>; its user id (fingerprint).
+    /// </summary>
+    private static string WriteReader(string folder, string subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        using var certificate = new CertificateRequest(subject, key, HashAlgorithmName.SHA384)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(Path.Combine(folder, "reader_cert.pem"), certificate.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(folder, "reader_privk.pem"), key.ExportPkcs8PrivateKeyPem());
+        return CertificateFingerprint.Compute(certificate);
     }
 
     private static async Task NpmCi()

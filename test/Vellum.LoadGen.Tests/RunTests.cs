@@ -13,7 +13,9 @@ public sealed class RunTests : IAsyncLifetime
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "vellum-loadgen-" + Guid.NewGuid().ToString("N"));
     private WebApplication _app = null!;
-    private LedgerService _ledger = null!;
+    private Vellum.Node.Ledgers.LedgerRegistry _ledgers = null!;
+
+    private LedgerService _ledger => _ledgers.Default!;
     private Uri _endpoint = null!;
 
     public async ValueTask InitializeAsync()
@@ -24,7 +26,7 @@ public sealed class RunTests : IAsyncLifetime
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             SignatureDelay = TimeSpan.FromMilliseconds(20),
         };
-        (_app, _ledger) = await NodeHost.BuildAsync(options, logging: _ => { });
+        (_app, _ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
         await _app.StartAsync();
         _endpoint = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
     }
@@ -117,7 +119,7 @@ public sealed class RunTests : IAsyncLifetime
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
-        await _ledger.DisposeAsync();
+        await _ledgers.DisposeAsync();
         try
         {
             Directory.Delete(_root, recursive: true);

@@ -70,7 +70,8 @@ public sealed class NetworkAndStatusTests(NodeFixture node) : IClassFixture<Node
     private static async Task WithNodeAsync(string root, Func<HttpClient, Task> use)
     {
         var options = new NodeOptions { DataDirectory = root, Listen = new IPEndPoint(IPAddress.Loopback, 0), SignatureDelay = TimeSpan.FromMilliseconds(20) };
-        var (app, ledger) = await NodeHost.BuildAsync(options, logging: _ => { });
+        var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+        var ledger = ledgers.Default!;
         try
         {
             await app.StartAsync();
@@ -91,7 +92,7 @@ public sealed class NetworkAndStatusTests(NodeFixture node) : IClassFixture<Node
         {
             await app.StopAsync();
             await app.DisposeAsync();
-            await ledger.DisposeAsync();
+            await ledgers.DisposeAsync();
         }
     }
 }

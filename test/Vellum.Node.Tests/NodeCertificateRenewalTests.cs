@@ -41,8 +41,9 @@ public sealed class NodeCertificateRenewalTests
                 SignatureDelay = TimeSpan.FromMilliseconds(20),
                 NodeCertificateCheckInterval = TimeSpan.FromMilliseconds(200),
             };
-            var (app, ledger) = await NodeHost.BuildAsync(options, logging: _ => { });
-            await using (ledger)
+            var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+            var ledger = ledgers.Default!;
+            await using (ledgers)
             await using (app)
             {
                 await app.StartAsync();
@@ -125,8 +126,9 @@ public sealed class NodeCertificateRenewalTests
             node.Dispose();
             secret.Dispose();
 
-            var (app, ledger) = await NodeHost.BuildAsync(NodeFixture.Options(data), logging: _ => { });
-            await using (ledger)
+            var (app, ledgers) = await NodeHost.BuildAsync(NodeFixture.Options(data), logging: _ => { });
+            var ledger = ledgers.Default!;
+            await using (ledgers)
             await using (app)
             {
                 await app.StartAsync();

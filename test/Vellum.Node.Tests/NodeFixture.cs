@@ -25,7 +25,10 @@ public class NodeFixture : IAsyncLifetime
 
     public WebApplication App { get; private set; } = null!;
 
-    public LedgerService Ledger { get; private set; } = null!;
+    public LedgerService Ledger => Ledgers.Default!;
+
+    /// <summary>Every ledger the node serves (one, <c>default</c>, unless the options name more).</summary>
+    public Vellum.Node.Ledgers.LedgerRegistry Ledgers { get; private set; } = null!;
 
     public Uri Endpoint { get; private set; } = null!;
 
@@ -47,7 +50,7 @@ public class NodeFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        (App, Ledger) = await NodeHost.BuildAsync(CreateOptions(Path.Combine(Root, "data")), logging: _ => { });
+        (App, Ledgers) = await NodeHost.BuildAsync(CreateOptions(Path.Combine(Root, "data")), logging: _ => { });
         await App.StartAsync();
 
         // A cluster member makes its first Administrator once it is primary, a moment after it starts.
@@ -113,7 +116,7 @@ public class NodeFixture : IAsyncLifetime
 
         await App.StopAsync();
         await App.DisposeAsync();
-        await Ledger.DisposeAsync();
+        await Ledgers.DisposeAsync();
         try
         {
             Directory.Delete(Root, recursive: true);

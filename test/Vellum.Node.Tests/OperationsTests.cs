@@ -63,7 +63,8 @@ public sealed class MetricsTests
             MetricsListen = $"127.0.0.1:{port}",
             SignatureDelay = TimeSpan.FromMilliseconds(20),
         };
-        var (app, ledger) = await NodeHost.BuildAsync(options, logging: _ => { });
+        var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+        var ledger = ledgers.Default!;
         try
         {
             await app.StartAsync();
@@ -91,7 +92,7 @@ public sealed class MetricsTests
         {
             await app.StopAsync();
             await app.DisposeAsync();
-            await ledger.DisposeAsync();
+            await ledgers.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
     }
@@ -112,7 +113,8 @@ public sealed class BenchmarkEndpointTests(NodeFixture node) : IClassFixture<Nod
     {
         var root = Path.Combine(Path.GetTempPath(), "vellum-noop-" + Guid.NewGuid().ToString("N"));
         var options = new NodeOptions { DataDirectory = root, Listen = new IPEndPoint(IPAddress.Loopback, 0), BenchmarkEndpoints = true };
-        var (app, ledger) = await NodeHost.BuildAsync(options, logging: _ => { });
+        var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+        var ledger = ledgers.Default!;
         try
         {
             await app.StartAsync();
@@ -145,7 +147,7 @@ public sealed class BenchmarkEndpointTests(NodeFixture node) : IClassFixture<Nod
         {
             await app.StopAsync();
             await app.DisposeAsync();
-            await ledger.DisposeAsync();
+            await ledgers.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
     }

@@ -8,23 +8,31 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Vellum.Node;
+using Vellum.Node.Ledgers;
 using Vellum.Storage;
 using Vellum.Storage.IO;
 
 namespace Vellum.Cli.Commands;
 
-/// <summary><c>vellum start</c>: one node, one ledger, until SIGTERM or Ctrl-C.</summary>
+/// <summary><c>vellum start</c>: one node serving its ledgers, until SIGTERM or Ctrl-C.</summary>
 internal static class StartCommand
 {
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Data folder (credentials, secrets, ledger, state).", DefaultValueFactory = _ => "./vellum-data" };
         var listen = new Option<string>("--listen") { Description = "HTTPS endpoint host:port (port 0 picks a free one).", DefaultValueFactory = _ => "127.0.0.1:8443" };
-        var type = new Option<string?>("--ledger-type") { Description = "Public or Private; first start only (a later start with another type is refused)." };
+        var type = new Option<string?>("--ledger-type") { Description = "The type of the ledger 'default' (same as --ledger default:TYPE): Public or Private, fixed when it is created." };
+        var ledgers = new Option<string[]>("--ledger")
+        {
+            Description = "A ledger to serve, NAME or NAME:Public or NAME:Private (repeatable): created if missing (Public when no type is given); " +
+                "every ledger already in the data folder is served too. Without any, a new data folder gets the ledger 'default'.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var domain = new Option<string>("--domain") { Description = "The deployment's domain: ledger NAME is served at NAME.DOMAIN (TLS server name and Host).", DefaultValueFactory = _ => "localhost" };
         var admins = new Option<string[]>("--admin-cert") { Description = "PEM certificate of a bootstrap Administrator (repeatable; first start only).", AllowMultipleArgumentsPerToken = false };
         var metrics = new Option<string?>("--metrics-listen") { Description = "host:port of the Prometheus scrape endpoint (/metrics over HTTP); off when absent." };
         var benchmark = new Option<bool>("--benchmark-endpoints") { Description = "Also serve /app/benchmark/noop (POST and GET): the same pipeline, writing nothing; for measuring the same-stack ceiling." };
-        var ledgerId = new Option<string>("--ledger-id") { Description = "The ledger id served by /ledgerIdentity/{ledgerId}.", DefaultValueFactory = _ => "default" };
+        var ledgerId = new Option<string?>("--ledger-id") { Description = "Gone: name ledgers with --ledger.", Hidden = true };
         var nodeListen = new Option<string?>("--node-listen") { Description = "host:port of this node's Raft channel (TCP, mutual TLS between nodes): makes the node a cluster member." };
         var peers = new Option<string[]>("--peer") { Description = "Another member of a static cluster, as raft-host:port=https://host:port (repeatable; needs --node-listen).", AllowMultipleArgumentsPerToken = false };
         var identityFrom = new Option<string?>("--identity-from") { Description = "Data folder of an existing cluster member: a new node takes its service identity and ledger secret (first start only)." };
@@ -32,12 +40,21 @@ internal static class StartCommand
         var backupWrites = BackupWritesOption.Create();
         var command = new Command("start", "Start a ledger node over HTTPS with mutual TLS: a single node, or with --node-listen and --peer a member of a replicated cluster.")
         {
-            data, listen, type, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites, snapshotInterval,
+            data, listen, type, ledgers, domain, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites, snapshotInterval,
         };
-        command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(admins) ?? [], result.GetValue(ledgerId)!, result.GetValue(metrics), result.GetValue(benchmark),
-            result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom),
-            result.GetValue(backupWrites), result.GetValue(snapshotInterval), cancellationToken));
+        command.SetAction((result, cancellationToken) =>
+        {
+            if (result.GetValue(ledgerId) is not null)
+            {
+                Console.Error.WriteLine("vellum start: --ledger-id is gone: a node serves ledgers by name; use --ledger NAME[:Public|Private]");
+                return Task.FromResult(2);
+            }
+
+            return RunAsync(
+                result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(ledgers) ?? [], result.GetValue(domain)!, result.GetValue(admins) ?? [],
+                result.GetValue(metrics), result.GetValue(benchmark), result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom),
+                result.GetValue(backupWrites), result.GetValue(snapshotInterval), cancellationToken);
+        });
         return command;
     }
 
@@ -69,8 +86,8 @@ internal static class StartCommand
     }
 
     private static async Task<int> RunAsync(
-        string data, string listen, string? type, string[] admins, string ledgerId, string? metricsListen, bool benchmarkEndpoints, string? nodeListen, string[] peerTexts,
-        string? identityFrom, string? backupWritesText, int snapshotInterval, CancellationToken cancellationToken)
+        string data, string listen, string? type, string[] ledgerTexts, string domain, string[] admins, string? metricsListen, bool benchmarkEndpoints, string? nodeListen,
+        string[] peerTexts, string? identityFrom, string? backupWritesText, int snapshotInterval, CancellationToken cancellationToken)
     {
         if (!SnapshotIntervalOption.Check("start", snapshotInterval))
         {
@@ -121,6 +138,48 @@ internal static class StartCommand
             return 2;
         }
 
+        var ledgers = new List<LedgerSpec>();
+        foreach (var text in ledgerTexts)
+        {
+            if (!LedgerSpec.TryParse(text, out var spec, out var error))
+            {
+                Console.Error.WriteLine($"vellum start: --ledger {error}");
+                return 2;
+            }
+
+            if (ledgers.Any(l => l.Name == spec.Name))
+            {
+                Console.Error.WriteLine($"vellum start: --ledger names '{spec.Name}' twice");
+                return 2;
+            }
+
+            ledgers.Add(spec);
+        }
+
+        if (isPrivate is not null)
+        {
+            // --ledger-type T is --ledger default:T.
+            var named = ledgers.FindIndex(l => l.Name == Vellum.Core.Identity.LedgerName.Default);
+            if (named >= 0 && ledgers[named].IsPrivate is { } given && given != isPrivate)
+            {
+                Console.Error.WriteLine($"vellum start: --ledger-type {type} and --ledger {ledgers[named]} disagree");
+                return 2;
+            }
+
+            if (ledgers.Count > 0)
+            {
+                ledgers.RemoveAll(l => l.Name == Vellum.Core.Identity.LedgerName.Default);
+                ledgers.Add(new LedgerSpec(Vellum.Core.Identity.LedgerName.Default, isPrivate));
+                isPrivate = null;
+            }
+        }
+
+        if (Uri.CheckHostName(domain) != UriHostNameType.Dns)
+        {
+            Console.Error.WriteLine($"vellum start: --domain '{domain}' is not a DNS name");
+            return 2;
+        }
+
         if (!BackupWritesOption.TryParse(backupWritesText, out var backupWrites))
         {
             Console.Error.WriteLine($"vellum start: --backup-writes is forward, redirect or refuse, not '{backupWritesText}'");
@@ -153,7 +212,7 @@ internal static class StartCommand
 
             var options = new NodeOptions
             {
-                DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, AdminCertificates = admins, LedgerId = ledgerId, MetricsListen = metricsListen,
+                DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, Ledgers = ledgers, Domain = domain, AdminCertificates = admins, MetricsListen = metricsListen,
                 BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
                 DataFolderLock = folderLock,
             };
@@ -232,11 +291,10 @@ internal static class StartCommand
     {
         var data = options.DataDirectory;
         var listen = options.Listen.ToString();
-        var ledgerId = options.LedgerId;
         var metricsListen = options.MetricsListen;
         var nodeEndPoint = options.NodeListen;
         Microsoft.AspNetCore.Builder.WebApplication app;
-        Vellum.Node.Service.LedgerService ledger;
+        LedgerRegistry ledgers;
         try
         {
             if (identityFrom is not null)
@@ -244,7 +302,7 @@ internal static class StartCommand
                 new Vellum.Storage.DataDirectory(data).ProvisionFrom(new Vellum.Storage.DataDirectory(identityFrom));
             }
 
-            (app, ledger) = await NodeHost.BuildAsync(options, cancellationToken: cancellationToken);
+            (app, ledgers) = await NodeHost.BuildAsync(options, cancellationToken: cancellationToken);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or InvalidDataException or ArgumentException or CryptographicException or SocketException)
         {
@@ -252,7 +310,7 @@ internal static class StartCommand
             return 2;
         }
 
-        await using (ledger)
+        await using (ledgers)
         await using (app)
         {
             try
@@ -266,8 +324,17 @@ internal static class StartCommand
             }
 
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? $"https://{listen}";
+            var port = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)).Port;
+            var ledger = ledgers.Fallback;
             Console.WriteLine($"endpoint: {address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)}");
-            Console.WriteLine($"ledger id: {ledgerId} ({(ledger.IsPrivate ? "Private" : "Public")})");
+            foreach (var served in ledgers.All)
+            {
+                Console.WriteLine(
+                    $"ledger: {served.Name} ({(served.IsPrivate ? "Private" : "Public")}) at https://{served.Name}.{options.Domain}:{port}, service certificate {served.Folder.ServiceCertificate}");
+            }
+
+            // The ledger a request that names none gets (default, or the first by name when there is no default).
+            Console.WriteLine($"ledger id: {ledger.Name} ({(ledger.IsPrivate ? "Private" : "Public")})");
             Console.WriteLine($"service certificate: {ledger.Folder.ServiceCertificate}");
             if (metricsListen is not null)
             {
@@ -280,7 +347,7 @@ internal static class StartCommand
                 Console.WriteLine($"node channel: {nodeEndPoint} (see /node/network)");
             }
 
-            if (ledger.DevelopmentAdminCertificate is { } cert)
+            if (ledgers.All.Select(l => l.DevelopmentAdminCertificate).FirstOrDefault(c => c is not null) is { } cert)
             {
                 Console.WriteLine($"development administrator: {cert} (key {ledger.Data.DevelopmentAdminPrivateKey})");
             }

@@ -31,11 +31,13 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
     /// identity, and then the caller is the named user, with the roles this node's user table gives it. From anyone
     /// else the header gets 403 on every path, before any endpoint runs, so that nothing changes.
     /// </remarks>
-    public static Func<HttpContext, RequestDelegate, Task> Middleware(LedgerService ledger) => async (context, next) =>
+    public static async Task Middleware(HttpContext context, RequestDelegate next)
     {
+        // The ledger the request was routed to (none for a ledger's identity, which names its ledger in the path).
+        var ledger = context.Features.Get<LedgerService>();
         var forwardedUser = context.Request.Headers[NodeCaller.ForwardedUserHeader];
         var forwarded = forwardedUser.Count > 0;
-        if (forwarded && !await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false))
+        if (forwarded && (ledger is null || !await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false)))
         {
             await AclResponses.Error(context, 403, "ForwardedUserNotAllowed",
                 $"Only a member node of this service may name the caller in {NodeCaller.ForwardedUserHeader}; this client certificate is not a current node certificate endorsed by the service identity.").ConfigureAwait(false);
@@ -48,6 +50,7 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
             return;
         }
 
+        ledger ??= Ledgers.LedgerRouting.Of(context);
         var lookup = forwarded
             ? IdentifyForwarded(ledger, forwardedUser.Count == 1 ? forwardedUser[0] : null)
             : Identify(ledger, await CertificateAsync(context).ConfigureAwait(false), DateTimeOffset.UtcNow);
@@ -59,7 +62,7 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
 
         context.Items[ItemKey] = identity;
         await next(context).ConfigureAwait(false);
-    };
+    }
 
     /// <summary>
     /// The user a client certificate authenticates, or why it does not (a 401 message): none presented, outside its

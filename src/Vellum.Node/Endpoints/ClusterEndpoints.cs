@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Vellum.Node.Auth;
+using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 
 namespace Vellum.Node.Endpoints;
@@ -18,12 +19,12 @@ internal static class ClusterEndpoints
 {
     private const int BodyLimit = 4096;
 
-    public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
+    public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/node/join-tokens", context => IssueToken(context, ledger)).WithMetadata(EndpointAccess.User);
-        app.MapPost("/node/join", context => Join(context, ledger)).WithMetadata(EndpointAccess.JoinToken);
-        app.MapPost("/node/members", context => AddMember(context, ledger)).WithMetadata(EndpointAccess.JoinToken);
-        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, ledger)).WithMetadata(EndpointAccess.User);
+        app.MapPost("/node/join-tokens", context => IssueToken(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.User);
+        app.MapPost("/node/join", context => Join(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.JoinToken);
+        app.MapPost("/node/members", context => AddMember(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.JoinToken);
+        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.User);
     }
 
     private static async Task IssueToken(HttpContext context, LedgerService ledger)

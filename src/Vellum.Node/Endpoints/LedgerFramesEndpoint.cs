@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Vellum.Node.Auth;
+using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 
 namespace Vellum.Node.Endpoints;
@@ -17,8 +18,8 @@ namespace Vellum.Node.Endpoints;
 /// </summary>
 internal static class LedgerFramesEndpoint
 {
-    public static void Map(IEndpointRouteBuilder app, LedgerService ledger) =>
-        app.MapGet("/node/ledger/frames", context => Frames(context, ledger)).WithMetadata(EndpointAccess.NodeCertificate);
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGet("/node/ledger/frames", context => Frames(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.NodeCertificate);
 
     private static async Task Frames(HttpContext context, LedgerService ledger)
     {

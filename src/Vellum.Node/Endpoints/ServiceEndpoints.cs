@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Vellum.Node.Auth;
+using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 
 namespace Vellum.Node.Endpoints;
@@ -24,16 +25,16 @@ internal static class ServiceEndpoints
         "5. Every user change and every entry is a ledger transaction; nothing is updated or deleted in place.\n" +
         "6. The members are the bootstrap Administrators named when the ledger was created.\n";
 
-    public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
+    public static void Map(IEndpointRouteBuilder app, LedgerRegistry ledgers)
     {
-        app.MapGet("/app/collections", context => Collections(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/collections", context => Collections(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
         app.MapGet("/app/governance/constitution", context => GetConstitution(context)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/governance/members", context => Members(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/enclaveQuotes", context => Quotes(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledger)).WithMetadata(EndpointAccess.Open);
+        app.MapGet("/app/governance/members", context => Members(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/enclaveQuotes", context => Quotes(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledgers)).WithMetadata(EndpointAccess.Open);
         app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live"))).WithMetadata(EndpointAccess.Open);
-        app.MapGet("/node/health/ready", context => Ready(context, ledger)).WithMetadata(EndpointAccess.Open);
-        app.MapGet("/node/network", context => Network(context, ledger)).WithMetadata(EndpointAccess.Open);
+        app.MapGet("/node/health/ready", context => Ready(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.Open);
+        app.MapGet("/node/network", context => Network(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.Open);
     }
 
     private static async Task Collections(HttpContext context, LedgerService ledger)
@@ -125,18 +126,23 @@ internal static class ServiceEndpoints
         }).ConfigureAwait(false);
     }
 
-    private static Task Identity(HttpContext context, LedgerService ledger)
+    /// <summary>
+    /// <c>GET /ledgerIdentity/{name}</c>, on any host and without authentication: the ledger's service certificate,
+    /// which its clients pin (404 <c>LedgerNotFound</c> for a name not served here).
+    /// </summary>
+    private static Task Identity(HttpContext context, LedgerRegistry ledgers)
     {
         var id = (string?)context.Request.RouteValues["ledgerId"];
-        if (id != ledger.Options.LedgerId)
+        if (!ledgers.TryGet(id, out var ledger))
         {
             return AclResponses.Error(context, 404, "LedgerNotFound", $"No ledger '{id}' here.");
         }
 
         var pem = ledger.Service.ExportCertificatePem();
+        var name = ledger.Name.Value;
         return AclResponses.Json(context, writer =>
         {
-            writer.WriteString("ledgerId", id);
+            writer.WriteString("ledgerId", name);
             writer.WriteString("ledgerTlsCertificate", pem);
         });
     }

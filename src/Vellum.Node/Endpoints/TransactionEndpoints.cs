@@ -8,6 +8,7 @@ using Vellum.Core.Entries;
 using Vellum.Core.Primitives;
 using Vellum.Core.Receipts;
 using Vellum.Node.Auth;
+using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 using Vellum.Storage.Indexing;
 
@@ -16,17 +17,17 @@ namespace Vellum.Node.Endpoints;
 /// <summary><c>/app/transactions…</c>: write, read, receipt, status, current, list.</summary>
 internal static class TransactionEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
+    public static void Map(IEndpointRouteBuilder app, bool benchmarkEndpoints)
     {
-        app.MapPost("/app/transactions", context => Post(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions", context => List(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions/current", context => Current(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions/{transactionId}", context => Get(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        if (ledger.Options.BenchmarkEndpoints)
+        app.MapPost("/app/transactions", context => Post(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions", context => List(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/current", context => Current(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}", context => Get(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        if (benchmarkEndpoints)
         {
-            app.MapPost("/app/benchmark/noop", context => NoopPost(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+            app.MapPost("/app/benchmark/noop", context => NoopPost(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
             app.MapGet("/app/benchmark/noop", context => NoopGet(context)).WithMetadata(EndpointAccess.DataPlane);
         }
     }

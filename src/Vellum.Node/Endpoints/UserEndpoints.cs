@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Vellum.Core.Identity;
 using Vellum.Node.Auth;
+using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 
 namespace Vellum.Node.Endpoints;
@@ -15,16 +16,16 @@ namespace Vellum.Node.Endpoints;
 /// </summary>
 internal static class UserEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app, LedgerService ledger)
+    public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/app/users", context => List(context, ledger, multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/users/{userId}", context => Get(context, ledger, multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapMethods("/app/users/{userId}", ["PATCH"], context => Patch(context, ledger, multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapDelete("/app/users/{userId}", context => Delete(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/ledgerUsers", context => List(context, ledger, multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/ledgerUsers/{userId}", context => Get(context, ledger, multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapMethods("/app/ledgerUsers/{userId}", ["PATCH"], context => Patch(context, ledger, multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapDelete("/app/ledgerUsers/{userId}", context => Delete(context, ledger)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/users", context => List(context, LedgerRouting.Of(context), multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/users/{userId}", context => Get(context, LedgerRouting.Of(context), multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapMethods("/app/users/{userId}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapDelete("/app/users/{userId}", context => Delete(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/ledgerUsers", context => List(context, LedgerRouting.Of(context), multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/ledgerUsers/{userId}", context => Get(context, LedgerRouting.Of(context), multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapMethods("/app/ledgerUsers/{userId}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
+        app.MapDelete("/app/ledgerUsers/{userId}", context => Delete(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
     }
 
     /// <summary>

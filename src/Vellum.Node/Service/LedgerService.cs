@@ -47,10 +47,13 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     private DataFolderLock? _folderLock;
 
     private LedgerService(
-        NodeOptions options, DataDirectory data, ServiceIdentity service, NodeIdentity node, NodeTlsCertificate tls, LedgerSecret secret, bool isPrivate, LedgerStore store)
+        NodeOptions options, DataDirectory data, LedgerName name, ServiceIdentity service, NodeIdentity node, NodeTlsCertificate tls, LedgerSecret secret, bool isPrivate,
+        LedgerStore store)
     {
         Options = options;
         Data = data;
+        Name = name;
+        Folder = data.Ledger(name);
         Service = service;
         Node = node;
         _currentNode = node;
@@ -67,8 +70,11 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// <summary>The data folder: the node's files and every ledger's.</summary>
     public DataDirectory Data { get; }
 
+    /// <summary>The ledger's name.</summary>
+    public LedgerName Name { get; }
+
     /// <summary>This ledger's folder in <see cref="Data"/>.</summary>
-    public LedgerDirectory Folder => Data.Default;
+    public LedgerDirectory Folder { get; }
 
     public ServiceIdentity Service { get; }
 
@@ -296,13 +302,21 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     public string? DevelopmentAdminCertificate { get; private set; }
 
     /// <summary>
-    /// Opens the ledger in the data folder (creating it, its identities and its first Administrators on first start)
-    /// and replays the user table.
+    /// Opens the one ledger <paramref name="options"/> name (<c>default</c> when they name none), creating it, its
+    /// identities and its first Administrators on first start, and replays the user table; the service holds the data
+    /// folder's lock until it is disposed. A node serving several ledgers opens them through
+    /// <see cref="Ledgers.LedgerRegistry"/>.
     /// </summary>
     public static async Task<LedgerService> OpenAsync(NodeOptions options, ILogger logger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.Ledgers.Count > 1)
+        {
+            throw new ArgumentException("several ledgers are opened through LedgerRegistry", nameof(options));
+        }
+
+        var spec = options.Ledgers.Count == 1 ? options.Ledgers[0] : new Ledgers.LedgerSpec(LedgerName.Default, options.IsPrivate);
         var data = new DataDirectory(options.DataDirectory);
 
         // One process per data folder: the lock comes before anything in the folder is read or written (a refused
@@ -315,7 +329,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         var folderLock = options.DataFolderLock ?? data.Lock();
         try
         {
-            var ledger = await OpenLockedAsync(options, data, logger, cancellationToken).ConfigureAwait(false);
+            var ledger = await OpenAsync(options, data, spec, logger, cancellationToken).ConfigureAwait(false);
             ledger._folderLock = folderLock;
             return ledger;
         }
@@ -326,7 +340,11 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
     }
 
-    private static async Task<LedgerService> OpenLockedAsync(NodeOptions options, DataDirectory data, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens ledger <paramref name="spec"/> of a data folder the caller has locked (and keeps locked while this
+    /// service lives), creating it on first use.
+    /// </summary>
+    internal static async Task<LedgerService> OpenAsync(NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, ILogger logger, CancellationToken cancellationToken)
     {
         var nodeOptions = DataDirectory.DefaultNodeOptions();
         if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
@@ -334,8 +352,11 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             nodeOptions.IPAddresses.Add(options.Listen.Address);
         }
 
-        var (service, node, secret, isPrivate) = data.OpenOrCreate(options.IsPrivate, nodeOptions);
-        node = RenewNodeCertificateIfDue(data, service, node, logger);
+        // The ledger's own host name, so a client that asks for it by name (SNI) can check the certificate it gets.
+        nodeOptions.DnsNames.Add($"{spec.Name.Value}.{options.Domain}");
+        var folder = data.Ledger(spec.Name);
+        var (service, node, secret, isPrivate) = data.OpenOrCreate(spec.Name, spec.IsPrivate, nodeOptions);
+        node = RenewNodeCertificateIfDue(folder, service, node, logger);
         var tls = new NodeTlsCertificate(node);
         IConsensusLog? raft = null;
         if (options.NodeListen is { } nodeListen)
@@ -359,8 +380,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
         var storeOptions = new LedgerStoreOptions
         {
-            LedgerDirectory = data.Default.Chunks,
-            StateDirectory = data.Default.State,
+            LedgerDirectory = folder.Chunks,
+            StateDirectory = folder.State,
             IsPrivate = isPrivate,
             // Raft's write-ahead log holds each batch durably on a majority before it commits and replays it after a
             // crash: the ledger files are then synced at snapshots, not per batch.
@@ -377,7 +398,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             SignatureInterval = options.SignatureInterval,
             SignatureDelay = options.SignatureDelay,
         }, logger);
-        var ledger = new LedgerService(options, data, service, node, tls, secret, isPrivate, store)
+        var ledger = new LedgerService(options, data, spec.Name, service, node, tls, secret, isPrivate, store)
         {
             _logger = logger,
             Sequencer = sequencer,
@@ -445,7 +466,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// same key (same node id), written atomically over the ledger's <c>credentials/node_cert.pem</c>. A rolling restart of the
     /// members within the last third of the year so renews every certificate without stopping the service.
     /// </summary>
-    private static NodeIdentity RenewNodeCertificateIfDue(DataDirectory data, ServiceIdentity service, NodeIdentity node, ILogger logger, bool disposeOld = true)
+    private static NodeIdentity RenewNodeCertificateIfDue(LedgerDirectory folder, ServiceIdentity service, NodeIdentity node, ILogger logger, bool disposeOld = true)
     {
         if (!node.ShouldRenew(DateTimeOffset.UtcNow) || !service.HasPrivateKey)
         {
@@ -453,8 +474,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
 
         var renewed = node.Renew(service);
-        Vellum.Storage.IO.Durability.WriteFileAtomic(data.Default.NodeCertificate, Encoding.ASCII.GetBytes(renewed.ExportCertificatePem()));
-        LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), data.Default.NodeCertificate);
+        Vellum.Storage.IO.Durability.WriteFileAtomic(folder.NodeCertificate, Encoding.ASCII.GetBytes(renewed.ExportCertificatePem()));
+        LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), folder.NodeCertificate);
         if (disposeOld)
         {
             node.Dispose();
@@ -478,7 +499,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             {
                 try
                 {
-                    var renewed = RenewNodeCertificateIfDue(Data, Service, _currentNode, _logger, disposeOld: false);
+                    var renewed = RenewNodeCertificateIfDue(Folder, Service, _currentNode, _logger, disposeOld: false);
                     if (!ReferenceEquals(renewed, _currentNode))
                     {
                         Tls.Replace(renewed);
@@ -806,10 +827,22 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             pems.Add(File.ReadAllText(path));
         }
 
-        if (pems.Count == 0)
+        if (pems.Count == 0 && File.Exists(Data.DevelopmentAdminCertificate) && File.Exists(Data.DevelopmentAdminPrivateKey))
+        {
+            // The deployment's development Administrator, made for an earlier ledger, administers this one too.
+            DevelopmentAdminCertificate = Data.DevelopmentAdminCertificate;
+            pems.Add(File.ReadAllText(Data.DevelopmentAdminCertificate));
+        }
+        else if (pems.Count == 0)
         {
             // No Administrator named: make a development one, as ACL gives the creator admin rights.
             DevelopmentAdminCertificate = Data.DevelopmentAdminCertificate;
+            if (File.Exists(Data.DevelopmentAdminPrivateKey))
+            {
+                // Made by a start that stopped before the certificate was written.
+                File.Delete(Data.DevelopmentAdminPrivateKey);
+            }
+
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
             var request = new CertificateRequest("CN=Vellum Development Administrator", key, HashAlgorithmName.SHA384);
             using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1));

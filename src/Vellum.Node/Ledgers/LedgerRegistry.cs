@@ -1,0 +1,145 @@
+using Microsoft.Extensions.Logging;
+using Vellum.Core.Identity;
+using Vellum.Node.Service;
+using Vellum.Storage;
+
+namespace Vellum.Node.Ledgers;
+
+/// <summary>
+/// The ledgers a node serves, by name: every ledger in the data folder's <c>ledgers/</c>, and those the options name
+/// (created on first use). It holds the data folder's lock for as long as it lives, and owns the ledgers.
+/// </summary>
+/// <remarks>
+/// Each ledger is a <see cref="LedgerService"/> with its own identity, secret, sequencer, store and users. For now each
+/// runs its own single-node consensus (one writer thread per ledger), and a cluster member serves one ledger,
+/// <c>default</c>: replicating many ledgers through one consensus log comes next.
+/// </remarks>
+public sealed class LedgerRegistry : IAsyncDisposable
+{
+    private readonly Dictionary<string, LedgerService> _byName;
+    private readonly Dictionary<string, LedgerService>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly DataFolderLock _folderLock;
+
+    private LedgerRegistry(IReadOnlyList<LedgerService> ledgers, DataFolderLock folderLock)
+    {
+        All = ledgers;
+        _byName = new Dictionary<string, LedgerService>(StringComparer.OrdinalIgnoreCase);
+        foreach (var ledger in ledgers)
+        {
+            _byName.Add(ledger.Name.Value, ledger);
+        }
+
+        _lookup = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
+        _folderLock = folderLock;
+        Default = _byName.GetValueOrDefault(LedgerName.Default.Value);
+    }
+
+    /// <summary>Every ledger served, in ordinal order of name.</summary>
+    public IReadOnlyList<LedgerService> All { get; }
+
+    /// <summary>The ledger <c>default</c>, when the node serves one.</summary>
+    public LedgerService? Default { get; }
+
+    /// <summary>
+    /// The ledger a connection or request that names none gets: <c>default</c>, else the first by name. (Once the
+    /// deployment has a certificate of its own, such a connection gets that instead.)
+    /// </summary>
+    public LedgerService Fallback => Default ?? All[0];
+
+    /// <summary>The ledger named <paramref name="name"/> (any case), when served here.</summary>
+    public bool TryGet(ReadOnlySpan<char> name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LedgerService? ledger) =>
+        _lookup.TryGetValue(name, out ledger);
+
+    /// <summary>
+    /// Takes the data folder's lock (unless <see cref="NodeOptions.DataFolderLock"/> gives it), checks every named
+    /// ledger's type against the folder before anything is created, then opens every ledger, one after another.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// A named ledger exists with another type, or a cluster member is asked to serve a ledger other than <c>default</c>.
+    /// </exception>
+    public static async Task<LedgerRegistry> OpenAsync(NodeOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var data = new DataDirectory(options.DataDirectory);
+        if (options.DataFolderLock is { } given && given.Root != data.Root)
+        {
+            throw new ArgumentException($"the lock given is {given.Root}'s, not {data.Root}'s", nameof(options));
+        }
+
+        var folderLock = options.DataFolderLock ?? data.Lock();
+        var opened = new List<LedgerService>();
+        try
+        {
+            var specs = Plan(options, data);
+            foreach (var spec in specs)
+            {
+                opened.Add(await LedgerService.OpenAsync(options, data, spec, logger, cancellationToken).ConfigureAwait(false));
+            }
+
+            return new LedgerRegistry(opened, folderLock);
+        }
+        catch
+        {
+            foreach (var ledger in opened)
+            {
+                await ledger.DisposeAsync().ConfigureAwait(false);
+            }
+
+            folderLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>What to open: the folder's ledgers and the named ones, each with the type asked for, by name.</summary>
+    private static List<LedgerSpec> Plan(NodeOptions options, DataDirectory data)
+    {
+        var existing = data.LedgerNames();
+        var named = options.Ledgers.Count > 0 || existing.Count > 0 ? options.Ledgers : [new LedgerSpec(LedgerName.Default, options.IsPrivate)];
+        if (options.Ledgers.Count == 0 && options.IsPrivate is not null)
+        {
+            // --ledger-type T: the type of the ledger default.
+            named = [new LedgerSpec(LedgerName.Default, options.IsPrivate)];
+        }
+
+        foreach (var spec in named)
+        {
+            var folder = data.Ledger(spec.Name);
+            if (spec.IsPrivate is { } wanted && folder.Exists && folder.StoredIsPrivate() is { } stored && stored != wanted)
+            {
+                throw new InvalidOperationException(
+                    $"the ledger '{spec.Name}' is {(stored ? "Private" : "Public")}; its type is fixed at creation");
+            }
+        }
+
+        var specs = new SortedDictionary<string, LedgerSpec>(StringComparer.Ordinal);
+        foreach (var name in existing)
+        {
+            specs[name.Value] = new LedgerSpec(name, null);
+        }
+
+        foreach (var spec in named)
+        {
+            specs[spec.Name.Value] = spec;
+        }
+
+        if (options.NodeListen is not null && (specs.Count != 1 || !specs.ContainsKey(LedgerName.Default.Value)))
+        {
+            throw new InvalidOperationException(
+                $"a cluster member serves one ledger, 'default', for now; this one would serve {string.Join(", ", specs.Keys.Select(k => $"'{k}'"))}");
+        }
+
+        return [.. specs.Values];
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var ledger in All)
+        {
+            await ledger.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _folderLock.Dispose(); // last: the folder is free once nothing of ours writes to it
+    }
+}

@@ -1,0 +1,123 @@
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Vellum.Node.Endpoints;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Ledgers;
+
+/// <summary>
+/// Which ledger a request is for, one rule for every endpoint: the TLS server name (SNI) <c>{name}.{domain}</c>, the
+/// Host <c>{name}.{domain}</c> (any port) and the path prefix <c>/ledgers/{name}/…</c> each name a ledger or none; the
+/// names given must agree (else 421 Misdirected Request), a name not served here is 404 <c>LedgerNotFound</c>, and a
+/// request that names none is for <c>default</c> (404 <c>LedgerNotFound</c> when the node serves no such ledger).
+/// </summary>
+internal sealed class LedgerRouting
+{
+    private const string Prefix = "/ledgers/";
+    private const string IdentityPrefix = "/ledgerIdentity/";
+
+    private readonly LedgerRegistry _ledgers;
+    private readonly string _suffix;
+
+    public LedgerRouting(LedgerRegistry ledgers, string domain)
+    {
+        _ledgers = ledgers;
+        _suffix = "." + domain;
+    }
+
+    /// <summary>The ledger the routing middleware chose for <paramref name="context"/>.</summary>
+    public static LedgerService Of(HttpContext context) =>
+        context.Features.Get<LedgerService>() ??
+        throw new InvalidOperationException($"{context.Request.Method} {context.Request.Path} was not routed to a ledger");
+
+    /// <summary>
+    /// The ledger named <c>{name}.{domain}</c> by a TLS server name or a host, as a span of <paramref name="host"/>;
+    /// empty when it names none (another name, the domain itself, an address).
+    /// </summary>
+    public ReadOnlySpan<char> NameIn(ReadOnlySpan<char> host)
+    {
+        if (host.Length > _suffix.Length && host.EndsWith(_suffix, StringComparison.OrdinalIgnoreCase))
+        {
+            var label = host[..^_suffix.Length];
+            if (!label.Contains('.'))
+            {
+                return label;
+            }
+        }
+
+        return [];
+    }
+
+    /// <summary>The ledger whose certificate a TLS handshake for <paramref name="serverName"/> gets.</summary>
+    public LedgerService ForServerName(string? serverName) =>
+        serverName is not null && _ledgers.TryGet(NameIn(serverName), out var ledger) ? ledger : _ledgers.Fallback;
+
+    /// <summary>Chooses the request's ledger (see the type) before routing; strips a <c>/ledgers/{name}</c> prefix.</summary>
+    public async Task Middleware(HttpContext context, RequestDelegate next)
+    {
+        var path = context.Request.Path.Value ?? string.Empty;
+        if (path.StartsWith(IdentityPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            // A ledger's identity is the node's to give, on any host: it names its ledger in the path.
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var named = ReadOnlySpan<char>.Empty;
+        string? fromPath = null;
+        if (path.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
+        {
+            var end = path.IndexOf('/', Prefix.Length);
+            fromPath = end < 0 ? path[Prefix.Length..] : path[Prefix.Length..end];
+            context.Request.PathBase = context.Request.PathBase.Add(new PathString(end < 0 ? path : path[..end]));
+            context.Request.Path = new PathString(end < 0 ? "/" : path[end..]);
+            named = fromPath;
+        }
+
+        var fromHost = NameIn(context.Request.Host.Host);
+        var fromServerName = context.Features.Get<ITlsHandshakeFeature>()?.HostName is { Length: > 0 } serverName ? NameIn(serverName) : [];
+        if (!Agree(ref named, fromHost) || !Agree(ref named, fromServerName))
+        {
+            await AclResponses.Error(context, 421, "MisdirectedRequest",
+                $"This request names two ledgers (TLS server name '{context.Features.Get<ITlsHandshakeFeature>()?.HostName}', host '{context.Request.Host.Host}'{(fromPath is null ? string.Empty : $", path prefix '{fromPath}'")}); send it to the ledger's own host name.").ConfigureAwait(false);
+            return;
+        }
+
+        LedgerService? ledger;
+        if (named.IsEmpty)
+        {
+            ledger = _ledgers.Default;
+            if (ledger is null)
+            {
+                await AclResponses.Error(context, 404, "LedgerNotFound",
+                    $"This node serves no ledger 'default'; name a ledger by its host name ({{name}}{_suffix}) or path (/ledgers/{{name}}/…).").ConfigureAwait(false);
+                return;
+            }
+        }
+        else if (!_ledgers.TryGet(named, out ledger))
+        {
+            await AclResponses.Error(context, 404, "LedgerNotFound", $"No ledger '{named}' here.").ConfigureAwait(false);
+            return;
+        }
+
+        context.Features.Set(ledger);
+        await next(context).ConfigureAwait(false);
+    }
+
+    /// <summary>Merges a ledger name given one more way: false when both name one and they differ.</summary>
+    private static bool Agree(ref ReadOnlySpan<char> named, ReadOnlySpan<char> other)
+    {
+        if (other.IsEmpty)
+        {
+            return true;
+        }
+
+        if (named.IsEmpty)
+        {
+            named = other;
+            return true;
+        }
+
+        return named.Equals(other, StringComparison.OrdinalIgnoreCase);
+    }
+}

@@ -1,0 +1,242 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using Vellum.Core.Identity;
+using Vellum.Core.Receipts;
+
+namespace Vellum.Cli.Tests;
+
+/// <summary>
+/// One <c>vellum start</c> serving several ledgers, each at its own host name (TLS server name and Host) with its own
+/// certificate, users and files: what one ledger's users, receipts and certificates are worth to another (nothing),
+/// the routing rule's refusals, and the flags.
+/// </summary>
+public sealed class ManyLedgersTests : IDisposable
+{
+    private const string V = "api-version=2022-05-13";
+    private readonly string _root = Directory.CreateTempSubdirectory("vellum-ledgers-").FullName;
+
+    private string Data => Path.Combine(_root, "data");
+
+    [Fact]
+    public async Task Two_ledgers_on_one_node_are_served_and_kept_apart_by_name()
+    {
+        string alphaId, betaId;
+        using (var node = await RunningNode.Start(Data, "--ledger", "alpha", "--ledger", "beta:Private"))
+        {
+            var port = node.Endpoint.Port;
+            Assert.Contains($"ledger: alpha (Public) at https://alpha.localhost:{port}", node.Banner, StringComparison.Ordinal);
+            Assert.Contains($"ledger: beta (Private) at https://beta.localhost:{port}", node.Banner, StringComparison.Ordinal);
+            Assert.DoesNotContain("ledger: default", node.Banner, StringComparison.Ordinal);
+            using var alphaService = RunningNode.LedgerServiceCertificate(Data, "alpha");
+            using var betaService = RunningNode.LedgerServiceCertificate(Data, "beta");
+            Assert.NotEqual(alphaService.Thumbprint, betaService.Thumbprint);
+
+            // Each ledger at its own name, under its own certificate, with its own transactions.
+            using var alpha = node.LedgerClient("alpha");
+            using var beta = node.LedgerClient("beta");
+            alphaId = await RunningNode.Post(alpha, "for alpha");
+            betaId = await RunningNode.Post(beta, "for beta");
+            await RunningNode.WaitCommitted(alpha, alphaId);
+            await RunningNode.WaitCommitted(beta, betaId);
+            Assert.Equal("for alpha", (await RunningNode.Json(await alpha.GetAsync($"/app/transactions/{alphaId}?{V}"))).GetProperty("entry").GetProperty("contents").GetString());
+            Assert.Equal("for beta", (await RunningNode.Json(await beta.GetAsync($"/app/transactions/{betaId}?{V}"))).GetProperty("entry").GetProperty("contents").GetString());
+
+            // The TLS certificate of each name chains to that ledger's service certificate only.
+            Assert.True(ServiceCertificatePin.Accepts(await PresentedAsync(port, "beta.localhost"), betaService));
+            Assert.False(ServiceCertificatePin.Accepts(await PresentedAsync(port, "beta.localhost"), alphaService));
+            using (var pinnedWrong = node.LedgerClient("beta", pinned: alphaService))
+            {
+                await Assert.ThrowsAsync<HttpRequestException>(() => pinnedWrong.GetAsync($"/app/transactions/current?{V}"));
+            }
+
+            // A receipt from alpha verifies with alpha's service certificate and not with beta's.
+            var receiptText = await (await alpha.GetAsync($"/app/transactions/{alphaId}/receipt?{V}")).Content.ReadAsStringAsync();
+            Assert.True(ReceiptJson.TryParse(receiptText, out var receipt, out var parseError), parseError);
+            Assert.True(ReceiptVerifier.Verify(receipt, alphaService).IsValid);
+            Assert.False(ReceiptVerifier.Verify(receipt, betaService).IsValid);
+
+            // A user of alpha is nobody on beta.
+            using var reader = NewClientCertificate("alpha reader");
+            var fingerprint = CertificateFingerprint.Compute(reader);
+            using (var added = await alpha.PatchAsync($"/app/ledgerUsers/{fingerprint}?api-version=2024-08-22-preview",
+                new StringContent("""{"assignedRoles":["Reader"]}""", Encoding.UTF8, "application/merge-patch+json")))
+            {
+                Assert.Equal(HttpStatusCode.OK, added.StatusCode);
+            }
+
+            using (var asReader = node.LedgerClient("alpha", clientCertificate: reader))
+            {
+                Assert.Equal(HttpStatusCode.OK, (await asReader.GetAsync($"/app/transactions/{alphaId}?{V}")).StatusCode);
+            }
+
+            using (var onBeta = node.LedgerClient("beta", clientCertificate: reader))
+            {
+                var refused = await onBeta.GetAsync($"/app/transactions/{betaId}?{V}");
+                Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+                Assert.Equal("InvalidAuthenticationInfo", await ErrorCode(refused));
+            }
+
+            // The routing rule's refusals: a Host naming another ledger than the TLS server name, an unknown ledger,
+            // and (this node has no ledger 'default') a request that names none.
+            var (status, body) = await RawGetAsync(port, "alpha.localhost", $"beta.localhost:{port}", $"/app/transactions/{alphaId}?{V}", alphaService);
+            Assert.Equal(421, status);
+            Assert.Contains("\"MisdirectedRequest\"", body, StringComparison.Ordinal);
+
+            using (var unknown = node.LedgerClient("gamma", pinned: alphaService))
+            {
+                var answer = await unknown.GetAsync($"/app/transactions/current?{V}");
+                Assert.Equal(HttpStatusCode.NotFound, answer.StatusCode);
+                Assert.Equal("LedgerNotFound", await ErrorCode(answer));
+            }
+
+            using (var bare = node.Client())
+            {
+                var answer = await bare.GetAsync($"/app/transactions/current?{V}");
+                Assert.Equal(HttpStatusCode.NotFound, answer.StatusCode);
+                Assert.Equal("LedgerNotFound", await ErrorCode(answer));
+
+                // The path prefix names a ledger too, and /ledgerIdentity/{name} answers on any host without a user.
+                var byPath = await RunningNode.Json(await bare.GetAsync($"/ledgers/beta/app/transactions/{betaId}?{V}"));
+                Assert.Equal("for beta", byPath.GetProperty("entry").GetProperty("contents").GetString());
+                var identity = await RunningNode.Json(await bare.GetAsync("/ledgerIdentity/beta"));
+                Assert.Equal("beta", identity.GetProperty("ledgerId").GetString());
+                Assert.Equal(File.ReadAllText(Path.Combine(Data, "ledgers", "beta", "credentials", "service_cert.pem")), identity.GetProperty("ledgerTlsCertificate").GetString());
+                Assert.Equal(HttpStatusCode.NotFound, (await bare.GetAsync("/ledgerIdentity/gamma")).StatusCode);
+            }
+
+            using (var prefixMismatch = await alpha.GetAsync($"/ledgers/beta/app/transactions/{betaId}?{V}"))
+            {
+                Assert.Equal(HttpStatusCode.MisdirectedRequest, prefixMismatch.StatusCode);
+            }
+
+            Assert.Equal(0, await node.Terminate());
+        }
+
+        // Each ledger's folder verifies alone, with its own service certificate.
+        foreach (var ledger in new[] { "alpha", "beta" })
+        {
+            var folder = Path.Combine(Data, "ledgers", ledger);
+            var (exitCode, output, error) = await RunningNode.RunToExit(
+                ["verify", Path.Combine(folder, "ledger"), "--service-cert", Path.Combine(folder, "credentials", "service_cert.pem"),
+                    "--secret", Path.Combine(folder, "secrets", "ledger.secret")], TimeSpan.FromSeconds(60));
+            Assert.True(exitCode == 0, $"{ledger}: exit {exitCode}: {output}{error}");
+        }
+
+        // A restart with no --ledger serves every ledger the folder has.
+        using (var node = await RunningNode.Start(Data))
+        {
+            using var beta = node.LedgerClient("beta");
+            Assert.Equal("for beta", (await RunningNode.Json(await beta.GetAsync($"/app/transactions/{betaId}?{V}"))).GetProperty("entry").GetProperty("contents").GetString());
+            using var alpha = node.LedgerClient("alpha");
+            Assert.Equal(HttpStatusCode.OK, (await alpha.GetAsync($"/app/transactions/{alphaId}?{V}")).StatusCode);
+            Assert.Equal(0, await node.Terminate());
+        }
+
+        // A type other than the ledger's is refused before anything is opened.
+        var views = Directory.GetFiles(Path.Combine(Data, "ledgers"), "view", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllText);
+        var refusedStart = await RunningNode.RunToExit(["start", "--data", Data, "--listen", "127.0.0.1:0", "--ledger", "beta:Public"], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, refusedStart.ExitCode);
+        Assert.Contains("'beta' is Private; its type is fixed at creation", refusedStart.Error, StringComparison.Ordinal);
+        foreach (var (file, view) in views)
+        {
+            Assert.Equal(view, File.ReadAllText(file));
+        }
+    }
+
+    [Theory]
+    [InlineData("--ledger", "Bad_Name", "a ledger name has only the letters a-z, digits and '-'")]
+    [InlineData("--ledger", "ab", "a ledger name has 3 to 32 characters")]
+    [InlineData("--ledger", "alpha:Secret", "the type after ':' is Public or Private")]
+    [InlineData("--ledger-id", "x", "--ledger-id is gone")]
+    [InlineData("--domain", "not a domain", "--domain 'not a domain' is not a DNS name")]
+    public async Task A_bad_ledger_flag_is_one_line_and_exit_2(string flag, string value, string message)
+    {
+        var (exitCode, output, error) = await RunningNode.RunToExit(["start", "--data", Data, "--listen", "127.0.0.1:0", flag, value], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, exitCode);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("endpoint:", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(Data, "ledgers")), "a refused start made a ledger");
+    }
+
+    [Fact]
+    public async Task A_cluster_member_refuses_a_ledger_other_than_default()
+    {
+        using var held = new TcpListener(IPAddress.Loopback, 0);
+        held.Start();
+        var port = ((IPEndPoint)held.LocalEndpoint).Port;
+        held.Stop();
+        var (exitCode, _, error) = await RunningNode.RunToExit(
+            ["start", "--data", Data, "--listen", "127.0.0.1:0", "--node-listen", $"127.0.0.1:{port}", "--ledger", "alpha"], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, exitCode);
+        Assert.Contains("a cluster member serves one ledger, 'default', for now", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(Data, "ledgers", "alpha")), "the refused ledger was made");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>The certificate the node presents to a TLS client hello naming <paramref name="serverName"/>.</summary>
+    private static async Task<X509Certificate2> PresentedAsync(int port, string serverName)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        X509Certificate2? presented = null;
+        await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, certificate, _, _) =>
+        {
+            // Only looked at, never trusted: the test judges it with the pin afterwards.
+            presented = certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+            return presented is not null;
+        });
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName }).WaitAsync(TimeSpan.FromSeconds(30));
+        return presented ?? throw new InvalidOperationException("no certificate presented");
+    }
+
+    /// <summary>
+    /// One HTTP/1.1 GET over a TLS connection naming <paramref name="serverName"/>, with another Host header (which
+    /// HttpClient would also send as the server name): the status code and the body.
+    /// </summary>
+    private static async Task<(int Status, string Body)> RawGetAsync(int port, string serverName, string host, string path, X509Certificate2 pinned)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, certificate, _, _) => ServiceCertificatePin.Accepts(certificate, pinned));
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = serverName,
+            ApplicationProtocols = [SslApplicationProtocol.Http11],
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+        await tls.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"));
+        using var reader = new StreamReader(tls, Encoding.UTF8);
+        var response = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var status = int.Parse(response.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
+        return (status, response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+    }
+
+    private static X509Certificate2 NewClientCertificate(string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA384);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+
+    private static async Task<string?> ErrorCode(HttpResponseMessage response)
+    {
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return body.RootElement.GetProperty("error").GetProperty("code").GetString();
+    }
+}
