@@ -34,6 +34,9 @@ internal static partial class LogMessages
     [LoggerMessage(3009, LogLevel.Information, "Raft snapshot at index {Index} (term {Term}, {Bytes} bytes of state); the WAL drops the entries before it", EventName = "SnapshotTaken")]
     public static partial void SnapshotTaken(ILogger logger, long index, long term, int bytes);
 
+    [LoggerMessage(3011, LogLevel.Critical, "The node log failed to write or to move to a new segment", EventName = "NodeLogFailed")]
+    public static partial void NodeLogFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(3010, LogLevel.Information, "The leader sent a snapshot at index {Index} (term {Term}); this node had applied up to {AppliedIndex} and catches up to it", EventName = "SnapshotReceived")]
     public static partial void SnapshotReceived(ILogger logger, long index, long term, long appliedIndex);
 

@@ -37,4 +37,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(1009, LogLevel.Error, "Renewing the node certificate failed; the next check tries again", EventName = "NodeCertificateRenewalFailed")]
     public static partial void NodeCertificateRenewalFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1041, LogLevel.Warning, "The node log holds batches of ledger '{Ledger}', which this node no longer has; they are dropped", EventName = "NodeLogLedgerGone")]
+    public static partial void NodeLogLedgerGone(ILogger logger, string ledger);
 }

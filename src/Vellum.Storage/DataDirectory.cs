@@ -10,6 +10,7 @@ namespace Vellum.Storage;
 /// &lt;data&gt;/vellum.lock                 the holder's pid; see <see cref="DataFolderLock"/> (this name and place in every layout)
 /// &lt;data&gt;/layout                      the layout's version ("2"); see <see cref="LayoutMigration"/>
 /// &lt;data&gt;/node/node_privk.pem         the node key (0600): one key, endorsed by each ledger the node hosts
+/// &lt;data&gt;/node/log/                    a single node's write-ahead log: every ledger's batches, one fsync per round
 /// &lt;data&gt;/node/raft/                   the consensus log and membership of a cluster member
 /// &lt;data&gt;/node/peers                   the other members' client addresses
 /// &lt;data&gt;/credentials/                 the deployment's: the development Administrator (admin_cert.pem, admin_privk.pem)
@@ -35,6 +36,9 @@ public sealed class DataDirectory
 
     /// <summary>A cluster member's consensus log and membership.</summary>
     public string Raft => Path.Combine(Node, "raft");
+
+    /// <summary>A single node's durable log: the batches of every ledger, one fsync per round (see the node log).</summary>
+    public string NodeLog => Path.Combine(Node, "log");
 
     /// <summary>The other members' client addresses, one <c>nodeAddress url</c> per line.</summary>
     public string PeersFile => Path.Combine(Node, "peers");

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Vellum.Consensus;
 using Vellum.Core.Identity;
 using Vellum.Node.Service;
 using Vellum.Storage;
@@ -10,18 +11,21 @@ namespace Vellum.Node.Ledgers;
 /// (created on first use). It holds the data folder's lock for as long as it lives, and owns the ledgers.
 /// </summary>
 /// <remarks>
-/// Each ledger is a <see cref="LedgerService"/> with its own identity, secret, sequencer, store and users. For now each
-/// runs its own single-node consensus (one writer thread per ledger), and a cluster member serves one ledger,
-/// <c>default</c>: replicating many ledgers through one consensus log comes next.
+/// Each ledger is a <see cref="LedgerService"/> with its own identity, secret, sequencer, store and users. On a single
+/// node every ledger appends through one <see cref="NodeLog"/> (one writer thread and one fsync per round for all of
+/// them); a cluster member serves one ledger, <c>default</c>, for now: replicating many ledgers through one Raft log
+/// comes next.
 /// </remarks>
 public sealed class LedgerRegistry : IAsyncDisposable
 {
     private readonly Dictionary<string, LedgerService> _byName;
     private readonly Dictionary<string, LedgerService>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly DataFolderLock _folderLock;
+    private readonly NodeLog? _nodeLog;
 
-    private LedgerRegistry(IReadOnlyList<LedgerService> ledgers, DataFolderLock folderLock)
+    private LedgerRegistry(IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, DataFolderLock folderLock)
     {
+        _nodeLog = nodeLog;
         All = ledgers;
         _byName = new Dictionary<string, LedgerService>(StringComparer.OrdinalIgnoreCase);
         foreach (var ledger in ledgers)
@@ -69,21 +73,42 @@ public sealed class LedgerRegistry : IAsyncDisposable
 
         var folderLock = options.DataFolderLock ?? data.Lock();
         var opened = new List<LedgerService>();
+        NodeLog? nodeLog = null;
         try
         {
             var specs = Plan(options, data);
-            foreach (var spec in specs)
+
+            // A single node's ledgers share one durable log (a cluster member's ledger has Raft's): what it holds
+            // beyond the ledgers' files is applied as each ledger opens, then dropped once all have.
+            if (options.NodeListen is null)
             {
-                opened.Add(await LedgerService.OpenAsync(options, data, spec, logger, cancellationToken).ConfigureAwait(false));
+                nodeLog = NodeLog.Open(data.NodeLog, logger: logger);
+                foreach (var name in nodeLog.RecoveredLedgers.Where(n => !specs.Any(s => s.Name.Value == n)))
+                {
+                    LogMessages.NodeLogLedgerGone(logger, name);
+                }
+
+                nodeLog.Start();
             }
 
-            return new LedgerRegistry(opened, folderLock);
+            foreach (var spec in specs)
+            {
+                opened.Add(await LedgerService.OpenAsync(options, data, spec, nodeLog, logger, cancellationToken).ConfigureAwait(false));
+            }
+
+            nodeLog?.DropRecovered();
+            return new LedgerRegistry(opened, nodeLog, folderLock);
         }
         catch
         {
             foreach (var ledger in opened)
             {
                 await ledger.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (nodeLog is not null)
+            {
+                await nodeLog.DisposeAsync().ConfigureAwait(false);
             }
 
             folderLock.Dispose();
@@ -138,6 +163,11 @@ public sealed class LedgerRegistry : IAsyncDisposable
         foreach (var ledger in All)
         {
             await ledger.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_nodeLog is not null)
+        {
+            await _nodeLog.DisposeAsync().ConfigureAwait(false);
         }
 
         _folderLock.Dispose(); // last: the folder is free once nothing of ours writes to it

@@ -44,7 +44,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     private Task _renewal = Task.CompletedTask;
     private NodeIdentity _currentNode;
     private readonly CancellationTokenSource _stopping = new();
-    private DataFolderLock? _folderLock;
 
     private LedgerService(
         NodeOptions options, DataDirectory data, LedgerName name, ServiceIdentity service, NodeIdentity node, NodeTlsCertificate tls, LedgerSecret secret, bool isPrivate,
@@ -302,49 +301,11 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     public string? DevelopmentAdminCertificate { get; private set; }
 
     /// <summary>
-    /// Opens the one ledger <paramref name="options"/> name (<c>default</c> when they name none), creating it, its
-    /// identities and its first Administrators on first start, and replays the user table; the service holds the data
-    /// folder's lock until it is disposed. A node serving several ledgers opens them through
-    /// <see cref="Ledgers.LedgerRegistry"/>.
-    /// </summary>
-    public static async Task<LedgerService> OpenAsync(NodeOptions options, ILogger logger, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        if (options.Ledgers.Count > 1)
-        {
-            throw new ArgumentException("several ledgers are opened through LedgerRegistry", nameof(options));
-        }
-
-        var spec = options.Ledgers.Count == 1 ? options.Ledgers[0] : new Ledgers.LedgerSpec(LedgerName.Default, options.IsPrivate);
-        var data = new DataDirectory(options.DataDirectory);
-
-        // One process per data folder: the lock comes before anything in the folder is read or written (a refused
-        // start must not consume a view or touch a state file). The service holds it until it is disposed.
-        if (options.DataFolderLock is { } given && given.Root != data.Root)
-        {
-            throw new ArgumentException($"the lock given is {given.Root}'s, not {data.Root}'s", nameof(options));
-        }
-
-        var folderLock = options.DataFolderLock ?? data.Lock();
-        try
-        {
-            var ledger = await OpenAsync(options, data, spec, logger, cancellationToken).ConfigureAwait(false);
-            ledger._folderLock = folderLock;
-            return ledger;
-        }
-        catch
-        {
-            folderLock.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
     /// Opens ledger <paramref name="spec"/> of a data folder the caller has locked (and keeps locked while this
     /// service lives), creating it on first use.
     /// </summary>
-    internal static async Task<LedgerService> OpenAsync(NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, ILogger logger, CancellationToken cancellationToken)
+    internal static async Task<LedgerService> OpenAsync(
+        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, ILogger logger, CancellationToken cancellationToken)
     {
         var nodeOptions = DataDirectory.DefaultNodeOptions();
         if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
@@ -383,15 +344,29 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             LedgerDirectory = folder.Chunks,
             StateDirectory = folder.State,
             IsPrivate = isPrivate,
-            // Raft's write-ahead log holds each batch durably on a majority before it commits and replays it after a
-            // crash: the ledger files are then synced at snapshots, not per batch.
-            SyncEachBatch = raft?.KeepsEntriesDurably != true,
+            // Raft's write-ahead log (a cluster member's) or the node log (a single node's) holds each batch durably
+            // before it commits and replays it after a crash: the ledger files are then synced when that log drops
+            // batches (a snapshot, a new segment), not per batch.
+            SyncEachBatch = raft?.KeepsEntriesDurably != true && nodeLog is null,
         };
         var store = LedgerStore.Open(storeOptions, secret, service.Certificate, logger);
+        if (raft is null)
+        {
+            ArgumentNullException.ThrowIfNull(nodeLog);
+            // What the node log holds for this ledger beyond its files (a crash came before they were synced); the
+            // store skips what it already has, checks the rest like any committed batch, and the files are synced
+            // before the log lets those batches go.
+            foreach (var batch in nodeLog.Recovered(spec.Name.Value))
+            {
+                store.ApplyCommitted(batch);
+            }
+
+            store.SyncToDisk();
+        }
 
         // A single node's views are its own (one more on every open, made durable before anything is sequenced); a
         // cluster member's are consensus terms.
-        var consensus = raft ?? new SingleNodeConsensus(store.StartView(), options.NodeListen);
+        var consensus = raft ?? nodeLog!.Join(spec.Name.Value, store.StartView(), store.SyncToDisk, options.NodeListen);
         var sequencer = new Sequencer(store, consensus, secret, new NodeRootSigner(node), new SequencerOptions
         {
             IsPrivate = isPrivate,
@@ -811,7 +786,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         _secret.Dispose();
         _userChanges.Dispose();
         _peerClient?.Dispose();
-        _folderLock?.Dispose(); // last: the folder is free once nothing of ours writes to it
     }
 
     private async Task BootstrapAdministratorsAsync(ILogger logger, CancellationToken cancellationToken)
