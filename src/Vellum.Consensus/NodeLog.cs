@@ -38,7 +38,7 @@ public sealed class NodeLog : IAsyncDisposable
     private const int MaxNameLength = 64;
     private static readonly byte[] Magic = "VLMNLOG1"u8.ToArray();
 
-    private readonly string _directory;
+    private readonly string? _directory;
     private readonly NodeLogOptions _options;
     private readonly ILogger _logger;
     private readonly Dictionary<string, List<byte[]>> _recovered;
@@ -55,10 +55,11 @@ public sealed class NodeLog : IAsyncDisposable
     private long _segmentNumber;
     private long _segmentLength;
     private Exception? _fault;
+    private bool _started;
     private bool _stopping;
     private int _disposed;
 
-    private NodeLog(string directory, NodeLogOptions options, ILogger logger, Dictionary<string, List<byte[]>> recovered, List<string> recoveredSegments, long lastNumber)
+    private NodeLog(string? directory, NodeLogOptions options, ILogger logger, Dictionary<string, List<byte[]>> recovered, List<string> recoveredSegments, long lastNumber)
     {
         _directory = directory;
         _options = options;
@@ -103,6 +104,13 @@ public sealed class NodeLog : IAsyncDisposable
         return new NodeLog(directory, options, logger ?? NullLogger.Instance, recovered, [.. segments.Select(s => s.Path)], segments.Count > 0 ? segments[^1].Number : 0);
     }
 
+    /// <summary>
+    /// A log with no file: the same writer and ordering, for a store that makes each batch durable itself
+    /// (<see cref="SingleNodeConsensus"/>). Nothing is recovered and nothing is fsynced here.
+    /// </summary>
+    public static NodeLog Unlogged(ILogger? logger = null) =>
+        new(null, new NodeLogOptions(), logger ?? NullLogger.Instance, new Dictionary<string, List<byte[]>>(StringComparer.Ordinal), [], 0);
+
     /// <summary>The batches of <paramref name="ledger"/> found when the log was opened, in the order they were written.</summary>
     public IReadOnlyList<byte[]> Recovered(string ledger) => _recovered.TryGetValue(ledger, out var batches) ? batches : [];
 
@@ -116,12 +124,17 @@ public sealed class NodeLog : IAsyncDisposable
     public void Start()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_segment is not null)
+        if (_started)
         {
             throw new InvalidOperationException("The node log is already started.");
         }
 
-        NewSegment();
+        if (_directory is not null)
+        {
+            NewSegment();
+        }
+
+        _started = true;
         new Thread(WriterLoop) { IsBackground = true, Name = "Vellum node log writer" }.Start();
     }
 
@@ -138,7 +151,10 @@ public sealed class NodeLog : IAsyncDisposable
 
         _recoveredSegments.Clear();
         _recovered.Clear();
-        Durability.SyncDirectory(_directory);
+        if (_directory is not null)
+        {
+            Durability.SyncDirectory(_directory);
+        }
     }
 
     /// <summary>
@@ -227,7 +243,7 @@ public sealed class NodeLog : IAsyncDisposable
 
     private void WriteRound(List<Pending> round)
     {
-        if (_fault is null)
+        if (_fault is null && _directory is not null)
         {
             try
             {
@@ -305,7 +321,7 @@ public sealed class NodeLog : IAsyncDisposable
             }
 
             _touched.Clear();
-            var old = Path.Combine(_directory, SegmentName(_segmentNumber));
+            var old = Path.Combine(_directory!, SegmentName(_segmentNumber));
             if (!_rolledSegments.Contains(old))
             {
                 _rolledSegments.Add(old);
@@ -322,8 +338,9 @@ public sealed class NodeLog : IAsyncDisposable
 
     private void NewSegment()
     {
+        var directory = _directory!;
         var number = _segmentNumber + 1;
-        var path = Path.Combine(_directory, SegmentName(number));
+        var path = Path.Combine(directory, SegmentName(number));
         // Create, not CreateNew: a file of this number can only be a try that failed before it held anything.
         var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite);
         try
@@ -331,7 +348,7 @@ public sealed class NodeLog : IAsyncDisposable
             OwnerOnly.Restrict(handle);
             RandomAccess.Write(handle, Magic, 0);
             RandomAccess.FlushToDisk(handle);
-            Durability.SyncDirectory(_directory);
+            Durability.SyncDirectory(directory);
         }
         catch
         {
@@ -349,7 +366,7 @@ public sealed class NodeLog : IAsyncDisposable
         }
 
         _rolledSegments.Clear();
-        Durability.SyncDirectory(_directory);
+        Durability.SyncDirectory(directory);
     }
 
     private static string SegmentName(long number) => number.ToString("D8", CultureInfo.InvariantCulture) + ".wal";
@@ -430,11 +447,12 @@ public sealed class NodeLog : IAsyncDisposable
         }
 
         _signal.Release();
-        if (_segment is not null)
+        if (_started)
         {
             await _writerExited.Task.ConfigureAwait(false);
-            _segment.Dispose();
         }
+
+        _segment?.Dispose();
     }
 
     private sealed record Pending(Member Member, ReadOnlyMemory<byte> Batch, TaskCompletionSource<LogPosition> Done);

@@ -9,21 +9,25 @@ using Vellum.Storage.Ledger;
 namespace Vellum.Ledger;
 
 /// <summary>
-/// One ledger written by this process alone, through the same path as a node's: sequencer → single-node consensus →
-/// applier → store. For tools that write a ledger without serving it (<c>vellum generate</c>, benchmarks, tests).
-/// Opening starts a new view, as every open of a single node does.
+/// One ledger written by this process alone, through the same path as a node's: sequencer → consensus → applier →
+/// store. For tools that write a ledger without serving it (<c>vellum generate</c>, benchmarks, tests). With a node log
+/// directory it writes exactly as a node does (through a <see cref="NodeLog"/> of its own, after applying what that log
+/// holds); without one, through <see cref="SingleNodeConsensus"/>, which fsyncs the ledger's files per batch (tests and
+/// benchmarks of the store alone). Opening starts a new view, as every open of a single node does.
 /// </summary>
 public sealed class SingleNodeLedger : IAsyncDisposable
 {
-    private readonly SingleNodeConsensus _consensus;
+    private readonly IConsensusLog _consensus;
     private readonly LedgerApplier _applier;
+    private readonly NodeLog? _nodeLog;
 
-    private SingleNodeLedger(LedgerStore store, SingleNodeConsensus consensus, LedgerApplier applier, Sequencer sequencer)
+    private SingleNodeLedger(LedgerStore store, IConsensusLog consensus, LedgerApplier applier, Sequencer sequencer, NodeLog? nodeLog)
     {
         Store = store;
         _consensus = consensus;
         _applier = applier;
         Sequencer = sequencer;
+        _nodeLog = nodeLog;
     }
 
     /// <summary>The ledger as applied: reads, receipts, indexes.</summary>
@@ -39,19 +43,36 @@ public sealed class SingleNodeLedger : IAsyncDisposable
     /// <param name="serviceCertificate">The ledger's service certificate, which must endorse <paramref name="signer"/>'s.</param>
     /// <param name="signer">This node's key and certificate.</param>
     /// <param name="logger">Where to log; none if null.</param>
+    /// <param name="nodeLog">The node log's directory and this ledger's name in it, to write as a node does; null for per-batch fsyncs.</param>
     public static async Task<SingleNodeLedger> OpenAsync(
         LedgerStoreOptions storeOptions, SequencerOptions sequencerOptions, LedgerSecret secret, X509Certificate2 serviceCertificate, IRootSigner signer,
-        ILogger? logger = null)
+        ILogger? logger = null, (string Directory, string Ledger)? nodeLog = null)
     {
         ArgumentNullException.ThrowIfNull(storeOptions);
         ArgumentNullException.ThrowIfNull(sequencerOptions);
-        var store = LedgerStore.Open(storeOptions, secret, serviceCertificate, logger);
-        var consensus = new SingleNodeConsensus(store.StartView());
+        NodeLog? log = null;
+        LedgerStore store;
+        IConsensusLog consensus;
+        if (nodeLog is { } where)
+        {
+            log = NodeLog.Open(where.Directory, logger: logger);
+            log.Start();
+            store = LedgerStore.Open(storeOptions with { SyncEachBatch = false }, secret, serviceCertificate, logger);
+            NodeLogRecovery.Apply(log, where.Ledger, store);
+            log.DropRecovered();
+            consensus = log.Join(where.Ledger, store.StartView(), store.SyncToDisk);
+        }
+        else
+        {
+            store = LedgerStore.Open(storeOptions, secret, serviceCertificate, logger);
+            consensus = new SingleNodeConsensus(store.StartView());
+        }
+
         var applier = new LedgerApplier(store, catchUp: null, logger);
         var sequencer = new Sequencer(store, consensus, secret, signer, sequencerOptions, logger);
         await consensus.StartAsync(applier, CancellationToken.None).ConfigureAwait(false);
         await sequencer.BecomePrimaryAsync(consensus.Term, signInherited: false).ConfigureAwait(false);
-        return new SingleNodeLedger(store, consensus, applier, sequencer);
+        return new SingleNodeLedger(store, consensus, applier, sequencer, log);
     }
 
     /// <summary>Appends a transaction; see <see cref="Sequencer.AppendAsync"/>.</summary>
@@ -69,5 +90,9 @@ public sealed class SingleNodeLedger : IAsyncDisposable
         await _applier.DisposeAsync().ConfigureAwait(false);
         await Sequencer.DisposeAsync().ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
+        if (_nodeLog is not null)
+        {
+            await _nodeLog.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -80,7 +80,8 @@ internal static class GenerateCommand
         {
             var stopwatch = Stopwatch.StartNew();
             var ledger = SingleNodeLedger.OpenAsync(
-                data.Default.StoreOptions(ledgerPrivate), new SequencerOptions { IsPrivate = ledgerPrivate }, secret, service.Certificate, new NodeRootSigner(node)).GetAwaiter().GetResult();
+                data.Default.StoreOptions(ledgerPrivate), new SequencerOptions { IsPrivate = ledgerPrivate }, secret, service.Certificate, new NodeRootSigner(node),
+                nodeLog: (data.NodeLog, data.Default.Name.Value)).GetAwaiter().GetResult();
             try
             {
                 AppendAll(ledger, count, contentsSize, collections, concurrency).GetAwaiter().GetResult();

@@ -353,15 +353,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         if (raft is null)
         {
             ArgumentNullException.ThrowIfNull(nodeLog);
-            // What the node log holds for this ledger beyond its files (a crash came before they were synced); the
-            // store skips what it already has, checks the rest like any committed batch, and the files are synced
-            // before the log lets those batches go.
-            foreach (var batch in nodeLog.Recovered(spec.Name.Value))
-            {
-                store.ApplyCommitted(batch);
-            }
-
-            store.SyncToDisk();
+            // What the node log holds for this ledger beyond its files (a crash came before they were synced).
+            NodeLogRecovery.Apply(nodeLog, spec.Name.Value, store);
         }
 
         // A single node's views are its own (one more on every open, made durable before anything is sequenced); a

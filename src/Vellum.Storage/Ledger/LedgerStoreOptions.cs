@@ -1,7 +1,7 @@
 namespace Vellum.Storage.Ledger;
 
 /// <summary>Where and how a ledger is stored. Every default is documented in docs/ledger-format.md.</summary>
-public sealed class LedgerStoreOptions
+public sealed record LedgerStoreOptions
 {
     /// <summary>Folder of the chunk files (<c>&lt;data&gt;/ledger</c>). Only chunk files live here.</summary>
     public required string LedgerDirectory { get; init; }
