@@ -148,6 +148,47 @@ public sealed class ManyLedgersTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Ledgers cost no thread: a node with 200 ledgers runs as many threads as a node with one (within a few the
+    /// runtime may add), and a restart serves them all. Bounds are generous; docs/benchmarks.md has the figures.
+    /// </summary>
+    [Fact]
+    public async Task Two_hundred_ledgers_add_no_threads_and_a_restart_serves_any_of_them()
+    {
+        int single;
+        using (var one = await RunningNode.Start(Path.Combine(_root, "one")))
+        {
+            await Task.Delay(2000);
+            single = Threads(one.ProcessId);
+            Assert.Equal(0, await one.Terminate());
+        }
+
+        var names = Enumerable.Range(1, 200).Select(i => $"l{i:D3}").ToArray();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using (var many = await RunningNode.Start(Data, [.. names.SelectMany(n => new[] { "--ledger", n })]))
+        {
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(90), $"200 ledgers took {started.Elapsed} to create");
+            await Task.Delay(2000);
+            var threads = Threads(many.ProcessId);
+            Assert.True(threads <= single + 8, $"200 ledgers: {threads} threads; one ledger: {single}");
+            Assert.Equal(0, await many.Terminate());
+        }
+
+        started.Restart();
+        using (var again = await RunningNode.Start(Data))
+        {
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(60), $"a restart with 200 ledgers took {started.Elapsed}");
+            foreach (var name in new[] { "l001", "l137", "l200" })
+            {
+                using var client = again.LedgerClient(name);
+                var id = await RunningNode.Post(client, $"to {name}");
+                Assert.Equal($"to {name}", (await RunningNode.Json(await client.GetAsync($"/app/transactions/{id}?{V}"))).GetProperty("entry").GetProperty("contents").GetString());
+            }
+
+            Assert.Equal(0, await again.Terminate());
+        }
+    }
+
     [Theory]
     [InlineData("--ledger", "Bad_Name", "a ledger name has only the letters a-z, digits and '-'")]
     [InlineData("--ledger", "ab", "a ledger name has 3 to 32 characters")]
@@ -188,6 +229,10 @@ public sealed class ManyLedgersTests : IDisposable
         {
         }
     }
+
+    /// <summary>The threads of process <paramref name="pid"/> (Linux: /proc).</summary>
+    private static int Threads(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Threads:", StringComparison.Ordinal))["Threads:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The certificate the node presents to a TLS client hello naming <paramref name="serverName"/>.</summary>
     private static async Task<X509Certificate2> PresentedAsync(int port, string serverName)
