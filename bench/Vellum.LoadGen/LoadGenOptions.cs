@@ -78,6 +78,13 @@ public sealed record LoadGenOptions
     /// <summary>Collections the appends are spread over round-robin (default 1: the default collection).</summary>
     public int Collections { get; init; } = 1;
 
+    /// <summary>
+    /// Ledgers the appends are spread over round-robin (<c>--ledger NAME</c>, repeatable), each addressed by the path
+    /// prefix <c>/ledgers/{name}</c> on the same connections; empty (the default) appends to the ledger the endpoint
+    /// serves. Append only.
+    /// </summary>
+    public IReadOnlyList<string> Ledgers { get; init; } = [];
+
     /// <summary>Tags on every appended entry (default none).</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
@@ -125,6 +132,7 @@ public sealed record LoadGenOptions
           --size B                   bytes of contents per append (default 256)
           --collections K            collections the appends are spread over (default 1)
           --tags a,b                 tags on every append
+          --ledger NAME              spread appends over these ledgers (repeatable; path prefix /ledgers/NAME)
           --wait-for-commit          appends wait for commit (waitForCommit=true)
           --preload N                entries appended before get, receipt and mixed (default 1000)
           --read-ratio R             share of GETs in mixed (default 0.9)
@@ -226,6 +234,8 @@ public sealed record LoadGenOptions
                 "--size" => Int(name, value, 0, 64 * 1024 * 1024, v => current with { Size = v }),
                 "--collections" => Int(name, value, 1, 1_000_000, v => current with { Collections = v }),
                 "--tags" => ParseTags(value, current),
+                "--ledger" => value.Length is > 0 and <= 63 && value.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')
+                    ? (o with { Ledgers = [.. o.Ledgers, value.ToLowerInvariant()] }, null) : (o, $"--ledger '{value}' is not a ledger name (a DNS label)"),
                 "--preload" => Int(name, value, 1, 10_000_000, v => current with { Preload = v }),
                 "--read-ratio" => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var ratio) && ratio is >= 0 and <= 1
                     ? (o with { ReadRatio = ratio }, null) : (o, $"--read-ratio '{value}' is not a number between 0 and 1"),
@@ -276,6 +286,12 @@ public sealed record LoadGenOptions
                 CertificatePath = o.CertificatePath.Length > 0 ? o.CertificatePath : Path.Combine(credentials, "admin_cert.pem"),
                 KeyPath = o.KeyPath.Length > 0 ? o.KeyPath : Path.Combine(credentials, "admin_privk.pem"),
             };
+        }
+
+        if (o.Ledgers.Count > 0 && kind != LoadScenario.Append)
+        {
+            error = "--ledger applies to append only";
+            return false;
         }
 
         if (kind == LoadScenario.PgAppend)
@@ -337,6 +353,7 @@ public sealed record LoadGenOptions
         Check(RequestTimeout > TimeSpan.Zero, nameof(RequestTimeout), "must be positive");
         Check(Size >= 0, nameof(Size), "must not be negative");
         Check(Collections > 0, nameof(Collections), "must be positive");
+        Check(Ledgers.Count == 0 || Scenario == LoadScenario.Append, nameof(Ledgers), "apply to append only");
         Check(Preload > 0, nameof(Preload), "must be positive");
         Check(ReadRatio is >= 0 and <= 1, nameof(ReadRatio), "must be between 0 and 1");
         Check(HttpVersion == System.Net.HttpVersion.Version11 || HttpVersion == System.Net.HttpVersion.Version20, nameof(HttpVersion), "must be 1.1 or 2.0");

@@ -334,6 +334,10 @@ public sealed partial class LoadGenerator
         return null;
     }
 
+    /// <summary>The collection query of collection <paramref name="index"/>: none for a single collection, else bench-0, bench-1, ….</summary>
+    private string Collection(int index) =>
+        _options.Collections == 1 ? "" : "&collectionId=bench-" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>One request on every connection: opens them before the warm-up, and fails fast on a refused certificate.</summary>
     private async Task PreflightAsync(HttpClient[] https, CancellationToken cancellationToken)
     {
@@ -362,14 +366,18 @@ public sealed partial class LoadGenerator
         var api = "api-version=" + Uri.EscapeDataString(o.ApiVersion);
         var tags = o.Tags.Count > 0 ? "&tags=" + Uri.EscapeDataString(string.Join(',', o.Tags)) : "";
         var wait = o.WaitForCommit ? "&waitForCommit=true" : "";
-        var appendUris = new Uri[o.Collections];
         var preloadUris = new Uri[o.Collections];
+        for (var i = 0; i < preloadUris.Length; i++)
+        {
+            preloadUris[i] = new Uri(o.Endpoint, $"/app/transactions?{api}{Collection(i)}{tags}");
+        }
+
+        // Every ledger (or the endpoint's own) × every collection, in turn.
+        string[] prefixes = o.Ledgers.Count == 0 ? [""] : [.. o.Ledgers.Select(l => "/ledgers/" + l)];
+        var appendUris = new Uri[prefixes.Length * o.Collections];
         for (var i = 0; i < appendUris.Length; i++)
         {
-            // One collection is the default one; more are named bench-0, bench-1, …
-            var collection = o.Collections == 1 ? "" : "&collectionId=bench-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            appendUris[i] = new Uri(o.Endpoint, $"/app/transactions?{api}{collection}{tags}{wait}");
-            preloadUris[i] = new Uri(o.Endpoint, $"/app/transactions?{api}{collection}{tags}");
+            appendUris[i] = new Uri(o.Endpoint, $"{prefixes[i % prefixes.Length]}/app/transactions?{api}{Collection(i / prefixes.Length)}{tags}{wait}");
         }
 
         var body = Body(o.Size);

@@ -52,6 +52,17 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void Appends_may_be_spread_over_named_ledgers_and_only_appends()
+    {
+        Assert.True(LoadGenOptions.TryParse(["append", "--data", "/d", "--ledger", "alpha", "--ledger", "Beta"], out var o, out var error), error);
+        Assert.Equal(["alpha", "beta"], o!.Ledgers);
+        Assert.False(LoadGenOptions.TryParse(["append", "--data", "/d", "--ledger", "not_a_label"], out _, out error));
+        Assert.Contains("--ledger 'not_a_label'", error, StringComparison.Ordinal);
+        Assert.False(LoadGenOptions.TryParse(["get", "--data", "/d", "--ledger", "alpha"], out _, out error));
+        Assert.Contains("append only", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Pg_append_takes_a_connection_string_and_no_certificates()
     {
         const string Pg = "Host=127.0.0.1;Port=55432;Username=postgres;Database=postgres;Maximum Pool Size=300";

@@ -25,6 +25,7 @@ public sealed class RunTests : IAsyncLifetime
             DataDirectory = Path.Combine(_root, "data"),
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             SignatureDelay = TimeSpan.FromMilliseconds(20),
+            Ledgers = [.. new[] { "default", "alpha", "beta" }.Select(n => new Vellum.Node.Ledgers.LedgerSpec(Vellum.Core.Identity.LedgerName.Parse(n), null))],
         };
         (_app, _ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
         await _app.StartAsync();
@@ -65,6 +66,22 @@ public sealed class RunTests : IAsyncLifetime
         // Warm-up appends and those completed after the window are written but not counted: at least the count grew.
         Assert.True(_ledger.LastSeqno - before >= report.Requests, $"ledger grew by {_ledger.LastSeqno - before}, report says {report.Requests}");
         Assert.Contains("bench-1", _ledger.Collections(), StringComparer.Ordinal);
+    }
+
+    [Fact]
+    public async Task Append_spreads_over_the_ledgers_named_and_writes_nothing_elsewhere()
+    {
+        Assert.True(_ledgers.TryGet("alpha", out var alpha));
+        Assert.True(_ledgers.TryGet("beta", out var beta));
+        var before = (Default: _ledger.LastSeqno, Alpha: alpha.LastSeqno, Beta: beta.LastSeqno);
+        var report = await new LoadGenerator(Options(LoadScenario.Append) with { Ledgers = ["alpha", "beta"] }).RunAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(report.Requests > 0, report.ToTable());
+        Assert.Equal(0, report.Errors);
+        Assert.Equal(before.Default, _ledger.LastSeqno);
+        Assert.True(alpha.LastSeqno - before.Alpha + beta.LastSeqno - before.Beta >= report.Requests);
+        Assert.True(alpha.LastSeqno - before.Alpha > report.Requests / 4, $"alpha grew by {alpha.LastSeqno - before.Alpha} of {report.Requests}");
+        Assert.True(beta.LastSeqno - before.Beta > report.Requests / 4, $"beta grew by {beta.LastSeqno - before.Beta} of {report.Requests}");
     }
 
     [Fact]

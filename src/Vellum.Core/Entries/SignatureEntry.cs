@@ -103,6 +103,34 @@ public sealed record SignatureEntry(long TreeSize, Hash32 Root, long FirstCovere
     /// <summary>SHA-256 of a DER SubjectPublicKeyInfo: the node id.</summary>
     public static Hash32 NodeIdOf(ReadOnlySpan<byte> subjectPublicKeyInfo) => Hash32.Compute(subjectPublicKeyInfo);
 
+    /// <summary>
+    /// Checks the ECDSA signature over <see cref="Root"/> with <paramref name="key"/>, the public key of
+    /// <see cref="NodeCertificateDer"/> whose node id the caller has already found to be <see cref="NodeId"/> (a
+    /// reader of many signatures by one node parses its certificate once). Never throws.
+    /// </summary>
+    public bool VerifySignature(ECDsa key, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        try
+        {
+            Span<byte> root = stackalloc byte[32];
+            Root.CopyTo(root);
+            if (!key.VerifyHash(root, Signature, DSASignatureFormat.Rfc3279DerSequence))
+            {
+                error = "ECDSA signature over the root does not verify with the node certificate";
+                return false;
+            }
+
+            error = null;
+            return true;
+        }
+        catch (CryptographicException ex)
+        {
+            error = $"the signature is unreadable: {ex.Message}";
+            return false;
+        }
+    }
+
     /// <summary>Checks the ECDSA signature over <see cref="Root"/> (the root used directly as the digest) with the
     /// certificate's key, and that the node id is the certificate's. Never throws.</summary>
     public bool VerifySignature(out string? error)
@@ -123,16 +151,7 @@ public sealed record SignatureEntry(long TreeSize, Hash32 Root, long FirstCovere
                 return false;
             }
 
-            Span<byte> root = stackalloc byte[32];
-            Root.CopyTo(root);
-            if (!key.VerifyHash(root, Signature, DSASignatureFormat.Rfc3279DerSequence))
-            {
-                error = "ECDSA signature over the root does not verify with the node certificate";
-                return false;
-            }
-
-            error = null;
-            return true;
+            return VerifySignature(key, out error);
         }
         catch (CryptographicException ex)
         {

@@ -13,17 +13,18 @@ namespace Vellum.Core.Verification;
 /// service certificate. Validity periods are not checked: an old ledger stays valid after its node certificates expire.
 /// </summary>
 /// <remarks>
-/// Endorsements are cached per checker, which belongs to one ledger, by the certificate's hash: a node certificate
-/// endorsed by one ledger's service identity means nothing to another's. Not thread-safe: one reader of a chain at a time.
+/// Each node certificate's public key, node id and endorsement are worked out once per checker, which belongs to one
+/// ledger, and kept by the certificate's hash: a node certificate endorsed by one ledger's service identity means
+/// nothing to another's. (A ledger is signed by few certificates: one per node and renewal.) Not thread-safe: one reader of a chain at a time.
 /// </remarks>
 public sealed class SignatureChecker
 {
     private readonly X509Certificate2 _serviceCertificate;
-    private readonly Dictionary<Hash32, bool> _endorsed = [];
+    private readonly Dictionary<Hash32, Signer> _signers = [];
 
     // Every signature of a run is usually by one node: comparing the DER is cheaper than hashing it for the dictionary.
     private byte[]? _lastCertificateDer;
-    private bool _lastCertificateEndorsed;
+    private Signer? _lastSigner;
 
     /// <param name="serviceCertificate">The ledger's service certificate, which must endorse every signing node.</param>
     public SignatureChecker(X509Certificate2 serviceCertificate)
@@ -57,39 +58,57 @@ public sealed class SignatureChecker
             return $"signature says it signs a tree of {signature.TreeSize} transactions; {id.Seqno - 1} come before it";
         }
 
-        if (!signature.VerifySignature(out var error))
+        // The certificate is parsed, its node id computed and its endorsement checked once per certificate.
+        var signer = SignerOf(signature.NodeCertificateDer);
+        if (signer.Key is null)
+        {
+            return signer.Error;
+        }
+
+        if (signer.NodeId != signature.NodeId)
+        {
+            return "node id is not the SHA-256 of the node certificate's public key";
+        }
+
+        if (!signature.VerifySignature(signer.Key, out var error))
         {
             return error;
         }
 
-        return IsEndorsed(signature.NodeCertificateDer) ? null : "node certificate is not endorsed by the service certificate";
+        return signer.Endorsed ? null : "node certificate is not endorsed by the service certificate";
     }
 
-    private bool IsEndorsed(byte[] certificateDer)
+    private Signer SignerOf(byte[] certificateDer)
     {
-        if (_lastCertificateDer is not null && certificateDer.AsSpan().SequenceEqual(_lastCertificateDer))
+        if (_lastSigner is not null && certificateDer.AsSpan().SequenceEqual(_lastCertificateDer))
         {
-            return _lastCertificateEndorsed;
+            return _lastSigner;
         }
 
         var certificateHash = Hash32.Compute(certificateDer);
-        if (!_endorsed.TryGetValue(certificateHash, out var endorsed))
+        if (!_signers.TryGetValue(certificateHash, out var signer))
         {
             try
             {
                 using var node = X509CertificateLoader.LoadCertificate(certificateDer);
-                endorsed = CertificateEndorsement.IsEndorsedBy(node, _serviceCertificate);
+                var key = node.GetECDsaPublicKey();
+                signer = key is null
+                    ? new Signer(null, default, false, "node certificate does not hold an EC public key")
+                    : new Signer(key, SignatureEntry.NodeIdOf(key.ExportSubjectPublicKeyInfo()), CertificateEndorsement.IsEndorsedBy(node, _serviceCertificate), null);
             }
-            catch (System.Security.Cryptography.CryptographicException)
+            catch (System.Security.Cryptography.CryptographicException ex)
             {
-                endorsed = false;
+                signer = new Signer(null, default, false, $"node certificate is unreadable: {ex.Message}");
             }
 
-            _endorsed[certificateHash] = endorsed;
+            _signers[certificateHash] = signer;
         }
 
         _lastCertificateDer = certificateDer;
-        _lastCertificateEndorsed = endorsed;
-        return endorsed;
+        _lastSigner = signer;
+        return signer;
     }
+
+    /// <summary>What one node certificate gives: its public key (null if unusable, with why), node id and endorsement.</summary>
+    private sealed record Signer(System.Security.Cryptography.ECDsa? Key, Hash32 NodeId, bool Endorsed, string? Error);
 }
