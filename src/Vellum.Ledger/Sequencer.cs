@@ -33,7 +33,7 @@ namespace Vellum.Ledger;
 /// change waits for a batch being handed to consensus, and a batch of the old role is never handed over after it.
 /// </para>
 /// </remarks>
-public sealed class Sequencer : IAsyncDisposable
+public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
 {
     private readonly LedgerStore _store;
     private readonly IConsensusLog _consensus;
@@ -51,6 +51,7 @@ public sealed class Sequencer : IAsyncDisposable
     private readonly HashSet<Task> _replications = [];
     private readonly Task _pump;
     private readonly Task _signatureTimer;
+    private readonly SignatureClock? _clock;
 
     // Sequencing state, under _lock (_lastSeqno and _view are also read without it, hence Volatile).
     private MerkleFrontier _frontier = new();
@@ -78,7 +79,13 @@ public sealed class Sequencer : IAsyncDisposable
     /// <param name="signer">This node's key and certificate, for signature transactions.</param>
     /// <param name="options">Batching and signing.</param>
     /// <param name="logger">Where to log; none if null.</param>
-    public Sequencer(LedgerStore store, IConsensusLog consensus, LedgerSecret secret, IRootSigner signer, SequencerOptions options, ILogger? logger = null)
+    /// <param name="clock">
+    /// The node's signature cadence, shared by its ledgers; null for a timer of this sequencer's own every
+    /// <see cref="SequencerOptions.SignatureDelay"/>.
+    /// </param>
+    public Sequencer(
+        LedgerStore store, IConsensusLog consensus, LedgerSecret secret, IRootSigner signer, SequencerOptions options, ILogger? logger = null,
+        SignatureClock? clock = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(consensus);
@@ -92,7 +99,16 @@ public sealed class Sequencer : IAsyncDisposable
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         _pump = Task.Run(PumpAsync);
-        _signatureTimer = Task.Run(SignatureTimerAsync);
+        _clock = clock;
+        if (clock is null)
+        {
+            _signatureTimer = Task.Run(SignatureTimerAsync);
+        }
+        else
+        {
+            _signatureTimer = Task.CompletedTask;
+            clock.Add(this);
+        }
     }
 
     /// <summary>True while this sequencer may sequence (between <see cref="BecomePrimaryAsync"/> and <see cref="BecomeBackupAsync"/>).</summary>
@@ -563,6 +579,23 @@ public sealed class Sequencer : IAsyncDisposable
         }
     }
 
+    /// <inheritdoc />
+    bool ISignsOnTick.SignIfUnsigned()
+    {
+        lock (_lock)
+        {
+            if (!_isPrimary || _unsignedCount == 0 || Volatile.Read(ref _disposed) != 0)
+            {
+                return false;
+            }
+
+            AppendSignatureLocked();
+        }
+
+        SignalPump();
+        return true;
+    }
+
     private async Task SignatureTimerAsync()
     {
         using var timer = new PeriodicTimer(_options.SignatureDelay);
@@ -597,6 +630,7 @@ public sealed class Sequencer : IAsyncDisposable
             return;
         }
 
+        _clock?.Remove(this);
         await _stopping.CancelAsync().ConfigureAwait(false);
         _pumpSignal.Release();
         await _signatureTimer.ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Vellum.Consensus;
+using Vellum.Ledger;
 using Vellum.Core.Identity;
 using Vellum.Node.Service;
 using Vellum.Storage;
@@ -22,10 +23,12 @@ public sealed class LedgerRegistry : IAsyncDisposable
     private readonly Dictionary<string, LedgerService>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly DataFolderLock _folderLock;
     private readonly NodeLog? _nodeLog;
+    private readonly SignatureClock _clock;
 
-    private LedgerRegistry(IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, DataFolderLock folderLock)
+    private LedgerRegistry(IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, SignatureClock clock, DataFolderLock folderLock)
     {
         _nodeLog = nodeLog;
+        _clock = clock;
         All = ledgers;
         _byName = new Dictionary<string, LedgerService>(StringComparer.OrdinalIgnoreCase);
         foreach (var ledger in ledgers)
@@ -74,6 +77,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
         var folderLock = options.DataFolderLock ?? data.Lock();
         var opened = new List<LedgerService>();
         NodeLog? nodeLog = null;
+        var clock = new SignatureClock(options.SignatureDelay, options.SignaturesPerTick);
         try
         {
             var specs = Plan(options, data);
@@ -93,11 +97,11 @@ public sealed class LedgerRegistry : IAsyncDisposable
 
             foreach (var spec in specs)
             {
-                opened.Add(await LedgerService.OpenAsync(options, data, spec, nodeLog, logger, cancellationToken).ConfigureAwait(false));
+                opened.Add(await LedgerService.OpenAsync(options, data, spec, nodeLog, clock, logger, cancellationToken).ConfigureAwait(false));
             }
 
             nodeLog?.DropRecovered();
-            return new LedgerRegistry(opened, nodeLog, folderLock);
+            return new LedgerRegistry(opened, nodeLog, clock, folderLock);
         }
         catch
         {
@@ -111,6 +115,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
                 await nodeLog.DisposeAsync().ConfigureAwait(false);
             }
 
+            await clock.DisposeAsync().ConfigureAwait(false);
             folderLock.Dispose();
             throw;
         }
@@ -170,6 +175,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
             await _nodeLog.DisposeAsync().ConfigureAwait(false);
         }
 
+        await _clock.DisposeAsync().ConfigureAwait(false);
         _folderLock.Dispose(); // last: the folder is free once nothing of ours writes to it
     }
 }

@@ -305,7 +305,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// service lives), creating it on first use.
     /// </summary>
     internal static async Task<LedgerService> OpenAsync(
-        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, ILogger logger, CancellationToken cancellationToken)
+        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, SignatureClock clock, ILogger logger, CancellationToken cancellationToken)
     {
         var nodeOptions = DataDirectory.DefaultNodeOptions();
         if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
@@ -365,7 +365,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             IsPrivate = isPrivate,
             SignatureInterval = options.SignatureInterval,
             SignatureDelay = options.SignatureDelay,
-        }, logger);
+        }, logger, clock);
         var ledger = new LedgerService(options, data, spec.Name, service, node, tls, secret, isPrivate, store)
         {
             _logger = logger,
