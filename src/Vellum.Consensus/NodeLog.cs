@@ -254,13 +254,9 @@ public sealed class NodeLog : IAsyncDisposable
                 foreach (var pending in round)
                 {
                     var name = pending.Member.NameBytes;
-                    var header = _buffer.GetSpan(9 + name.Length)[..(9 + name.Length)];
-                    BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)(1 + name.Length + pending.Batch.Length));
-                    header[8] = (byte)name.Length;
-                    name.CopyTo(header[9..]);
-                    BinaryPrimitives.WriteUInt32LittleEndian(header[4..], Crc32C.Compute(pending.Batch.Span, Crc32C.Compute(header[8..])));
-                    _buffer.Advance(header.Length);
-                    length += header.Length + pending.Batch.Length;
+                    var headerLength = WriteRecordHeader(_buffer.GetSpan(9 + name.Length), name, pending.Batch.Span);
+                    _buffer.Advance(headerLength);
+                    length += headerLength + pending.Batch.Length;
                 }
 
                 var offset = 0;
@@ -371,17 +367,27 @@ public sealed class NodeLog : IAsyncDisposable
 
     private static string SegmentName(long number) => number.ToString("D8", CultureInfo.InvariantCulture) + ".wal";
 
+    /// <summary>
+    /// Writes what comes before <paramref name="batch"/> in its record — length, CRC-32C of the payload, name length and
+    /// name — into <paramref name="destination"/>; returns its length (9 + the name's).
+    /// </summary>
+    internal static int WriteRecordHeader(Span<byte> destination, ReadOnlySpan<byte> name, ReadOnlySpan<byte> batch)
+    {
+        var header = destination[..(9 + name.Length)];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)(1 + name.Length + batch.Length));
+        header[8] = (byte)name.Length;
+        name.CopyTo(header[9..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], Crc32C.Compute(batch, Crc32C.Compute(header[8..])));
+        return header.Length;
+    }
+
+    /// <summary>Appends one whole record (header and batch) to <paramref name="writer"/>.</summary>
     internal static void AppendRecord(IBufferWriter<byte> writer, ReadOnlySpan<byte> name, ReadOnlySpan<byte> batch)
     {
-        var payloadLength = 1 + name.Length + batch.Length;
-        var span = writer.GetSpan(8 + payloadLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)payloadLength);
-        var payload = span.Slice(8, payloadLength);
-        payload[0] = (byte)name.Length;
-        name.CopyTo(payload[1..]);
-        batch.CopyTo(payload[(1 + name.Length)..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Crc32C.Compute(payload));
-        writer.Advance(8 + payloadLength);
+        var span = writer.GetSpan(9 + name.Length + batch.Length);
+        var headerLength = WriteRecordHeader(span, name, batch);
+        batch.CopyTo(span[headerLength..]);
+        writer.Advance(headerLength + batch.Length);
     }
 
     /// <summary>Reads a segment's records into <paramref name="recovered"/>, stopping at the first torn or damaged one.</summary>
