@@ -290,7 +290,7 @@ public sealed class NodeLog : IAsyncDisposable
         {
             if (_fault is { } fault)
             {
-                pending.Done.TrySetException(new IOException("the node log failed to write; restart to recover", fault));
+                pending.Member.Fail(pending, new IOException("the node log failed to write; restart to recover", fault));
                 continue;
             }
 
@@ -588,6 +588,13 @@ public sealed class NodeLog : IAsyncDisposable
             {
                 Left();
             }
+        }
+
+        /// <summary>On the writer, when the batch could not be made durable: it fails, and counts as gone from the queue.</summary>
+        public void Fail(Pending pending, Exception reason)
+        {
+            pending.Done.TrySetException(reason);
+            Left();
         }
 
         public void SyncLedger() => _syncLedger();
