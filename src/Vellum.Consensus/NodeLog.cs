@@ -69,11 +69,14 @@ public sealed class NodeLog : IAsyncDisposable
         _segmentNumber = lastNumber;
     }
 
+    private long _batchesWritten;
+    private long _syncs;
+
     /// <summary>Batches fsynced to this log (since open).</summary>
-    public long BatchesWritten { get; private set; }
+    public long BatchesWritten => Interlocked.Read(ref _batchesWritten);
 
     /// <summary>Fsyncs of this log (since open): fewer than <see cref="BatchesWritten"/> whenever rounds gather several batches.</summary>
-    public long Syncs { get; private set; }
+    public long Syncs => Interlocked.Read(ref _syncs);
 
     /// <summary>
     /// Opens the log in <paramref name="directory"/> (created if missing) and reads what it holds; nothing is written
@@ -271,8 +274,8 @@ public sealed class NodeLog : IAsyncDisposable
                 RandomAccess.Write(_segment!, _parts, _segmentLength);
                 RandomAccess.FlushToDisk(_segment!);
                 _segmentLength += length;
-                BatchesWritten += round.Count;
-                Syncs++;
+                Interlocked.Add(ref _batchesWritten, round.Count);
+                Interlocked.Increment(ref _syncs);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

@@ -25,15 +25,9 @@ public sealed class NodeOptions
     public bool BenchmarkEndpoints { get; init; }
 
     /// <summary>
-    /// The type of the ledger <c>default</c> when <see cref="Ledgers"/> is empty (<c>--ledger-type</c>): true Private,
-    /// false Public, null what the folder has (Public for a new one).
-    /// </summary>
-    public bool? IsPrivate { get; init; }
-
-    /// <summary>
     /// Ledgers to serve besides those already in the data folder (<c>--ledger NAME[:Type]</c>): each is created if
     /// missing; naming another type than an existing ledger's is refused. Empty (the default) serves what the folder
-    /// has, and on a folder with no ledger creates <c>default</c> (of type <see cref="IsPrivate"/>).
+    /// has, and on a folder with no ledger creates <c>default</c> (Public).
     /// </summary>
     public IReadOnlyList<Ledgers.LedgerSpec> Ledgers { get; init; } = [];
 
@@ -233,11 +227,6 @@ public sealed class NodeOptions
         if (Uri.CheckHostName(Domain) != UriHostNameType.Dns)
         {
             throw new ArgumentException($"Domain '{Domain}' is not a DNS name", nameof(Domain));
-        }
-
-        if (Ledgers.Count > 0 && IsPrivate is not null)
-        {
-            throw new ArgumentException("give the ledger type with each ledger (NAME:Type), not IsPrivate, when Ledgers are named", nameof(IsPrivate));
         }
 
         if (Ledgers.Select(l => l.Name).Distinct().Count() != Ledgers.Count)

@@ -102,24 +102,7 @@ public sealed class DataDirectory
         {
             EnsureLayout();
             OwnerOnly.Tighten(Root);
-            foreach (var directory in new[] { Node, Credentials, Ledgers })
-            {
-                if (Directory.Exists(directory))
-                {
-                    OwnerOnly.Tighten(directory);
-                }
-            }
-
-            foreach (var directory in new[] { Node, Credentials })
-            {
-                if (Directory.Exists(directory))
-                {
-                    foreach (var file in Directory.EnumerateFiles(directory))
-                    {
-                        OwnerOnly.Tighten(file);
-                    }
-                }
-            }
+            OwnerOnly.TightenFolders([Node, Credentials, Ledgers], [Node, Credentials]);
 
             foreach (var name in LedgerNames())
             {

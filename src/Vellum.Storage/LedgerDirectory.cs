@@ -113,23 +113,6 @@ public sealed class LedgerDirectory
     internal void Tighten()
     {
         OwnerOnly.Tighten(Root);
-        foreach (var directory in new[] { Credentials, Secrets, Chunks, State })
-        {
-            if (Directory.Exists(directory))
-            {
-                OwnerOnly.Tighten(directory);
-            }
-        }
-
-        foreach (var directory in new[] { Credentials, Secrets })
-        {
-            if (Directory.Exists(directory))
-            {
-                foreach (var file in Directory.EnumerateFiles(directory))
-                {
-                    OwnerOnly.Tighten(file);
-                }
-            }
-        }
+        OwnerOnly.TightenFolders([Credentials, Secrets, Chunks, State], [Credentials, Secrets]);
     }
 }

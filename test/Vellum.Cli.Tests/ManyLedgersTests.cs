@@ -205,6 +205,17 @@ public sealed class ManyLedgersTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(Data, "ledgers")), "a refused start made a ledger");
     }
 
+    [Theory]
+    [InlineData("--ledger alpha --ledger ALPHA", "--ledger names 'alpha' twice")]
+    [InlineData("--ledger-type Private --ledger default:Public", "--ledger-type Private and --ledger default:Public disagree")]
+    public async Task Ledger_flags_that_contradict_each_other_exit_2(string flags, string message)
+    {
+        var (exitCode, _, error) = await RunningNode.RunToExit(["start", "--data", Data, "--listen", "127.0.0.1:0", .. flags.Split(' ')], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, exitCode);
+        Assert.Equal($"vellum start: {message}", error.TrimEnd('\n'));
+        Assert.False(Directory.Exists(Path.Combine(Data, "ledgers")), "a refused start made a ledger");
+    }
+
     [Fact]
     public async Task A_cluster_member_refuses_a_ledger_other_than_default()
     {

@@ -166,12 +166,8 @@ internal static class StartCommand
                 return 2;
             }
 
-            if (ledgers.Count > 0)
-            {
-                ledgers.RemoveAll(l => l.Name == Vellum.Core.Identity.LedgerName.Default);
-                ledgers.Add(new LedgerSpec(Vellum.Core.Identity.LedgerName.Default, isPrivate));
-                isPrivate = null;
-            }
+            ledgers.RemoveAll(l => l.Name == Vellum.Core.Identity.LedgerName.Default);
+            ledgers.Add(new LedgerSpec(Vellum.Core.Identity.LedgerName.Default, isPrivate));
         }
 
         if (Uri.CheckHostName(domain) != UriHostNameType.Dns)
@@ -212,7 +208,7 @@ internal static class StartCommand
 
             var options = new NodeOptions
             {
-                DataDirectory = data, Listen = endpoint, IsPrivate = isPrivate, Ledgers = ledgers, Domain = domain, AdminCertificates = admins, MetricsListen = metricsListen,
+                DataDirectory = data, Listen = endpoint, Ledgers = ledgers, Domain = domain, AdminCertificates = admins, MetricsListen = metricsListen,
                 BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
                 DataFolderLock = folderLock,
             };

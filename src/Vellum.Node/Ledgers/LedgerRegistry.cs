@@ -125,12 +125,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
     private static List<LedgerSpec> Plan(NodeOptions options, DataDirectory data)
     {
         var existing = data.LedgerNames();
-        var named = options.Ledgers.Count > 0 || existing.Count > 0 ? options.Ledgers : [new LedgerSpec(LedgerName.Default, options.IsPrivate)];
-        if (options.Ledgers.Count == 0 && options.IsPrivate is not null)
-        {
-            // --ledger-type T: the type of the ledger default.
-            named = [new LedgerSpec(LedgerName.Default, options.IsPrivate)];
-        }
+        var named = options.Ledgers.Count > 0 || existing.Count > 0 ? options.Ledgers : [new LedgerSpec(LedgerName.Default, null)];
 
         foreach (var spec in named)
         {

@@ -81,6 +81,32 @@ public static partial class OwnerOnly
         return true;
     }
 
+    /// <summary>
+    /// <see cref="Tighten"/> for each of <paramref name="folders"/> that exists, and for the files directly in each of
+    /// <paramref name="foldersOfSecrets"/> that exists (where keys and certificates are kept).
+    /// </summary>
+    public static void TightenFolders(ReadOnlySpan<string> folders, ReadOnlySpan<string> foldersOfSecrets)
+    {
+        foreach (var folder in folders)
+        {
+            if (Directory.Exists(folder))
+            {
+                Tighten(folder);
+            }
+        }
+
+        foreach (var folder in foldersOfSecrets)
+        {
+            if (Directory.Exists(folder))
+            {
+                foreach (var file in Directory.EnumerateFiles(folder))
+                {
+                    Tighten(file);
+                }
+            }
+        }
+    }
+
     /// <summary>Writes a new or replaced text file readable and writable by its owner only.</summary>
     public static void WriteAllText(string path, string contents)
     {
