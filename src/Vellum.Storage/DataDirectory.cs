@@ -21,6 +21,9 @@ namespace Vellum.Storage;
 /// </summary>
 public sealed class DataDirectory
 {
+    private readonly Lock _nodeKeyLock = new();
+    private volatile bool _layoutEnsured;
+
     /// <summary>Lays out paths under <paramref name="root"/>; touches nothing.</summary>
     public DataDirectory(string root)
     {
@@ -124,7 +127,11 @@ public sealed class DataDirectory
     /// <see cref="Lock"/>; call it directly only on a folder no other process can be using.
     /// </summary>
     /// <exception cref="InvalidDataException">The folder's layout is unknown, or half-migrated in a way that cannot be finished.</exception>
-    public void EnsureLayout() => Migrated = LayoutMigration.Run(this);
+    public void EnsureLayout()
+    {
+        Migrated = LayoutMigration.Run(this);
+        _layoutEnsured = true;
+    }
 
     /// <summary>
     /// Opens the identities and secret of the ledger <c>default</c>, or creates them on first use (see
@@ -132,6 +139,24 @@ public sealed class DataDirectory
     /// </summary>
     public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(bool? isPrivate, NodeIdentityOptions? nodeOptions = null) =>
         OpenOrCreate(LedgerName.Default, isPrivate, nodeOptions);
+
+    /// <summary>
+    /// The node key (PEM), made on first use. Ledgers of one folder may open in parallel through this object: one of
+    /// them makes the key, the others endorse the same one.
+    /// </summary>
+    private string EnsureNodeKey()
+    {
+        lock (_nodeKeyLock)
+        {
+            if (!File.Exists(NodePrivateKey))
+            {
+                using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP384);
+                WriteSecretFile(NodePrivateKey, key.ExportPkcs8PrivateKeyPem() + "\n");
+            }
+
+            return File.ReadAllText(NodePrivateKey);
+        }
+    }
 
     /// <summary>
     /// Opens the identities and secret of ledger <paramref name="name"/>, or creates them on first use: the service
@@ -142,7 +167,11 @@ public sealed class DataDirectory
     public (ServiceIdentity Service, NodeIdentity Node, LedgerSecret Secret, bool IsPrivate) OpenOrCreate(
         LedgerName name, bool? isPrivate, NodeIdentityOptions? nodeOptions = null)
     {
-        EnsureLayout();
+        if (!_layoutEnsured)
+        {
+            EnsureLayout();
+        }
+
         var ledger = Ledger(name);
         CreateFolders();
         ledger.CreateFolders();
@@ -173,14 +202,7 @@ public sealed class DataDirectory
         {
             if (!File.Exists(ledger.NodeCertificate))
             {
-                using var node = File.Exists(NodePrivateKey)
-                    ? NodeIdentity.CreateForKey(service, File.ReadAllText(NodePrivateKey), nodeOptions ?? DefaultNodeOptions())
-                    : NodeIdentity.Create(service, nodeOptions ?? DefaultNodeOptions());
-                if (!File.Exists(NodePrivateKey))
-                {
-                    WriteSecretFile(NodePrivateKey, node.ExportPrivateKeyPem());
-                }
-
+                using var node = NodeIdentity.CreateForKey(service, EnsureNodeKey(), nodeOptions ?? DefaultNodeOptions());
                 OwnerOnly.WriteAllText(ledger.NodeCertificate, node.ExportCertificatePem());
             }
             else if (!File.Exists(NodePrivateKey))

@@ -25,7 +25,10 @@ public sealed class LedgerRegistry : IAsyncDisposable
     private readonly NodeLog? _nodeLog;
     private readonly SignatureClock _clock;
 
-    private LedgerRegistry(IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, SignatureClock clock, DataFolderLock folderLock)
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _renewal;
+
+    private LedgerRegistry(IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, SignatureClock clock, DataFolderLock folderLock, TimeSpan renewalCheck)
     {
         _nodeLog = nodeLog;
         _clock = clock;
@@ -39,6 +42,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
         _lookup = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
         _folderLock = folderLock;
         Default = _byName.GetValueOrDefault(LedgerName.Default.Value);
+        _renewal = Task.Run(() => RenewWhileRunningAsync(renewalCheck), CancellationToken.None);
     }
 
     /// <summary>Every ledger served, in ordinal order of name.</summary>
@@ -57,9 +61,12 @@ public sealed class LedgerRegistry : IAsyncDisposable
     public bool TryGet(ReadOnlySpan<char> name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LedgerService? ledger) =>
         _lookup.TryGetValue(name, out ledger);
 
+    /// <summary>How many ledgers open at once: enough to keep every core and the disk busy.</summary>
+    private static int OpenConcurrency => Math.Max(2, Environment.ProcessorCount * 2);
+
     /// <summary>
     /// Takes the data folder's lock (unless <see cref="NodeOptions.DataFolderLock"/> gives it), checks every named
-    /// ledger's type against the folder before anything is created, then opens every ledger, one after another.
+    /// ledger's type against the folder before anything is created, then opens every ledger, a few at a time.
     /// </summary>
     /// <exception cref="InvalidOperationException">
     /// A named ledger exists with another type, or a cluster member is asked to serve a ledger other than <c>default</c>.
@@ -81,6 +88,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
         try
         {
             var specs = Plan(options, data);
+            data.EnsureLayout(); // once, before the ledgers open in parallel (a lock given was taken through another object)
 
             // A single node's ledgers share one durable log (a cluster member's ledger has Raft's): what it holds
             // beyond the ledgers' files is applied as each ledger opens, then dropped once all have.
@@ -95,13 +103,22 @@ public sealed class LedgerRegistry : IAsyncDisposable
                 nodeLog.Start();
             }
 
-            foreach (var spec in specs)
+            // Ledgers open in parallel, a few at a time: opening is mostly file reads, key parsing and one fsync of
+            // the ledger's view, so a restart of a thousand ledgers takes seconds, not the sum of their openings.
+            var slots = new LedgerService?[specs.Count];
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = OpenConcurrency, CancellationToken = cancellationToken };
+            try
             {
-                opened.Add(await LedgerService.OpenAsync(options, data, spec, nodeLog, clock, logger, cancellationToken).ConfigureAwait(false));
+                await Parallel.ForAsync(0, specs.Count, parallel, async (i, token) =>
+                    slots[i] = await LedgerService.OpenAsync(options, data, specs[i], nodeLog, clock, logger, token).ConfigureAwait(false)).ConfigureAwait(false);
+            }
+            finally
+            {
+                opened.AddRange(slots.OfType<LedgerService>());
             }
 
             nodeLog?.DropRecovered();
-            return new LedgerRegistry(opened, nodeLog, clock, folderLock);
+            return new LedgerRegistry(opened, nodeLog, clock, folderLock, options.NodeCertificateCheckInterval);
         }
         catch
         {
@@ -157,9 +174,34 @@ public sealed class LedgerRegistry : IAsyncDisposable
         return [.. specs.Values];
     }
 
+    /// <summary>
+    /// One timer for the whole node: every <paramref name="interval"/>, each ledger renews its node certificate if due
+    /// (<see cref="LedgerService.RenewNodeCertificateWhileRunning"/>), one after another.
+    /// </summary>
+    private async Task RenewWhileRunningAsync(TimeSpan interval)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                foreach (var ledger in All)
+                {
+                    ledger.RenewNodeCertificateWhileRunning();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _renewal.ConfigureAwait(false);
+        _stopping.Dispose();
         foreach (var ledger in All)
         {
             await ledger.DisposeAsync().ConfigureAwait(false);

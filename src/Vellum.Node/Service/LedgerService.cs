@@ -41,7 +41,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     private Task _chores = Task.CompletedTask;
     private Task _bootstrap = Task.CompletedTask;
     private Task _discovery = Task.CompletedTask;
-    private Task _renewal = Task.CompletedTask;
     private NodeIdentity _currentNode;
     private readonly CancellationTokenSource _stopping = new();
 
@@ -374,7 +373,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             IsCluster = raft is not null,
         };
         ledger._applier = new LedgerApplier(store, ledger, logger);
-        ledger._renewal = Task.Run(ledger.RenewWhileRunningAsync, CancellationToken.None);
         ledger.LoadPeers();
         ledger.ReplayUserChanges();
         if (raft is not null)
@@ -453,40 +451,31 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     }
 
     /// <summary>
-    /// Every <see cref="NodeOptions.NodeCertificateCheckInterval"/>, renews the node certificate once less than a third
-    /// of its lifetime is left (see <see cref="RenewNodeCertificateIfDue"/>) and presents the new one on every new TLS
-    /// connection, client port and node channel alike: no restart, no downtime. Connections already open keep the
-    /// old one, which is still valid for months by then.
+    /// Renews this ledger's node certificate once less than a third of its lifetime is left (see
+    /// <see cref="RenewNodeCertificateIfDue"/>) and presents the new one on every new TLS connection, client port and
+    /// node channel alike: no restart, no downtime. Connections already open keep the old one, which is still valid for
+    /// months by then. The registry calls it for every ledger on one node-wide timer
+    /// (<see cref="NodeOptions.NodeCertificateCheckInterval"/>), never concurrently.
     /// </summary>
-    private async Task RenewWhileRunningAsync()
+    internal void RenewNodeCertificateWhileRunning()
     {
-        using var timer = new PeriodicTimer(Options.NodeCertificateCheckInterval);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            var renewed = RenewNodeCertificateIfDue(Folder, Service, _currentNode, _logger, disposeOld: false);
+            if (!ReferenceEquals(renewed, _currentNode))
             {
-                try
+                Tls.Replace(renewed);
+                if (!ReferenceEquals(_currentNode, Node))
                 {
-                    var renewed = RenewNodeCertificateIfDue(Folder, Service, _currentNode, _logger, disposeOld: false);
-                    if (!ReferenceEquals(renewed, _currentNode))
-                    {
-                        Tls.Replace(renewed);
-                        if (!ReferenceEquals(_currentNode, Node))
-                        {
-                            _currentNode.Dispose();
-                        }
+                    _currentNode.Dispose();
+                }
 
-                        _currentNode = renewed;
-                    }
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
-                {
-                    LogMessages.NodeCertificateRenewalFailed(_logger, ex);
-                }
+                _currentNode = renewed;
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
         {
+            LogMessages.NodeCertificateRenewalFailed(_logger, ex);
         }
     }
 
@@ -739,6 +728,38 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
     }
 
+    private static readonly Lock DevelopmentAdministratorLock = new();
+
+    /// <summary>
+    /// The PEM certificate of the deployment's development Administrator, made on first use: one for every ledger of
+    /// the data folder, whichever ledger asks first.
+    /// </summary>
+    private static string EnsureDevelopmentAdministrator(DataDirectory data, ILogger logger)
+    {
+        lock (DevelopmentAdministratorLock)
+        {
+            if (File.Exists(data.DevelopmentAdminCertificate) && File.Exists(data.DevelopmentAdminPrivateKey))
+            {
+                return File.ReadAllText(data.DevelopmentAdminCertificate);
+            }
+
+            if (File.Exists(data.DevelopmentAdminPrivateKey))
+            {
+                // Made by a start that stopped before the certificate was written.
+                File.Delete(data.DevelopmentAdminPrivateKey);
+            }
+
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+            var request = new CertificateRequest("CN=Vellum Development Administrator", key, HashAlgorithmName.SHA384);
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1));
+            var pem = certificate.ExportCertificatePem() + "\n";
+            DataDirectory.WriteSecretFile(data.DevelopmentAdminPrivateKey, key.ExportPkcs8PrivateKeyPem() + "\n");
+            File.WriteAllText(data.DevelopmentAdminCertificate, pem);
+            LogMessages.CreatedDevelopmentAdministrator(logger, data.DevelopmentAdminCertificate);
+            return pem;
+        }
+    }
+
     /// <summary>The bootstrap Administrators' certificates (the consortium members until governance exists).</summary>
     public IReadOnlyList<(string Id, string CertificatePem)> Members()
     {
@@ -765,7 +786,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         await _applier.DisposeAsync().ConfigureAwait(false);
         await Sequencer.DisposeAsync().ConfigureAwait(false);
         await _discovery.ConfigureAwait(false);
-        await _renewal.ConfigureAwait(false);
         await _bootstrap.ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
@@ -794,29 +814,12 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             pems.Add(File.ReadAllText(path));
         }
 
-        if (pems.Count == 0 && File.Exists(Data.DevelopmentAdminCertificate) && File.Exists(Data.DevelopmentAdminPrivateKey))
+        if (pems.Count == 0)
         {
-            // The deployment's development Administrator, made for an earlier ledger, administers this one too.
+            // No Administrator named: the deployment's development one, made by the first ledger that needs it (ledgers
+            // open in parallel, so one makes it and the others read it), as ACL gives the creator admin rights.
             DevelopmentAdminCertificate = Data.DevelopmentAdminCertificate;
-            pems.Add(File.ReadAllText(Data.DevelopmentAdminCertificate));
-        }
-        else if (pems.Count == 0)
-        {
-            // No Administrator named: make a development one, as ACL gives the creator admin rights.
-            DevelopmentAdminCertificate = Data.DevelopmentAdminCertificate;
-            if (File.Exists(Data.DevelopmentAdminPrivateKey))
-            {
-                // Made by a start that stopped before the certificate was written.
-                File.Delete(Data.DevelopmentAdminPrivateKey);
-            }
-
-            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
-            var request = new CertificateRequest("CN=Vellum Development Administrator", key, HashAlgorithmName.SHA384);
-            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddYears(1));
-            DataDirectory.WriteSecretFile(Data.DevelopmentAdminPrivateKey, key.ExportPkcs8PrivateKeyPem() + "\n");
-            File.WriteAllText(DevelopmentAdminCertificate, certificate.ExportCertificatePem() + "\n");
-            pems.Add(certificate.ExportCertificatePem() + "\n");
-            LogMessages.CreatedDevelopmentAdministrator(logger, DevelopmentAdminCertificate);
+            pems.Add(EnsureDevelopmentAdministrator(Data, logger));
         }
 
         var members = Folder.Members;
