@@ -36,6 +36,7 @@ public sealed class LedgerRegistryTests : IDisposable
                 Assert.Equal(ledger.Name.Value.EndsWith('1'), ledger.IsPrivate);
                 Assert.True(CertificateEndorsement.IsEndorsedBy(ledger.Node.Certificate, ledger.Service.Certificate), ledger.Name.Value);
                 Assert.False(ledger.Tls.IsMade); // nobody connected: no TLS form was made
+                Assert.True(ledger.Store.SignaturesSkippedAsOwn > 0, ledger.Name.Value); // its own signatures were recognised
             }
         }
 

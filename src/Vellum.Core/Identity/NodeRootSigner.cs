@@ -1,5 +1,6 @@
 using Vellum.Core.Entries;
 using Vellum.Core.Primitives;
+using Vellum.Core.Verification;
 
 namespace Vellum.Core.Identity;
 
@@ -7,12 +8,17 @@ namespace Vellum.Core.Identity;
 public sealed class NodeRootSigner : IRootSigner
 {
     private readonly NodeIdentity _node;
+    private readonly SignaturesIssued? _issued;
 
-    /// <summary>Wraps <paramref name="node"/>; the caller keeps ownership.</summary>
-    public NodeRootSigner(NodeIdentity node)
+    /// <summary>
+    /// Wraps <paramref name="node"/>; the caller keeps ownership. Each signature made is recorded in
+    /// <paramref name="issued"/>, when given, for the ledger's own store to recognise.
+    /// </summary>
+    public NodeRootSigner(NodeIdentity node, SignaturesIssued? issued = null)
     {
         ArgumentNullException.ThrowIfNull(node);
         _node = node;
+        _issued = issued;
         NodeId = Hash32.ParseHex(node.NodeId);
         CertificateDer = node.Certificate.RawData;
     }
@@ -24,5 +30,10 @@ public sealed class NodeRootSigner : IRootSigner
     public ReadOnlyMemory<byte> CertificateDer { get; }
 
     /// <inheritdoc />
-    public byte[] SignRoot(in Hash32 root) => _node.SignRoot(root);
+    public byte[] SignRoot(in Hash32 root)
+    {
+        var signature = _node.SignRoot(root);
+        _issued?.Record(root, NodeId, signature);
+        return signature;
+    }
 }

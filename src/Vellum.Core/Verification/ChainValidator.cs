@@ -33,10 +33,11 @@ public sealed class ChainValidator
     /// <param name="frontier">The Merkle frontier over the ledger so far (its size is the last seqno); the validator keeps it.</param>
     /// <param name="lastView">The highest view in the ledger so far.</param>
     /// <param name="lastSignatureSeqno">The seqno of the ledger's last signature, 0 if none.</param>
-    public ChainValidator(X509Certificate2 serviceCertificate, MerkleFrontier frontier, long lastView, long lastSignatureSeqno)
+    /// <param name="issued">Signatures this process made, whose ECDSA verification is skipped (see <see cref="SignaturesIssued"/>).</param>
+    public ChainValidator(X509Certificate2 serviceCertificate, MerkleFrontier frontier, long lastView, long lastSignatureSeqno, SignaturesIssued? issued = null)
     {
         ArgumentNullException.ThrowIfNull(frontier);
-        _signatures = new SignatureChecker(serviceCertificate);
+        _signatures = new SignatureChecker(serviceCertificate, issued);
         _frontier = frontier;
         _lastSeqno = frontier.Size;
         _lastView = lastView;
@@ -45,6 +46,9 @@ public sealed class ChainValidator
 
     /// <summary>The last seqno taken into the state.</summary>
     public long LastSeqno => _lastSeqno;
+
+    /// <summary>Signatures checked without their ECDSA verification, as this process's own.</summary>
+    public long SignaturesSkippedAsOwn => _signatures.SkippedAsOwn;
 
     /// <summary>The highest view taken into the state.</summary>
     public long LastView => _lastView;

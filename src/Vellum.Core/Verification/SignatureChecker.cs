@@ -20,6 +20,7 @@ namespace Vellum.Core.Verification;
 public sealed class SignatureChecker
 {
     private readonly X509Certificate2 _serviceCertificate;
+    private readonly SignaturesIssued? _issued;
     private readonly Dictionary<Hash32, Signer> _signers = [];
 
     // Every signature of a run is usually by one node: comparing the DER is cheaper than hashing it for the dictionary.
@@ -27,11 +28,18 @@ public sealed class SignatureChecker
     private Signer? _lastSigner;
 
     /// <param name="serviceCertificate">The ledger's service certificate, which must endorse every signing node.</param>
-    public SignatureChecker(X509Certificate2 serviceCertificate)
+    /// <param name="issued">
+    /// Signatures this process made (see <see cref="SignaturesIssued"/>): their ECDSA verification is skipped, nothing else.
+    /// </param>
+    public SignatureChecker(X509Certificate2 serviceCertificate, SignaturesIssued? issued = null)
     {
         ArgumentNullException.ThrowIfNull(serviceCertificate);
         _serviceCertificate = serviceCertificate;
+        _issued = issued;
     }
+
+    /// <summary>Signatures whose ECDSA verification was skipped as this process's own.</summary>
+    public long SkippedAsOwn { get; private set; }
 
     /// <summary>The service certificate signing nodes must be endorsed by.</summary>
     public X509Certificate2 ServiceCertificate => _serviceCertificate;
@@ -70,7 +78,11 @@ public sealed class SignatureChecker
             return "node id is not the SHA-256 of the node certificate's public key";
         }
 
-        if (!signature.VerifySignature(signer.Key, out var error))
+        if (_issued is not null && _issued.TryTake(signature.Root, signature.NodeId, signature.Signature))
+        {
+            SkippedAsOwn++;
+        }
+        else if (!signature.VerifySignature(signer.Key, out var error))
         {
             return error;
         }

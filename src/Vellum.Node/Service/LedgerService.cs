@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Vellum.Consensus;
+using Vellum.Core.Verification;
 using Vellum.Consensus.Raft;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
@@ -348,7 +349,9 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             // batches (a snapshot, a new segment), not per batch.
             SyncEachBatch = raft?.KeepsEntriesDurably != true && nodeLog is null,
         };
-        var store = LedgerStore.Open(storeOptions, secret, service.Certificate, logger);
+        // The signatures this node makes for the ledger are recognised when applied, not verified again.
+        var ownSignatures = new SignaturesIssued();
+        var store = LedgerStore.Open(storeOptions, secret, service.Certificate, logger, ownSignatures);
         if (raft is null)
         {
             ArgumentNullException.ThrowIfNull(nodeLog);
@@ -359,7 +362,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         // A single node's views are its own (one more on every open, made durable before anything is sequenced); a
         // cluster member's are consensus terms.
         var consensus = raft ?? nodeLog!.Join(spec.Name.Value, store.StartView(), store.SyncToDisk, options.NodeListen);
-        var sequencer = new Sequencer(store, consensus, secret, new NodeRootSigner(node), new SequencerOptions
+        var sequencer = new Sequencer(store, consensus, secret, new NodeRootSigner(node, ownSignatures), new SequencerOptions
         {
             IsPrivate = isPrivate,
             SignatureInterval = options.SignatureInterval,

@@ -28,7 +28,12 @@ public sealed partial class LedgerStore
     /// <param name="secret">The ledger secret (commit evidence in receipts, and decryption for a Private ledger).</param>
     /// <param name="serviceCertificate">The ledger's service certificate: every node that signs a batch applied later must be endorsed by it.</param>
     /// <param name="logger">Where to log; none if null.</param>
-    public static LedgerStore Open(LedgerStoreOptions options, LedgerSecret secret, X509Certificate2 serviceCertificate, ILogger? logger = null)
+    /// <param name="ownSignatures">
+    /// The signatures this process's sequencer makes for this ledger: applying them skips their ECDSA verification
+    /// (see <see cref="SignaturesIssued"/>). Null verifies every signature.
+    /// </param>
+    public static LedgerStore Open(
+        LedgerStoreOptions options, LedgerSecret secret, X509Certificate2 serviceCertificate, ILogger? logger = null, SignaturesIssued? ownSignatures = null)
     {
         logger ??= NullLogger.Instance;
         ArgumentNullException.ThrowIfNull(options);
@@ -55,7 +60,7 @@ public sealed partial class LedgerStore
         store._bytesInChunk = scan.Open is null ? 0 : scan.Open.Length - ChunkFormat.HeaderSize;
 
         store._tree = store.OpenTree(tiles, scan);
-        store._validator = new ChainValidator(serviceCertificate, store.Frontier(), scan.LastView, scan.LastSignatureSeqno);
+        store._validator = new ChainValidator(serviceCertificate, store.Frontier(), scan.LastView, scan.LastSignatureSeqno, ownSignatures);
         store._index.CatchUp(scan.LastSeqno, store.ReadBody);
         store._lastUserChangeSeqno = store._index.Last(LedgerIndex.UserChangeKind, string.Empty);
 

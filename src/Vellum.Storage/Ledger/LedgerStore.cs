@@ -75,6 +75,9 @@ public sealed partial class LedgerStore : IAsyncDisposable
     /// <summary>Seqno of the last transaction whose bytes are applied (and durable, or held by a durable consensus log).</summary>
     public long DurableSeqno => Volatile.Read(ref _durableSeqno);
 
+    /// <summary>Signatures applied without their ECDSA verification, as this process's own (a diagnostic).</summary>
+    public long SignaturesSkippedAsOwn => _validator.SignaturesSkippedAsOwn;
+
     /// <summary>
     /// Seqno of the last applied signature transaction: every transaction up to it is Committed. Receipts exist for
     /// transactions at or below it.

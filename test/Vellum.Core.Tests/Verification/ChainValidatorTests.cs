@@ -102,6 +102,84 @@ public sealed class ChainValidatorTests : IDisposable
         Assert.Contains("differs", validator.TryCheck(first, seqno => new TxId(1, seqno), checkedFrames), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Signatures_this_process_made_skip_only_their_ecdsa_verification()
+    {
+        using var node = NodeIdentity.Create(_service);
+        using var stranger = NodeIdentity.Create(_otherService);
+        var issued = new SignaturesIssued();
+        var chain = new Chain(node, issued);
+        var validator = new ChainValidator(_service.Certificate, new MerkleFrontier(), 0, 0, issued);
+        var checkedFrames = new List<CheckedFrame>();
+
+        foreach (var batch in new[] { chain.Batch(3, view: 2), chain.Batch(2, view: 2) })
+        {
+            Assert.Null(validator.TryCheck(batch, NoReplay, checkedFrames));
+            validator.Commit(checkedFrames);
+        }
+
+        Assert.Equal(2, validator.SignaturesSkippedAsOwn);
+
+        // Made here, but by a node another service endorsed: the endorsement is still checked.
+        Assert.Contains("not endorsed", validator.TryCheck(new Chain(stranger, chain, issued).Batch(1, view: 2), NoReplay, checkedFrames), StringComparison.Ordinal);
+
+        // Made here over the root of another history: the root is still checked.
+        var wrongRoot = new Chain(node, chain).WithIssued(issued);
+        wrongRoot.ReplaceHistory();
+        Assert.Contains("signed root", validator.TryCheck(wrongRoot.Batch(1, view: 2), NoReplay, checkedFrames), StringComparison.Ordinal);
+
+        // Not made here (no record): verified as usual, and an altered signature fails.
+        var unrecorded = chain.Clone().Batch(1, view: 2);
+        var altered = unrecorded.ToArray();
+        AlterSignature(altered);
+        Assert.Contains("does not verify", validator.TryCheck(altered, NoReplay, checkedFrames), StringComparison.Ordinal);
+        var skipped = validator.SignaturesSkippedAsOwn;
+        Assert.Null(validator.TryCheck(unrecorded, NoReplay, checkedFrames));
+        Assert.Equal(skipped, validator.SignaturesSkippedAsOwn);
+    }
+
+    [Fact]
+    public void A_recorded_signature_is_recognised_once_and_only_with_its_root_node_and_bytes()
+    {
+        var issued = new SignaturesIssued();
+        var root = Hash32.Compute([1]);
+        var nodeId = Hash32.Compute([2]);
+        byte[] signature = [3, 4, 5];
+        issued.Record(root, nodeId, signature);
+
+        Assert.False(issued.TryTake(Hash32.Compute([9]), nodeId, signature));
+        Assert.False(issued.TryTake(root, Hash32.Compute([9]), signature));
+        Assert.False(issued.TryTake(root, nodeId, [3, 4, 6]));
+        Assert.True(issued.TryTake(root, nodeId, signature));
+        Assert.False(issued.TryTake(root, nodeId, signature));
+
+        // Bounded: the oldest records give way to new ones.
+        issued.Record(root, nodeId, signature);
+        for (var i = 0; i < SignaturesIssued.Capacity; i++)
+        {
+            issued.Record(Hash32.Compute(BitConverter.GetBytes(i)), nodeId, signature);
+        }
+
+        Assert.False(issued.TryTake(root, nodeId, signature));
+    }
+
+    /// <summary>Flips a bit inside the DER signature of the batch's last frame (its signature transaction) and refreshes the frame checksum.</summary>
+    private static void AlterSignature(byte[] batch)
+    {
+        var offset = 0;
+        var last = 0;
+        while (offset < batch.Length)
+        {
+            last = offset;
+            Assert.Equal(FrameStatus.Ok, Frame.TryRead(batch.AsSpan(offset), out var length));
+            offset += Frame.HeaderSize + length;
+        }
+
+        var body = batch.AsSpan(last + Frame.HeaderSize);
+        body[^20] ^= 0x01; // inside the ECDSA signature's s value, the last field of the public section
+        Frame.WriteHeader(batch.AsSpan(last), body);
+    }
+
     public void Dispose()
     {
         _service.Dispose();
@@ -111,13 +189,13 @@ public sealed class ChainValidatorTests : IDisposable
     private static TxId NoReplay(long seqno) => throw new InvalidOperationException($"seqno {seqno} is not a replay");
 
     /// <summary>Builds frames the way the sequencer does: user entries, then a signature over the root before it.</summary>
-    private sealed class Chain(NodeIdentity node)
+    private sealed class Chain(NodeIdentity node, SignaturesIssued? issued = null)
     {
-        private readonly NodeRootSigner _signer = new(node);
+        private readonly NodeRootSigner _signer = new(node, issued);
         private readonly Vellum.Core.Crypto.LedgerSecret _secret = EntryCodec.FixedSecret();
 
-        public Chain(NodeIdentity node, Chain from)
-            : this(node)
+        public Chain(NodeIdentity node, Chain from, SignaturesIssued? record = null)
+            : this(node, record)
         {
             Frontier = from.Frontier.Clone();
             Seqno = from.Seqno;
@@ -131,6 +209,9 @@ public sealed class ChainValidatorTests : IDisposable
         public long LastSignature { get; private set; }
 
         public Chain Clone() => new(node, this);
+
+        /// <summary>This chain's history, signed through a signer that records in <paramref name="record"/>.</summary>
+        public Chain WithIssued(SignaturesIssued record) => new(node, this, record);
 
         public void Skip() => Seqno++;
 
