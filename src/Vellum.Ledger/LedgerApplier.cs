@@ -2,6 +2,9 @@ using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Vellum.Consensus;
+using Vellum.Core.Crypto;
+using Vellum.Core.Entries;
+using Vellum.Core.Format;
 using Vellum.Storage.Ledger;
 
 namespace Vellum.Ledger;
@@ -18,6 +21,7 @@ public sealed class LedgerApplier : IConsensusApplier, IAsyncDisposable
     private const int StateLength = 1 + sizeof(long);
 
     private readonly LedgerStore _store;
+    private readonly LogSeal _seal;
     private readonly ILedgerCatchUp? _catchUp;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -26,12 +30,15 @@ public sealed class LedgerApplier : IConsensusApplier, IAsyncDisposable
     private long _lastApplied;
 
     /// <param name="store">The ledger the batches are applied to.</param>
+    /// <param name="seal">The ledger's log seal: consensus entries are batches sealed under it (see <see cref="LogSeal"/>).</param>
     /// <param name="catchUp">How to fetch transactions from a peer; null where there are none (a single node).</param>
     /// <param name="logger">Where to log; none if null.</param>
-    public LedgerApplier(LedgerStore store, ILedgerCatchUp? catchUp, ILogger? logger = null)
+    public LedgerApplier(LedgerStore store, LogSeal seal, ILedgerCatchUp? catchUp, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(seal);
         _store = store;
+        _seal = seal;
         _catchUp = catchUp;
         _logger = logger ?? NullLogger.Instance;
     }
@@ -40,16 +47,70 @@ public sealed class LedgerApplier : IConsensusApplier, IAsyncDisposable
     public long LastAppliedIndex => Volatile.Read(ref _lastApplied);
 
     /// <inheritdoc />
+    /// <exception cref="LedgerCorruptException">
+    /// The entry does not open with the ledger's log key, or is a batch in clear that is not a replay of transactions
+    /// already applied (a member of an older format sent it): nothing is applied.
+    /// </exception>
     public ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> batch, CancellationToken token)
     {
         // Consensus may replay committed entries after a restart; the store skips seqnos it already has.
-        _store.ApplyCommitted(batch.Span);
+        _store.ApplyCommitted(Open(position, batch.Span, _seal, _store));
         if (position.Index > Volatile.Read(ref _lastApplied))
         {
             Volatile.Write(ref _lastApplied, position.Index);
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The batch in clear of a consensus entry (see <see cref="LogSeal"/>). An entry in clear is taken only when every
+    /// transaction in it is already applied: a log written before batches were sealed, replayed after the upgrade (the
+    /// store still checks the replay is the same transactions). Anything else in clear comes from a member of an older
+    /// format, which the ledger refuses rather than apply.
+    /// </summary>
+    /// <exception cref="LedgerCorruptException">The entry cannot be applied (see above).</exception>
+    public static ReadOnlySpan<byte> Open(LogPosition position, ReadOnlySpan<byte> entry, LogSeal seal, LedgerStore store)
+    {
+        ArgumentNullException.ThrowIfNull(seal);
+        ArgumentNullException.ThrowIfNull(store);
+        if (!LogSeal.IsSealed(entry))
+        {
+            if (LastSeqnoOf(entry) is { } last && last <= store.DurableSeqno)
+            {
+                return entry;
+            }
+
+            throw new LedgerCorruptException(
+                $"consensus entry {position.Index} is a batch in clear with transactions not applied here: it was written by a member of an older " +
+                "format (batches are sealed under the ledger's log key since this version); upgrade every member (stop all, upgrade, start)");
+        }
+
+        if (!seal.TryOpen(entry, out var batch, out var error))
+        {
+            throw new LedgerCorruptException($"consensus entry {position.Index} cannot be applied: {error}");
+        }
+
+        return batch;
+    }
+
+    /// <summary>The seqno of the last frame of a batch in clear; null if it does not parse as frames.</summary>
+    private static long? LastSeqnoOf(ReadOnlySpan<byte> frames)
+    {
+        long? last = null;
+        while (!frames.IsEmpty)
+        {
+            if (Frame.TryRead(frames, out var bodyLength) != FrameStatus.Ok
+                || !EntryHeader.TryRead(frames.Slice(Frame.HeaderSize, bodyLength), out var header, out _))
+            {
+                return null;
+            }
+
+            last = header.Id.Seqno;
+            frames = frames[(Frame.HeaderSize + bodyLength)..];
+        }
+
+        return last;
     }
 
     /// <inheritdoc />

@@ -39,6 +39,7 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
     private readonly IConsensusLog _consensus;
     private readonly LedgerSecret _secret;
     private readonly IRootSigner _signer;
+    private readonly LogSeal _seal;
     private readonly SequencerOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -95,6 +96,7 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
         _store = store;
         _consensus = consensus;
         _secret = secret;
+        _seal = new LogSeal(secret);
         _signer = signer;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
@@ -500,6 +502,9 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
     private async Task HandOverAsync(SequencedBatch batch)
     {
         Task<LogPosition> replication;
+
+        // Consensus logs hold the batch sealed under the ledger's log key, never in clear (see LogSeal).
+        var sealedBatch = _seal.Seal(batch.Memory.Span);
         await _handOff.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -515,7 +520,7 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
             }
             else
             {
-                replication = await _consensus.BeginReplicateAsync(batch.Memory, _stopping.Token).ConfigureAwait(false);
+                replication = await _consensus.BeginReplicateAsync(sealedBatch, _stopping.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex)
@@ -650,5 +655,6 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
 
         _stopping.Dispose();
         _pumpSignal.Dispose();
+        _seal.Dispose();
     }
 }

@@ -20,9 +20,11 @@ public sealed class SingleNodeLedger : IAsyncDisposable
     private readonly IConsensusLog _consensus;
     private readonly LedgerApplier _applier;
     private readonly NodeLog? _nodeLog;
+    private readonly LogSeal _seal;
 
-    private SingleNodeLedger(LedgerStore store, IConsensusLog consensus, LedgerApplier applier, Sequencer sequencer, NodeLog? nodeLog)
+    private SingleNodeLedger(LedgerStore store, IConsensusLog consensus, LedgerApplier applier, Sequencer sequencer, NodeLog? nodeLog, LogSeal seal)
     {
+        _seal = seal;
         Store = store;
         _consensus = consensus;
         _applier = applier;
@@ -52,13 +54,14 @@ public sealed class SingleNodeLedger : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(sequencerOptions);
         NodeLog? log = null;
         LedgerStore store;
+        var seal = new LogSeal(secret);
         IConsensusLog consensus;
         if (nodeLog is { } where)
         {
             log = NodeLog.Open(where.Directory, logger: logger);
             log.Start();
             store = LedgerStore.Open(storeOptions with { SyncEachBatch = false }, secret, serviceCertificate, logger);
-            NodeLogRecovery.Apply(log, where.Ledger, store);
+            NodeLogRecovery.Apply(log, where.Ledger, store, seal);
             log.DropRecovered();
             consensus = log.Join(where.Ledger, store.StartView(), store.SyncToDisk);
         }
@@ -68,11 +71,11 @@ public sealed class SingleNodeLedger : IAsyncDisposable
             consensus = new SingleNodeConsensus(store.StartView());
         }
 
-        var applier = new LedgerApplier(store, catchUp: null, logger);
+        var applier = new LedgerApplier(store, seal, catchUp: null, logger);
         var sequencer = new Sequencer(store, consensus, secret, signer, sequencerOptions, logger);
         await consensus.StartAsync(applier, CancellationToken.None).ConfigureAwait(false);
         await sequencer.BecomePrimaryAsync(consensus.Term, signInherited: false).ConfigureAwait(false);
-        return new SingleNodeLedger(store, consensus, applier, sequencer, log);
+        return new SingleNodeLedger(store, consensus, applier, sequencer, log, seal);
     }
 
     /// <summary>Appends a transaction; see <see cref="Sequencer.AppendAsync"/>.</summary>
@@ -94,5 +97,7 @@ public sealed class SingleNodeLedger : IAsyncDisposable
         {
             await _nodeLog.DisposeAsync().ConfigureAwait(false);
         }
+
+        _seal.Dispose();
     }
 }

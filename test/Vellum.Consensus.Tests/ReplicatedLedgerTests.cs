@@ -42,6 +42,30 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         var backup = Enumerable.Range(0, 3).First(i => i != primary);
         await Assert.ThrowsAsync<NotPrimaryException>(() => _nodes[backup]!.Sequencer.AppendAsync(Entry(0)).AsTask());
         AssertEachVerifies();
+
+        // Every member's Raft log holds the batches sealed under the ledger's log key: no entry in clear, while the
+        // ledger files (a Public ledger's) hold them in clear.
+        for (var i = 0; i < 3; i++)
+        {
+            var walFiles = Directory.GetFiles(_raft.WalPath(i), "*", SearchOption.AllDirectories);
+            Assert.True(walFiles.Sum(f => new FileInfo(f).Length) > 200 * 8, $"node {i}'s WAL holds the batches");
+            foreach (var file in walFiles)
+            {
+                var bytes = ReadShared(file);
+                Assert.Equal(-1, bytes.AsSpan().IndexOf("entry 17"u8));
+                Assert.Equal(-1, bytes.AsSpan().IndexOf("entry 199"u8));
+            }
+
+            Assert.Contains(Directory.GetFiles(_nodes[i]!.Store.Options.LedgerDirectory), f => ReadShared(f).AsSpan().IndexOf("entry 199"u8) >= 0);
+        }
+    }
+
+    private static byte[] ReadShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
     }
 
     [Fact]
@@ -275,7 +299,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
             SnapshotInterval = snapshotInterval,
         });
         var store = LedgerStore.Open(options, _secret, _raft.Service.Certificate);
-        var applier = new LedgerApplier(store, catchUp is null ? null : new CatchUp(catchUp));
+        var applier = new LedgerApplier(store, new Vellum.Core.Crypto.LogSeal(_secret), catchUp is null ? null : new CatchUp(catchUp));
         var sequencer = new Sequencer(store, consensus, _secret, new NodeRootSigner(_raft.Identities[i]), new SequencerOptions
         {
             SignatureInterval = 50,

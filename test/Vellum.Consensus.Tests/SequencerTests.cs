@@ -135,6 +135,59 @@ public sealed class SequencerTests : IDisposable
         Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
     }
 
+    [Fact]
+    public async Task Consensus_gets_batches_sealed_and_the_applier_takes_no_new_transactions_in_clear()
+    {
+        byte[] clear;
+        long last;
+        await using (var ledger = await OpenAsync(new SequencerOptions { SignatureInterval = 100 }))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await ledger.Sequencer.AppendAsync(Entry(i)).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+
+            await ledger.Sequencer.WaitForCommitAsync(ledger.Sequencer.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.NotEmpty(ledger.Log.Seen);
+            Assert.All(ledger.Log.Seen, batch =>
+            {
+                Assert.True(LogSeal.IsSealed(batch));
+                Assert.Equal(-1, batch.AsSpan().IndexOf("entry 3"u8));
+            });
+            clear = ledger.Store.ReadFrames(1, 1 << 20, out last);
+            Assert.True(clear.AsSpan().IndexOf("entry 3"u8) >= 0);
+        }
+
+        // A store without these transactions (a member of this ledger that lags).
+        using var seal = new LogSeal(_secret);
+        var folder = Path.Combine(_root, "other");
+        await using var behind = LedgerStore.Open(
+            new LedgerStoreOptions { LedgerDirectory = Path.Combine(folder, "ledger"), StateDirectory = Path.Combine(folder, "state") }, _secret, _service.Certificate);
+        var applier = new LedgerApplier(behind, seal, catchUp: null);
+
+        // In clear, from a member of an older format: refused, nothing applied.
+        var refused = await Assert.ThrowsAsync<LedgerCorruptException>(() => applier.ApplyAsync(new LogPosition(1, 1), clear, default).AsTask());
+        Assert.Contains("older format", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, behind.DurableSeqno);
+
+        // Sealed under another ledger's key: refused too.
+        using (var otherSecret = LedgerSecret.Generate())
+        using (var otherSeal = new LogSeal(otherSecret))
+        {
+            refused = await Assert.ThrowsAsync<LedgerCorruptException>(() => applier.ApplyAsync(new LogPosition(1, 1), otherSeal.Seal(clear), default).AsTask());
+            Assert.Contains("log key", refused.Message, StringComparison.Ordinal);
+            Assert.Equal(0, behind.DurableSeqno);
+        }
+
+        // Sealed under this ledger's key: applied.
+        await applier.ApplyAsync(new LogPosition(1, 1), seal.Seal(clear), default);
+        Assert.Equal(last, behind.DurableSeqno);
+
+        // In clear again, now all applied (a log written before batches were sealed, replayed): taken as a replay.
+        await applier.ApplyAsync(new LogPosition(1, 2), clear, default);
+        Assert.Equal(last, behind.DurableSeqno);
+    }
+
     private static UserEntry Entry(int i) => new($"c{i % 3}", [], Encoding.UTF8.GetBytes($"entry {i}"), []);
 
     private async Task<Opened> OpenAsync(SequencerOptions options, long? failAtIndex = null)
@@ -142,7 +195,7 @@ public sealed class SequencerTests : IDisposable
         var store = LedgerStore.Open(new LedgerStoreOptions { LedgerDirectory = _data.Default.Chunks, StateDirectory = _data.Default.State }, _secret, _service.Certificate);
         var log = new WatchedLog(new SingleNodeConsensus(store.StartView()));
         var sequencer = new Sequencer(store, log, _secret, new NodeRootSigner(_node), options);
-        IConsensusApplier applier = new LedgerApplier(store, catchUp: null);
+        IConsensusApplier applier = new LedgerApplier(store, new Vellum.Core.Crypto.LogSeal(_secret), catchUp: null);
         if (failAtIndex is { } index)
         {
             applier = new FailingApplier(applier, index);
@@ -193,7 +246,21 @@ public sealed class SequencerTests : IDisposable
         private int _peakInFlight;
         private int _batches;
 
+        private readonly List<byte[]> _seen = [];
+
         public int Batches => Volatile.Read(ref _batches);
+
+        /// <summary>Every batch handed to consensus, as handed.</summary>
+        public IReadOnlyList<byte[]> Seen
+        {
+            get
+            {
+                lock (_seen)
+                {
+                    return [.. _seen];
+                }
+            }
+        }
 
         public int PeakInFlight => Volatile.Read(ref _peakInFlight);
 
@@ -236,6 +303,11 @@ public sealed class SequencerTests : IDisposable
             }
 
             Interlocked.Increment(ref _batches);
+            lock (_seen)
+            {
+                _seen.Add(batch.ToArray());
+            }
+
             var now = Interlocked.Increment(ref _inFlight);
             int peak;
             while (now > (peak = Volatile.Read(ref _peakInFlight)) && Interlocked.CompareExchange(ref _peakInFlight, now, peak) != peak)

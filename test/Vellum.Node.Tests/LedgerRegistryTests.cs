@@ -52,6 +52,34 @@ public sealed class LedgerRegistryTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task The_node_log_holds_no_entry_contents_in_clear_while_a_public_ledgers_files_do()
+    {
+        var marker = $"marker-{Guid.NewGuid():N}";
+        await using (var registry = await LedgerRegistry.OpenAsync(Options([new LedgerSpec(LedgerName.Parse("alpha"), false)]), NullLogger.Instance))
+        {
+            var ledger = registry.All.Single();
+            for (var i = 0; i < 20; i++)
+            {
+                await ledger.AppendEntryAsync("c", System.Text.Encoding.UTF8.GetBytes($"{marker} {i}"), [], default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+
+            // While the node runs, its log holds these batches (a clean stop lets them go).
+            var segments = Directory.GetFiles(Path.Combine(_root, "node", "log"), "*.wal");
+            Assert.NotEmpty(segments);
+            Assert.True(segments.Sum(f => new FileInfo(f).Length) > 20 * marker.Length, "the node log holds the batches");
+            Assert.All(segments, f => Assert.DoesNotContain(marker, ReadAll(f), StringComparison.Ordinal));
+            Assert.Contains(Directory.GetFiles(Path.Combine(_root, "ledgers", "alpha", "ledger")), f => ReadAll(f).Contains(marker, StringComparison.Ordinal));
+        }
+    }
+
+    private static string ReadAll(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream, System.Text.Encoding.Latin1);
+        return reader.ReadToEnd();
+    }
+
     private NodeOptions Options(IReadOnlyList<LedgerSpec> ledgers) => new()
     {
         DataDirectory = _root,

@@ -43,6 +43,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     private Task _bootstrap = Task.CompletedTask;
     private Task _discovery = Task.CompletedTask;
     private NodeIdentity _currentNode;
+    private LogSeal _logSeal = null!;
     private readonly CancellationTokenSource _stopping = new();
 
     private LedgerService(
@@ -352,11 +353,14 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         // The signatures this node makes for the ledger are recognised when applied, not verified again.
         var ownSignatures = new SignaturesIssued();
         var store = LedgerStore.Open(storeOptions, secret, service.Certificate, logger, ownSignatures);
+
+        // What this ledger puts in a consensus log is sealed under its log key (derived from its secret); see LogSeal.
+        var logSeal = new LogSeal(secret);
         if (raft is null)
         {
             ArgumentNullException.ThrowIfNull(nodeLog);
             // What the node log holds for this ledger beyond its files (a crash came before they were synced).
-            NodeLogRecovery.Apply(nodeLog, spec.Name.Value, store);
+            NodeLogRecovery.Apply(nodeLog, spec.Name.Value, store, logSeal);
         }
 
         // A single node's views are its own (one more on every open, made durable before anything is sequenced); a
@@ -375,7 +379,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             Consensus = consensus,
             IsCluster = raft is not null,
         };
-        ledger._applier = new LedgerApplier(store, ledger, logger);
+        ledger._logSeal = logSeal;
+        ledger._applier = new LedgerApplier(store, logSeal, ledger, logger);
         ledger.LoadPeers();
         ledger.ReplayUserChanges();
         if (raft is not null)
@@ -800,6 +805,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
 
         _secret.Dispose();
+        _logSeal.Dispose();
         _userChanges.Dispose();
         _peerClient?.Dispose();
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using Vellum.Consensus;
+using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Format;
 using Vellum.Core.Identity;
@@ -317,6 +318,7 @@ public sealed class ReplicatedStoreTests : IDisposable
     private sealed class LoopbackCluster : IAsyncDisposable
     {
         private readonly ReplicatedStoreTests _test;
+        private readonly LogSeal _seal;
         private readonly int[] _applied;
         private readonly bool[] _connected;
         private readonly List<NodeIdentity> _nodes = [];
@@ -332,6 +334,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         public LoopbackCluster(ReplicatedStoreTests test, int count)
         {
             _test = test;
+            _seal = new LogSeal(test._ledger.Secret);
             _applied = new int[count];
             _nodeLocks = Enumerable.Range(0, count).Select(_ => new Lock()).ToArray();
             _connected = Enumerable.Repeat(true, count).ToArray();
@@ -538,7 +541,9 @@ public sealed class ReplicatedStoreTests : IDisposable
                 hold = _holdNode == node ? _hold?.Task : null;
             }
 
-            var copy = frames.ToArray();
+            // The log holds the batches as the applier passes them to stores: opened from the sequencer's seal.
+            Assert.True(LogSeal.IsSealed(frames.Span));
+            Assert.True(_seal.TryOpen(frames.Span, out var copy, out var sealError), sealError);
             if (hold is not null)
             {
                 _held.TrySetResult();
@@ -602,6 +607,8 @@ public sealed class ReplicatedStoreTests : IDisposable
             {
                 node.Dispose();
             }
+
+            _seal.Dispose();
         }
 
         /// <summary>The consensus a node's sequencer sees: the loopback log, led by whichever node was elected last.</summary>
