@@ -71,12 +71,13 @@ public static class NodeHost
                 {
                     // Per connection, from the client's hello: the certificate of the ledger its server name (SNI) names
                     // (this node's certificate for that ledger, endorsed by the ledger's service identity, which is what
-                    // its clients pin), or the fallback ledger's for no name or another name. The certificate of the
-                    // moment: one renewed while the node runs serves new connections. No chain is sent: SslStream never
-                    // sends a self-signed root, which a service certificate is. Kestrel adds ALPN (h2, http/1.1).
+                    // its clients pin), the deployment's for the domain itself, and default's (else the deployment's)
+                    // for no name or another name (LedgerRouting.CertificateFor). The certificate of the moment: one
+                    // renewed while the node runs serves new connections. No self-signed root is sent (SslStream never
+                    // sends one); an operator's chain is. Kestrel adds ALPN (h2, http/1.1).
                     OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
                     {
-                        ServerCertificateContext = routing.ForServerName(context.ClientHelloInfo.ServerName).Tls.Context,
+                        ServerCertificateContext = routing.CertificateFor(context.ClientHelloInfo.ServerName),
                         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                         // Ask for a client certificate; any one (or none) is accepted at the TLS layer because
                         // authorization is by fingerprint against the ledger's user table, as in ACL (self-signed

@@ -37,6 +37,16 @@ public sealed class NodeOptions
     /// </summary>
     public string Domain { get; init; } = "localhost";
 
+    /// <summary>
+    /// The deployment's TLS certificate, PEM, leaf then chain (<c>--tls-cert</c>), with <see cref="TlsKeyFile"/>: what SNI
+    /// <c>{domain}</c> gets (and a connection naming nothing when there is no ledger <c>default</c>). Null: one issued at
+    /// start by a development CA at <c>credentials/deployment_ca_cert.pem</c>.
+    /// </summary>
+    public string? TlsCertificateFile { get; init; }
+
+    /// <summary>The private key of <see cref="TlsCertificateFile"/>'s leaf, PEM (<c>--tls-key</c>).</summary>
+    public string? TlsKeyFile { get; init; }
+
     /// <summary>PEM files of bootstrap Administrators, added on first start.</summary>
     public IReadOnlyList<string> AdminCertificates { get; init; } = [];
 
@@ -232,6 +242,11 @@ public sealed class NodeOptions
         if (Ledgers.Select(l => l.Name).Distinct().Count() != Ledgers.Count)
         {
             throw new ArgumentException("a ledger is named twice", nameof(Ledgers));
+        }
+
+        if ((TlsCertificateFile is null) != (TlsKeyFile is null))
+        {
+            throw new ArgumentException("the deployment's TLS certificate and key go together (--tls-cert and --tls-key)", nameof(TlsCertificateFile));
         }
     }
 }

@@ -53,6 +53,12 @@ public sealed class DataDirectory
 
     public string DevelopmentAdminPrivateKey => Path.Combine(Credentials, "admin_privk.pem");
 
+    /// <summary>The development CA that issues the deployment's TLS certificate when the operator gives none: what clients trust.</summary>
+    public string DeploymentCaCertificate => Path.Combine(Credentials, "deployment_ca_cert.pem");
+
+    /// <summary>The development CA's private key.</summary>
+    public string DeploymentCaPrivateKey => Path.Combine(Credentials, "deployment_ca_privk.pem");
+
     /// <summary>The folder of ledgers (<c>ledgers/</c>), one folder per ledger named as the ledger.</summary>
     public string Ledgers => Path.Combine(Root, "ledgers");
 

@@ -87,14 +87,17 @@ public sealed class ManyLedgersTests : IDisposable
             Assert.Equal(421, status);
             Assert.Contains("\"MisdirectedRequest\"", body, StringComparison.Ordinal);
 
-            using (var unknown = node.LedgerClient("gamma", pinned: alphaService))
+            // A name that is no ledger's (and no 'default' here) gets the deployment's certificate.
+            using var developmentCa = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(Data, "credentials", "deployment_ca_cert.pem")));
+            using (var unknown = node.DeploymentClient(developmentCa, host: "gamma.localhost", nameOnCertificate: "localhost"))
             {
                 var answer = await unknown.GetAsync($"/app/transactions/current?{V}");
                 Assert.Equal(HttpStatusCode.NotFound, answer.StatusCode);
                 Assert.Equal("LedgerNotFound", await ErrorCode(answer));
             }
 
-            using (var bare = node.Client())
+            // A client at the address (no server name) gets the deployment's certificate too.
+            using (var bare = node.DeploymentClient(developmentCa, host: "127.0.0.1"))
             {
                 var answer = await bare.GetAsync($"/app/transactions/current?{V}");
                 Assert.Equal(HttpStatusCode.NotFound, answer.StatusCode);
@@ -189,12 +192,118 @@ public sealed class ManyLedgersTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task The_deployment_certificate_answers_the_domain_and_reaches_every_ledger_by_path()
+    {
+        using var node = await RunningNode.Start(Data, "--ledger", "alpha", "--ledger", "beta");
+        var port = node.Endpoint.Port;
+        var caFile = Path.Combine(Data, "credentials", "deployment_ca_cert.pem");
+        Assert.Contains($"deployment: https://localhost:{port}, certificate issued by the development CA {caFile}", node.Banner, StringComparison.Ordinal);
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caFile));
+        using var alphaService = RunningNode.LedgerServiceCertificate(Data, "alpha");
+
+        // The domain's own name gets the deployment's certificate; with no ledger 'default', so does a hello naming
+        // nothing or an unknown name; a ledger's name gets that ledger's.
+        using var forDomain = await PresentedAsync(port, "localhost");
+        Assert.True(RunningNode.ChainsTo(forDomain, ca, "localhost"));
+        Assert.True(RunningNode.ChainsTo(forDomain, ca, "127.0.0.1"));
+        Assert.False(ServiceCertificatePin.Accepts(forDomain, alphaService));
+        using var forNothing = await PresentedAsync(port, string.Empty);
+        Assert.Equal(forDomain.Thumbprint, forNothing.Thumbprint);
+        using var forUnknown = await PresentedAsync(port, "gamma.localhost");
+        Assert.Equal(forDomain.Thumbprint, forUnknown.Thumbprint);
+        using var forAlpha = await PresentedAsync(port, "alpha.localhost");
+        Assert.True(ServiceCertificatePin.Accepts(forAlpha, alphaService));
+        Assert.False(RunningNode.ChainsTo(forAlpha, ca, "alpha.localhost"));
+
+        // A client that trusts the development CA reaches each ledger by path, and no ledger without one.
+        using var deployment = node.DeploymentClient(ca);
+        using (var posted = await deployment.PostAsync($"/ledgers/alpha/app/transactions?{V}", new StringContent("""{"contents":"through the deployment"}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+            var id = posted.Headers.GetValues("x-ms-ccf-transaction-id").Single();
+            using var alpha = node.LedgerClient("alpha");
+            await RunningNode.WaitCommitted(alpha, id);
+            Assert.Equal("through the deployment", (await RunningNode.Json(await alpha.GetAsync($"/app/transactions/{id}?{V}"))).GetProperty("entry").GetProperty("contents").GetString());
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await deployment.GetAsync($"/ledgers/beta/app/collections?{V}")).StatusCode);
+        var none = await deployment.GetAsync($"/app/transactions/current?{V}");
+        Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
+        Assert.Equal("LedgerNotFound", await ErrorCode(none));
+
+        // The CA is the data folder's: a restart issues a new certificate from the same CA.
+        await node.Terminate();
+        using var again = await RunningNode.Start(Data);
+        using var reissued = await PresentedAsync(again.Endpoint.Port, "localhost");
+        Assert.NotEqual(forDomain.Thumbprint, reissued.Thumbprint);
+        Assert.True(RunningNode.ChainsTo(reissued, ca, "localhost"));
+    }
+
+    [Fact]
+    public async Task An_operators_certificate_and_chain_serve_the_domain_and_a_default_ledger_keeps_the_nameless()
+    {
+        // An operator's PKI: a root, an intermediate, and a leaf for the deployment's domain.
+        var pki = Path.Combine(_root, "pki");
+        Directory.CreateDirectory(pki);
+        using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var rootRequest = new CertificateRequest("CN=Operator Root", rootKey, HashAlgorithmName.SHA256);
+        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        rootRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        using var root = rootRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
+        using var intermediateKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var intermediateRequest = new CertificateRequest("CN=Operator Intermediate", intermediateKey, HashAlgorithmName.SHA256);
+        intermediateRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        intermediateRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        using var intermediate = intermediateRequest.Create(root, DateTimeOffset.UtcNow.AddMinutes(-4), DateTimeOffset.UtcNow.AddDays(29), [1, 2, 3, 4]);
+        using var intermediateWithKey = intermediate.CopyWithPrivateKey(intermediateKey);
+        using var leafKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var leafRequest = new CertificateRequest("CN=ledgers.example", leafKey, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName("ledgers.example");
+        leafRequest.CertificateExtensions.Add(names.Build());
+        using var leaf = leafRequest.Create(intermediateWithKey, DateTimeOffset.UtcNow.AddMinutes(-3), DateTimeOffset.UtcNow.AddDays(28), [5, 6, 7, 8]);
+        var certificateFile = Path.Combine(pki, "tls.pem");
+        var keyFile = Path.Combine(pki, "tls.key");
+        File.WriteAllText(certificateFile, leaf.ExportCertificatePem() + "\n" + intermediate.ExportCertificatePem() + "\n");
+        File.WriteAllText(keyFile, leafKey.ExportPkcs8PrivateKeyPem() + "\n");
+
+        using var node = await RunningNode.Start(Data, "--domain", "ledgers.example", "--tls-cert", certificateFile, "--tls-key", keyFile);
+        var port = node.Endpoint.Port;
+        Assert.Contains($"deployment: https://ledgers.example:{port} with the --tls-cert certificate", node.Banner, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(Data, "credentials", "deployment_ca_cert.pem")), "a development CA was made beside the operator's certificate");
+
+        var (presented, sent) = await PresentedWithChainAsync(port, "ledgers.example");
+        using (presented)
+        {
+            Assert.Equal(leaf.Thumbprint, presented.Thumbprint);
+            Assert.Contains(intermediate.Thumbprint, sent);
+            Assert.True(RunningNode.ChainsTo(presented, root, "ledgers.example", [intermediate]));
+        }
+
+        // With a ledger 'default', a hello naming nothing still gets default's certificate (clients at an address).
+        using var service = RunningNode.LedgerServiceCertificate(Data, "default");
+        using var forNothing = await PresentedAsync(port, string.Empty);
+        Assert.True(ServiceCertificatePin.Accepts(forNothing, service));
+
+        // The wrong key for the certificate: refused before anything is made.
+        var otherData = Path.Combine(_root, "other");
+        File.WriteAllText(Path.Combine(pki, "wrong.key"), rootKey.ExportPkcs8PrivateKeyPem() + "\n");
+        var (exitCode, _, error) = await RunningNode.RunToExit(
+            ["start", "--data", otherData, "--listen", "127.0.0.1:0", "--tls-cert", certificateFile, "--tls-key", Path.Combine(pki, "wrong.key")], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("vellum start: ", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(otherData, "ledgers", "default")), "a refused start made a ledger");
+    }
+
     [Theory]
     [InlineData("--ledger", "Bad_Name", "a ledger name has only the letters a-z, digits and '-'")]
     [InlineData("--ledger", "ab", "a ledger name has 3 to 32 characters")]
     [InlineData("--ledger", "alpha:Secret", "the type after ':' is Public or Private")]
     [InlineData("--ledger-id", "x", "--ledger-id is gone")]
     [InlineData("--domain", "not a domain", "--domain 'not a domain' is not a DNS name")]
+    [InlineData("--tls-cert", "/nonexistent/tls.pem", "--tls-cert and --tls-key go together")]
+    [InlineData("--tls-key", "/nonexistent/tls.key", "--tls-cert and --tls-key go together")]
     public async Task A_bad_ledger_flag_is_one_line_and_exit_2(string flag, string value, string message)
     {
         var (exitCode, output, error) = await RunningNode.RunToExit(["start", "--data", Data, "--listen", "127.0.0.1:0", flag, value], TimeSpan.FromSeconds(60));
@@ -259,6 +368,23 @@ public sealed class ManyLedgersTests : IDisposable
         });
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName }).WaitAsync(TimeSpan.FromSeconds(30));
         return presented ?? throw new InvalidOperationException("no certificate presented");
+    }
+
+    /// <summary>The certificate presented to a hello naming <paramref name="serverName"/>, and the thumbprints of the chain sent with it.</summary>
+    private static async Task<(X509Certificate2 Presented, string[] Sent)> PresentedWithChainAsync(int port, string serverName)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        X509Certificate2? presented = null;
+        string[] sent = [];
+        await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, certificate, chain, _) =>
+        {
+            presented = certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+            sent = chain is null ? [] : [.. chain.ChainPolicy.ExtraStore.Select(c => c.Thumbprint)];
+            return presented is not null;
+        });
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName }).WaitAsync(TimeSpan.FromSeconds(30));
+        return (presented ?? throw new InvalidOperationException("no certificate presented"), sent);
     }
 
     /// <summary>

@@ -145,6 +145,59 @@ internal sealed class RunningNode : IDisposable
         return new HttpClient(handler) { BaseAddress = new Uri($"https://{ledger}.localhost:{port}"), DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };
     }
 
+    /// <summary>
+    /// A client of the deployment, <c>https://{host}:{port}</c> (connecting to 127.0.0.1), that trusts only
+    /// <paramref name="trustedCa"/> (a CA, not a pinned ledger) for a certificate naming <paramref name="nameOnCertificate"/>
+    /// (default: <paramref name="host"/>), with the development Administrator's certificate.
+    /// </summary>
+    public HttpClient DeploymentClient(X509Certificate2 trustedCa, string host = "localhost", string? nameOnCertificate = null)
+    {
+        var expectedName = nameOnCertificate ?? host;
+        var credentials = Path.Combine(Data, "credentials");
+        using var admin = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(credentials, "admin_cert.pem")), File.ReadAllText(Path.Combine(credentials, "admin_privk.pem")));
+        var port = Endpoint.Port;
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ClientCertificates = [X509CertificateLoader.LoadPkcs12(admin.Export(X509ContentType.Pkcs12), null)],
+                RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && ChainsTo(cert, trustedCa, expectedName),
+            },
+            ConnectCallback = async (_, token) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), token);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://{host}:{port}"), DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary>Whether <paramref name="certificate"/> chains to <paramref name="root"/> alone and names <paramref name="host"/>.</summary>
+    public static bool ChainsTo(X509Certificate certificate, X509Certificate2 root, string host, X509Certificate2Collection? intermediates = null)
+    {
+        using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(root);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.DisableCertificateDownloads = true;
+        if (intermediates is not null)
+        {
+            chain.ChainPolicy.ExtraStore.AddRange(intermediates);
+        }
+
+        return chain.Build(leaf) && leaf.MatchesHostname(host);
+    }
+
     /// <summary>SIGTERM, then the exit code (a clean shutdown is 0).</summary>
     public async Task<int> Terminate()
     {

@@ -30,7 +30,8 @@ internal static class RawHttp
         var serviceCertificate = node.Ledger.Service.Certificate;
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
-            TargetHost = "localhost",
+            // At the node's address, as most clients of the ledger 'default' are: no server name, default's certificate.
+            TargetHost = node.Endpoint.Host,
             ApplicationProtocols = [new SslApplicationProtocol(alpn)],
             ClientCertificates = certificate is null ? null : new X509CertificateCollection { certificate },
             RemoteCertificateValidationCallback = (_, cert, _, _) => ServiceCertificatePin.Accepts(cert, serviceCertificate),

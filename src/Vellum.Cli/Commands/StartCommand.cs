@@ -29,6 +29,8 @@ internal static class StartCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var domain = new Option<string>("--domain") { Description = "The deployment's domain: ledger NAME is served at NAME.DOMAIN (TLS server name and Host).", DefaultValueFactory = _ => "localhost" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "The deployment's TLS certificate (PEM, leaf then chain) for the server name DOMAIN; with --tls-key. Without it, a development CA in the data folder issues one." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "The private key (PEM) of --tls-cert's leaf." };
         var admins = new Option<string[]>("--admin-cert") { Description = "PEM certificate of a bootstrap Administrator (repeatable; first start only).", AllowMultipleArgumentsPerToken = false };
         var metrics = new Option<string?>("--metrics-listen") { Description = "host:port of the Prometheus scrape endpoint (/metrics over HTTP); off when absent." };
         var benchmark = new Option<bool>("--benchmark-endpoints") { Description = "Also serve /app/benchmark/noop (POST and GET): the same pipeline, writing nothing; for measuring the same-stack ceiling." };
@@ -40,7 +42,7 @@ internal static class StartCommand
         var backupWrites = BackupWritesOption.Create();
         var command = new Command("start", "Start a ledger node over HTTPS with mutual TLS: a single node, or with --node-listen and --peer a member of a replicated cluster.")
         {
-            data, listen, type, ledgers, domain, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites, snapshotInterval,
+            data, listen, type, ledgers, domain, tlsCert, tlsKey, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites, snapshotInterval,
         };
         command.SetAction((result, cancellationToken) =>
         {
@@ -51,7 +53,8 @@ internal static class StartCommand
             }
 
             return RunAsync(
-                result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(ledgers) ?? [], result.GetValue(domain)!, result.GetValue(admins) ?? [],
+                result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(ledgers) ?? [], result.GetValue(domain)!,
+                (result.GetValue(tlsCert), result.GetValue(tlsKey)), result.GetValue(admins) ?? [],
                 result.GetValue(metrics), result.GetValue(benchmark), result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom),
                 result.GetValue(backupWrites), result.GetValue(snapshotInterval), cancellationToken);
         });
@@ -86,7 +89,8 @@ internal static class StartCommand
     }
 
     private static async Task<int> RunAsync(
-        string data, string listen, string? type, string[] ledgerTexts, string domain, string[] admins, string? metricsListen, bool benchmarkEndpoints, string? nodeListen,
+        string data, string listen, string? type, string[] ledgerTexts, string domain, (string? Certificate, string? Key) tls, string[] admins, string? metricsListen,
+        bool benchmarkEndpoints, string? nodeListen,
         string[] peerTexts, string? identityFrom, string? backupWritesText, int snapshotInterval, CancellationToken cancellationToken)
     {
         if (!SnapshotIntervalOption.Check("start", snapshotInterval))
@@ -182,6 +186,21 @@ internal static class StartCommand
             return 2;
         }
 
+        if ((tls.Certificate is null) != (tls.Key is null))
+        {
+            Console.Error.WriteLine("vellum start: --tls-cert and --tls-key go together");
+            return 2;
+        }
+
+        foreach (var (flag, file) in new[] { ("--tls-cert", tls.Certificate), ("--tls-key", tls.Key) })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                Console.Error.WriteLine($"vellum start: {flag} {file} does not exist");
+                return 2;
+            }
+        }
+
         foreach (var admin in admins)
         {
             if (!File.Exists(admin))
@@ -208,7 +227,8 @@ internal static class StartCommand
 
             var options = new NodeOptions
             {
-                DataDirectory = data, Listen = endpoint, Ledgers = ledgers, Domain = domain, AdminCertificates = admins, MetricsListen = metricsListen,
+                DataDirectory = data, Listen = endpoint, Ledgers = ledgers, Domain = domain, TlsCertificateFile = tls.Certificate, TlsKeyFile = tls.Key,
+                AdminCertificates = admins, MetricsListen = metricsListen,
                 BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
                 DataFolderLock = folderLock,
             };
@@ -323,6 +343,9 @@ internal static class StartCommand
             var port = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)).Port;
             var ledger = ledgers.Fallback;
             Console.WriteLine($"endpoint: {address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)}");
+            Console.WriteLine(ledgers.Deployment.IsOperators
+                ? $"deployment: https://{options.Domain}:{port} with the --tls-cert certificate; any ledger at /ledgers/NAME/"
+                : $"deployment: https://{options.Domain}:{port}, certificate issued by the development CA {new DataDirectory(options.DataDirectory).DeploymentCaCertificate}; any ledger at /ledgers/NAME/");
             foreach (var served in ledgers.All)
             {
                 Console.WriteLine(

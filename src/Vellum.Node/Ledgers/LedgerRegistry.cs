@@ -28,8 +28,10 @@ public sealed class LedgerRegistry : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _renewal;
 
-    private LedgerRegistry(IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, SignatureClock clock, DataFolderLock folderLock, TimeSpan renewalCheck)
+    private LedgerRegistry(
+        IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, SignatureClock clock, DataFolderLock folderLock, DeploymentCertificate deployment, TimeSpan renewalCheck)
     {
+        Deployment = deployment;
         _nodeLog = nodeLog;
         _clock = clock;
         All = ledgers;
@@ -48,12 +50,16 @@ public sealed class LedgerRegistry : IAsyncDisposable
     /// <summary>Every ledger served, in ordinal order of name.</summary>
     public IReadOnlyList<LedgerService> All { get; }
 
+    /// <summary>The deployment's own TLS certificate (the operator's, or the development CA's).</summary>
+    public DeploymentCertificate Deployment { get; }
+
     /// <summary>The ledger <c>default</c>, when the node serves one.</summary>
     public LedgerService? Default { get; }
 
     /// <summary>
-    /// The ledger a connection or request that names none gets: <c>default</c>, else the first by name. (Once the
-    /// deployment has a certificate of its own, such a connection gets that instead.)
+    /// The ledger the start banner and a cluster member's node channel use: <c>default</c>, else the first by name. (A
+    /// request that names no ledger gets <c>default</c> only, and a connection that names none the deployment's
+    /// certificate when there is no <c>default</c>: see <see cref="LedgerRouting"/>.)
     /// </summary>
     public LedgerService Fallback => Default ?? All[0];
 
@@ -90,6 +96,11 @@ public sealed class LedgerRegistry : IAsyncDisposable
             var specs = Plan(options, data);
             data.EnsureLayout(); // once, before the ledgers open in parallel (a lock given was taken through another object)
 
+            // The deployment's certificate before any ledger is made, so that a bad --tls-cert changes nothing.
+            var deployment = options.TlsCertificateFile is { } certificateFile
+                ? DeploymentCertificate.FromFiles(certificateFile, options.TlsKeyFile!)
+                : DeploymentCertificate.Development(data, options.Domain, options.Listen.Address);
+
             // A single node's ledgers share one durable log (a cluster member's ledger has Raft's): what it holds
             // beyond the ledgers' files is applied as each ledger opens, then dropped once all have.
             if (options.NodeListen is null)
@@ -118,7 +129,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
             }
 
             nodeLog?.DropRecovered();
-            return new LedgerRegistry(opened, nodeLog, clock, folderLock, options.NodeCertificateCheckInterval);
+            return new LedgerRegistry(opened, nodeLog, clock, folderLock, deployment, options.NodeCertificateCheckInterval);
         }
         catch
         {
@@ -189,6 +200,8 @@ public sealed class LedgerRegistry : IAsyncDisposable
                 {
                     ledger.RenewNodeCertificateWhileRunning();
                 }
+
+                Deployment.RenewIfDue(DateTimeOffset.UtcNow);
             }
         }
         catch (OperationCanceledException)

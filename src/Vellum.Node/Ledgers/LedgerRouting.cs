@@ -1,3 +1,4 @@
+using System.Net.Security;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Vellum.Node.Endpoints;
@@ -17,11 +18,13 @@ internal sealed class LedgerRouting
     private const string IdentityPrefix = "/ledgerIdentity/";
 
     private readonly LedgerRegistry _ledgers;
+    private readonly string _domain;
     private readonly string _suffix;
 
     public LedgerRouting(LedgerRegistry ledgers, string domain)
     {
         _ledgers = ledgers;
+        _domain = domain;
         _suffix = "." + domain;
     }
 
@@ -48,9 +51,28 @@ internal sealed class LedgerRouting
         return [];
     }
 
-    /// <summary>The ledger whose certificate a TLS handshake for <paramref name="serverName"/> gets.</summary>
-    public LedgerService ForServerName(string? serverName) =>
-        serverName is not null && _ledgers.TryGet(NameIn(serverName), out var ledger) ? ledger : _ledgers.Fallback;
+    /// <summary>
+    /// The certificate a TLS handshake for <paramref name="serverName"/> gets: <c>{name}.{domain}</c> of a ledger served
+    /// here, that ledger's; <c>{domain}</c>, the deployment's; no name or any other, <c>default</c>'s when the node
+    /// serves it, else the deployment's.
+    /// </summary>
+    public SslStreamCertificateContext CertificateFor(string? serverName)
+    {
+        if (serverName is { Length: > 0 })
+        {
+            if (serverName.Equals(_domain, StringComparison.OrdinalIgnoreCase))
+            {
+                return _ledgers.Deployment.Context;
+            }
+
+            if (_ledgers.TryGet(NameIn(serverName), out var ledger))
+            {
+                return ledger.Tls.Context;
+            }
+        }
+
+        return _ledgers.Default?.Tls.Context ?? _ledgers.Deployment.Context;
+    }
 
     /// <summary>Chooses the request's ledger (see the type) before routing; strips a <c>/ledgers/{name}</c> prefix.</summary>
     public async Task Middleware(HttpContext context, RequestDelegate next)
