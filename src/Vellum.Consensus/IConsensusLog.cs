@@ -5,12 +5,6 @@ namespace Vellum.Consensus;
 /// <summary>The Raft term and log index of one replicated batch.</summary>
 public readonly record struct LogPosition(long Term, long Index);
 
-/// <summary>A change of this node's leadership or of the leader it knows.</summary>
-/// <param name="IsLeader">True when this node has become a ready leader (see <see cref="IConsensusLog.IsLeader"/>).</param>
-/// <param name="Term">The term of the change.</param>
-/// <param name="Leader">The node-channel address of the leader, or null when no leader is known.</param>
-public sealed record LeadershipChange(bool IsLeader, long Term, EndPoint? Leader);
-
 /// <summary>One member of the consensus group, as this node sees it.</summary>
 /// <param name="EndPoint">The member's node-channel address.</param>
 /// <param name="IsLocal">True for this node.</param>
@@ -74,12 +68,6 @@ public interface IConsensusLog : IAsyncDisposable
     /// leadership; when this node is not leader the token returned is already cancelled.
     /// </summary>
     CancellationToken LeadershipToken { get; }
-
-    /// <summary>
-    /// Raised when <see cref="IsLeader"/> or <see cref="LeaderEndPoint"/> changes. May be raised on a background
-    /// thread; handlers must be quick and must not throw.
-    /// </summary>
-    event Action<LeadershipChange>? LeadershipChanged;
 
     /// <summary>
     /// Leader only: appends <paramref name="batch"/>, replicates it and returns its position once it is committed on

@@ -493,8 +493,6 @@ public sealed class NodeLog : IAsyncDisposable
 
         public byte[] NameBytes { get; }
 
-        public event Action<LeadershipChange>? LeadershipChanged;
-
         public bool IsLeader => _applier is not null && !_lifetime.IsCancellationRequested;
 
         public long Term { get; }
@@ -517,7 +515,6 @@ public sealed class NodeLog : IAsyncDisposable
             }
 
             Volatile.Write(ref _lastIndex, applier.LastAppliedIndex);
-            LeadershipChanged?.Invoke(new LeadershipChange(IsLeader: true, Term, _localEndPoint));
             return ValueTask.CompletedTask;
         }
 
@@ -639,10 +636,6 @@ public sealed class NodeLog : IAsyncDisposable
             }
 
             await _drained.Task.ConfigureAwait(false);
-            if (_applier is not null)
-            {
-                LeadershipChanged?.Invoke(new LeadershipChange(IsLeader: false, Term, Leader: null));
-            }
         }
     }
 }

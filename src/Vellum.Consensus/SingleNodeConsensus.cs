@@ -27,13 +27,6 @@ public sealed class SingleNodeConsensus : IConsensusLog
     }
 
     /// <inheritdoc />
-    public event Action<LeadershipChange>? LeadershipChanged
-    {
-        add => _ledger.LeadershipChanged += value;
-        remove => _ledger.LeadershipChanged -= value;
-    }
-
-    /// <inheritdoc />
     public bool IsLeader => _ledger.IsLeader;
 
     /// <inheritdoc />

@@ -158,15 +158,15 @@ public sealed class InMemoryConsensusClusterTests
         var (cluster, _) = await StartAsync(3);
         await cluster.ElectLeaderAsync(0);
         var wait = cluster[1].WaitForLeaderReadyAsync(CancellationToken.None).AsTask();
-        List<LeadershipChange> changes = [];
-        cluster[1].LeadershipChanged += changes.Add;
         Assert.False(wait.IsCompleted);
         await Assert.ThrowsAsync<ConsensusNotLeaderException>(() => Write(cluster[1], "x").AsTask());
 
         await cluster.ElectLeaderAsync(1);
 
         await wait.WaitAsync(Timeout);
-        Assert.Equal([new LeadershipChange(true, 2, cluster[1].EndPoint)], changes);
+        Assert.True(cluster[1].IsLeader);
+        Assert.Equal(2, cluster[1].Term);
+        Assert.Equal(cluster[1].EndPoint, cluster[1].LeaderEndPoint);
         Assert.False(cluster[0].IsLeader);
     }
 }

@@ -20,7 +20,6 @@ internal sealed class RaftTestCluster : IAsyncDisposable
         Nodes = new RaftConsensus?[size];
         Appliers = new RecordingApplier[size];
         Identities = new NodeIdentity[size];
-        Changes = [.. Enumerable.Range(0, size).Select(_ => new System.Collections.Concurrent.ConcurrentQueue<LeadershipChange>())];
         for (var i = 0; i < size; i++)
         {
             Identities[i] = NodeIdentity.Create(Service);
@@ -38,9 +37,6 @@ internal sealed class RaftTestCluster : IAsyncDisposable
     public RecordingApplier[] Appliers { get; }
 
     public NodeIdentity[] Identities { get; }
-
-    /// <summary>The LeadershipChanged events each node raised, in order (across restarts).</summary>
-    public System.Collections.Concurrent.ConcurrentQueue<LeadershipChange>[] Changes { get; }
 
     public LogSink Logs { get; } = new();
 
@@ -75,7 +71,6 @@ internal sealed class RaftTestCluster : IAsyncDisposable
             LoggerFactory = Logs,
         });
         Nodes[i] = node;
-        node.LeadershipChanged += Changes[i].Enqueue;
         await node.StartAsync(Appliers[i], CancellationToken.None).AsTask().WaitAsync(Timeout);
         return node;
     }

@@ -264,12 +264,6 @@ public sealed class SequencerTests : IDisposable
 
         public int PeakInFlight => Volatile.Read(ref _peakInFlight);
 
-        public event Action<LeadershipChange>? LeadershipChanged
-        {
-            add => inner.LeadershipChanged += value;
-            remove => inner.LeadershipChanged -= value;
-        }
-
         public bool IsLeader => inner.IsLeader;
 
         public long Term => inner.Term;

@@ -5,7 +5,6 @@ namespace Vellum.Consensus.Raft;
 
 public sealed partial class RaftConsensus
 {
-    private readonly Lock _eventLock = new();
     private Task _tracker = Task.CompletedTask;
 
     // Set while this node is a ready leader (see IsLeader); written only by the tracker and by disposal.
@@ -14,12 +13,6 @@ public sealed partial class RaftConsensus
     // Completed when a leadership is published; replaced (once completed) when it ends, so that waiting on a
     // follower waits for the next one.
     private volatile TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    // The last (IsLeader, Leader) pair raised, so that each change is raised once; guarded by _eventLock.
-    private (bool IsLeader, EndPoint? Leader) _published;
-
-    /// <inheritdoc />
-    public event Action<LeadershipChange>? LeadershipChanged;
 
     /// <summary>
     /// True while this node leads and its term's first entry is committed and applied (DotNext's
@@ -76,12 +69,10 @@ public sealed partial class RaftConsensus
                 _leadership = new Leadership(term, token);
                 _ready.TrySetResult();
                 LogMessages.LeadershipAcquired(_logger, term);
-                Publish(isLeader: true, _options.LocalEndPoint);
 
                 await WaitForCancellationAsync(token, lifetime).ConfigureAwait(false);
                 ClearLeadership();
                 LogMessages.LeadershipLost(_logger, term);
-                Publish(isLeader: false, cluster.Leader is { IsRemote: true } leader ? leader.EndPoint : null);
             }
         }
         catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
@@ -153,34 +144,6 @@ public sealed partial class RaftConsensus
         if (ready.Task.IsCompleted)
         {
             _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-    }
-
-    /// <summary>DotNext's view of who leads: used for followers (the tracker reports this node's own leadership).</summary>
-    private void OnLeaderChanged(RaftCluster<RaftClusterMember> cluster, RaftClusterMember? leader)
-    {
-        if (leader is null)
-        {
-            Publish(IsLeader, IsLeader ? _options.LocalEndPoint : null);
-        }
-        else if (leader.IsRemote)
-        {
-            Publish(isLeader: false, leader.EndPoint);
-        }
-    }
-
-    private void Publish(bool isLeader, EndPoint? leader)
-    {
-        // Raised under the lock so that handlers see changes in the order they happened.
-        lock (_eventLock)
-        {
-            if (_published.IsLeader == isLeader && Equals(_published.Leader, leader))
-            {
-                return;
-            }
-
-            _published = (isLeader, leader);
-            LeadershipChanged?.Invoke(new LeadershipChange(isLeader, Term, leader));
         }
     }
 

@@ -160,7 +160,6 @@ public sealed partial class RaftConsensus : IConsensusLog
         };
 
         _cluster = new RaftCluster(configuration) { AuditTrail = _wal };
-        _cluster.LeaderChanged += OnLeaderChanged;
 
         // Verifies the WAL's integrity hashes, waits until the committed entries it holds are applied, then listens.
         await _cluster.StartAsync(token).ConfigureAwait(false);
@@ -294,7 +293,6 @@ public sealed partial class RaftConsensus : IConsensusLog
         await _lifetime.CancelAsync().ConfigureAwait(false);
         if (_cluster is { } cluster)
         {
-            cluster.LeaderChanged -= OnLeaderChanged;
             await cluster.StopAsync(CancellationToken.None).ConfigureAwait(false);
             await _tracker.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await cluster.DisposeAsync().ConfigureAwait(false);

@@ -614,12 +614,6 @@ public sealed class ReplicatedStoreTests : IDisposable
         /// <summary>The consensus a node's sequencer sees: the loopback log, led by whichever node was elected last.</summary>
         private sealed class LoopbackConsensus(LoopbackCluster cluster, int node) : IConsensusLog
         {
-            public event Action<LeadershipChange>? LeadershipChanged
-            {
-                add { }
-                remove { }
-            }
-
             public bool IsLeader => cluster._leader == node;
 
             public long Term => 1;

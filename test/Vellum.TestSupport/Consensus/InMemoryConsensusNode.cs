@@ -40,11 +40,8 @@ public sealed class InMemoryConsensusNode : IConsensusLog
     /// <summary>This node's index in the cluster.</summary>
     public int NodeIndex { get; }
 
-    /// <summary>A made-up address that identifies the node in <see cref="Members"/> and leadership events.</summary>
+    /// <summary>A made-up address that identifies the node in <see cref="Members"/>.</summary>
     public EndPoint EndPoint { get; }
-
-    /// <inheritdoc />
-    public event Action<LeadershipChange>? LeadershipChanged;
 
     /// <inheritdoc />
     public bool IsLeader
@@ -274,11 +271,6 @@ public sealed class InMemoryConsensusNode : IConsensusLog
         if (_knownLeader != leader)
         {
             _knownLeader = leader;
-            if (leader != this)
-            {
-                var change = new LeadershipChange(IsLeader: false, CurrentTerm, leader?.EndPoint);
-                after.Add(() => LeadershipChanged?.Invoke(change));
-            }
         }
     }
 
@@ -292,8 +284,6 @@ public sealed class InMemoryConsensusNode : IConsensusLog
         _knownLeader = this;
         _log.Add(new Entry(CurrentTerm, Batch: null));
         _noOpIndex = LastIndex;
-        var change = new LeadershipChange(IsLeader: true, CurrentTerm, EndPoint);
-        after.Add(() => LeadershipChanged?.Invoke(change));
     }
 
     /// <summary>
@@ -407,9 +397,6 @@ public sealed class InMemoryConsensusNode : IConsensusLog
                 leadership.Dispose();
             });
         }
-
-        var change = new LeadershipChange(IsLeader: false, CurrentTerm, Leader: null);
-        after.Add(() => LeadershipChanged?.Invoke(change));
     }
 
     /// <summary>A log entry; a null batch is a leader's no-op.</summary>
