@@ -62,6 +62,7 @@ public sealed class MetricsTests
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             MetricsListen = $"127.0.0.1:{port}",
             SignatureDelay = TimeSpan.FromMilliseconds(20),
+            Ledgers = [new Vellum.Node.Ledgers.LedgerSpec(Vellum.Core.Identity.LedgerName.Default, null), new Vellum.Node.Ledgers.LedgerSpec(Vellum.Core.Identity.LedgerName.Parse("metrics-alpha"), null)],
         };
         var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
         var ledger = ledgers.Default!;
@@ -87,6 +88,11 @@ public sealed class MetricsTests
             Assert.Contains("vellum_storage_committed_seqno", text, StringComparison.Ordinal);
             Assert.Contains("vellum_storage_signature_lag", text, StringComparison.Ordinal);
             Assert.Contains("vellum_storage_fsync_duration_seconds_bucket", text, StringComparison.Ordinal);
+
+            // Each ledger's figures are its own series, tagged with its name.
+            var lines = text.Split('\n');
+            Assert.Contains(lines, l => l.StartsWith("vellum_storage_transactions_total{", StringComparison.Ordinal) && l.Contains("ledger=\"default\"", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.StartsWith("vellum_storage_committed_seqno{", StringComparison.Ordinal) && l.Contains("ledger=\"metrics-alpha\"", StringComparison.Ordinal));
         }
         finally
         {

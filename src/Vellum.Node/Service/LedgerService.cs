@@ -342,6 +342,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
         var storeOptions = new LedgerStoreOptions
         {
+            LedgerName = spec.Name.Value,
             LedgerDirectory = folder.Chunks,
             StateDirectory = folder.State,
             IsPrivate = isPrivate,

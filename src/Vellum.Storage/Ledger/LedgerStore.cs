@@ -63,7 +63,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
         _tiles = tiles;
         _index = index;
         _tree = tree;
-        _metrics = new LedgerStoreMetrics(this);
+        _metrics = new LedgerStoreMetrics(this, options.LedgerName);
     }
 
     /// <summary>The options this store was opened with.</summary>

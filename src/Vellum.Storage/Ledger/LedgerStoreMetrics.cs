@@ -4,40 +4,83 @@ using System.Diagnostics.Metrics;
 namespace Vellum.Storage.Ledger;
 
 /// <summary>
-/// The store's meter, <c>Vellum.Storage</c>: appends, signatures, group-commit batch sizes, fsync time, and the
-/// durable and committed watermarks with the lag between them (transactions waiting for a signature).
+/// The stores' meter, <c>Vellum.Storage</c>: appends, signatures, group-commit batch sizes, write time, and the durable
+/// and committed watermarks with the lag between them (transactions waiting for a signature), each measurement tagged
+/// with its ledger (<c>ledger</c>). One meter and one set of instruments for the process, whatever the number of
+/// ledgers; each open store adds itself to the watermark gauges and leaves on dispose.
 /// </summary>
 internal sealed class LedgerStoreMetrics : IDisposable
 {
     public const string MeterName = "Vellum.Storage";
 
-    private readonly Meter _meter = new(MeterName);
-    private readonly Counter<long> _appends;
-    private readonly Counter<long> _signatures;
-    private readonly Histogram<int> _batchTransactions;
-    private readonly Histogram<double> _fsyncSeconds;
+    private static readonly Meter Meter = new(MeterName);
+    private static readonly Counter<long> Appends =
+        Meter.CreateCounter<long>("vellum.storage.transactions", "{transaction}", "Transactions applied (written to the ledger files).");
+    private static readonly Counter<long> Signatures = Meter.CreateCounter<long>("vellum.storage.signatures", "{signature}", "Signature transactions applied.");
+    private static readonly Histogram<int> BatchTransactions =
+        Meter.CreateHistogram<int>("vellum.storage.batch.transactions", "{transaction}", "Transactions per applied batch (one write).");
+    private static readonly Histogram<double> WriteSeconds =
+        Meter.CreateHistogram<double>("vellum.storage.fsync.duration", "s", "Time of each batch's write (and fsync, where the store syncs each batch).");
 
-    public LedgerStoreMetrics(LedgerStore store)
+    private static readonly Lock StoresLock = new();
+    private static LedgerStoreMetrics[] _stores = [];
+
+    private readonly LedgerStore _store;
+    private readonly KeyValuePair<string, object?> _ledger;
+    private int _disposed;
+
+    static LedgerStoreMetrics()
     {
-        _appends = _meter.CreateCounter<long>("vellum.storage.transactions", "{transaction}", "Transactions applied (written to the ledger files).");
-        _signatures = _meter.CreateCounter<long>("vellum.storage.signatures", "{signature}", "Signature transactions applied.");
-        _batchTransactions = _meter.CreateHistogram<int>("vellum.storage.batch.transactions", "{transaction}", "Transactions per group-commit batch (one write, one fsync).");
-        _fsyncSeconds = _meter.CreateHistogram<double>("vellum.storage.fsync.duration", "s", "Time of each batch's write and fsync.");
-        _meter.CreateObservableGauge("vellum.storage.durable_seqno", () => store.DurableSeqno, "{seqno}", "Last applied transaction.");
-        _meter.CreateObservableGauge("vellum.storage.committed_seqno", () => store.CommittedSeqno, "{seqno}", "Last committed transaction (covered by an applied signature).");
-        _meter.CreateObservableGauge("vellum.storage.signature_lag", () => store.DurableSeqno - store.CommittedSeqno, "{transaction}", "Applied transactions waiting for a signature.");
+        Meter.CreateObservableGauge("vellum.storage.durable_seqno", () => Observe(static s => s.DurableSeqno), "{seqno}", "Last applied transaction.");
+        Meter.CreateObservableGauge(
+            "vellum.storage.committed_seqno", () => Observe(static s => s.CommittedSeqno), "{seqno}", "Last committed transaction (covered by an applied signature).");
+        Meter.CreateObservableGauge(
+            "vellum.storage.signature_lag", () => Observe(static s => s.DurableSeqno - s.CommittedSeqno), "{transaction}", "Applied transactions waiting for a signature.");
+    }
+
+    public LedgerStoreMetrics(LedgerStore store, string ledger)
+    {
+        _store = store;
+        _ledger = new KeyValuePair<string, object?>("ledger", ledger);
+        lock (StoresLock)
+        {
+            _stores = [.. _stores, this];
+        }
     }
 
     public void BatchWritten(PendingBatch batch, long startTimestamp)
     {
-        _fsyncSeconds.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
-        _batchTransactions.Record(batch.Count);
-        _appends.Add(batch.Count);
+        WriteSeconds.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, _ledger);
+        BatchTransactions.Record(batch.Count, _ledger);
+        Appends.Add(batch.Count, _ledger);
         if (batch.SignatureCount > 0)
         {
-            _signatures.Add(batch.SignatureCount);
+            Signatures.Add(batch.SignatureCount, _ledger);
         }
     }
 
-    public void Dispose() => _meter.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        lock (StoresLock)
+        {
+            _stores = [.. _stores.Where(s => !ReferenceEquals(s, this))];
+        }
+    }
+
+    private static Measurement<long>[] Observe(Func<LedgerStore, long> read)
+    {
+        var stores = Volatile.Read(ref _stores);
+        var measurements = new Measurement<long>[stores.Length];
+        for (var i = 0; i < stores.Length; i++)
+        {
+            measurements[i] = new Measurement<long>(read(stores[i]._store), stores[i]._ledger);
+        }
+
+        return measurements;
+    }
 }

@@ -9,6 +9,9 @@ public sealed record LedgerStoreOptions
     /// <summary>Folder of derived state: Merkle tiles, indexes and the view file (<c>&lt;data&gt;/state</c>).</summary>
     public required string StateDirectory { get; init; }
 
+    /// <summary>The ledger's name, as its metrics are tagged (<c>ledger</c>); <c>default</c> unless given.</summary>
+    public string LedgerName { get; init; } = "default";
+
     /// <summary>True for a Private ledger: contents are encrypted. Fixed when the ledger is created.</summary>
     public bool IsPrivate { get; init; }
 
