@@ -39,9 +39,15 @@ internal sealed class RunningNode : IDisposable
     public static Task<RunningNode> Start(string data, params string[] extra) => Start(umask: null, data, ["--listen", "127.0.0.1:0", .. extra]);
 
     /// <summary>Starts under <paramref name="umask"/> (through <c>sh</c>) when given, else the test host's.</summary>
-    public static async Task<RunningNode> Start(string? umask, string data, string[] extra)
+    public static Task<RunningNode> Start(string? umask, string data, string[] extra) => StartWith(["start", "--data", data, .. extra], data, umask);
+
+    /// <summary>
+    /// Runs <c>vellum</c> with exactly <paramref name="args"/> (and <paramref name="environment"/> added to the test
+    /// host's) until its banner ends; <paramref name="data"/> is the folder the node is expected to use.
+    /// </summary>
+    public static async Task<RunningNode> StartWith(string[] args, string data, string? umask = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var process = Process.Start(StartInfo(["start", "--data", data, .. extra], umask))!;
+        var process = Process.Start(StartInfo(args, umask, environment))!;
         var banner = new StringBuilder();
         _ = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -70,9 +76,9 @@ internal sealed class RunningNode : IDisposable
         return new RunningNode(process, banner.ToString(), endpoint, data);
     }
 
-    public static async Task<(int ExitCode, string Output, string Error)> RunToExit(string[] args, TimeSpan timeout)
+    public static async Task<(int ExitCode, string Output, string Error)> RunToExit(string[] args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
-        using var process = Process.Start(StartInfo(args))!;
+        using var process = Process.Start(StartInfo(args, environment: environment))!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         try
@@ -228,9 +234,14 @@ internal sealed class RunningNode : IDisposable
         ServiceCertificate.Dispose();
     }
 
-    private static ProcessStartInfo StartInfo(string[] args, string? umask = null)
+    private static ProcessStartInfo StartInfo(string[] args, string? umask = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(umask is null ? "dotnet" : "sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         if (umask is not null)
         {
             // exec keeps the pid: the node is the process the test knows.

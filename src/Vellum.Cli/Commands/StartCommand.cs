@@ -40,9 +40,14 @@ internal static class StartCommand
         var identityFrom = new Option<string?>("--identity-from") { Description = "Data folder of an existing cluster member: a new node takes its service identity and ledger secret (first start only)." };
         var snapshotInterval = SnapshotIntervalOption.Create();
         var backupWrites = BackupWritesOption.Create();
+        var config = new Option<string?>("--config")
+        {
+            Description = "A JSON file of settings, keyed as the flags in camelCase (\"data\", \"listen\", \"ledgers\": [...], \"tlsCert\", ...); " +
+                "VELLUM_* environment variables (VELLUM_DATA, VELLUM_LEDGERS=a,b, VELLUM_TLS_CERT, ...) win over it, and flags over both.",
+        };
         var command = new Command("start", "Start a ledger node over HTTPS with mutual TLS: a single node, or with --node-listen and --peer a member of a replicated cluster.")
         {
-            data, listen, type, ledgers, domain, tlsCert, tlsKey, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites, snapshotInterval,
+            data, listen, type, ledgers, domain, tlsCert, tlsKey, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites, snapshotInterval, config,
         };
         command.SetAction((result, cancellationToken) =>
         {
@@ -52,11 +57,25 @@ internal static class StartCommand
                 return Task.FromResult(2);
             }
 
+            if (!StartSettings.TryLoad(result.GetValue(config), Environment.GetEnvironmentVariables(), out var settings, out var settingsError))
+            {
+                Console.Error.WriteLine($"vellum start: {settingsError}");
+                return Task.FromResult(2);
+            }
+
+            // A flag given wins; else the environment, else the file; else the flag's default.
+            bool Given(Option option) => result.GetResult(option) is { Implicit: false };
+            string Text(Option<string> option, string key) => Given(option) ? result.GetValue(option)! : settings.Text(key) ?? result.GetValue(option)!;
+            string? Maybe(Option<string?> option, string key) => Given(option) ? result.GetValue(option) : settings.Text(key);
+            string[] List(Option<string[]> option, string key) => Given(option) ? result.GetValue(option) ?? [] : settings.List(key) ?? [];
             return RunAsync(
-                result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(type), result.GetValue(ledgers) ?? [], result.GetValue(domain)!,
-                (result.GetValue(tlsCert), result.GetValue(tlsKey)), result.GetValue(admins) ?? [],
-                result.GetValue(metrics), result.GetValue(benchmark), result.GetValue(nodeListen), result.GetValue(peers) ?? [], result.GetValue(identityFrom),
-                result.GetValue(backupWrites), result.GetValue(snapshotInterval), cancellationToken);
+                Text(data, "data"), Text(listen, "listen"), Maybe(type, "ledgerType"), List(ledgers, "ledgers"), Text(domain, "domain"),
+                (Maybe(tlsCert, "tlsCert"), Maybe(tlsKey, "tlsKey")), List(admins, "adminCerts"),
+                Maybe(metrics, "metricsListen"), Given(benchmark) ? result.GetValue(benchmark) : settings.Flag("benchmarkEndpoints") ?? false,
+                Maybe(nodeListen, "nodeListen"), List(peers, "peers"), Maybe(identityFrom, "identityFrom"),
+                Given(backupWrites) ? result.GetValue(backupWrites) : settings.Text("backupWrites") ?? result.GetValue(backupWrites),
+                Given(snapshotInterval) ? result.GetValue(snapshotInterval) : settings.Number("snapshotInterval") ?? result.GetValue(snapshotInterval),
+                cancellationToken);
         });
         return command;
     }

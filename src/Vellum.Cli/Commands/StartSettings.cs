@@ -1,0 +1,178 @@
+using System.Collections;
+using System.Text.Json;
+
+namespace Vellum.Cli.Commands;
+
+/// <summary>
+/// The settings of <c>vellum start</c> that do not come from its flags: a JSON file (<c>--config FILE</c>) and
+/// <c>VELLUM_…</c> environment variables, the latter winning. Each key is a flag without its dashes, in camelCase in the
+/// file (<c>"tlsCert"</c> for <c>--tls-cert</c>) and upper snake case in the environment (<c>VELLUM_TLS_CERT</c>);
+/// repeatable flags are arrays in the file and comma-separated in the environment, and their plural names are used
+/// (<c>ledgers</c>, <c>adminCerts</c>, <c>peers</c>). Strict: an unknown key or a value of the wrong type is an error
+/// naming it, so a typo never passes silently.
+/// </summary>
+internal sealed class StartSettings
+{
+    private enum Kind
+    {
+        Text,
+        List,
+        Flag,
+        Number,
+    }
+
+    private static readonly Dictionary<string, Kind> Keys = new(StringComparer.Ordinal)
+    {
+        ["data"] = Kind.Text,
+        ["listen"] = Kind.Text,
+        ["ledgers"] = Kind.List,
+        ["ledgerType"] = Kind.Text,
+        ["domain"] = Kind.Text,
+        ["tlsCert"] = Kind.Text,
+        ["tlsKey"] = Kind.Text,
+        ["adminCerts"] = Kind.List,
+        ["metricsListen"] = Kind.Text,
+        ["benchmarkEndpoints"] = Kind.Flag,
+        ["nodeListen"] = Kind.Text,
+        ["peers"] = Kind.List,
+        ["identityFrom"] = Kind.Text,
+        ["backupWrites"] = Kind.Text,
+        ["snapshotInterval"] = Kind.Number,
+    };
+
+    private readonly Dictionary<string, object> _values = new(StringComparer.Ordinal);
+
+    private StartSettings()
+    {
+    }
+
+    /// <summary>The environment variable of <paramref name="key"/>: <c>tlsCert</c> → <c>VELLUM_TLS_CERT</c>.</summary>
+    public static string EnvironmentName(string key) =>
+        "VELLUM_" + string.Concat(key.Select(c => char.IsUpper(c) ? "_" + c : char.ToUpperInvariant(c).ToString()));
+
+    /// <summary>
+    /// Reads <paramref name="file"/> (when given), then the <c>VELLUM_…</c> variables of <paramref name="environment"/>
+    /// over it; false with one line saying what is wrong.
+    /// </summary>
+    public static bool TryLoad(string? file, IDictionary environment, out StartSettings settings, out string? error)
+    {
+        settings = new StartSettings();
+        error = null;
+        if (file is not null && !settings.TryReadFile(file, out error))
+        {
+            return false;
+        }
+
+        foreach (var (key, kind) in Keys)
+        {
+            if (environment[EnvironmentName(key)] is not string text)
+            {
+                continue;
+            }
+
+            var name = EnvironmentName(key);
+            switch (kind)
+            {
+                case Kind.Text:
+                    settings._values[key] = text;
+                    break;
+                case Kind.List:
+                    settings._values[key] = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    break;
+                case Kind.Flag when bool.TryParse(text, out var flag):
+                    settings._values[key] = flag;
+                    break;
+                case Kind.Number when int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var number):
+                    settings._values[key] = number;
+                    break;
+                default:
+                    error = $"{name} is {(kind == Kind.Flag ? "true or false" : "a whole number")}, not '{text}'";
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A text setting, or null when neither the file nor the environment gives it.</summary>
+    public string? Text(string key) => Get<string>(key);
+
+    /// <summary>A repeatable setting, or null when neither the file nor the environment gives it.</summary>
+    public string[]? List(string key) => Get<string[]>(key);
+
+    /// <summary>A true/false setting, or null.</summary>
+    public bool? Flag(string key) => _values.TryGetValue(Known(key), out var value) ? (bool)value : null;
+
+    /// <summary>A number setting, or null.</summary>
+    public int? Number(string key) => _values.TryGetValue(Known(key), out var value) ? (int)value : null;
+
+    private T? Get<T>(string key)
+        where T : class => _values.TryGetValue(Known(key), out var value) ? (T)value : null;
+
+    private static string Known(string key) => Keys.ContainsKey(key) ? key : throw new ArgumentException($"no setting '{key}'", nameof(key));
+
+    private bool TryReadFile(string file, out string? error)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllBytes(file), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            error = $"--config {file}: {ex.Message}";
+            return false;
+        }
+        catch (JsonException ex)
+        {
+            error = $"--config {file} is not JSON: {ex.Message}";
+            return false;
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                error = $"--config {file} holds {document.RootElement.ValueKind}, not an object of settings";
+                return false;
+            }
+
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!Keys.TryGetValue(property.Name, out var kind))
+                {
+                    error = $"--config {file}: unknown setting '{property.Name}' (settings: {string.Join(", ", Keys.Keys)})";
+                    return false;
+                }
+
+                var value = property.Value;
+                object? read = kind switch
+                {
+                    Kind.Text when value.ValueKind == JsonValueKind.String => value.GetString()!,
+                    Kind.List when value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String) =>
+                        value.EnumerateArray().Select(e => e.GetString()!).ToArray(),
+                    Kind.Flag when value.ValueKind is JsonValueKind.True or JsonValueKind.False => value.GetBoolean(),
+                    Kind.Number when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var number) => number,
+                    _ => null,
+                };
+                if (read is null)
+                {
+                    var expected = kind switch
+                    {
+                        Kind.Text => "a string",
+                        Kind.List => "an array of strings",
+                        Kind.Flag => "true or false",
+                        _ => "a whole number",
+                    };
+                    error = $"--config {file}: '{property.Name}' is {expected}, not {value.ValueKind}";
+                    return false;
+                }
+
+                _values[property.Name] = read;
+            }
+        }
+
+        error = null;
+        return true;
+    }
+}
