@@ -125,30 +125,7 @@ internal sealed class RunningNode : IDisposable
         var credentials = Path.Combine(Data, "credentials");
         clientCertificate ??= X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(credentials, "admin_cert.pem")), File.ReadAllText(Path.Combine(credentials, "admin_privk.pem")));
         pinned ??= LedgerServiceCertificate(Data, ledger);
-        var port = Endpoint.Port;
-        var handler = new SocketsHttpHandler
-        {
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                ClientCertificates = [X509CertificateLoader.LoadPkcs12(clientCertificate.Export(X509ContentType.Pkcs12), null)],
-                RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, pinned),
-            },
-            ConnectCallback = async (_, token) =>
-            {
-                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), token);
-                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        return new HttpClient(handler) { BaseAddress = new Uri($"https://{ledger}.localhost:{port}"), DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };
+        return Client($"{ledger}.localhost", clientCertificate, (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, pinned));
     }
 
     /// <summary>
@@ -161,13 +138,19 @@ internal sealed class RunningNode : IDisposable
         var expectedName = nameOnCertificate ?? host;
         var credentials = Path.Combine(Data, "credentials");
         using var admin = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(credentials, "admin_cert.pem")), File.ReadAllText(Path.Combine(credentials, "admin_privk.pem")));
+        return Client(host, admin, (_, cert, _, _) => cert is not null && ChainsTo(cert, trustedCa, expectedName));
+    }
+
+    /// <summary>An HTTP/2 client of <c>https://{host}:{port}</c> whose connections go to 127.0.0.1 (the name need not resolve).</summary>
+    private HttpClient Client(string host, X509Certificate2 clientCertificate, RemoteCertificateValidationCallback validate)
+    {
         var port = Endpoint.Port;
         var handler = new SocketsHttpHandler
         {
             SslOptions = new SslClientAuthenticationOptions
             {
-                ClientCertificates = [X509CertificateLoader.LoadPkcs12(admin.Export(X509ContentType.Pkcs12), null)],
-                RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && ChainsTo(cert, trustedCa, expectedName),
+                ClientCertificates = [X509CertificateLoader.LoadPkcs12(clientCertificate.Export(X509ContentType.Pkcs12), null)],
+                RemoteCertificateValidationCallback = validate,
             },
             ConnectCallback = async (_, token) =>
             {
