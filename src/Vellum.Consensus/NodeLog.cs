@@ -271,6 +271,11 @@ public sealed class NodeLog : IAsyncDisposable
                     offset += headerLength;
                 }
 
+                if (_options.WriteFault?.Invoke() is { } injected)
+                {
+                    throw injected;
+                }
+
                 RandomAccess.Write(_segment!, _parts, _segmentLength);
                 RandomAccess.FlushToDisk(_segment!);
                 _segmentLength += length;
@@ -648,4 +653,10 @@ public sealed class NodeLogOptions
     /// after a crash may have to read back, and how often the ledgers' files are synced.
     /// </summary>
     public long SegmentBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Tests only: asked before each round's write; an exception it returns is thrown as if the write had failed
+    /// (a full or failing disk cannot be made on demand).
+    /// </summary>
+    internal Func<IOException?>? WriteFault { get; init; }
 }

@@ -129,6 +129,42 @@ public sealed class NodeLogTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task After_a_failed_write_nothing_more_is_accepted_and_every_ledger_still_stops()
+    {
+        var fail = 0;
+        var log = NodeLog.Open(_root, new NodeLogOptions { WriteFault = () => Volatile.Read(ref fail) == 1 ? new IOException("disk gone") : null });
+        log.Start();
+        var alpha = await JoinAsync(log, "alpha");
+        var beta = await JoinAsync(log, "beta");
+        await alpha.Log.ReplicateAsync(Batch("a0"), CancellationToken.None);
+        await beta.Log.ReplicateAsync(Batch("b0"), CancellationToken.None);
+
+        // The write of this round fails: its batch is not applied, and its writer learns why.
+        Volatile.Write(ref fail, 1);
+        var failed = await Assert.ThrowsAsync<IOException>(() => alpha.Log.ReplicateAsync(Batch("a1"), CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Contains("restart to recover", failed.Message, StringComparison.Ordinal);
+        Assert.Equal("disk gone", failed.InnerException?.Message);
+
+        // Nothing after it can follow it: every ledger's later appends are refused at once, even once the disk is back.
+        Volatile.Write(ref fail, 0);
+        await Assert.ThrowsAsync<IOException>(() => beta.Log.ReplicateAsync(Batch("b1"), CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        await Assert.ThrowsAsync<IOException>(() => alpha.Log.ReplicateAsync(Batch("a2"), CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(["a0"], alpha.Applied);
+        Assert.Equal(["b0"], beta.Applied);
+
+        // Each ledger's log drains and stops, and so does the node log.
+        await alpha.Log.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await beta.Log.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await log.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+
+        // What was written before the failure comes back on the next open.
+        var reopened = NodeLog.Open(_root);
+        Assert.Equal(["a0"], reopened.Recovered("alpha").Select(Text));
+        Assert.Equal(["b0"], reopened.Recovered("beta").Select(Text));
+        await reopened.DisposeAsync();
+    }
+
     private static ReadOnlyMemory<byte> Batch(string text) => Encoding.UTF8.GetBytes(text);
 
     private static string Text(byte[] batch) => Encoding.UTF8.GetString(batch);
