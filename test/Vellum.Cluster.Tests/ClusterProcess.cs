@@ -334,11 +334,40 @@ internal sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A port free now, below the kernel's ephemeral range: ports are picked when the cluster is made and some are
+    /// listened on only minutes later (a joining member), and a port from the ephemeral range can meanwhile become the
+    /// local end of one of the test's own outgoing connections (it happened: "--node-listen … is in use").
+    /// </summary>
     private static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var firstEphemeral = 32768;
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            firstEphemeral = int.Parse(range[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+        }
+
+        var low = Math.Min(10_000, firstEphemeral / 2);
+        for (var attempt = 0; attempt < 1000; attempt++)
+        {
+            var port = Random.Shared.Next(low, firstEphemeral);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Taken: try another.
+            }
+        }
+
+        throw new InvalidOperationException($"no free port in {low}..{firstEphemeral - 1}");
     }
 
     public async ValueTask DisposeAsync()
