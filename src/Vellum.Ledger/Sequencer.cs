@@ -503,8 +503,19 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
     {
         Task<LogPosition> replication;
 
-        // Consensus logs hold the batch sealed under the ledger's log key, never in clear (see LogSeal).
-        var sealedBatch = _seal.Seal(batch.Memory.Span);
+        // Consensus logs hold the batch sealed under the ledger's log key, never in clear (see LogSeal). Sealed before
+        // the gate, so the gate is held no longer than before; a failure (a disposed seal) fails the batch like any other.
+        byte[]? sealedBatch = null;
+        Exception? sealFailure = null;
+        try
+        {
+            sealedBatch = _seal.Seal(batch.Memory.Span);
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or System.Security.Cryptography.CryptographicException)
+        {
+            sealFailure = ex;
+        }
+
         await _handOff.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -518,9 +529,13 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
                 // Sequenced after a batch that failed to apply: it would not follow the ledger.
                 replication = Task.FromException<LogPosition>(new IOException("the ledger stopped after a write failure; restart to recover", fault));
             }
+            else if (sealFailure is not null)
+            {
+                replication = Task.FromException<LogPosition>(sealFailure);
+            }
             else
             {
-                replication = await _consensus.BeginReplicateAsync(sealedBatch, _stopping.Token).ConfigureAwait(false);
+                replication = await _consensus.BeginReplicateAsync(sealedBatch!, _stopping.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex)
