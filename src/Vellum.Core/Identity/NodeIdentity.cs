@@ -132,12 +132,7 @@ public sealed class NodeIdentity : IDisposable
     /// Whether the certificate should be renewed at <paramref name="now"/>: less than a third of its lifetime is left
     /// (about four months of the default year), or it has expired.
     /// </summary>
-    public bool ShouldRenew(DateTimeOffset now)
-    {
-        var notBefore = new DateTimeOffset(Certificate.NotBefore.ToUniversalTime());
-        var notAfter = new DateTimeOffset(Certificate.NotAfter.ToUniversalTime());
-        return notAfter - now < (notAfter - notBefore) / 3;
-    }
+    public bool ShouldRenew(DateTimeOffset now) => CertificateRenewal.IsDue(Certificate, now);
 
     /// <summary>
     /// A new certificate for the same key, issued by <paramref name="issuer"/> with the same subject and subjectAltNames

@@ -97,10 +97,7 @@ public sealed class DeploymentCertificate
             return false;
         }
 
-        var certificate = _current.Certificate;
-        var notBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime());
-        var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
-        if (notAfter - now >= (notAfter - notBefore) / 3)
+        if (!Vellum.Core.Identity.CertificateRenewal.IsDue(_current.Certificate, now))
         {
             return false;
         }
