@@ -60,6 +60,15 @@ internal sealed class RaftTestCluster : IAsyncDisposable
             Appliers[i] = applier;
         }
 
+        var node = Create(i, coldStart, join);
+        await node.StartAsync(Appliers[i], CancellationToken.None).AsTask().WaitAsync(Timeout);
+        return node;
+    }
+
+    /// <summary>Makes node <paramref name="i"/> without starting it (the caller starts it, and the cluster disposes it).</summary>
+    public RaftConsensus Create(int i, bool coldStart = false, bool join = false)
+    {
+        Assert.Null(Nodes[i]);
         var node = new RaftConsensus(new RaftConsensusOptions
         {
             LocalEndPoint = EndPoints[i],
@@ -71,7 +80,6 @@ internal sealed class RaftTestCluster : IAsyncDisposable
             LoggerFactory = Logs,
         });
         Nodes[i] = node;
-        await node.StartAsync(Appliers[i], CancellationToken.None).AsTask().WaitAsync(Timeout);
         return node;
     }
 

@@ -31,6 +31,7 @@ internal sealed class ApplierStateMachine : IStateMachine
 {
     private const string FileName = "snapshot";
     private const int HeaderSize = 8 + 8 + 8 + 8 + 4;
+    private const int MaxSnapshotBytes = 4 * 1024 * 1024;
     private static ReadOnlySpan<byte> Magic => "VLMSNAP1"u8;
 
     private readonly IConsensusApplier _applier;
@@ -116,8 +117,8 @@ internal sealed class ApplierStateMachine : IStateMachine
 
     private async ValueTask<long> InstallAsync(LogEntry entry, CancellationToken token)
     {
-        // A leader's snapshot is a few dozen bytes; refuse anything that is not.
-        if (LengthOf(entry) is not (>= 0 and <= 64 * 1024) and var length)
+        // A leader's snapshot is a few dozen bytes per ledger (see ConsensusGroup); refuse anything far larger.
+        if (LengthOf(entry) is not (>= 0 and <= MaxSnapshotBytes) and var length)
         {
             throw new InvalidDataException($"A snapshot of {length?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"} bytes is not one this node takes.");
         }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Vellum.Consensus;
+using Vellum.Consensus.Raft;
 using Vellum.Ledger;
 using Vellum.Core.Identity;
 using Vellum.Node.Service;
@@ -14,8 +15,8 @@ namespace Vellum.Node.Ledgers;
 /// <remarks>
 /// Each ledger is a <see cref="LedgerService"/> with its own identity, secret, sequencer, store and users. On a single
 /// node every ledger appends through one <see cref="NodeLog"/> (one writer thread and one fsync per round for all of
-/// them); a cluster member serves one ledger, <c>default</c>, for now: replicating many ledgers through one Raft log
-/// comes next.
+/// them); on a cluster member through one Raft group (<see cref="ConsensusGroup"/>: one port, one write-ahead log),
+/// which serves one ledger, <c>default</c>, for now.
 /// </remarks>
 public sealed class LedgerRegistry : IAsyncDisposable
 {
@@ -23,16 +24,18 @@ public sealed class LedgerRegistry : IAsyncDisposable
     private readonly Dictionary<string, LedgerService>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly DataFolderLock _folderLock;
     private readonly NodeLog? _nodeLog;
+    private readonly ConsensusGroup? _group;
     private readonly SignatureClock _clock;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _renewal;
 
     private LedgerRegistry(
-        IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, SignatureClock clock, DataFolderLock folderLock, DeploymentCertificate deployment, TimeSpan renewalCheck)
+        IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, ConsensusGroup? group, SignatureClock clock, DataFolderLock folderLock, DeploymentCertificate deployment, TimeSpan renewalCheck)
     {
         Deployment = deployment;
         _nodeLog = nodeLog;
+        _group = group;
         _clock = clock;
         All = ledgers;
         _byName = new Dictionary<string, LedgerService>(StringComparer.OrdinalIgnoreCase);
@@ -90,6 +93,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
         var folderLock = options.DataFolderLock ?? data.Lock();
         var opened = new List<LedgerService>();
         NodeLog? nodeLog = null;
+        ConsensusGroup? group = null;
         var clock = new SignatureClock(options.SignatureDelay, options.SignaturesPerTick);
         try
         {
@@ -101,9 +105,13 @@ public sealed class LedgerRegistry : IAsyncDisposable
                 ? DeploymentCertificate.FromFiles(certificateFile, options.TlsKeyFile!)
                 : DeploymentCertificate.Development(data, options.Domain, options.Listen.Address);
 
-            // A single node's ledgers share one durable log (a cluster member's ledger has Raft's): what it holds
+            // A single node's ledgers share one durable log (a cluster member's share a Raft group): what it holds
             // beyond the ledgers' files is applied as each ledger opens, then dropped once all have.
-            if (options.NodeListen is null)
+            if (options.NodeListen is not null)
+            {
+                group = new ConsensusGroup();
+            }
+            else
             {
                 nodeLog = NodeLog.Open(data.NodeLog, logger: logger);
                 foreach (var name in nodeLog.RecoveredLedgers.Where(n => !specs.Any(s => s.Name.Value == n)))
@@ -121,7 +129,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
             try
             {
                 await Parallel.ForAsync(0, specs.Count, parallel, async (i, token) =>
-                    slots[i] = await LedgerService.OpenAsync(options, data, specs[i], nodeLog, clock, logger, token).ConfigureAwait(false)).ConfigureAwait(false);
+                    slots[i] = await LedgerService.OpenAsync(options, data, specs[i], nodeLog, group, clock, logger, token).ConfigureAwait(false)).ConfigureAwait(false);
             }
             finally
             {
@@ -129,10 +137,20 @@ public sealed class LedgerRegistry : IAsyncDisposable
             }
 
             nodeLog?.DropRecovered();
-            return new LedgerRegistry(opened, nodeLog, clock, folderLock, deployment, options.NodeCertificateCheckInterval);
+            if (group is not null)
+            {
+                await group.StartAsync(Raft(options, data, opened, logger), cancellationToken).ConfigureAwait(false);
+            }
+
+            return new LedgerRegistry(opened, nodeLog, group, clock, folderLock, deployment, options.NodeCertificateCheckInterval);
         }
         catch
         {
+            if (group is not null)
+            {
+                await group.DisposeAsync().ConfigureAwait(false);
+            }
+
             foreach (var ledger in opened)
             {
                 await ledger.DisposeAsync().ConfigureAwait(false);
@@ -147,6 +165,32 @@ public sealed class LedgerRegistry : IAsyncDisposable
             folderLock.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The Raft node of a cluster member, which every ledger of the node replicates through. Its node channel presents
+    /// the node certificate of the ledger <see cref="Fallback"/> names and takes peers endorsed by that ledger's
+    /// service identity (until the deployment has an identity of its own).
+    /// </summary>
+    private static RaftConsensus Raft(NodeOptions options, DataDirectory data, List<LedgerService> ledgers, ILogger logger)
+    {
+        var channel = ledgers.Find(l => l.Name == LedgerName.Default) ?? ledgers[0];
+        var nodeListen = options.NodeListen!;
+        return new RaftConsensus(new RaftConsensusOptions
+        {
+            LocalEndPoint = nodeListen,
+            // A joining node starts with no members: it waits until the primary adds it. Otherwise the static
+            // membership seeds the Raft membership on the first start only (later starts use what is stored).
+            Members = options.Join ? [] : [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
+            WalPath = data.Raft,
+            NodeIdentity = channel.Node,
+            TlsCertificate = channel.Tls,
+            ServiceCertificate = channel.Service.Certificate,
+            SnapshotInterval = options.SnapshotInterval,
+            // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
+            LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+            Logger = logger,
+        });
     }
 
     /// <summary>What to open: the folder's ledgers and the named ones, each with the type asked for, by name.</summary>
@@ -215,6 +259,13 @@ public sealed class LedgerRegistry : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _renewal.ConfigureAwait(false);
         _stopping.Dispose();
+
+        // Consensus first, so that nothing is applied to a ledger being closed and batches in flight learn their outcome.
+        if (_group is not null)
+        {
+            await _group.DisposeAsync().ConfigureAwait(false);
+        }
+
         foreach (var ledger in All)
         {
             await ledger.DisposeAsync().ConfigureAwait(false);

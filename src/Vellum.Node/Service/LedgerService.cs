@@ -4,7 +4,6 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Vellum.Consensus;
 using Vellum.Core.Verification;
-using Vellum.Consensus.Raft;
 using Vellum.Core.Crypto;
 using Vellum.Core.Entries;
 using Vellum.Core.Identity;
@@ -306,7 +305,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// service lives), creating it on first use.
     /// </summary>
     internal static async Task<LedgerService> OpenAsync(
-        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, SignatureClock clock, ILogger logger, CancellationToken cancellationToken)
+        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, ConsensusGroup? group, SignatureClock clock, ILogger logger, CancellationToken cancellationToken)
     {
         var nodeOptions = DataDirectory.DefaultNodeOptions();
         if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
@@ -320,36 +319,16 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         var (service, node, secret, isPrivate) = data.OpenOrCreate(spec.Name, spec.IsPrivate, nodeOptions);
         node = RenewNodeCertificateIfDue(folder, service, node, logger);
         var tls = new NodeTlsCertificate(node);
-        IConsensusLog? raft = null;
-        if (options.NodeListen is { } nodeListen)
-        {
-            raft = new RaftConsensus(new RaftConsensusOptions
-            {
-                LocalEndPoint = nodeListen,
-                // A joining node starts with no members: it waits until the primary adds it. Otherwise the static
-                // membership seeds the Raft membership on the first start only (later starts use what is stored).
-                Members = options.Join ? [] : [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
-                WalPath = data.Raft,
-                NodeIdentity = node,
-                TlsCertificate = tls,
-                ServiceCertificate = service.Certificate,
-                SnapshotInterval = options.SnapshotInterval,
-                // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
-                LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
-                Logger = logger,
-            });
-        }
-
         var storeOptions = new LedgerStoreOptions
         {
             LedgerName = spec.Name.Value,
             LedgerDirectory = folder.Chunks,
             StateDirectory = folder.State,
             IsPrivate = isPrivate,
-            // Raft's write-ahead log (a cluster member's) or the node log (a single node's) holds each batch durably
-            // before it commits and replays it after a crash: the ledger files are then synced when that log drops
-            // batches (a snapshot, a new segment), not per batch.
-            SyncEachBatch = raft?.KeepsEntriesDurably != true && nodeLog is null,
+            // Raft's write-ahead log (a cluster member's, shared by its ledgers) or the node log (a single node's) holds
+            // each batch durably before it commits and replays it after a crash: the ledger files are then synced when
+            // that log drops batches (a snapshot, a new segment), not per batch.
+            SyncEachBatch = group is null && nodeLog is null,
         };
         // The signatures this node makes for the ledger are recognised when applied, not verified again.
         var ownSignatures = new SignaturesIssued();
@@ -357,7 +336,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
         // What this ledger puts in a consensus log is sealed under its log key (derived from its secret); see LogSeal.
         var logSeal = new LogSeal(secret);
-        if (raft is null)
+        if (group is null)
         {
             ArgumentNullException.ThrowIfNull(nodeLog);
             // What the node log holds for this ledger beyond its files (a crash came before they were synced).
@@ -365,8 +344,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
 
         // A single node's views are its own (one more on every open, made durable before anything is sequenced); a
-        // cluster member's are consensus terms.
-        var consensus = raft ?? nodeLog!.Join(spec.Name.Value, store.StartView(), store.SyncToDisk, options.NodeListen);
+        // cluster member's are the terms of the Raft group its ledgers share.
+        var consensus = group?.Join(spec.Name.Value) ?? nodeLog!.Join(spec.Name.Value, store.StartView(), store.SyncToDisk, options.NodeListen);
         var sequencer = new Sequencer(store, consensus, secret, new NodeRootSigner(node, ownSignatures), new SequencerOptions
         {
             IsPrivate = isPrivate,
@@ -378,13 +357,13 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             _logger = logger,
             Sequencer = sequencer,
             Consensus = consensus,
-            IsCluster = raft is not null,
+            IsCluster = group is not null,
         };
         ledger._logSeal = logSeal;
         ledger._applier = new LedgerApplier(store, logSeal, ledger, logger);
         ledger.LoadPeers();
         ledger.ReplayUserChanges();
-        if (raft is not null)
+        if (group is not null)
         {
             // Before taking part in consensus, fetch what the peers' ledgers hold beyond ours: a new or long-absent
             // member then needs from the leader only the log after its snapshot, not the whole history.
@@ -401,6 +380,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
                 }
             }
 
+            // Registers the applier; the group replays and applies once every ledger has joined (the registry starts it).
             await consensus.StartAsync(ledger._applier, cancellationToken).ConfigureAwait(false);
             ledger._roles = Task.Run(() => sequencer.FollowLeadershipAsync(ledger._stopping.Token), CancellationToken.None);
             ledger._chores = Task.Run(ledger.PrimaryChoresAsync, CancellationToken.None);

@@ -1,0 +1,396 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Text;
+
+namespace Vellum.Consensus;
+
+/// <summary>
+/// One consensus log (a Raft group) shared by every ledger of a node: each ledger appends through its own view
+/// (<see cref="Join"/>), which tags its batches with the ledger's name, and the group hands each committed entry to the
+/// applier of the ledger it names. A new ledger so adds no port, thread or write-ahead log.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Entries: <c>"VLG1" · u8 name length · ledger name (ASCII) · batch</c>. An entry without that prefix was written
+/// before ledgers shared a log, when a member served only <see cref="UntaggedLedger"/>, and is that ledger's.
+/// </para>
+/// <para>
+/// Leadership, terms, membership and the commit index are the group's: every view reports the same. The group's
+/// snapshot is the list of each ledger's own description (<see cref="IConsensusApplier.DescribeAppliedState"/>), and a
+/// member that installs one restores each ledger from its part.
+/// </para>
+/// <para>
+/// Order of life: make the group, join every ledger and start each view with its applier (which only registers it),
+/// then <see cref="StartAsync"/> with the log: it replays what the log holds into the ledgers and takes part from then
+/// on. Every member must serve the same ledgers for now: an entry for a ledger this node does not serve stops its
+/// applying (skipping it would let this member's ledgers fall behind unnoticed).
+/// </para>
+/// </remarks>
+public sealed class ConsensusGroup : IAsyncDisposable
+{
+    /// <summary>The ledger that entries without a tag belong to: the one ledger of a log written before tags.</summary>
+    public const string UntaggedLedger = "default";
+
+    private const int MaxNameLength = 64;
+    private const int StateVersion = 1;
+    private static ReadOnlySpan<byte> EntryMagic => "VLG1"u8;
+    private static ReadOnlySpan<byte> StateMagic => "VLGS"u8;
+
+    private readonly Dictionary<string, View> _views = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, View>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dispatcher _dispatcher;
+    private IConsensusLog? _log;
+    private int _disposed;
+
+    /// <summary>A group with no log yet: ledgers join, then <see cref="StartAsync"/> gives it one.</summary>
+    public ConsensusGroup()
+    {
+        _lookup = _views.GetAlternateLookup<ReadOnlySpan<char>>();
+        _dispatcher = new Dispatcher(this);
+    }
+
+    /// <summary>The shared log, once started.</summary>
+    public IConsensusLog? Log => Volatile.Read(ref _log);
+
+    /// <summary>The names of the ledgers that joined.</summary>
+    public IReadOnlyCollection<string> Ledgers => _views.Keys;
+
+    /// <summary>
+    /// The consensus log through which ledger <paramref name="ledger"/> appends. Before <see cref="StartAsync"/> only.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is not 1 to 64 ASCII characters, or it joined already.</exception>
+    /// <exception cref="InvalidOperationException">The group is started.</exception>
+    public IConsensusLog Join(string ledger)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ledger);
+        if (ledger.Length > MaxNameLength || !Ascii.IsValid(ledger))
+        {
+            throw new ArgumentException($"a ledger name in a consensus group is 1 to {MaxNameLength} ASCII characters", nameof(ledger));
+        }
+
+        if (Log is not null)
+        {
+            throw new InvalidOperationException("Ledgers join a consensus group before it starts.");
+        }
+
+        var view = new View(this, ledger);
+        if (!_views.TryAdd(ledger, view))
+        {
+            throw new ArgumentException($"the ledger '{ledger}' joined this group already", nameof(ledger));
+        }
+
+        return view;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="log"/> with the group's applier: what the log holds is replayed into the ledgers that
+    /// joined (each view must have been started with its applier), then the views follow the log. The group owns
+    /// <paramref name="log"/> from now on and disposes it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The group is started, or a view was not started.</exception>
+    public async ValueTask StartAsync(IConsensusLog log, CancellationToken token)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        foreach (var view in _views.Values)
+        {
+            if (view.Applier is null)
+            {
+                throw new InvalidOperationException($"The ledger '{view.Name}' joined the group but its view was not started.");
+            }
+        }
+
+        if (Interlocked.CompareExchange(ref _log, log, null) is not null)
+        {
+            throw new InvalidOperationException("The consensus group is already started.");
+        }
+
+        try
+        {
+            await log.StartAsync(_dispatcher, token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The views' waits end as a lost leadership would: their loops stop with their ledgers.
+            _started.TrySetException(new ConsensusNotLeaderException("The consensus group did not start.", ex));
+            throw;
+        }
+
+        _started.TrySetResult();
+    }
+
+    /// <summary>
+    /// <paramref name="batch"/> as an entry of the shared log: tagged with <paramref name="ledger"/> (ASCII, 1–64).
+    /// </summary>
+    public static byte[] Tag(ReadOnlySpan<byte> ledger, ReadOnlySpan<byte> batch)
+    {
+        var entry = new byte[EntryMagic.Length + 1 + ledger.Length + batch.Length];
+        EntryMagic.CopyTo(entry);
+        entry[EntryMagic.Length] = (byte)ledger.Length;
+        ledger.CopyTo(entry.AsSpan(EntryMagic.Length + 1));
+        batch.CopyTo(entry.AsSpan(EntryMagic.Length + 1 + ledger.Length));
+        return entry;
+    }
+
+    /// <summary>
+    /// The ledger an entry of the shared log belongs to and its batch: <see cref="UntaggedLedger"/> for an entry with no
+    /// tag. False when the tag is damaged.
+    /// </summary>
+    public static bool TryUntag(ReadOnlyMemory<byte> entry, out string ledger, out ReadOnlyMemory<byte> batch)
+    {
+        var span = entry.Span;
+        if (!span.StartsWith(EntryMagic))
+        {
+            ledger = UntaggedLedger;
+            batch = entry;
+            return true;
+        }
+
+        var header = EntryMagic.Length + 1;
+        if (span.Length < header || span[EntryMagic.Length] is var length && (length == 0 || length > MaxNameLength || span.Length < header + length) ||
+            !Ascii.IsValid(span.Slice(header, length)))
+        {
+            ledger = string.Empty;
+            batch = default;
+            return false;
+        }
+
+        ledger = Encoding.ASCII.GetString(span.Slice(header, length));
+        batch = entry[(header + length)..];
+        return true;
+    }
+
+    /// <summary>Stops the log (batches in flight learn their outcome); the views stop with it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _started.TrySetException(new ConsensusNotLeaderException("The consensus group is stopped."));
+        if (Log is { } log)
+        {
+            await log.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private View ViewFor(LogPosition position, ReadOnlyMemory<byte> entry, out ReadOnlyMemory<byte> batch)
+    {
+        if (!TryUntag(entry, out var name, out batch))
+        {
+            throw new InvalidDataException($"Consensus entry {position.Index} has a damaged ledger tag.");
+        }
+
+        return _lookup.TryGetValue(name, out var view)
+            ? view
+            : throw new InvalidDataException(
+                $"Consensus entry {position.Index} belongs to the ledger '{name}', which this node does not serve; every member must serve the same ledgers.");
+    }
+
+    /// <summary>The one applier the log knows: hands each entry to its ledger's applier.</summary>
+    private sealed class Dispatcher(ConsensusGroup group) : IConsensusApplier
+    {
+        private long _lastApplied;
+
+        // The ledgers skip what they already have (idempotent by index), so a restart replays everything the log holds.
+        public long LastAppliedIndex => Volatile.Read(ref _lastApplied);
+
+        public async ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> entry, CancellationToken token)
+        {
+            var view = group.ViewFor(position, entry, out var batch);
+            await view.Applier!.ApplyAsync(position, batch, token).ConfigureAwait(false);
+            Volatile.Write(ref _lastApplied, position.Index);
+        }
+
+        /// <remarks>
+        /// <c>"VLGS" · u8 version (1) · u32 count</c>, then for each ledger in ordinal order of name <c>u8 name length ·
+        /// name · u32 state length · state</c>, little-endian. Null when any ledger takes no snapshots.
+        /// </remarks>
+        public byte[]? DescribeAppliedState()
+        {
+            var parts = new List<(byte[] Name, byte[] State)>(group._views.Count);
+            foreach (var view in group._views.Values.OrderBy(v => v.Name, StringComparer.Ordinal))
+            {
+                if (view.Applier!.DescribeAppliedState() is not { } state)
+                {
+                    return null;
+                }
+
+                parts.Add((Encoding.ASCII.GetBytes(view.Name), state));
+            }
+
+            var length = StateMagic.Length + 1 + 4;
+            foreach (var (name, state) in parts)
+            {
+                length += 1 + name.Length + 4 + state.Length;
+            }
+
+            var bytes = new byte[length];
+            StateMagic.CopyTo(bytes);
+            bytes[StateMagic.Length] = StateVersion;
+            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(StateMagic.Length + 1), parts.Count);
+            var at = StateMagic.Length + 1 + 4;
+            foreach (var (name, state) in parts)
+            {
+                bytes[at++] = (byte)name.Length;
+                name.CopyTo(bytes.AsSpan(at));
+                at += name.Length;
+                BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), state.Length);
+                at += 4;
+                state.CopyTo(bytes.AsSpan(at));
+                at += state.Length;
+            }
+
+            return bytes;
+        }
+
+        /// <remarks>
+        /// A state without the group's magic was described by a member that served one ledger before tags: it is
+        /// <see cref="UntaggedLedger"/>'s.
+        /// </remarks>
+        public async ValueTask RestoreAsync(LogPosition position, ReadOnlyMemory<byte> state, CancellationToken token)
+        {
+            foreach (var (name, part) in Parse(position, state))
+            {
+                if (!group._lookup.TryGetValue(name, out var view))
+                {
+                    throw new InvalidDataException(
+                        $"The leader's snapshot at index {position.Index} holds the ledger '{name}', which this node does not serve; every member must serve the same ledgers.");
+                }
+
+                await view.Applier!.RestoreAsync(position, part, token).ConfigureAwait(false);
+            }
+
+            if (position.Index > Volatile.Read(ref _lastApplied))
+            {
+                Volatile.Write(ref _lastApplied, position.Index);
+            }
+        }
+
+        private static List<(string Name, ReadOnlyMemory<byte> State)> Parse(LogPosition position, ReadOnlyMemory<byte> state)
+        {
+            var span = state.Span;
+            if (!span.StartsWith(StateMagic))
+            {
+                return [(UntaggedLedger, state)];
+            }
+
+            var damaged = new InvalidDataException($"The leader's snapshot at index {position.Index} is damaged.");
+            var at = StateMagic.Length;
+            if (span.Length < at + 5 || span[at] != StateVersion)
+            {
+                throw new InvalidDataException($"The leader's snapshot at index {position.Index} is of a version this node does not read.");
+            }
+
+            var count = BinaryPrimitives.ReadInt32LittleEndian(span[(at + 1)..]);
+            at += 5;
+            var parts = new List<(string, ReadOnlyMemory<byte>)>();
+            for (var i = 0; i < count; i++)
+            {
+                if (span.Length < at + 1 || span[at] is var nameLength && span.Length < at + 1 + nameLength + 4)
+                {
+                    throw damaged;
+                }
+
+                var name = Encoding.ASCII.GetString(span.Slice(at + 1, nameLength));
+                at += 1 + nameLength;
+                var partLength = BinaryPrimitives.ReadInt32LittleEndian(span[at..]);
+                at += 4;
+                if (partLength < 0 || span.Length - at < partLength)
+                {
+                    throw damaged;
+                }
+
+                parts.Add((name, state.Slice(at, partLength)));
+                at += partLength;
+            }
+
+            return at == span.Length ? parts : throw damaged;
+        }
+    }
+
+    /// <summary>One ledger's view of the group: the group's log, with its batches tagged.</summary>
+    private sealed class View(ConsensusGroup group, string name) : IConsensusLog
+    {
+        private readonly byte[] _nameBytes = Encoding.ASCII.GetBytes(name);
+
+        public string Name { get; } = name;
+
+        public IConsensusApplier? Applier { get; private set; }
+
+        private IConsensusLog? Log => group.Log;
+
+        public bool IsLeader => Log?.IsLeader ?? false;
+
+        public long Term => Log?.Term ?? 0;
+
+        public long CommitIndex => Log?.CommitIndex ?? 0;
+
+        public long AppliedIndex => Log?.AppliedIndex ?? 0;
+
+        public bool KeepsEntriesDurably => Log?.KeepsEntriesDurably ?? false;
+
+        public long SnapshotIndex => Log?.SnapshotIndex ?? 0;
+
+        public EndPoint? LeaderEndPoint => Log?.LeaderEndPoint;
+
+        public CancellationToken LeadershipToken => Log?.LeadershipToken ?? new CancellationToken(canceled: true);
+
+        public IReadOnlyList<ConsensusMember> Members => Log?.Members ?? [];
+
+        /// <remarks>Registers <paramref name="applier"/>: the group's <see cref="ConsensusGroup.StartAsync"/> replays and applies.</remarks>
+        public ValueTask StartAsync(IConsensusApplier applier, CancellationToken token)
+        {
+            ArgumentNullException.ThrowIfNull(applier);
+            token.ThrowIfCancellationRequested();
+            if (group.Log is not null)
+            {
+                throw new InvalidOperationException("A ledger's view is started before its consensus group.");
+            }
+
+            if (Applier is not null)
+            {
+                throw new InvalidOperationException("The consensus log is already started.");
+            }
+
+            Applier = applier;
+            return ValueTask.CompletedTask;
+        }
+
+        public async ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
+        {
+            var replication = await BeginReplicateAsync(batch, token).ConfigureAwait(false);
+            return await replication.ConfigureAwait(false);
+        }
+
+        /// <remarks>The tagged copy is the entry the log keeps until it is applied; the caller's batch is free at once.</remarks>
+        public ValueTask<Task<LogPosition>> BeginReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
+        {
+            if (batch.IsEmpty)
+            {
+                throw new ArgumentException("A replicated batch is never empty.", nameof(batch));
+            }
+
+            return Log is { } log
+                ? log.BeginReplicateAsync(Tag(_nameBytes, batch.Span), token)
+                : ValueTask.FromException<Task<LogPosition>>(new ConsensusNotLeaderException("The consensus group is not started."));
+        }
+
+        public async ValueTask WaitForLeaderReadyAsync(CancellationToken token)
+        {
+            await group._started.Task.WaitAsync(token).ConfigureAwait(false);
+            await group.Log!.WaitForLeaderReadyAsync(token).ConfigureAwait(false);
+        }
+
+        public ValueTask<bool> AddMemberAsync(EndPoint member, CancellationToken token) =>
+            Log is { } log ? log.AddMemberAsync(member, token) : ValueTask.FromException<bool>(new ConsensusNotLeaderException("The consensus group is not started."));
+
+        public ValueTask<bool> RemoveMemberAsync(EndPoint member, CancellationToken token) =>
+            Log is { } log ? log.RemoveMemberAsync(member, token) : ValueTask.FromException<bool>(new ConsensusNotLeaderException("The consensus group is not started."));
+
+        /// <remarks>The group owns the log and stops it (<see cref="ConsensusGroup.DisposeAsync"/>); a view has nothing of its own.</remarks>
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,261 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Text;
+
+namespace Vellum.Consensus.Tests;
+
+/// <summary>
+/// Many ledgers through one consensus log: each appends through its view, the log holds tagged entries, and each
+/// committed entry reaches only the applier of the ledger it names, on every member.
+/// </summary>
+public sealed class ConsensusGroupTests
+{
+    [Fact]
+    public async Task Each_ledger_of_a_three_node_raft_group_gets_its_own_batches_on_every_member()
+    {
+        await using var raft = new RaftTestCluster(3);
+        var groups = new ConsensusGroup[3];
+        var views = new IConsensusLog[3][];
+        var appliers = new RecordingApplier[3][];
+        for (var i = 0; i < 3; i++)
+        {
+            groups[i] = new ConsensusGroup();
+            views[i] = [groups[i].Join("alpha"), groups[i].Join("default")];
+            appliers[i] = [new RecordingApplier(), new RecordingApplier()];
+            await views[i][0].StartAsync(appliers[i][0], CancellationToken.None);
+            await views[i][1].StartAsync(appliers[i][1], CancellationToken.None);
+        }
+
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, 3).Select(i => groups[i].StartAsync(raft.Create(i), CancellationToken.None).AsTask()));
+            var leader = await raft.WaitForLeaderAsync();
+            Assert.True(views[leader][0].IsLeader);
+            Assert.Equal(raft.Nodes[leader]!.Term, views[leader][1].Term);
+
+            var positions = new List<(int Ledger, LogPosition Position)>();
+            for (var n = 0; n < 6; n++)
+            {
+                var ledger = n % 3 == 0 ? 1 : 0;
+                positions.Add((ledger, await views[leader][ledger].ReplicateAsync(RecordingApplier.Batch($"{(ledger == 0 ? "a" : "d")}{n}"), CancellationToken.None)));
+            }
+
+            await RaftTestCluster.WaitUntilAsync(
+                () => appliers.All(a => a[0].Count == 4 && a[1].Count == 2), RaftTestCluster.Timeout, "every member to apply every batch");
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(["a1", "a2", "a4", "a5"], appliers[i][0].Batches);
+                Assert.Equal(["d0", "d3"], appliers[i][1].Batches);
+                Assert.Equal(positions.Where(p => p.Ledger == 0).Select(p => p.Position), appliers[i][0].Applied.Select(a => a.Position));
+                Assert.Equal(positions.Where(p => p.Ledger == 1).Select(p => p.Position), appliers[i][1].Applied.Select(a => a.Position));
+            }
+
+            // The log's indexes are shared: one ledger's batches leave gaps in the other's.
+            Assert.Equal(positions.Select(p => p.Position.Index).Order(), positions.Select(p => p.Position.Index));
+            Assert.Equal(6, positions.Select(p => p.Position.Index).Distinct().Count());
+        }
+        finally
+        {
+            foreach (var group in groups)
+            {
+                await group.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public void A_tagged_entry_names_its_ledger_and_an_entry_without_a_tag_is_defaults()
+    {
+        var entry = ConsensusGroup.Tag("alpha"u8, "batch"u8);
+        Assert.Equal("VLG1\u0005alphabatch", Encoding.ASCII.GetString(entry));
+        Assert.True(ConsensusGroup.TryUntag(entry, out var ledger, out var batch));
+        Assert.Equal("alpha", ledger);
+        Assert.Equal("batch", Encoding.ASCII.GetString(batch.Span));
+
+        // A sealed batch of a log written before tags ("VSB1…") is the one ledger of that time.
+        Assert.True(ConsensusGroup.TryUntag("VSB1sealed"u8.ToArray(), out ledger, out batch));
+        Assert.Equal(ConsensusGroup.UntaggedLedger, ledger);
+        Assert.Equal("VSB1sealed", Encoding.ASCII.GetString(batch.Span));
+
+        Assert.False(ConsensusGroup.TryUntag("VLG1"u8.ToArray(), out _, out _));
+        Assert.False(ConsensusGroup.TryUntag("VLG1\u0009alpha"u8.ToArray(), out _, out _));
+        Assert.False(ConsensusGroup.TryUntag("VLG1\u0000batch"u8.ToArray(), out _, out _));
+        Assert.False(ConsensusGroup.TryUntag(new byte[] { 0x56, 0x4C, 0x47, 0x31, 2, 0xC3, 0xA9, 0x62 }, out _, out _));
+    }
+
+    [Fact]
+    public async Task Entries_are_dispatched_by_tag_and_an_entry_for_a_ledger_not_served_stops_the_applying()
+    {
+        var (group, log, alpha, fallback) = await StartedGroupAsync();
+        await using var _ = group;
+        var applier = log.Applier!;
+
+        await applier.ApplyAsync(new LogPosition(1, 1), ConsensusGroup.Tag("alpha"u8, "one"u8), CancellationToken.None);
+        await applier.ApplyAsync(new LogPosition(1, 2), "old"u8.ToArray(), CancellationToken.None);
+        await applier.ApplyAsync(new LogPosition(1, 3), ConsensusGroup.Tag("default"u8, "two"u8), CancellationToken.None);
+        Assert.Equal(["one"], alpha.Batches);
+        Assert.Equal(["old", "two"], fallback.Batches);
+        Assert.Equal(3, applier.LastAppliedIndex);
+
+        var unknown = await Assert.ThrowsAsync<InvalidDataException>(
+            () => applier.ApplyAsync(new LogPosition(1, 4), ConsensusGroup.Tag("beta"u8, "x"u8), CancellationToken.None).AsTask());
+        Assert.Contains("'beta'", unknown.Message);
+        await Assert.ThrowsAsync<InvalidDataException>(
+            () => applier.ApplyAsync(new LogPosition(1, 4), "VLG1\u0009al"u8.ToArray(), CancellationToken.None).AsTask());
+        Assert.Equal(3, applier.LastAppliedIndex);
+        Assert.Equal(["one"], alpha.Batches);
+    }
+
+    [Fact]
+    public async Task The_groups_snapshot_holds_each_ledgers_state_and_restores_each_from_its_part()
+    {
+        var (group, log, alpha, fallback) = await StartedGroupAsync();
+        await using var _ = group;
+        alpha.State = [1, 2, 3];
+        fallback.State = [9];
+
+        var state = log.Applier!.DescribeAppliedState();
+        Assert.NotNull(state);
+
+        var (other, otherLog, otherAlpha, otherFallback) = await StartedGroupAsync();
+        await using var __ = other;
+        await otherLog.Applier!.RestoreAsync(new LogPosition(2, 40), state, CancellationToken.None);
+        Assert.Equal([1, 2, 3], otherAlpha.Restored);
+        Assert.Equal([9], otherFallback.Restored);
+        Assert.Equal(40, otherLog.Applier.LastAppliedIndex);
+
+        // A snapshot described before ledgers shared the log is the untagged ledger's state.
+        byte[] old = [1, 0, 0, 0, 0, 0, 0, 0, 7];
+        await otherLog.Applier.RestoreAsync(new LogPosition(2, 41), old, CancellationToken.None);
+        Assert.Equal(old, otherFallback.Restored);
+
+        // A ledger that takes no snapshots means the group takes none.
+        alpha.State = null;
+        Assert.Null(log.Applier.DescribeAppliedState());
+
+        // A snapshot naming a ledger this node does not serve, or cut short, is refused.
+        var renamed = (byte[])state.Clone();
+        "alphz"u8.CopyTo(renamed.AsSpan(renamed.AsSpan().IndexOf("alpha"u8)));
+        await Assert.ThrowsAsync<InvalidDataException>(() => otherLog.Applier.RestoreAsync(new LogPosition(2, 42), renamed, CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<InvalidDataException>(() => otherLog.Applier.RestoreAsync(new LogPosition(2, 42), state.AsMemory(0, state.Length - 1), CancellationToken.None).AsTask());
+        var counted = (byte[])state.Clone();
+        BinaryPrimitives.WriteInt32LittleEndian(counted.AsSpan(5), 3);
+        await Assert.ThrowsAsync<InvalidDataException>(() => otherLog.Applier.RestoreAsync(new LogPosition(2, 42), counted, CancellationToken.None).AsTask());
+    }
+
+    [Fact]
+    public async Task Ledgers_join_before_the_group_starts_and_every_view_must_be_started()
+    {
+        var group = new ConsensusGroup();
+        await using var _ = group;
+        var view = group.Join("alpha");
+        Assert.Throws<ArgumentException>(() => group.Join("alpha"));
+        Assert.Throws<ArgumentException>(() => group.Join(new string('a', 65)));
+        Assert.False(view.IsLeader);
+        Assert.True(view.LeadershipToken.IsCancellationRequested);
+        await Assert.ThrowsAsync<ConsensusNotLeaderException>(() => view.BeginReplicateAsync("x"u8.ToArray(), CancellationToken.None).AsTask());
+
+        var log = new CapturingLog();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => group.StartAsync(log, CancellationToken.None).AsTask());
+        Assert.Null(log.Applier);
+
+        await view.StartAsync(new SnapshotApplier(), CancellationToken.None);
+        await group.StartAsync(log, CancellationToken.None);
+        Assert.NotNull(log.Applier);
+        Assert.Throws<InvalidOperationException>(() => group.Join("beta"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => group.StartAsync(new CapturingLog(), CancellationToken.None).AsTask());
+
+        // The view's batches reach the log tagged.
+        await view.BeginReplicateAsync("x"u8.ToArray(), CancellationToken.None);
+        Assert.Equal("VLG1\u0005alphax", Encoding.ASCII.GetString(log.Replicated.Single().Span));
+
+        await group.DisposeAsync();
+        Assert.True(log.Disposed);
+    }
+
+    private static async Task<(ConsensusGroup Group, CapturingLog Log, SnapshotApplier Alpha, SnapshotApplier Default)> StartedGroupAsync()
+    {
+        var group = new ConsensusGroup();
+        var alpha = new SnapshotApplier();
+        var fallback = new SnapshotApplier();
+        await group.Join("alpha").StartAsync(alpha, CancellationToken.None);
+        await group.Join("default").StartAsync(fallback, CancellationToken.None);
+        var log = new CapturingLog();
+        await group.StartAsync(log, CancellationToken.None);
+        return (group, log, alpha, fallback);
+    }
+
+    /// <summary>Records batches, describes <see cref="State"/> and keeps what it was restored to.</summary>
+    private sealed class SnapshotApplier : IConsensusApplier
+    {
+        public List<string> Batches { get; } = [];
+
+        public byte[]? State { get; set; } = [0];
+
+        public byte[]? Restored { get; private set; }
+
+        public long LastAppliedIndex { get; private set; }
+
+        public ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> batch, CancellationToken token)
+        {
+            Batches.Add(Encoding.ASCII.GetString(batch.Span));
+            LastAppliedIndex = position.Index;
+            return ValueTask.CompletedTask;
+        }
+
+        public byte[]? DescribeAppliedState() => State;
+
+        public ValueTask RestoreAsync(LogPosition position, ReadOnlyMemory<byte> state, CancellationToken token)
+        {
+            Restored = state.ToArray();
+            LastAppliedIndex = position.Index;
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>A log that only keeps the applier it is started with (so a test can feed it entries) and what it is asked to replicate.</summary>
+    private sealed class CapturingLog : IConsensusLog
+    {
+        public IConsensusApplier? Applier { get; private set; }
+
+        public List<ReadOnlyMemory<byte>> Replicated { get; } = [];
+
+        public bool Disposed { get; private set; }
+
+        public bool IsLeader => true;
+
+        public long Term => 1;
+
+        public long CommitIndex => 0;
+
+        public EndPoint? LeaderEndPoint => null;
+
+        public CancellationToken LeadershipToken => CancellationToken.None;
+
+        public IReadOnlyList<ConsensusMember> Members => [];
+
+        public ValueTask StartAsync(IConsensusApplier applier, CancellationToken token)
+        {
+            Applier = applier;
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
+        {
+            Replicated.Add(batch);
+            return ValueTask.FromResult(new LogPosition(1, Replicated.Count));
+        }
+
+        public ValueTask WaitForLeaderReadyAsync(CancellationToken token) => ValueTask.CompletedTask;
+
+        public ValueTask<bool> AddMemberAsync(EndPoint member, CancellationToken token) => throw new NotSupportedException();
+
+        public ValueTask<bool> RemoveMemberAsync(EndPoint member, CancellationToken token) => throw new NotSupportedException();
+
+        public ValueTask DisposeAsync()
+        {
+            Disposed = true;
+            return ValueTask.CompletedTask;
+        }
+    }
+}
