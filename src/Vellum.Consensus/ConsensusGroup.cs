@@ -40,6 +40,7 @@ public sealed class ConsensusGroup : IAsyncDisposable
     private readonly Dictionary<string, View>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dispatcher _dispatcher;
+    private readonly Lock _joinLock = new();
     private IConsensusLog? _log;
     private int _disposed;
 
@@ -52,9 +53,6 @@ public sealed class ConsensusGroup : IAsyncDisposable
 
     /// <summary>The shared log, once started.</summary>
     public IConsensusLog? Log => Volatile.Read(ref _log);
-
-    /// <summary>The names of the ledgers that joined.</summary>
-    public IReadOnlyCollection<string> Ledgers => _views.Keys;
 
     /// <summary>
     /// The consensus log through which ledger <paramref name="ledger"/> appends. Before <see cref="StartAsync"/> only.
@@ -69,18 +67,22 @@ public sealed class ConsensusGroup : IAsyncDisposable
             throw new ArgumentException($"a ledger name in a consensus group is 1 to {MaxNameLength} ASCII characters", nameof(ledger));
         }
 
-        if (Log is not null)
+        // Ledgers open (and join) in parallel; the views are read without a lock once the group has started.
+        lock (_joinLock)
         {
-            throw new InvalidOperationException("Ledgers join a consensus group before it starts.");
-        }
+            if (Log is not null)
+            {
+                throw new InvalidOperationException("Ledgers join a consensus group before it starts.");
+            }
 
-        var view = new View(this, ledger);
-        if (!_views.TryAdd(ledger, view))
-        {
-            throw new ArgumentException($"the ledger '{ledger}' joined this group already", nameof(ledger));
-        }
+            var view = new View(this, ledger);
+            if (!_views.TryAdd(ledger, view))
+            {
+                throw new ArgumentException($"the ledger '{ledger}' joined this group already", nameof(ledger));
+            }
 
-        return view;
+            return view;
+        }
     }
 
     /// <summary>
@@ -93,17 +95,20 @@ public sealed class ConsensusGroup : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(log);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        foreach (var view in _views.Values)
+        lock (_joinLock)
         {
-            if (view.Applier is null)
+            foreach (var view in _views.Values)
             {
-                throw new InvalidOperationException($"The ledger '{view.Name}' joined the group but its view was not started.");
+                if (view.Applier is null)
+                {
+                    throw new InvalidOperationException($"The ledger '{view.Name}' joined the group but its view was not started.");
+                }
             }
-        }
 
-        if (Interlocked.CompareExchange(ref _log, log, null) is not null)
-        {
-            throw new InvalidOperationException("The consensus group is already started.");
+            if (Interlocked.CompareExchange(ref _log, log, null) is not null)
+            {
+                throw new InvalidOperationException("The consensus group is already started.");
+            }
         }
 
         try

@@ -48,8 +48,6 @@ public static class NodeHost
         var ledgers = await LedgerRegistry.OpenAsync(options, bootLoggerFactory.CreateLogger("Vellum.Node"), cancellationToken).ConfigureAwait(false);
         var routing = new LedgerRouting(ledgers, options.Domain);
 
-        // A cluster member serves one ledger (see LedgerRegistry): the node channel and forwarding are that ledger's.
-        var ledger = ledgers.Fallback;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -112,22 +110,11 @@ public static class NodeHost
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vellum.Node");
 
-        // A cluster member that forwards backup writes keeps one client to the primary for its lifetime.
-        var forwarder = options.NodeListen is not null && options.BackupWrites == BackupWrites.Forward
-            ? new WriteForwarder(ledger.Tls, ledger.Service.Certificate, options.ForwardTimeout, options.MaxRequestBodyBytes, logger)
-            : null;
-        if (forwarder is not null)
-        {
-            app.Lifetime.ApplicationStopped.Register(forwarder.Dispose);
-        }
-
+        // A cluster member that forwards backup writes keeps a client to the primary per ledger, made at its first
+        // forwarded write and kept for the ledger's lifetime (it presents that ledger's node certificate).
+        var forwarding = options.NodeListen is not null && options.BackupWrites == BackupWrites.Forward;
         app.Use(async (context, next) =>
         {
-            if (forwarder is not null && !ledger.IsPrimary && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
-            {
-                forwarder.PrepareReplay(context);
-            }
-
             try
             {
                 await next(context).ConfigureAwait(false);
@@ -140,9 +127,9 @@ public static class NodeHost
                     await AclResponses.Error(context, status, AclResponses.RefusalCode(status), $"{context.Request.Method} {context.Request.Path} was refused ({status}).").ConfigureAwait(false);
                 }
             }
-            catch (NotPrimaryException) when (!context.Response.HasStarted)
+            catch (NotPrimaryException) when (!context.Response.HasStarted && context.Features.Get<LedgerService>() is { } ledger)
             {
-                await NotPrimary(context, ledger, options, forwarder).ConfigureAwait(false);
+                await NotPrimary(context, ledger, options, forwarding ? ledger.Forwarder(logger) : null).ConfigureAwait(false);
             }
             catch (ReplicationLostException ex) when (!context.Response.HasStarted)
             {
@@ -167,6 +154,20 @@ public static class NodeHost
         // Routing first: the api-version and identity checks read what the matched endpoint asks for
         // (EndpointAccess), so that a path's spelling cannot take a request past them.
         app.Use(routing.Middleware);
+        if (forwarding)
+        {
+            // A write that reaches a backup is kept so it can be sent on to the primary (the primary's path copies nothing).
+            app.Use((context, next) =>
+            {
+                if (context.Features.Get<LedgerService>() is { IsPrimary: false } ledger && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+                {
+                    WriteForwarder.PrepareReplay(context, options.MaxRequestBodyBytes);
+                }
+
+                return next(context);
+            });
+        }
+
         app.UseRouting();
         app.Use(ApiVersions.Middleware);
         app.Use(ClientIdentity.Middleware);
@@ -213,11 +214,12 @@ public static class NodeHost
         switch (options.BackupWrites)
         {
             case BackupWrites.Forward when forwarder is not null:
-                await forwarder.ForwardAsync(context, primary).ConfigureAwait(false);
+                await forwarder.ForwardAsync(context, primary, ledger.HostOn(primary)).ConfigureAwait(false);
                 break;
             case BackupWrites.Redirect:
                 context.Response.StatusCode = 307;
-                context.Response.Headers.Location = new Uri(primary, context.Request.Path + context.Request.QueryString).ToString();
+                // The ledger's path prefix (PathBase, if the request came with one) stays: it names the ledger there too.
+                context.Response.Headers.Location = new Uri(primary, context.Request.PathBase + context.Request.Path + context.Request.QueryString).ToString();
                 break;
             default:
                 await AclResponses.Error(context, 503, "ServiceUnavailable", $"This node is a backup; send writes to the primary at {primary}.").ConfigureAwait(false);

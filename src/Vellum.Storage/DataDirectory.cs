@@ -237,50 +237,62 @@ public sealed class DataDirectory
     }
 
     /// <summary>
-    /// Gives this (new) data folder's ledger <c>default</c> the service identity, ledger secret and ledger type of
-    /// another member's, so a node of a static cluster starts in the same service with a node certificate of its own.
-    /// The source may be in this layout or the single-ledger one (a member not yet upgraded); it is only read. Does
-    /// nothing when this folder already holds the same service certificate; refuses when it holds another one.
+    /// Gives this (new) data folder every ledger of another member's, each with the source's service identity, ledger
+    /// secret and ledger type, so a node of a static cluster starts in the same service with node certificates of its
+    /// own. The source may be in this layout or the single-ledger one (a member not yet upgraded: its one ledger becomes
+    /// <c>default</c>); it is only read. A ledger this folder already holds with the same service certificate is left as
+    /// it is, so a provisioning cut short is finished by the next; <c>default</c> comes last, since the join path takes its
+    /// presence to mean the folder is provisioned.
     /// </summary>
     /// <exception cref="InvalidOperationException">This folder belongs to another service, or the source is incomplete.</exception>
     public void ProvisionFrom(DataDirectory source)
     {
         ArgumentNullException.ThrowIfNull(source);
         EnsureLayout();
-        var target = Default;
-        var from = source.Default;
-        string serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType;
-        if (File.Exists(from.ServiceCertificate) || File.Exists(source.LayoutFile))
+        var sources = new List<(LedgerDirectory Target, string ServiceCertificate, string ServicePrivateKey, string LedgerSecret, string LedgerType)>();
+        if (File.Exists(source.Default.ServiceCertificate) || File.Exists(source.LayoutFile))
         {
-            (serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType) = (from.ServiceCertificate, from.ServicePrivateKey, from.LedgerSecretFile, from.LedgerTypeFile);
+            foreach (var name in source.LedgerNames().OrderBy(n => n == LedgerName.Default ? 1 : 0))
+            {
+                var from = source.Ledger(name);
+                sources.Add((Ledger(name), from.ServiceCertificate, from.ServicePrivateKey, from.LedgerSecretFile, from.LedgerTypeFile));
+            }
         }
         else
         {
             var old = LayoutMigration.SingleLedgerPaths(source.Root);
-            (serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType) = (old.ServiceCertificate, old.ServicePrivateKey, old.LedgerSecret, old.LedgerType);
+            sources.Add((Default, old.ServiceCertificate, old.ServicePrivateKey, old.LedgerSecret, old.LedgerType));
         }
 
-        if (target.Exists)
+        if (sources.Count == 0)
         {
-            if (!File.Exists(serviceCertificate) || File.ReadAllText(target.ServiceCertificate) != File.ReadAllText(serviceCertificate))
+            throw new InvalidOperationException($"{source.Root} holds no ledger: start the first member once before provisioning others from it");
+        }
+
+        foreach (var (target, serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType) in sources)
+        {
+            if (target.Exists)
             {
-                throw new InvalidOperationException($"{Root} already belongs to another service; it cannot take {source.Root}'s identity");
+                if (!File.Exists(serviceCertificate) || File.ReadAllText(target.ServiceCertificate) != File.ReadAllText(serviceCertificate))
+                {
+                    throw new InvalidOperationException($"{Root} already belongs to another service; it cannot take {source.Root}'s identity");
+                }
+
+                continue;
             }
 
-            return;
-        }
-
-        foreach (var path in new[] { serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType })
-        {
-            if (!File.Exists(path))
+            foreach (var path in new[] { serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType })
             {
-                throw new InvalidOperationException($"{path} is missing: start the first member once before provisioning others from it");
+                if (!File.Exists(path))
+                {
+                    throw new InvalidOperationException($"{path} is missing: start the first member once before provisioning others from it");
+                }
             }
-        }
 
-        CreateFolders();
-        target.Provision(
-            File.ReadAllText(serviceCertificate), File.ReadAllText(servicePrivateKey), File.ReadAllText(ledgerSecret), File.ReadAllText(ledgerType));
+            CreateFolders();
+            target.Provision(
+                File.ReadAllText(serviceCertificate), File.ReadAllText(servicePrivateKey), File.ReadAllText(ledgerSecret), File.ReadAllText(ledgerType));
+        }
     }
 
     /// <summary>The root and its top folders, owner-only (0700) whatever the umask.</summary>

@@ -326,17 +326,27 @@ public sealed class ManyLedgersTests : IDisposable
     }
 
     [Fact]
-    public async Task A_cluster_member_refuses_a_ledger_other_than_default()
+    public async Task A_cluster_member_serves_default_and_the_ledgers_of_its_first_start_and_makes_no_ledger_later()
     {
         using var held = new TcpListener(IPAddress.Loopback, 0);
         held.Start();
         var port = ((IPEndPoint)held.LocalEndpoint).Port;
         held.Stop();
-        var (exitCode, _, error) = await RunningNode.RunToExit(
-            ["start", "--data", Data, "--listen", "127.0.0.1:0", "--node-listen", $"127.0.0.1:{port}", "--ledger", "alpha"], TimeSpan.FromSeconds(60));
+        string[] member = ["--node-listen", $"127.0.0.1:{port}"];
+
+        using (var node = await RunningNode.Start(Data, [.. member, "--ledger", "alpha", "--ledger", "beta:Private"]))
+        {
+            Assert.Contains("ledger: alpha (Public)", node.Banner, StringComparison.Ordinal);
+            Assert.Contains("ledger: beta (Private)", node.Banner, StringComparison.Ordinal);
+            Assert.Contains("ledger: default (Public)", node.Banner, StringComparison.Ordinal);
+            Assert.Equal(0, await node.Terminate());
+        }
+
+        // The other members could not apply a ledger this member made alone.
+        var (exitCode, _, error) = await RunningNode.RunToExit(["start", "--data", Data, "--listen", "127.0.0.1:0", .. member, "--ledger", "gamma"], TimeSpan.FromSeconds(60));
         Assert.Equal(2, exitCode);
-        Assert.Contains("a cluster member serves one ledger, 'default', for now", error, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(Data, "ledgers", "alpha")), "the refused ledger was made");
+        Assert.Contains("a cluster member cannot make the ledger 'gamma'", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(Data, "ledgers", "gamma")), "the refused ledger was made");
     }
 
     public void Dispose()

@@ -308,11 +308,11 @@ internal sealed class ClusterProcess : IAsyncDisposable
         throw new TimeoutException($"no single primary within {timeout.TotalSeconds} s");
     }
 
-    /// <summary>Runs <c>vellum verify --json</c> on node <paramref name="i"/>'s ledger.</summary>
-    public async Task<JsonElement> VerifyAsync(int i)
+    /// <summary>Runs <c>vellum verify --json</c> on node <paramref name="i"/>'s ledger <paramref name="ledger"/> (with node 0's service certificate of it).</summary>
+    public async Task<JsonElement> VerifyAsync(int i, string ledger = "default")
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "vellum.dll"), "verify", Path.Combine(Data(i), "ledgers", "default", "ledger"), "--service-cert", Path.Combine(Data(0), "ledgers", "default", "credentials", "service_cert.pem"), "--json" })
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "vellum.dll"), "verify", Path.Combine(Data(i), "ledgers", ledger, "ledger"), "--service-cert", Path.Combine(Data(0), "ledgers", ledger, "credentials", "service_cert.pem"), "--json" })
         {
             start.ArgumentList.Add(arg);
         }
@@ -321,7 +321,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(Timeout);
-        Assert.True(process.ExitCode == 0, $"vellum verify on node {i} exited {process.ExitCode}: {await output} {await error}");
+        Assert.True(process.ExitCode == 0, $"vellum verify of {ledger} on node {i} exited {process.ExitCode}: {await output} {await error}");
         return JsonDocument.Parse(await output).RootElement.Clone();
     }
 

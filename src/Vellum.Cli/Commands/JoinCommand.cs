@@ -5,6 +5,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Vellum.Node;
+using Vellum.Core.Identity;
 using Vellum.Storage;
 
 namespace Vellum.Cli.Commands;
@@ -172,7 +173,11 @@ internal static class JoinCommand
         }
     }
 
-    /// <summary>Writes the service material into a new data folder, after checking it is the pinned service's.</summary>
+    /// <summary>
+    /// Writes every ledger's material into a new data folder, after checking that the top-level service certificate is
+    /// the pinned one (the material came over TLS from a node that certificate endorsed); <c>default</c> last, since its
+    /// presence marks the folder as provisioned.
+    /// </summary>
     private static void Provision(DataDirectory directory, JsonElement root, X509Certificate2 pinned)
     {
         var certificatePem = root.GetProperty("serviceCertificate").GetString()!;
@@ -184,9 +189,34 @@ internal static class JoinCommand
             }
         }
 
-        directory.Default.Provision(
-            certificatePem, root.GetProperty("servicePrivateKey").GetString()!, root.GetProperty("ledgerSecret").GetString()!,
-            root.GetProperty("ledgerType").GetString()!);
+        var ledgers = new List<(LedgerName Name, JsonElement Material)>();
+        foreach (var ledger in root.GetProperty("ledgers").EnumerateArray())
+        {
+            if (!LedgerName.TryParse(ledger.GetProperty("name").GetString(), out var name, out var error))
+            {
+                throw new HttpRequestException($"the target named a ledger this version cannot serve: {error}");
+            }
+
+            ledgers.Add((name, ledger));
+        }
+
+        if (!ledgers.Any(l => l.Name == LedgerName.Default))
+        {
+            throw new HttpRequestException("the target's material has no ledger 'default'");
+        }
+
+        foreach (var (name, material) in ledgers.OrderBy(l => l.Name == LedgerName.Default ? 1 : 0))
+        {
+            var pem = material.GetProperty("serviceCertificate").GetString()!;
+            if (name == LedgerName.Default && pem != certificatePem)
+            {
+                throw new HttpRequestException("the target's material names two identities for the ledger 'default'");
+            }
+
+            directory.Ledger(name).Provision(
+                pem, material.GetProperty("servicePrivateKey").GetString()!, material.GetProperty("ledgerSecret").GetString()!,
+                material.GetProperty("ledgerType").GetString()!);
+        }
     }
 
     /// <summary>Pins the service certificate: the target's TLS certificate must chain to it.</summary>

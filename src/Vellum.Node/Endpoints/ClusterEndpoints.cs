@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Vellum.Node.Auth;
 using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
@@ -59,24 +60,52 @@ internal static class ClusterEndpoints
             return;
         }
 
+        // Every ledger of the node: a member serves them all. The top-level fields are the default ledger's, whose
+        // service certificate the joining node pinned (join --service-cert).
+        var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
+        var materials = registry.All.Select(l => l.Material()).ToList();
         var material = ledger.Material();
+        var options = ledger.Options;
         await AclResponses.Json(context, writer =>
         {
             writer.WriteString("serviceCertificate", material.ServiceCertificatePem);
             writer.WriteString("servicePrivateKey", material.ServicePrivateKeyPem);
             writer.WriteString("ledgerSecret", material.LedgerSecretHex);
             writer.WriteString("ledgerType", material.LedgerType);
-            writer.WriteStartArray("members");
-            foreach (var (nodeAddress, url) in material.Members)
+            writer.WriteStartArray("ledgers");
+            foreach (var each in materials)
             {
                 writer.WriteStartObject();
-                writer.WriteString("nodeAddress", nodeAddress);
-                writer.WriteString("url", url.ToString().TrimEnd('/'));
+                writer.WriteString("name", each.Name);
+                writer.WriteString("serviceCertificate", each.ServiceCertificatePem);
+                writer.WriteString("servicePrivateKey", each.ServicePrivateKeyPem);
+                writer.WriteString("ledgerSecret", each.LedgerSecretHex);
+                writer.WriteString("ledgerType", each.LedgerType);
                 writer.WriteEndObject();
             }
 
             writer.WriteEndArray();
+            writer.WriteStartArray("members");
+            if (options.NodeListen is { } self)
+            {
+                Member(writer, self.ToString(), new Uri($"https://{options.Listen}"));
+            }
+
+            foreach (var (nodeAddress, url) in ledger.Peers)
+            {
+                Member(writer, nodeAddress, url);
+            }
+
+            writer.WriteEndArray();
         }).ConfigureAwait(false);
+    }
+
+    private static void Member(Utf8JsonWriter writer, string nodeAddress, Uri url)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("nodeAddress", nodeAddress);
+        writer.WriteString("url", url.ToString().TrimEnd('/'));
+        writer.WriteEndObject();
     }
 
     /// <summary>Adds the node named in the body (on the primary; a backup redirects, as for any write).</summary>
@@ -126,15 +155,27 @@ internal static class ClusterEndpoints
         context.Response.StatusCode = 204;
     }
 
+    /// <summary>
+    /// True when the node is a cluster member and <paramref name="ledger"/> is <c>default</c>: the members are the
+    /// deployment's, and a join hands over every ledger's keys, so only the Administrators of the ledger that stands
+    /// for the deployment (until it has an identity of its own) manage them; another ledger's would reach beyond it.
+    /// </summary>
     private static async Task<bool> IsCluster(HttpContext context, LedgerService ledger)
     {
-        if (ledger.IsCluster)
+        if (!ledger.IsCluster)
         {
-            return true;
+            await AclResponses.Error(context, 400, "NotACluster", "This node was started without --node-listen: it has no cluster to join or leave.").ConfigureAwait(false);
+            return false;
         }
 
-        await AclResponses.Error(context, 400, "NotACluster", "This node was started without --node-listen: it has no cluster to join or leave.").ConfigureAwait(false);
-        return false;
+        if (ledger.Name != Vellum.Core.Identity.LedgerName.Default)
+        {
+            await AclResponses.Error(context, 403, "MembershipNotManagedHere",
+                $"The cluster's members are managed through the ledger 'default', not '{ledger.Name}': a member serves every ledger of the deployment.").ConfigureAwait(false);
+            return false;
+        }
+
+        return true;
     }
 
     private sealed record TokenRequest(string? Token, string? NodeAddress, string? Url);

@@ -40,15 +40,13 @@ internal sealed class WriteForwarder : IDisposable
 
     private readonly HttpClient _client;
     private readonly TimeSpan _timeout;
-    private readonly int _bodyLimit;
     private readonly ILogger _logger;
 
     /// <param name="nodeCertificate">This node's certificate with its private key (the TLS client certificate; renewable).</param>
     /// <param name="serviceCertificate">The service identity the primary's server certificate must chain to.</param>
     /// <param name="timeout">Longest wait for the primary's answer.</param>
-    /// <param name="bodyLimit">Largest request body that can be replayed (the node's body limit).</param>
     /// <param name="logger">Where failures to reach the primary are logged.</param>
-    public WriteForwarder(NodeTlsCertificate nodeCertificate, X509Certificate2 serviceCertificate, TimeSpan timeout, int bodyLimit, ILogger logger)
+    public WriteForwarder(NodeTlsCertificate nodeCertificate, X509Certificate2 serviceCertificate, TimeSpan timeout, ILogger logger)
     {
         var handler = new SocketsHttpHandler
         {
@@ -77,7 +75,6 @@ internal sealed class WriteForwarder : IDisposable
         // The deadline is per request (a linked token), so the client's own timeout stays out of the way.
         _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _timeout = timeout;
-        _bodyLimit = bodyLimit;
         _logger = logger;
     }
 
@@ -86,13 +83,14 @@ internal sealed class WriteForwarder : IDisposable
     /// limit (Kestrel already refuses more). Called for requests that may write, on a backup only, so the primary's
     /// hot path does not copy bodies.
     /// </summary>
-    public void PrepareReplay(HttpContext context) => context.Request.EnableBuffering(_bodyLimit + 1, _bodyLimit + 1);
+    public static void PrepareReplay(HttpContext context, int bodyLimit) => context.Request.EnableBuffering(bodyLimit + 1, bodyLimit + 1);
 
     /// <summary>
-    /// Sends the request to <paramref name="primary"/> and writes its answer as this request's answer; 503 in the ACL
-    /// shape when that cannot be done. The response must not have started.
+    /// Sends the request to <paramref name="primary"/>, naming <paramref name="host"/> (the ledger's host name there,
+    /// which is also the TLS server name, so the primary answers for the same ledger with its certificate), and writes
+    /// its answer as this request's answer; 503 in the ACL shape when that cannot be done. The response must not have started.
     /// </summary>
-    public async Task ForwardAsync(HttpContext context, Uri primary)
+    public async Task ForwardAsync(HttpContext context, Uri primary, string host)
     {
         var request = context.Request;
         if (!request.Body.CanSeek)
@@ -113,6 +111,7 @@ internal sealed class WriteForwarder : IDisposable
         {
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            Headers = { Host = host },
         };
         if (body.Length > 0 || request.ContentType is not null)
         {

@@ -15,8 +15,11 @@ namespace Vellum.Node.Ledgers;
 /// <remarks>
 /// Each ledger is a <see cref="LedgerService"/> with its own identity, secret, sequencer, store and users. On a single
 /// node every ledger appends through one <see cref="NodeLog"/> (one writer thread and one fsync per round for all of
-/// them); on a cluster member through one Raft group (<see cref="ConsensusGroup"/>: one port, one write-ahead log),
-/// which serves one ledger, <c>default</c>, for now.
+/// them); on a cluster member through one Raft group (<see cref="ConsensusGroup"/>: one port, one write-ahead log,
+/// one set of members in <see cref="ClusterPeers"/>). Every member serves the same ledgers: they are made on the first
+/// member's first start and reach the others through <c>--identity-from</c> or a join (making a ledger on a running
+/// cluster comes with the control plane), and a member always serves <c>default</c>, whose identity authenticates the
+/// node channel and joins until the deployment has one of its own.
 /// </remarks>
 public sealed class LedgerRegistry : IAsyncDisposable
 {
@@ -25,13 +28,14 @@ public sealed class LedgerRegistry : IAsyncDisposable
     private readonly DataFolderLock _folderLock;
     private readonly NodeLog? _nodeLog;
     private readonly ConsensusGroup? _group;
+    private readonly Task _discovery = Task.CompletedTask;
     private readonly SignatureClock _clock;
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _renewal;
 
     private LedgerRegistry(
-        IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, ConsensusGroup? group, SignatureClock clock, DataFolderLock folderLock, DeploymentCertificate deployment, TimeSpan renewalCheck)
+        IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, ConsensusGroup? group, ClusterPeers? peers, SignatureClock clock, DataFolderLock folderLock, DeploymentCertificate deployment, TimeSpan renewalCheck)
     {
         Deployment = deployment;
         _nodeLog = nodeLog;
@@ -47,6 +51,12 @@ public sealed class LedgerRegistry : IAsyncDisposable
         _lookup = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
         _folderLock = folderLock;
         Default = _byName.GetValueOrDefault(LedgerName.Default.Value);
+        if (peers is not null && Default is { } channel)
+        {
+            // One discovery loop for the node, over the default ledger's member-to-member client.
+            _discovery = Task.Run(() => peers.DiscoverAsync(channel.PeerClient(), _stopping.Token), CancellationToken.None);
+        }
+
         _renewal = Task.Run(() => RenewWhileRunningAsync(renewalCheck), CancellationToken.None);
     }
 
@@ -94,6 +104,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
         var opened = new List<LedgerService>();
         NodeLog? nodeLog = null;
         ConsensusGroup? group = null;
+        ClusterPeers? peers = null;
         var clock = new SignatureClock(options.SignatureDelay, options.SignaturesPerTick);
         try
         {
@@ -110,6 +121,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
             if (options.NodeListen is not null)
             {
                 group = new ConsensusGroup();
+                peers = new ClusterPeers(options, data);
             }
             else
             {
@@ -129,7 +141,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
             try
             {
                 await Parallel.ForAsync(0, specs.Count, parallel, async (i, token) =>
-                    slots[i] = await LedgerService.OpenAsync(options, data, specs[i], nodeLog, group, clock, logger, token).ConfigureAwait(false)).ConfigureAwait(false);
+                    slots[i] = await LedgerService.OpenAsync(options, data, specs[i], nodeLog, group, peers, clock, logger, token).ConfigureAwait(false)).ConfigureAwait(false);
             }
             finally
             {
@@ -142,7 +154,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
                 await group.StartAsync(Raft(options, data, opened, logger), cancellationToken).ConfigureAwait(false);
             }
 
-            return new LedgerRegistry(opened, nodeLog, group, clock, folderLock, deployment, options.NodeCertificateCheckInterval);
+            return new LedgerRegistry(opened, nodeLog, group, peers, clock, folderLock, deployment, options.NodeCertificateCheckInterval);
         }
         catch
         {
@@ -169,12 +181,12 @@ public sealed class LedgerRegistry : IAsyncDisposable
 
     /// <summary>
     /// The Raft node of a cluster member, which every ledger of the node replicates through. Its node channel presents
-    /// the node certificate of the ledger <see cref="Fallback"/> names and takes peers endorsed by that ledger's
-    /// service identity (until the deployment has an identity of its own).
+    /// the default ledger's node certificate and takes peers endorsed by that ledger's service identity (until the
+    /// deployment has an identity of its own).
     /// </summary>
     private static RaftConsensus Raft(NodeOptions options, DataDirectory data, List<LedgerService> ledgers, ILogger logger)
     {
-        var channel = ledgers.Find(l => l.Name == LedgerName.Default) ?? ledgers[0];
+        var channel = ledgers.Find(l => l.Name == LedgerName.Default)!;
         var nodeListen = options.NodeListen!;
         return new RaftConsensus(new RaftConsensusOptions
         {
@@ -220,10 +232,18 @@ public sealed class LedgerRegistry : IAsyncDisposable
             specs[spec.Name.Value] = spec;
         }
 
-        if (options.NodeListen is not null && (specs.Count != 1 || !specs.ContainsKey(LedgerName.Default.Value)))
+        if (options.NodeListen is not null)
         {
-            throw new InvalidOperationException(
-                $"a cluster member serves one ledger, 'default', for now; this one would serve {string.Join(", ", specs.Keys.Select(k => $"'{k}'"))}");
+            // A member serves default (see the type), and makes ledgers only on the first start of the first member:
+            // another member gets them from it (--identity-from, a join), and one made here alone would stop the
+            // others, which cannot apply its entries.
+            specs.TryAdd(LedgerName.Default.Value, new LedgerSpec(LedgerName.Default, null));
+            if (existing.Count > 0 && specs.Keys.FirstOrDefault(name => !existing.Any(e => e.Value == name)) is { } missing)
+            {
+                throw new InvalidOperationException(
+                    $"a cluster member cannot make the ledger '{missing}': a cluster's ledgers are made on its first member's first start and " +
+                    "reach the other members through --identity-from or a join (making ledgers on a running cluster comes with the control plane)");
+            }
         }
 
         return [.. specs.Values];
@@ -259,6 +279,8 @@ public sealed class LedgerRegistry : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _renewal.ConfigureAwait(false);
         _stopping.Dispose();
+
+        await _discovery.ConfigureAwait(false);
 
         // Consensus first, so that nothing is applied to a ledger being closed and batches in flight learn their outcome.
         if (_group is not null)

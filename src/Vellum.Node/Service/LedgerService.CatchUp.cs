@@ -41,7 +41,7 @@ public sealed partial class LedgerService
         var started = Stopwatch.GetTimestamp();
         var before = Store.DurableSeqno;
         var client = PeerClient();
-        var urls = _peers.Values.Distinct().ToList();
+        var urls = Peers.Values.Distinct().ToList();
         if (PrimaryUrl is { } primary && urls.Remove(primary))
         {
             urls.Insert(0, primary);
@@ -55,9 +55,10 @@ public sealed partial class LedgerService
                 while (Store.DurableSeqno < targetSeqno)
                 {
                     var from = Store.DurableSeqno + 1;
-                    using var response = await client.GetAsync(
-                        new Uri(url, $"/node/ledger/frames?from={from.ToString(System.Globalization.CultureInfo.InvariantCulture)}"),
-                        HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+                    using var request = new HttpRequestMessage(
+                        HttpMethod.Get, new Uri(url, $"/node/ledger/frames?from={from.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
+                    request.Headers.Host = HostOn(url);
+                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
                     if (!response.IsSuccessStatusCode)
                     {
                         LogMessages.CatchUpPeerRefused(_logger, url, (int)response.StatusCode);
@@ -112,7 +113,38 @@ public sealed partial class LedgerService
     /// <c>WriteForwarder</c>): presents this node's certificate and accepts a server only if the service identity
     /// endorsed its certificate.
     /// </summary>
-    private HttpClient PeerClient()
+    /// <summary>
+    /// The Host a request to the member at <paramref name="url"/> names for this ledger, <c>{name}.{domain}:{port}</c>: the
+    /// member routes the request to it and, as the client sends it as the TLS server name, answers with this ledger's
+    /// node certificate, which <see cref="PeerClient"/> and the forwarder check against this ledger's service identity.
+    /// Every member of a cluster has the same <c>--domain</c>.
+    /// </summary>
+    internal string HostOn(Uri url) => $"{Name.Value}.{Options.Domain}:{url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    private Forwarding.WriteForwarder? _forwarder;
+
+    /// <summary>
+    /// This ledger's client for writes a backup sends on to the primary: made at the first, kept until the ledger
+    /// closes. It presents this ledger's node certificate and takes a primary endorsed by this ledger's service identity.
+    /// </summary>
+    internal Forwarding.WriteForwarder Forwarder(Microsoft.Extensions.Logging.ILogger logger)
+    {
+        if (Volatile.Read(ref _forwarder) is { } existing)
+        {
+            return existing;
+        }
+
+        var forwarder = new Forwarding.WriteForwarder(Tls, Service.Certificate, Options.ForwardTimeout, logger);
+        if (Interlocked.CompareExchange(ref _forwarder, forwarder, null) is { } raced)
+        {
+            forwarder.Dispose();
+            return raced;
+        }
+
+        return forwarder;
+    }
+
+    internal HttpClient PeerClient()
     {
         if (_peerClient is { } existing)
         {

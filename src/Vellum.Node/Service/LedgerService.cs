@@ -9,6 +9,7 @@ using Vellum.Core.Entries;
 using Vellum.Core.Identity;
 using Vellum.Core.Primitives;
 using Vellum.Ledger;
+using Vellum.Node.Ledgers;
 using Vellum.Storage;
 using Vellum.Storage.Indexing;
 using Vellum.Storage.Ledger;
@@ -30,8 +31,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     private readonly long[] _writeGate = new long[2];
     private int _writeGateHalf;
     private readonly LedgerSecret _secret;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> _peers = new(StringComparer.Ordinal);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, PeerStatus> _peerStatus = new(StringComparer.Ordinal);
+    private ClusterPeers? _clusterPeers;
     private byte[]? _joinKey;
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private readonly UserTable _users = new();
@@ -40,7 +40,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     private Task _roles = Task.CompletedTask;
     private Task _chores = Task.CompletedTask;
     private Task _bootstrap = Task.CompletedTask;
-    private Task _discovery = Task.CompletedTask;
     private NodeIdentity _currentNode;
     private LogSeal _logSeal = null!;
     private readonly CancellationTokenSource _stopping = new();
@@ -134,37 +133,29 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
                 return null;
             }
 
-            var leader = Consensus.LeaderEndPoint;
-            return leader is not null && _peers.TryGetValue(leader.ToString()!, out var url) ? url : null;
+            return _clusterPeers?.UrlOf(Consensus.LeaderEndPoint);
         }
     }
 
     /// <summary>The other members this node knows the client address of (node-channel address → URL).</summary>
-    public IReadOnlyDictionary<string, Uri> Peers => _peers;
+    public IReadOnlyDictionary<string, Uri> Peers => _clusterPeers?.Peers ?? NoPeers;
 
-    /// <summary>What each member (by client URL, no trailing slash) last said of itself, from the discovery loop.</summary>
-    public IReadOnlyDictionary<string, PeerStatus> PeerStatuses => _peerStatus;
+    /// <summary>What each member (by client URL, no trailing slash) last said of itself, from the node's discovery loop.</summary>
+    public IReadOnlyDictionary<string, PeerStatus> PeerStatuses => _clusterPeers?.Statuses ?? NoStatuses;
+
+    private static readonly IReadOnlyDictionary<string, Uri> NoPeers = new Dictionary<string, Uri>();
+    private static readonly IReadOnlyDictionary<string, PeerStatus> NoStatuses = new Dictionary<string, PeerStatus>();
 
     /// <summary>The key that authenticates join tokens (derived from the ledger secret, so every member has it).</summary>
     public byte[] JoinKey => _joinKey ??= _secret.DeriveKey(JoinToken.KeyPurpose);
 
     /// <summary>
-    /// What a new member needs to join this service: the service identity (certificate and key: every member issues
-    /// node certificates), the ledger secret, the ledger type, and the members' addresses.
+    /// What a new member needs to serve this ledger: the service identity (certificate and key: every member issues
+    /// node certificates), the ledger secret and the ledger type.
     /// </summary>
-    public JoinMaterial Material()
-    {
-        var members = new List<(string NodeAddress, Uri Url)>();
-        if (Options.NodeListen is { } self)
-        {
-            members.Add((self.ToString(), new Uri($"https://{Options.Listen}")));
-        }
-
-        members.AddRange(_peers.Select(p => (p.Key, p.Value)));
-        return new JoinMaterial(
-            File.ReadAllText(Folder.ServiceCertificate), File.ReadAllText(Folder.ServicePrivateKey), File.ReadAllText(Folder.LedgerSecretFile).Trim(),
-            IsPrivate ? "Private" : "Public", members);
-    }
+    public LedgerMaterial Material() => new(
+        Name.Value, File.ReadAllText(Folder.ServiceCertificate), File.ReadAllText(Folder.ServicePrivateKey), File.ReadAllText(Folder.LedgerSecretFile).Trim(),
+        IsPrivate ? "Private" : "Public");
 
     /// <summary>Adds a member (primary only: <see cref="NotPrimaryException"/> elsewhere) and remembers its client address.</summary>
     public async Task<bool> AddMemberAsync(System.Net.IPEndPoint nodeAddress, Uri url, CancellationToken cancellationToken)
@@ -213,89 +204,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
     }
 
-    /// <summary>Records a member's client address (kept in <c>state/peers</c> so that a restart keeps redirecting right).</summary>
-    public void RememberPeer(string nodeAddress, Uri url)
-    {
-        if (Options.NodeListen?.ToString() == nodeAddress)
-        {
-            return;
-        }
-
-        _peers[nodeAddress] = url;
-        lock (_peers)
-        {
-            var lines = string.Join('\n', _peers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")) + "\n";
-            var path = Data.PeersFile;
-            Vellum.Storage.IO.OwnerOnly.WriteAllText(path + ".tmp", lines);
-            File.Move(path + ".tmp", path, overwrite: true);
-        }
-    }
-
-    /// <summary>
-    /// Members learn each other's client addresses by asking the members they know for <c>/node/network</c> every
-    /// few seconds (a node that joined knows only the members of its time; a write redirect needs the primary's
-    /// address). The answers come over the member-to-member client (<see cref="PeerClient"/>), 2 s at most each.
-    /// </summary>
-    private async Task DiscoverPeersAsync()
-    {
-        var client = PeerClient();
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                foreach (var url in _peers.Values.Distinct().ToArray())
-                {
-                    try
-                    {
-                        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                        deadline.CancelAfter(TimeSpan.FromSeconds(2));
-                        using var document = System.Text.Json.JsonDocument.Parse(
-                            await client.GetStringAsync(new Uri(url, "/node/network"), deadline.Token).ConfigureAwait(false));
-                        var root = document.RootElement;
-                        _peerStatus[url.ToString().TrimEnd('/')] = new PeerStatus(
-                            root.GetProperty("role").GetString() ?? "Unknown", root.GetProperty("committedSeqno").GetInt64(), DateTimeOffset.UtcNow);
-                        foreach (var node in root.GetProperty("nodes").EnumerateArray())
-                        {
-                            if (node.GetProperty("nodeAddress").GetString() is { } address && !_peers.ContainsKey(address) &&
-                                Uri.TryCreate(node.GetProperty("url").GetString(), UriKind.Absolute, out var found))
-                            {
-                                RememberPeer(address, found);
-                            }
-                        }
-                    }
-                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
-                    {
-                        // That member is down or busy; the next round asks again.
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private void LoadPeers()
-    {
-        var path = Data.PeersFile;
-        if (File.Exists(path))
-        {
-            foreach (var line in File.ReadAllLines(path))
-            {
-                var parts = line.Split(' ', 2);
-                if (parts.Length == 2 && Uri.TryCreate(parts[1], UriKind.Absolute, out var url))
-                {
-                    _peers[parts[0]] = url;
-                }
-            }
-        }
-
-        foreach (var peer in Options.Peers)
-        {
-            _peers[peer.NodeEndPoint.ToString()] = peer.Url;
-        }
-    }
+    /// <summary>Records a member's client address (kept in <c>node/peers</c> so that a restart keeps redirecting right).</summary>
+    public void RememberPeer(string nodeAddress, Uri url) => _clusterPeers?.Remember(nodeAddress, url);
 
     /// <summary>Path of the development Administrator certificate, when this start created one.</summary>
     public string? DevelopmentAdminCertificate { get; private set; }
@@ -305,7 +215,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// service lives), creating it on first use.
     /// </summary>
     internal static async Task<LedgerService> OpenAsync(
-        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, ConsensusGroup? group, SignatureClock clock, ILogger logger, CancellationToken cancellationToken)
+        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, ConsensusGroup? group, ClusterPeers? peers, SignatureClock clock, ILogger logger, CancellationToken cancellationToken)
     {
         var nodeOptions = DataDirectory.DefaultNodeOptions();
         if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
@@ -361,7 +271,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         };
         ledger._logSeal = logSeal;
         ledger._applier = new LedgerApplier(store, logSeal, ledger, logger);
-        ledger.LoadPeers();
+        ledger._clusterPeers = peers;
         ledger.ReplayUserChanges();
         if (group is not null)
         {
@@ -384,7 +294,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             await consensus.StartAsync(ledger._applier, cancellationToken).ConfigureAwait(false);
             ledger._roles = Task.Run(() => sequencer.FollowLeadershipAsync(ledger._stopping.Token), CancellationToken.None);
             ledger._chores = Task.Run(ledger.PrimaryChoresAsync, CancellationToken.None);
-            ledger._discovery = Task.Run(ledger.DiscoverPeersAsync, CancellationToken.None);
             return ledger;
         }
 
@@ -774,7 +683,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         await _chores.ConfigureAwait(false);
         await _applier.DisposeAsync().ConfigureAwait(false);
         await Sequencer.DisposeAsync().ConfigureAwait(false);
-        await _discovery.ConfigureAwait(false);
         await _bootstrap.ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
@@ -789,6 +697,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         _logSeal.Dispose();
         _userChanges.Dispose();
         _peerClient?.Dispose();
+        _forwarder?.Dispose();
     }
 
     private async Task BootstrapAdministratorsAsync(ILogger logger, CancellationToken cancellationToken)
@@ -829,8 +738,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 /// <summary>Why a user change was refused: the HTTP status, the ACL error code and a message.</summary>
 public sealed record UserChangeRefusal(int Status, string Code, string Message);
 
-/// <summary>What a joining node receives: see <see cref="LedgerService.Material"/>.</summary>
-public sealed record JoinMaterial(string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType, IReadOnlyList<(string NodeAddress, Uri Url)> Members);
+/// <summary>What a member needs to serve one ledger: see <see cref="LedgerService.Material"/>.</summary>
+public sealed record LedgerMaterial(string Name, string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType);
 
 /// <summary>A member's own report of its role and committed seqno, and when it was heard.</summary>
 public sealed record PeerStatus(string Role, long CommittedSeqno, DateTimeOffset HeardAt);

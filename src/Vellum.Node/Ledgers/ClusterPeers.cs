@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using Vellum.Node.Service;
+using Vellum.Storage;
+
+namespace Vellum.Node.Ledgers;
+
+/// <summary>
+/// The other members of a cluster as this node knows them: node-channel address → client URL, and what each last said
+/// of itself. One per node, shared by its ledgers (they have one Raft group, so one set of members).
+/// </summary>
+/// <remarks>
+/// Kept in <c>node/peers</c> so that a restart keeps redirecting and forwarding right. Members learn each other's
+/// client addresses by asking the members they know for <c>/node/network</c> every two seconds (a node that joined
+/// knows only the members of its time; a write redirect needs the primary's address): one loop for the node,
+/// <see cref="DiscoverAsync"/>.
+/// </remarks>
+public sealed class ClusterPeers
+{
+    private readonly ConcurrentDictionary<string, Uri> _peers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PeerStatus> _statuses = new(StringComparer.Ordinal);
+    private readonly string _file;
+    private readonly string? _self;
+    private readonly Lock _fileLock = new();
+
+    /// <summary>Reads <c>node/peers</c> of <paramref name="data"/> and adds the peers the options name.</summary>
+    public ClusterPeers(NodeOptions options, DataDirectory data)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(data);
+        _file = data.PeersFile;
+        _self = options.NodeListen?.ToString();
+        if (File.Exists(_file))
+        {
+            foreach (var line in File.ReadAllLines(_file))
+            {
+                var parts = line.Split(' ', 2);
+                if (parts.Length == 2 && Uri.TryCreate(parts[1], UriKind.Absolute, out var url))
+                {
+                    _peers[parts[0]] = url;
+                }
+            }
+        }
+
+        foreach (var peer in options.Peers)
+        {
+            _peers[peer.NodeEndPoint.ToString()] = peer.Url;
+        }
+    }
+
+    /// <summary>The other members whose client address this node knows (node-channel address → URL).</summary>
+    public IReadOnlyDictionary<string, Uri> Peers => _peers;
+
+    /// <summary>What each member (by client URL, no trailing slash) last said of itself, from <see cref="DiscoverAsync"/>.</summary>
+    public IReadOnlyDictionary<string, PeerStatus> Statuses => _statuses;
+
+    /// <summary>The client URL of the member at node-channel address <paramref name="member"/>, when known.</summary>
+    public Uri? UrlOf(EndPoint? member) => member is not null && _peers.TryGetValue(member.ToString()!, out var url) ? url : null;
+
+    /// <summary>Records a member's client address (not this node's own) and writes the file.</summary>
+    public void Remember(string nodeAddress, Uri url)
+    {
+        if (_self == nodeAddress)
+        {
+            return;
+        }
+
+        _peers[nodeAddress] = url;
+        lock (_fileLock)
+        {
+            var lines = string.Join('\n', _peers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")) + "\n";
+            Vellum.Storage.IO.OwnerOnly.WriteAllText(_file + ".tmp", lines);
+            File.Move(_file + ".tmp", _file, overwrite: true);
+        }
+    }
+
+    /// <summary>
+    /// Until <paramref name="stopping"/>: every two seconds asks each known member for <c>/node/network</c> through
+    /// <paramref name="client"/> (member-to-member TLS), two seconds at most each, and remembers the members it names.
+    /// </summary>
+    public async Task DiscoverAsync(HttpClient client, CancellationToken stopping)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                foreach (var url in _peers.Values.Distinct().ToArray())
+                {
+                    try
+                    {
+                        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                        deadline.CancelAfter(TimeSpan.FromSeconds(2));
+                        using var document = JsonDocument.Parse(
+                            await client.GetStringAsync(new Uri(url, "/node/network"), deadline.Token).ConfigureAwait(false));
+                        var root = document.RootElement;
+                        _statuses[url.ToString().TrimEnd('/')] = new PeerStatus(
+                            root.GetProperty("role").GetString() ?? "Unknown", root.GetProperty("committedSeqno").GetInt64(), DateTimeOffset.UtcNow);
+                        foreach (var node in root.GetProperty("nodes").EnumerateArray())
+                        {
+                            if (node.GetProperty("nodeAddress").GetString() is { } address && !_peers.ContainsKey(address) &&
+                                Uri.TryCreate(node.GetProperty("url").GetString(), UriKind.Absolute, out var found))
+                            {
+                                Remember(address, found);
+                            }
+                        }
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException)
+                    {
+                        // That member is down or busy; the next round asks again.
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,295 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace Vellum.Cluster.Tests;
+
+/// <summary>
+/// Ten ledgers on a cluster of real processes: one Raft group carries them all, writes reach every ledger through any
+/// member, the primary is killed under load, a joining member receives every ledger, and no member's consensus log holds
+/// an entry's contents in clear.
+/// </summary>
+[Collection(nameof(ClusterCollection))]
+public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
+{
+    private const string V = "api-version=2022-05-13";
+
+    // Contents start with this, so that a member's Raft log can be searched for any of them in clear.
+    private const string Marker = "plain-contents-";
+
+    private static readonly string[] Ledgers = ["default", .. Enumerable.Range(1, 9).Select(i => $"ledger-{i:D2}")];
+
+    private static bool IsPrivate(string ledger) => ledger is "ledger-03" or "ledger-06" or "ledger-09";
+
+    private static string Prefix(string ledger) => ledger == "default" ? string.Empty : $"/ledgers/{ledger}";
+
+    [Fact]
+    public async Task Ten_ledgers_share_one_raft_group_through_primary_kills_a_join_and_never_appear_in_clear_in_a_log()
+    {
+        await using var cluster = new ClusterProcess(4);
+
+        // The first member makes the ledgers on its first start; the others join and receive every one of them.
+        await cluster.StartAsync(0, alone: true, [.. Ledgers.Skip(1).SelectMany(l => new[] { "--ledger", IsPrivate(l) ? $"{l}:Private" : l })]);
+        Assert.Equal(0, await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout));
+        var token = await JoinTokenAsync(cluster, 0);
+        await cluster.JoinAsync(1, target: 0, token);
+        await cluster.JoinAsync(2, target: 1, token);
+        await WaitForLedgersReadyAsync(cluster, [0, 1, 2]);
+        foreach (var i in new[] { 1, 2 })
+        {
+            Assert.Equal(Ledgers, Directory.GetDirectories(Path.Combine(cluster.Data(i), "ledgers")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        }
+
+        // Membership belongs to the deployment: another ledger's Administrator cannot hand out every ledger's keys.
+        using (var admin = cluster.Client(0))
+        {
+            using var refused = await admin.PostAsync("/ledgers/ledger-01/node/join-tokens", null);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("MembershipNotManagedHere", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // A backup forwards a write to the primary for the ledger it names, and answers it itself.
+        var primaryAtStart = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        using (var backup = cluster.Client(primaryAtStart == 1 ? 2 : 1, followRedirects: false))
+        {
+            using var response = await backup.PostAsync($"/ledgers/ledger-05/app/transactions?{V}&waitForCommit=true", Body($"{Marker}forwarded"));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+            Assert.Single(response.Headers.GetValues("x-ms-ccf-transaction-id"));
+        }
+
+        var load = new Load(cluster, [0, 1, 2]);
+        try
+        {
+            for (var round = 1; round <= 3; round++)
+            {
+                await Task.Delay(1500);
+                var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+                var before = load.Acknowledged.Count;
+                var clock = Stopwatch.StartNew();
+                cluster.Kill(primary);
+                var next = await cluster.WaitForPrimaryAsync(TimeSpan.FromSeconds(10), not: primary);
+                await WaitUntilAsync(() => load.Acknowledged.Count > before + 10, TimeSpan.FromSeconds(10), "writes to commit after the failover");
+                output.WriteLine($"round {round}: killed node {primary}; node {next} primary and writing again after {clock.Elapsed.TotalSeconds:0.0} s");
+                await cluster.StartAsync(primary);
+                await WaitForLedgersReadyAsync(cluster, [0, 1, 2]);
+            }
+        }
+        finally
+        {
+            await load.StopAsync();
+        }
+
+        Assert.True(load.Refused.IsEmpty, string.Join("\n", load.Refused.Take(5)));
+        var written = load.Acknowledged.ToArray();
+        output.WriteLine($"{written.Length} writes acknowledged over {Ledgers.Length} ledgers ({load.Unknown} unknown outcomes)");
+        foreach (var (reason, count) in load.Reasons.OrderByDescending(r => r.Value).Take(12))
+        {
+            output.WriteLine($"  {count} × {reason}");
+        }
+
+        foreach (var ledger in Ledgers)
+        {
+            Assert.True(written.Count(w => w.Ledger == ledger) >= 10, $"too few writes reached {ledger}");
+        }
+
+        // A fourth member joins and receives every ledger with every acknowledged write.
+        var last = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        await cluster.JoinAsync(3, target: last, await JoinTokenAsync(cluster, last));
+        await WaitForLedgersReadyAsync(cluster, [0, 1, 2, 3]);
+        await WaitForSameCommitsAsync(cluster, [0, 1, 2, 3]);
+        using (var client = cluster.Client(3, TimeSpan.FromSeconds(30)))
+        {
+            var next = -1;
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) is var k && k < written.Length)
+                {
+                    var (ledger, id, contents) = written[k];
+                    using var response = await client.GetAsync($"{Prefix(ledger)}/app/transactions/{id}?{V}");
+                    var text = await response.Content.ReadAsStringAsync();
+                    Assert.True(response.IsSuccessStatusCode, $"{ledger} {id} on the joined node: {(int)response.StatusCode} {text}");
+                    Assert.Equal(contents, JsonDocument.Parse(text).RootElement.GetProperty("entry").GetProperty("contents").GetString());
+                }
+            }));
+        }
+
+        // Every ledger on every member verifies offline to one root; no member's Raft log holds contents in clear.
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(0, await cluster.TerminateAsync(i));
+            Assert.False(Directory.Exists(Path.Combine(cluster.Data(i), "node", "log")), "a cluster member has no single-node log");
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(cluster.Data(i), "node", "raft"), "*", SearchOption.AllDirectories))
+            {
+                Assert.True(File.ReadAllBytes(file).AsSpan().IndexOf("plain-contents-"u8) < 0, $"{file} holds an entry's contents in clear");
+            }
+        }
+
+        foreach (var ledger in Ledgers)
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => cluster.VerifyAsync(i, ledger)));
+            Assert.Single(results.Select(r => r.GetProperty("lastSignedRoot").GetString()).Distinct());
+            Assert.Single(results.Select(r => r.GetProperty("lastSignedSeqno").GetInt64()).Distinct());
+        }
+    }
+
+    private static async Task<string> JoinTokenAsync(ClusterProcess cluster, int i)
+    {
+        using var admin = cluster.Client(i);
+        using var response = await admin.PostAsync("/node/join-tokens?lifetimeMinutes=10", null);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        return JsonDocument.Parse(text).RootElement.GetProperty("token").GetString()!;
+    }
+
+    /// <summary>Waits until every ledger of every member named is ready (applied what is committed, knows its users).</summary>
+    private static async Task WaitForLedgersReadyAsync(ClusterProcess cluster, int[] members)
+    {
+        foreach (var i in members)
+        {
+            using var client = cluster.Client(i, TimeSpan.FromSeconds(2));
+            foreach (var ledger in Ledgers)
+            {
+                await WaitUntilAsync(async () => await NetworkAsync(client, ledger) is { } n && n.GetProperty("ready").GetBoolean(), ClusterProcess.Timeout, $"{ledger} on node {i} to be ready");
+            }
+        }
+    }
+
+    /// <summary>Waits until every member named has committed, for every ledger, as far as the primary.</summary>
+    private static async Task WaitForSameCommitsAsync(ClusterProcess cluster, int[] members)
+    {
+        var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        using var leader = cluster.Client(primary, TimeSpan.FromSeconds(2));
+        foreach (var ledger in Ledgers)
+        {
+            // A write with waitForCommit signs at once, so every ledger ends on a signature the members all apply.
+            using (var response = await leader.PostAsync($"{Prefix(ledger)}/app/transactions?{V}&waitForCommit=true", Body("last")))
+            {
+                Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+            }
+
+            var target = (await NetworkAsync(leader, ledger))!.Value.GetProperty("committedSeqno").GetInt64();
+            foreach (var i in members)
+            {
+                using var client = cluster.Client(i, TimeSpan.FromSeconds(2));
+                await WaitUntilAsync(async () => await NetworkAsync(client, ledger) is { } n && n.GetProperty("committedSeqno").GetInt64() >= target, ClusterProcess.Timeout, $"{ledger} on node {i} to commit {target}");
+            }
+        }
+    }
+
+    private static async Task<JsonElement?> NetworkAsync(HttpClient client, string ledger)
+    {
+        try
+        {
+            using var response = await client.GetAsync($"{Prefix(ledger)}/node/network");
+            return response.IsSuccessStatusCode ? JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone() : null;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private static StringContent Body(string contents) =>
+        new(JsonSerializer.Serialize(new { contents }), Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+
+    private static Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what) =>
+        WaitUntilAsync(() => Task.FromResult(condition()), timeout, what);
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Six closed-loop writers over every ledger through every member named; a quarter wait for commit.</summary>
+    private sealed class Load
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task[] _writers;
+        private int _unknown;
+
+        public Load(ClusterProcess cluster, int[] members)
+        {
+            _writers = [.. Enumerable.Range(0, 6).Select(w => Task.Run(() => WriteAsync(cluster, members, w)))];
+        }
+
+        public ConcurrentQueue<(string Ledger, string Id, string Contents)> Acknowledged { get; } = new();
+
+        public int Unknown => Volatile.Read(ref _unknown);
+
+        /// <summary>Why writes were not acknowledged, with how many times each.</summary>
+        public ConcurrentDictionary<string, int> Reasons { get; } = new();
+
+        /// <summary>Writes refused as the client's fault (4xx): none should be.</summary>
+        public ConcurrentQueue<string> Refused { get; } = new();
+
+        public async Task StopAsync()
+        {
+            await _stop.CancelAsync();
+            await Task.WhenAll(_writers).WaitAsync(ClusterProcess.Timeout);
+        }
+
+        private async Task WriteAsync(ClusterProcess cluster, int[] members, int writer)
+        {
+            var clients = members.Select(i => cluster.Client(i, TimeSpan.FromSeconds(5))).ToArray();
+            try
+            {
+                for (var k = 0; !_stop.IsCancellationRequested; k++)
+                {
+                    var member = (writer + k) % members.Length;
+                    var ledger = Ledgers[(writer + (k * 7)) % Ledgers.Length];
+                    if (!cluster.IsRunning(members[member]))
+                    {
+                        await Task.Delay(10);
+                        continue;
+                    }
+
+                    var contents = $"{Marker}{ledger}-{writer}-{k}";
+                    try
+                    {
+                        using var response = await clients[member].PostAsync(
+                            $"{Prefix(ledger)}/app/transactions?{V}{(k % 4 == 0 ? "&waitForCommit=true" : "")}", Body(contents), _stop.Token);
+                        if (response.StatusCode == HttpStatusCode.OK && response.Headers.TryGetValues("x-ms-ccf-transaction-id", out var ids))
+                        {
+                            Acknowledged.Enqueue((ledger, ids.Single(), contents));
+                        }
+                        else
+                        {
+                            Interlocked.Increment(ref _unknown);
+                            var text = await response.Content.ReadAsStringAsync();
+                            Reasons.AddOrUpdate($"{(ledger == "default" ? "default" : "other")} {(int)response.StatusCode} {text[..Math.Min(text.Length, 200)]}", 1, (_, n) => n + 1);
+                            if ((int)response.StatusCode is >= 400 and < 500)
+                            {
+                                Refused.Enqueue($"{ledger} via node {members[member]}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                            }
+                        }
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                    {
+                        // The member was killed, or the write's outcome is unknown: it is not counted as written.
+                        Interlocked.Increment(ref _unknown);
+                        Reasons.AddOrUpdate(ex.GetType().Name, 1, (_, n) => n + 1);
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var client in clients)
+                {
+                    client.Dispose();
+                }
+            }
+        }
+    }
+}
