@@ -170,7 +170,7 @@ public static class NodeHost
 
         app.UseRouting();
         app.Use(ApiVersions.Middleware);
-        app.Use(ClientIdentity.Middleware);
+        app.Use(LedgerAuthorization.Middleware);
         TransactionEndpoints.Map(app, options.BenchmarkEndpoints);
         UserEndpoints.Map(app);
         ServiceEndpoints.Map(app, ledgers);

@@ -79,6 +79,17 @@ public sealed class RequestEdgeTests(RequestEdgeTests.Node node) : IClassFixture
             endpoints.Where(e => e.RoutePattern.RawText!.StartsWith("/app", StringComparison.OrdinalIgnoreCase)),
             e => Assert.Equal(Auth.EndpointAccess.DataPlane, e.Metadata.GetMetadata<Auth.EndpointAccess>()));
 
+        // Every endpoint for users names the ledger action it needs: a read for GET, a write for anything else.
+        Assert.All(
+            endpoints.Where(e => e.Metadata.GetMetadata<Auth.EndpointAccess>()!.Proof == Auth.CallerProof.User),
+            e =>
+            {
+                var action = e.Metadata.GetMetadata<Auth.LedgerActionRequirement>()?.Action;
+                Assert.True(action is not null, $"{e.DisplayName} names no ledger action");
+                var reads = e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.All(m => m == "GET");
+                Assert.True(reads == action.EndsWith("/read", StringComparison.Ordinal), $"{e.DisplayName} needs {action}");
+            });
+
         using var document = JsonDocument.Parse(await node.Client(null).GetStringAsync("/openapi.json"));
         foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject())
         {

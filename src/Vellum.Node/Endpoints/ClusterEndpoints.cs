@@ -22,15 +22,15 @@ internal static class ClusterEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/node/join-tokens", context => IssueToken(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.User);
-        app.MapPost("/node/join", context => Join(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.JoinToken);
-        app.MapPost("/node/members", context => AddMember(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.JoinToken);
-        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.User);
+        app.MapPost("/node/join-tokens", context => IssueToken(context, LedgerRouting.Of(context))).Requires(EndpointAccess.User, LedgerActions.MembersWrite);
+        app.MapPost("/node/join", context => Join(context, LedgerRouting.Of(context))).Requires(EndpointAccess.JoinToken);
+        app.MapPost("/node/members", context => AddMember(context, LedgerRouting.Of(context))).Requires(EndpointAccess.JoinToken);
+        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, LedgerRouting.Of(context))).Requires(EndpointAccess.User, LedgerActions.MembersWrite);
     }
 
     private static async Task IssueToken(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanManageUsers).ConfigureAwait(false) || !await IsCluster(context, ledger).ConfigureAwait(false))
+        if (!await IsCluster(context, ledger).ConfigureAwait(false))
         {
             return;
         }
@@ -134,7 +134,7 @@ internal static class ClusterEndpoints
 
     private static async Task RemoveMember(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanManageUsers).ConfigureAwait(false) || !await IsCluster(context, ledger).ConfigureAwait(false))
+        if (!await IsCluster(context, ledger).ConfigureAwait(false))
         {
             return;
         }

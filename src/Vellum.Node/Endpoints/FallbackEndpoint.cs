@@ -18,7 +18,7 @@ internal static class FallbackEndpoint
     {
         // The route table is complete once the host is built, before the first request can reach this.
         var routes = new Lazy<Route[]>(() => Routes(app.DataSources), LazyThreadSafetyMode.ExecutionAndPublication);
-        app.MapFallback("{**path}", context => Answer(context, routes.Value)).WithMetadata(EndpointAccess.Open);
+        app.MapFallback("{**path}", context => Answer(context, routes.Value)).Requires(EndpointAccess.Open);
     }
 
     private sealed record Route(TemplateMatcher Matcher, string[] Methods);

@@ -19,7 +19,7 @@ namespace Vellum.Node.Endpoints;
 internal static class LedgerFramesEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGet("/node/ledger/frames", context => Frames(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.NodeCertificate);
+        app.MapGet("/node/ledger/frames", context => Frames(context, LedgerRouting.Of(context))).Requires(EndpointAccess.NodeCertificate);
 
     private static async Task Frames(HttpContext context, LedgerService ledger)
     {

@@ -60,7 +60,7 @@ internal static class OpenApiDocument
         {
             context.Response.ContentType = "application/json";
             return context.Response.Body.WriteAsync(document, context.RequestAborted).AsTask();
-        }).WithMetadata(EndpointAccess.Open);
+        }).Requires(EndpointAccess.Open);
     }
 
     private static byte[] Build(Operation[] operations)

@@ -27,23 +27,18 @@ internal static class ServiceEndpoints
 
     public static void Map(IEndpointRouteBuilder app, LedgerRegistry ledgers)
     {
-        app.MapGet("/app/collections", context => Collections(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/governance/constitution", context => GetConstitution(context)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/governance/members", context => Members(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/enclaveQuotes", context => Quotes(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledgers)).WithMetadata(EndpointAccess.Open);
-        app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live"))).WithMetadata(EndpointAccess.Open);
-        app.MapGet("/node/health/ready", context => Ready(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.Open);
-        app.MapGet("/node/network", context => Network(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.Open);
+        app.MapGet("/app/collections", context => Collections(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapGet("/app/governance/constitution", context => GetConstitution(context)).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapGet("/app/governance/members", context => Members(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapGet("/app/enclaveQuotes", context => Quotes(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledgers)).Requires(EndpointAccess.Open);
+        app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live"))).Requires(EndpointAccess.Open);
+        app.MapGet("/node/health/ready", context => Ready(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open);
+        app.MapGet("/node/network", context => Network(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open);
     }
 
     private static async Task Collections(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var collections = ledger.Collections();
         await AclResponses.Json(context, writer =>
         {
@@ -61,11 +56,6 @@ internal static class ServiceEndpoints
 
     private static async Task GetConstitution(HttpContext context)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Constitution)));
         await AclResponses.Json(context, writer =>
         {
@@ -76,11 +66,6 @@ internal static class ServiceEndpoints
 
     private static async Task Members(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var members = ledger.Members();
         await AclResponses.Json(context, writer =>
         {
@@ -103,11 +88,6 @@ internal static class ServiceEndpoints
     /// </summary>
     private static async Task Quotes(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var nodeId = ledger.Node.NodeId;
         var measurement = VirtualAttestation.Measurement;
         var report = Encoding.UTF8.GetBytes(

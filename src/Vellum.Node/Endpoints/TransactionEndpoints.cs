@@ -19,27 +19,22 @@ internal static class TransactionEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, bool benchmarkEndpoints)
     {
-        app.MapPost("/app/transactions", context => Post(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions", context => List(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions/current", context => Current(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions/{transactionId}", context => Get(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapPost("/app/transactions", context => Post(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesWrite);
+        app.MapGet("/app/transactions", context => List(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapGet("/app/transactions/current", context => Current(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapGet("/app/transactions/{transactionId}", context => Get(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
         if (benchmarkEndpoints)
         {
-            app.MapPost("/app/benchmark/noop", context => NoopPost(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-            app.MapGet("/app/benchmark/noop", context => NoopGet(context)).WithMetadata(EndpointAccess.DataPlane);
+            app.MapPost("/app/benchmark/noop", context => NoopPost(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesWrite);
+            app.MapGet("/app/benchmark/noop", context => NoopGet(context)).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
         }
     }
 
     /// <summary>A write's request work (role, limits, body, JSON) without the append: the same-stack ceiling.</summary>
     private static async Task NoopPost(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanWrite))
-        {
-            return;
-        }
-
         if (await RequestBody.ReadJsonAsync(context, ledger.Options.MaxRequestBodyBytes) is not { } body)
         {
             return;
@@ -65,11 +60,6 @@ internal static class TransactionEndpoints
     /// <summary>A read's request work (role) answering a fixed entry-sized body: the same-stack ceiling for reads.</summary>
     private static async Task NoopGet(HttpContext context)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead))
-        {
-            return;
-        }
-
         await AclResponses.Json(context, writer =>
         {
             writer.WriteString("state", "Ready");
@@ -85,11 +75,6 @@ internal static class TransactionEndpoints
 
     private static async Task Post(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanWrite).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var options = ledger.Options;
         var collectionId = CollectionParameter(context);
         if (Encoding.UTF8.GetByteCount(collectionId) > options.MaxCollectionIdBytes)
@@ -240,11 +225,6 @@ internal static class TransactionEndpoints
     /// </summary>
     private static async Task Status(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var text = (string?)context.Request.RouteValues["transactionId"];
         if (!TxId.TryParse(text, out var id))
         {
@@ -289,11 +269,6 @@ internal static class TransactionEndpoints
 
     private static async Task Current(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var collectionId = CollectionParameter(context);
         if (await RefusedName(context, "collection id", collectionId).ConfigureAwait(false))
         {
@@ -313,11 +288,6 @@ internal static class TransactionEndpoints
 
     private static async Task List(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var query = context.Request.Query;
         var collectionId = CollectionParameter(context);
         var tag = query["tag"] is { Count: > 0 } tagValues && !string.IsNullOrEmpty(tagValues[0]) ? tagValues[0] : null;
@@ -417,11 +387,6 @@ internal static class TransactionEndpoints
     /// </summary>
     private static async Task<ResolvedTx?> Resolve(HttpContext context, LedgerService ledger, bool userEntriesOnly = true)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return null;
-        }
-
         var text = (string?)context.Request.RouteValues["transactionId"];
         if (!TxId.TryParse(text, out var id))
         {

@@ -18,14 +18,14 @@ internal static class UserEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/app/users", context => List(context, LedgerRouting.Of(context), multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/users/{userId}", context => Get(context, LedgerRouting.Of(context), multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapMethods("/app/users/{userId}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles: false)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapDelete("/app/users/{userId}", context => Delete(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/ledgerUsers", context => List(context, LedgerRouting.Of(context), multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapGet("/app/ledgerUsers/{userId}", context => Get(context, LedgerRouting.Of(context), multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapMethods("/app/ledgerUsers/{userId}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles: true)).WithMetadata(EndpointAccess.DataPlane);
-        app.MapDelete("/app/ledgerUsers/{userId}", context => Delete(context, LedgerRouting.Of(context))).WithMetadata(EndpointAccess.DataPlane);
+        app.MapGet("/app/users", context => List(context, LedgerRouting.Of(context), multipleRoles: false)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead);
+        app.MapGet("/app/users/{userId}", context => Get(context, LedgerRouting.Of(context), multipleRoles: false)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead);
+        app.MapMethods("/app/users/{userId}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles: false)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite);
+        app.MapDelete("/app/users/{userId}", context => Delete(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite);
+        app.MapGet("/app/ledgerUsers", context => List(context, LedgerRouting.Of(context), multipleRoles: true)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead);
+        app.MapGet("/app/ledgerUsers/{userId}", context => Get(context, LedgerRouting.Of(context), multipleRoles: true)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead);
+        app.MapMethods("/app/ledgerUsers/{userId}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles: true)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite);
+        app.MapDelete("/app/ledgerUsers/{userId}", context => Delete(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite);
     }
 
     /// <summary>
@@ -65,11 +65,6 @@ internal static class UserEndpoints
 
     private static async Task List(HttpContext context, LedgerService ledger, bool multipleRoles)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var users = ledger.Users.All();
         await AclResponses.Json(context, writer =>
         {
@@ -87,7 +82,7 @@ internal static class UserEndpoints
 
     private static async Task Get(HttpContext context, LedgerService ledger, bool multipleRoles)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanRead).ConfigureAwait(false) || await UserIdParameter(context) is not { } userId)
+        if (await UserIdParameter(context) is not { } userId)
         {
             return;
         }
@@ -104,7 +99,7 @@ internal static class UserEndpoints
 
     private static async Task Patch(HttpContext context, LedgerService ledger, bool multipleRoles)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanManageUsers).ConfigureAwait(false) || await UserIdParameter(context) is not { } userId)
+        if (await UserIdParameter(context) is not { } userId)
         {
             return;
         }
@@ -154,7 +149,7 @@ internal static class UserEndpoints
 
     private static async Task Delete(HttpContext context, LedgerService ledger)
     {
-        if (!await ClientIdentity.Allowed(context, Roles.CanManageUsers).ConfigureAwait(false) || await UserIdParameter(context) is not { } userId)
+        if (await UserIdParameter(context) is not { } userId)
         {
             return;
         }

@@ -28,4 +28,17 @@ public static class Roles
 
     /// <summary>Administrator manages users.</summary>
     public static bool CanManageUsers(IReadOnlyList<string> roles) => roles.Contains(Administrator);
+
+    /// <summary>
+    /// Whether <paramref name="roles"/> allow a ledger action (<c>Auth.LedgerActions</c>): every role reads entries and
+    /// users; Contributor and Administrator write entries; Administrator manages users and the cluster's members.
+    /// An unknown action is allowed to no one.
+    /// </summary>
+    public static bool Allows(IReadOnlyList<string> roles, string action) => action switch
+    {
+        Auth.LedgerActions.EntriesRead or Auth.LedgerActions.UsersRead => CanRead(roles),
+        Auth.LedgerActions.EntriesWrite => CanWrite(roles),
+        Auth.LedgerActions.UsersWrite or Auth.LedgerActions.MembersWrite => CanManageUsers(roles),
+        _ => false,
+    };
 }

@@ -1,0 +1,107 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Vellum.Node.Endpoints;
+using Vellum.Node.Ledgers;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Auth;
+
+/// <summary>
+/// Who may call what, declared on each endpoint (<see cref="Requires"/>) and checked in one place: the middleware after
+/// routing reads the declaration from the endpoint that matched, so a path's spelling cannot take a request past it,
+/// and an endpoint that declares nothing is treated as ACL's data plane (an authenticated user), so a forgotten
+/// declaration fails closed.
+/// </summary>
+/// <remarks>
+/// One middleware rather than ASP.NET Core's authentication and authorization middleware with a scheme and a policy per
+/// action: that was tried and measured (docs/benchmarks.md, "Authorization as endpoint metadata"); its per-request
+/// service scope, handler and evaluator objects cost 6–10 µs of CPU per request here, 7–15 % of the append and read
+/// throughput, for checks that are a fingerprint lookup and a role test.
+/// </remarks>
+internal static class LedgerAuthorization
+{
+    /// <summary>
+    /// Declares what an endpoint needs: <paramref name="access"/> (how the caller proves who it is, and whether an
+    /// api-version is required) and, for a user, the ledger <paramref name="action"/> its roles must allow (none: any
+    /// user of the ledger).
+    /// </summary>
+    public static TBuilder Requires<TBuilder>(this TBuilder builder, EndpointAccess access, string? action = null)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        if (action is not null && access.Proof != CallerProof.User)
+        {
+            throw new ArgumentException($"Only an endpoint for users can require the action {action}.", nameof(action));
+        }
+
+        builder.WithMetadata(access);
+        return action is null ? builder : builder.WithMetadata(new LedgerActionRequirement(action));
+    }
+
+    /// <summary>
+    /// Runs after routing, on every path. A request naming a user in <see cref="NodeCaller.ForwardedUserHeader"/> is a
+    /// write a backup forwarded: it is accepted only over a connection whose client certificate is a node certificate
+    /// endorsed by the ledger's service identity, and from anyone else gets 403 before any endpoint runs. Then, for an
+    /// endpoint for users, the caller is authenticated (<see cref="Authenticate"/>; 401 <c>InvalidAuthenticationInfo</c>
+    /// saying why not) and its roles must allow the endpoint's action (403 <c>NotAllowed</c>); both change nothing.
+    /// Other endpoints are open or check a join token or a node certificate themselves.
+    /// </summary>
+    public static async Task Middleware(HttpContext context, RequestDelegate next)
+    {
+        var ledger = context.Features.Get<LedgerService>();
+        var forwardedUser = context.Request.Headers[NodeCaller.ForwardedUserHeader];
+        if (forwardedUser.Count > 0 && (ledger is null || !await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false)))
+        {
+            await AclResponses.Error(context, 403, "ForwardedUserNotAllowed",
+                $"Only a member node of this service may name the caller in {NodeCaller.ForwardedUserHeader}; this client certificate is not a current node certificate endorsed by the service identity.").ConfigureAwait(false);
+            return;
+        }
+
+        var metadata = context.GetEndpoint()?.Metadata;
+        if ((metadata?.GetMetadata<EndpointAccess>() ?? EndpointAccess.DataPlane).Proof != CallerProof.User)
+        {
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var lookup = await Authenticate(context, ledger ?? LedgerRouting.Of(context), forwardedUser).ConfigureAwait(false);
+        if (lookup.Identity is not { } caller)
+        {
+            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", lookup.Refusal!).ConfigureAwait(false);
+            return;
+        }
+
+        if (metadata?.GetMetadata<LedgerActionRequirement>() is { } requirement && !Roles.Allows(caller.Roles, requirement.Action))
+        {
+            await AclResponses.Error(context, 403, "NotAllowed", $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
+            return;
+        }
+
+        ClientIdentity.Remember(context, caller);
+        await next(context).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The ledger user a request comes from: by its TLS client certificate's fingerprint, or, on a request a member
+    /// forwarded (checked above), the user the member names. Bearer tokens join here as a second kind of credential.
+    /// </summary>
+    private static async ValueTask<ClientIdentity.Lookup> Authenticate(HttpContext context, LedgerService ledger, StringValues forwardedUser) =>
+        forwardedUser.Count > 0
+            ? ClientIdentity.IdentifyForwarded(ledger, forwardedUser.Count == 1 ? forwardedUser[0] : null)
+            : ClientIdentity.Identify(ledger, await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), DateTimeOffset.UtcNow);
+}
+
+/// <summary>The ledger actions, named as ACL's role actions; which built-in role allows which is <see cref="Roles.Allows"/>.</summary>
+internal static class LedgerActions
+{
+    public const string EntriesRead = "Microsoft.ConfidentialLedger/ledger/entries/read";
+    public const string EntriesWrite = "Microsoft.ConfidentialLedger/ledger/entries/write";
+    public const string UsersRead = "Microsoft.ConfidentialLedger/ledger/users/read";
+    public const string UsersWrite = "Microsoft.ConfidentialLedger/ledger/users/write";
+
+    /// <summary>Vellum's own: issuing join tokens and retiring members (not an ACL action).</summary>
+    public const string MembersWrite = "Vellum/node/members/write";
+}
+
+/// <summary>Endpoint metadata: the caller's roles in the request's ledger must allow <paramref name="Action"/>.</summary>
+internal sealed record LedgerActionRequirement(string Action);
