@@ -124,7 +124,7 @@ public static class NodeHost
                     // answers carries the ACL shape. Kestrel's refusals before the app runs (414, 431, a malformed
                     // request line or header) cannot; docs/api-compatibility.md lists them.
                     var status = context.Response.StatusCode;
-                    await AclResponses.Error(context, status, AclResponses.RefusalCode(status), $"{context.Request.Method} {context.Request.Path} was refused ({status}).").ConfigureAwait(false);
+                    await AclResponses.Error(context, AclErrors.ForStatus(status), $"{context.Request.Method} {context.Request.Path} was refused ({status}).").ConfigureAwait(false);
                 }
             }
             catch (NotPrimaryException) when (!context.Response.HasStarted && context.Features.Get<LedgerService>() is { } ledger)
@@ -133,7 +133,7 @@ public static class NodeHost
             }
             catch (ReplicationLostException ex) when (!context.Response.HasStarted)
             {
-                await AclResponses.Error(context, 503, "ServiceUnavailable", $"The primary changed before the write committed; ask for its status. {ex.Message}").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"The primary changed before the write committed; ask for its status. {ex.Message}").ConfigureAwait(false);
             }
             catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (!context.Response.HasStarted)
             {
@@ -143,12 +143,12 @@ public static class NodeHost
                 var message = ex.StatusCode == StatusCodes.Status413PayloadTooLarge
                     ? $"The request body is larger than {options.MaxRequestBodyBytes} bytes."
                     : $"The request could not be read: {ex.Message}";
-                await AclResponses.Error(context, ex.StatusCode, AclResponses.RefusalCode(ex.StatusCode), message).ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.ForStatus(ex.StatusCode), message).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException && !context.Response.HasStarted)
             {
                 LogMessages.RequestFailed(logger, context.Request.Method, context.Request.Path, ex);
-                await AclResponses.Error(context, 500, "InternalError", "The node could not complete the request; see its log.").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.InternalError, "The node could not complete the request; see its log.").ConfigureAwait(false);
             }
         });
         // Routing first: the api-version and identity checks read what the matched endpoint asks for
@@ -199,7 +199,7 @@ public static class NodeHost
     {
         if (await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false))
         {
-            await AclResponses.Error(context, 503, "ServiceUnavailable",
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable,
                 "Another member forwarded this write here as to the primary, but this node is not primary (the primary changed); it was not written. Retry shortly.").ConfigureAwait(false);
             return;
         }
@@ -207,7 +207,7 @@ public static class NodeHost
         var primary = ledger.PrimaryUrl;
         if (primary is null)
         {
-            await AclResponses.Error(context, 503, "ServiceUnavailable", "This node is a backup and knows no primary yet; retry shortly.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable, "This node is a backup and knows no primary yet; retry shortly.").ConfigureAwait(false);
             return;
         }
 
@@ -222,7 +222,7 @@ public static class NodeHost
                 context.Response.Headers.Location = new Uri(primary, context.Request.PathBase + context.Request.Path + context.Request.QueryString).ToString();
                 break;
             default:
-                await AclResponses.Error(context, 503, "ServiceUnavailable", $"This node is a backup; send writes to the primary at {primary}.").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"This node is a backup; send writes to the primary at {primary}.").ConfigureAwait(false);
                 break;
         }
     }

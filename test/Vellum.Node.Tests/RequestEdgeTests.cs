@@ -104,6 +104,32 @@ public sealed class RequestEdgeTests(RequestEdgeTests.Node node) : IClassFixture
         }
     }
 
+    /// <summary>The error catalogue is the one docs/api-compatibility.md lists: same codes, same statuses.</summary>
+    [Fact]
+    public void The_documented_errors_are_the_catalogue()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Vellum.slnx")))
+        {
+            directory = directory.Parent;
+        }
+
+        Assert.NotNull(directory);
+        var lines = File.ReadAllLines(Path.Combine(directory.FullName, "docs", "api-compatibility.md"));
+        var documented = lines
+            .SkipWhile(l => l != "## Errors")
+            .TakeWhile(l => !l.StartsWith("## Refusals", StringComparison.Ordinal))
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^\| (\d{3}|4xx) \| `(\w+)`"))
+            .Where(m => m.Success)
+            .Select(m => (Status: m.Groups[1].Value, Code: m.Groups[2].Value))
+            .ToList();
+        var catalogue = AclErrors.All
+            .Select(e => (Status: e == AclErrors.BadRequest ? "4xx" : e.Status.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Code))
+            .ToList();
+        Assert.Equal(catalogue.Count, catalogue.Select(e => e.Code).Distinct().Count());
+        Assert.Equal(catalogue.OrderBy(e => e.Code, StringComparer.Ordinal), documented.OrderBy(e => e.Code, StringComparer.Ordinal));
+    }
+
     /// <summary>H8: a chunked body inside the 1 MiB limit gets the answer the same body gets with Content-Length.</summary>
     [Theory]
     [InlineData(1_048_000)]

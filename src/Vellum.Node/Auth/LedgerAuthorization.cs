@@ -52,7 +52,7 @@ internal static class LedgerAuthorization
         var forwardedUser = context.Request.Headers[NodeCaller.ForwardedUserHeader];
         if (forwardedUser.Count > 0 && (ledger is null || !await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false)))
         {
-            await AclResponses.Error(context, 403, "ForwardedUserNotAllowed",
+            await AclResponses.Error(context, AclErrors.ForwardedUserNotAllowed,
                 $"Only a member node of this service may name the caller in {NodeCaller.ForwardedUserHeader}; this client certificate is not a current node certificate endorsed by the service identity.").ConfigureAwait(false);
             return;
         }
@@ -67,13 +67,13 @@ internal static class LedgerAuthorization
         var lookup = await Authenticate(context, ledger ?? LedgerRouting.Of(context), forwardedUser).ConfigureAwait(false);
         if (lookup.Identity is not { } caller)
         {
-            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", lookup.Refusal!).ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidAuthenticationInfo, lookup.Refusal!).ConfigureAwait(false);
             return;
         }
 
         if (metadata?.GetMetadata<LedgerActionRequirement>() is { } requirement && !Roles.Allows(caller.Roles, requirement.Action))
         {
-            await AclResponses.Error(context, 403, "NotAllowed", $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.NotAllowed, $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
             return;
         }
 

@@ -8,34 +8,18 @@ internal static class AclResponses
 {
     public const string TransactionIdHeader = "x-ms-ccf-transaction-id";
 
-    /// <summary>Writes an error with <paramref name="status"/>; the request changed nothing.</summary>
-    public static Task Error(HttpContext context, int status, string code, string message)
+    /// <summary>Writes <paramref name="error"/> (an entry of <see cref="AclErrors"/>) with its status; the request changed nothing.</summary>
+    public static Task Error(HttpContext context, AclError error, string message)
     {
-        context.Response.StatusCode = status;
+        context.Response.StatusCode = error.Status;
         return Json(context, writer =>
         {
             writer.WriteStartObject("error");
-            writer.WriteString("code", code);
+            writer.WriteString("code", error.Code);
             writer.WriteString("message", message);
             writer.WriteEndObject();
-        }, status);
+        }, error.Status);
     }
-
-    /// <summary>
-    /// The error code of a refusal that reaches the application without a body of its own: Kestrel's request errors
-    /// found while the body is read, and any status a component set without writing a body.
-    /// </summary>
-    public static string RefusalCode(int status) => status switch
-    {
-        400 => "InvalidInput",
-        404 => "ResourceNotFound",
-        405 => "MethodNotAllowed",
-        408 => "RequestTimeout",
-        413 => "RequestBodyTooLarge",
-        503 => "ServiceUnavailable",
-        >= 500 => "InternalError",
-        _ => "BadRequest",
-    };
 
     /// <summary>Writes a JSON object body built by <paramref name="build"/> (which writes the properties).</summary>
     public static async Task Json(HttpContext context, Action<Utf8JsonWriter> build, int status = StatusCodes.Status200OK)

@@ -31,7 +31,7 @@ internal static class ApiVersions
         var values = context.Request.Query["api-version"];
         if (values.Count == 0 || string.IsNullOrEmpty(values[0]))
         {
-            await AclResponses.Error(context, 400, "MissingApiVersionParameter", "The api-version query parameter is required.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.MissingApiVersionParameter, "The api-version query parameter is required.").ConfigureAwait(false);
             return;
         }
 
@@ -40,14 +40,14 @@ internal static class ApiVersions
         {
             if (value != version)
             {
-                await AclResponses.Error(context, 400, "InvalidQueryParameterValue", $"The api-version parameter is given twice with different values ('{version}', '{value}').").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.InvalidQueryParameterValue, $"The api-version parameter is given twice with different values ('{version}', '{value}').").ConfigureAwait(false);
                 return;
             }
         }
 
         if (!Known.Contains(version))
         {
-            await AclResponses.Error(context, 400, "UnsupportedApiVersionValue", $"api-version '{version}' is not supported; supported: {string.Join(", ", Known.Order(StringComparer.Ordinal))}.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.UnsupportedApiVersionValue, $"api-version '{version}' is not supported; supported: {string.Join(", ", Known.Order(StringComparer.Ordinal))}.").ConfigureAwait(false);
             return;
         }
 

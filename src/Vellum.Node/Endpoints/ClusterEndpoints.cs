@@ -39,7 +39,7 @@ internal static class ClusterEndpoints
         if (context.Request.Query.TryGetValue("lifetimeMinutes", out var text) &&
             (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out minutes) || minutes is < 1 or > 7 * 24 * 60))
         {
-            await AclResponses.Error(context, 400, "InvalidQueryParameterValue", "lifetimeMinutes is a whole number from 1 to 10080.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidQueryParameterValue, "lifetimeMinutes is a whole number from 1 to 10080.").ConfigureAwait(false);
             return;
         }
 
@@ -119,13 +119,13 @@ internal static class ClusterEndpoints
         if (request.NodeAddress is null || !IPEndPoint.TryParse(request.NodeAddress, out var nodeAddress) || nodeAddress.Port == 0 ||
             request.Url is null || !Uri.TryCreate(request.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
         {
-            await AclResponses.Error(context, 400, "InvalidInput", "The body needs nodeAddress (ip:port) and url (https://…).").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidInput, "The body needs nodeAddress (ip:port) and url (https://…).").ConfigureAwait(false);
             return;
         }
 
         if (!await ledger.AddMemberAsync(nodeAddress, url, context.RequestAborted).ConfigureAwait(false))
         {
-            await AclResponses.Error(context, 409, "MembershipChangeFailed", $"{nodeAddress} was not added (already a member, or another change is in progress).").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.MembershipChangeFailed, $"{nodeAddress} was not added (already a member, or another change is in progress).").ConfigureAwait(false);
             return;
         }
 
@@ -142,13 +142,13 @@ internal static class ClusterEndpoints
         var text = (string?)context.Request.RouteValues["nodeAddress"];
         if (!IPEndPoint.TryParse(text ?? string.Empty, out var nodeAddress) || nodeAddress.Port == 0)
         {
-            await AclResponses.Error(context, 400, "InvalidInput", $"'{text}' is not a node address (ip:port).").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidInput, $"'{text}' is not a node address (ip:port).").ConfigureAwait(false);
             return;
         }
 
         if (!await ledger.RemoveMemberAsync(nodeAddress, context.RequestAborted).ConfigureAwait(false))
         {
-            await AclResponses.Error(context, 409, "MembershipChangeFailed", $"{nodeAddress} was not removed (not a member, or another change is in progress).").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.MembershipChangeFailed, $"{nodeAddress} was not removed (not a member, or another change is in progress).").ConfigureAwait(false);
             return;
         }
 
@@ -164,13 +164,13 @@ internal static class ClusterEndpoints
     {
         if (!ledger.IsCluster)
         {
-            await AclResponses.Error(context, 400, "NotACluster", "This node was started without --node-listen: it has no cluster to join or leave.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.NotACluster, "This node was started without --node-listen: it has no cluster to join or leave.").ConfigureAwait(false);
             return false;
         }
 
         if (ledger.Name != Vellum.Core.Identity.LedgerName.Default)
         {
-            await AclResponses.Error(context, 403, "MembershipNotManagedHere",
+            await AclResponses.Error(context, AclErrors.MembershipNotManagedHere,
                 $"The cluster's members are managed through the ledger 'default', not '{ledger.Name}': a member serves every ledger of the deployment.").ConfigureAwait(false);
             return false;
         }
@@ -197,7 +197,7 @@ internal static class ClusterEndpoints
         }
         catch (JsonException)
         {
-            await AclResponses.Error(context, 400, "InvalidInput", "The body is not JSON.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidInput, "The body is not JSON.").ConfigureAwait(false);
             return null;
         }
         finally
@@ -207,7 +207,7 @@ internal static class ClusterEndpoints
 
         if (!JoinToken.IsValid(ledger.JoinKey, request.Token, DateTimeOffset.UtcNow))
         {
-            await AclResponses.Error(context, 401, "InvalidJoinToken", "The join token is missing, malformed, not this service's, or expired.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidJoinToken, "The join token is missing, malformed, not this service's, or expired.").ConfigureAwait(false);
             return null;
         }
 

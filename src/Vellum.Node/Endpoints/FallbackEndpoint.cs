@@ -45,11 +45,11 @@ internal static class FallbackEndpoint
 
         if (allowed.Count == 0)
         {
-            return AclResponses.Error(context, 404, "ResourceNotFound", $"No endpoint {context.Request.Method} {path}.");
+            return AclResponses.Error(context, AclErrors.ResourceNotFound, $"No endpoint {context.Request.Method} {path}.");
         }
 
         var allow = string.Join(", ", allowed.Distinct(StringComparer.OrdinalIgnoreCase));
         context.Response.Headers.Allow = allow;
-        return AclResponses.Error(context, 405, "MethodNotAllowed", $"{context.Request.Method} is not allowed on {path}; allowed: {allow}.");
+        return AclResponses.Error(context, AclErrors.MethodNotAllowed, $"{context.Request.Method} is not allowed on {path}; allowed: {allow}.");
     }
 }

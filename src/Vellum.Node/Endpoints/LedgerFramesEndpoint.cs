@@ -26,19 +26,19 @@ internal static class LedgerFramesEndpoint
         var certificate = await ClientIdentity.CertificateAsync(context).ConfigureAwait(false);
         if (certificate is null)
         {
-            await AclResponses.Error(context, 401, "InvalidAuthenticationInfo", "Only members fetch ledger frames: present a node certificate (mutual TLS).").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidAuthenticationInfo, "Only members fetch ledger frames: present a node certificate (mutual TLS).").ConfigureAwait(false);
             return;
         }
 
         if (!NodeCaller.IsEndorsedNode(certificate, ledger))
         {
-            await AclResponses.Error(context, 403, "Forbidden", "Only members fetch ledger frames: this certificate is not a current node certificate of this service.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.Forbidden, "Only members fetch ledger frames: this certificate is not a current node certificate of this service.").ConfigureAwait(false);
             return;
         }
 
         if (!long.TryParse(context.Request.Query["from"], NumberStyles.None, CultureInfo.InvariantCulture, out var from) || from < 1)
         {
-            await AclResponses.Error(context, 400, "InvalidQueryParameterValue", "from is the first seqno wanted, a whole number from 1.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidQueryParameterValue, "from is the first seqno wanted, a whole number from 1.").ConfigureAwait(false);
             return;
         }
 

@@ -18,7 +18,7 @@ internal static class RequestBody
         var accepted = mediaTypes.Length == 0 ? ["application/json"] : mediaTypes;
         if (!IsAccepted(context.Request.ContentType, accepted))
         {
-            await AclResponses.Error(context, 400, "UnsupportedContentType",
+            await AclResponses.Error(context, AclErrors.UnsupportedContentType,
                 $"Content-Type must be {string.Join(" or ", accepted)} (UTF-8, the only charset accepted), not '{context.Request.ContentType ?? "(none)"}'.").ConfigureAwait(false);
             return null;
         }
@@ -60,7 +60,7 @@ internal static class RequestBody
                 // Kestrel reports a chunk size past int.MaxValue as a plain IOException, not as a bad request (its
                 // other request errors are BadHttpRequestException, which NodeHost answers).
                 ArrayPool<byte>.Shared.Return(buffer);
-                await AclResponses.Error(context, 400, "InvalidInput", $"The request body could not be read: {ex.Message}").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.InvalidInput, $"The request body could not be read: {ex.Message}").ConfigureAwait(false);
                 return null;
             }
 
@@ -101,5 +101,5 @@ internal static class RequestBody
     }
 
     private static Task TooLarge(HttpContext context, int limit) =>
-        AclResponses.Error(context, 413, "RequestBodyTooLarge", $"The request body is larger than {limit} bytes.");
+        AclResponses.Error(context, AclErrors.RequestBodyTooLarge, $"The request body is larger than {limit} bytes.");
 }

@@ -115,7 +115,7 @@ internal static class ServiceEndpoints
         var id = (string?)context.Request.RouteValues["ledgerId"];
         if (!ledgers.TryGet(id, out var ledger))
         {
-            return AclResponses.Error(context, 404, "LedgerNotFound", $"No ledger '{id}' here.");
+            return AclResponses.Error(context, AclErrors.LedgerNotFound, $"No ledger '{id}' here.");
         }
 
         var pem = ledger.Service.ExportCertificatePem();

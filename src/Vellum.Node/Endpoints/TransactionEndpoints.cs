@@ -44,7 +44,7 @@ internal static class TransactionEndpoints
         {
             if (!LedgerEntryJson.TryReadContents(body, out _, out var problem))
             {
-                await AclResponses.Error(context, 400, "InvalidInput", problem);
+                await AclResponses.Error(context, AclErrors.InvalidInput, problem);
                 return;
             }
         }
@@ -79,21 +79,21 @@ internal static class TransactionEndpoints
         var collectionId = CollectionParameter(context);
         if (Encoding.UTF8.GetByteCount(collectionId) > options.MaxCollectionIdBytes)
         {
-            await AclResponses.Error(context, 400, "CollectionIdTooLong",
+            await AclResponses.Error(context, AclErrors.CollectionIdTooLong,
                 $"Collection id of {Encoding.UTF8.GetByteCount(collectionId)} bytes exceeds the limit of {options.MaxCollectionIdBytes} bytes.").ConfigureAwait(false);
             return;
         }
 
         if (EntryNames.Problem("collection id", collectionId) is { } nameProblem)
         {
-            await AclResponses.Error(context, 400, "InvalidInput", nameProblem).ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidInput, nameProblem).ConfigureAwait(false);
             return;
         }
 
         var (tags, tagError) = ParseTags(context.Request.Query["tags"], options);
         if (tagError is not null)
         {
-            await AclResponses.Error(context, 400, "InvalidInput", tagError).ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidInput, tagError).ConfigureAwait(false);
             return;
         }
 
@@ -101,7 +101,7 @@ internal static class TransactionEndpoints
         var wait = context.Request.Query["waitForCommit"];
         if (wait.Count > 0 && !bool.TryParse(wait[0], out waitForCommit))
         {
-            await AclResponses.Error(context, 400, "InvalidQueryParameterValue", $"waitForCommit is true or false, not '{wait[0]}'.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidQueryParameterValue, $"waitForCommit is true or false, not '{wait[0]}'.").ConfigureAwait(false);
             return;
         }
 
@@ -115,7 +115,7 @@ internal static class TransactionEndpoints
         {
             if (!LedgerEntryJson.TryReadContents(body, out contents, out var problem))
             {
-                await AclResponses.Error(context, 400, "InvalidInput", problem).ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.InvalidInput, problem).ConfigureAwait(false);
                 return;
             }
         }
@@ -126,14 +126,14 @@ internal static class TransactionEndpoints
 
         if (contents.Length > options.MaxContentsBytes)
         {
-            await AclResponses.Error(context, 400, "EntrySizeCapacityExceeded",
+            await AclResponses.Error(context, AclErrors.EntrySizeCapacityExceeded,
                 $"Entry contents of {contents.Length} bytes exceed the limit of {options.MaxContentsBytes} bytes.").ConfigureAwait(false);
             return;
         }
 
         if (ledger.ReserveNames(collectionId, tags) is { } capacity)
         {
-            await AclResponses.Error(context, 400, capacity.Code, capacity.Message).ConfigureAwait(false);
+            await AclResponses.Error(context, capacity.Error, capacity.Message).ConfigureAwait(false);
             return;
         }
 
@@ -142,7 +142,7 @@ internal static class TransactionEndpoints
         {
             // The caller was removed or demoted after its roles were checked, before the entry was sequenced.
             var gone = ledger.Users.RolesOf(caller.UserId).Count == 0;
-            await AclResponses.Error(context, gone ? 401 : 403, gone ? "InvalidAuthenticationInfo" : "NotAllowed",
+            await AclResponses.Error(context, gone ? AclErrors.InvalidAuthenticationInfo : AclErrors.NotAllowed,
                 gone ? $"User {caller.UserId} was removed before this entry was written." : $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
             return;
         }
@@ -191,7 +191,7 @@ internal static class TransactionEndpoints
         var (id, entry) = ledger.Store.DecodeUserEntry(tx.Id.Seqno, tx.Body!);
         if (filtered && wanted[0] != entry.CollectionId)
         {
-            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not in collection '{wanted[0]}'.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not in collection '{wanted[0]}'.").ConfigureAwait(false);
             return;
         }
 
@@ -228,7 +228,7 @@ internal static class TransactionEndpoints
         var text = (string?)context.Request.RouteValues["transactionId"];
         if (!TxId.TryParse(text, out var id))
         {
-            await AclResponses.Error(context, 400, "InvalidInput", $"'{text}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidInput, $"'{text}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
             return;
         }
 
@@ -236,7 +236,7 @@ internal static class TransactionEndpoints
         string state;
         if (id.View > ledger.View)
         {
-            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known: view {id.View} has not started.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not known: view {id.View} has not started.").ConfigureAwait(false);
             return;
         }
 
@@ -251,7 +251,7 @@ internal static class TransactionEndpoints
         }
         else if (ledger.IsPrimary && id.Seqno > ledger.LastSeqno)
         {
-            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not known.").ConfigureAwait(false);
             return;
         }
         else
@@ -278,7 +278,7 @@ internal static class TransactionEndpoints
         var seqno = ledger.Store.Index.Last(LedgerIndex.CollectionKind, collectionId);
         if (seqno == 0)
         {
-            await AclResponses.Error(context, 404, "TransactionNotFound", $"Collection '{collectionId}' has no entry.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Collection '{collectionId}' has no entry.").ConfigureAwait(false);
             return;
         }
 
@@ -302,7 +302,7 @@ internal static class TransactionEndpoints
         {
             if (!TxId.TryParse(f[0], out var fromId))
             {
-                await AclResponses.Error(context, 400, "InvalidQueryParameterValue", $"fromTransactionId '{f[0]}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.InvalidQueryParameterValue, $"fromTransactionId '{f[0]}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
                 return;
             }
 
@@ -313,7 +313,7 @@ internal static class TransactionEndpoints
         {
             if (!TxId.TryParse(t[0], out var toId))
             {
-                await AclResponses.Error(context, 400, "InvalidQueryParameterValue", $"toTransactionId '{t[0]}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.InvalidQueryParameterValue, $"toTransactionId '{t[0]}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
                 return;
             }
 
@@ -390,14 +390,14 @@ internal static class TransactionEndpoints
         var text = (string?)context.Request.RouteValues["transactionId"];
         if (!TxId.TryParse(text, out var id))
         {
-            await AclResponses.Error(context, 400, "InvalidInput", $"'{text}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidInput, $"'{text}' is not a transaction id of the form view.seqno.").ConfigureAwait(false);
             return null;
         }
 
         var store = ledger.Store;
         if (id.Seqno > ledger.LastSeqno || id.View > ledger.View)
         {
-            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not known.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not known.").ConfigureAwait(false);
             return null;
         }
 
@@ -414,13 +414,13 @@ internal static class TransactionEndpoints
 
         if (header.Id != id)
         {
-            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} does not exist: seqno {id.Seqno} is {header.Id}.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} does not exist: seqno {id.Seqno} is {header.Id}.").ConfigureAwait(false);
             return null;
         }
 
         if (userEntriesOnly && header.Kind != EntryKind.UserEntry)
         {
-            await AclResponses.Error(context, 404, "TransactionNotFound", $"Transaction {id} is not a ledger entry (it is a {header.Kind} transaction).").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not a ledger entry (it is a {header.Kind} transaction).").ConfigureAwait(false);
             return null;
         }
 
@@ -438,7 +438,7 @@ internal static class TransactionEndpoints
             return false;
         }
 
-        await AclResponses.Error(context, 400, "InvalidQueryParameterValue", problem).ConfigureAwait(false);
+        await AclResponses.Error(context, AclErrors.InvalidQueryParameterValue, problem).ConfigureAwait(false);
         return true;
     }
 

@@ -58,7 +58,7 @@ internal static class UserEndpoints
             return userId;
         }
 
-        await AclResponses.Error(context, 400, "InvalidUserId",
+        await AclResponses.Error(context, AclErrors.InvalidUserId,
             $"'{text}' is neither a certificate fingerprint (SHA-256, 64 hex digits) nor an object id (GUID).").ConfigureAwait(false);
         return null;
     }
@@ -90,7 +90,7 @@ internal static class UserEndpoints
         var roles = ledger.Users.RolesOf(userId);
         if (roles.Count == 0)
         {
-            await AclResponses.Error(context, 404, "UserNotFound", $"User {userId} does not exist.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.UserNotFound, $"User {userId} does not exist.").ConfigureAwait(false);
             return;
         }
 
@@ -123,7 +123,7 @@ internal static class UserEndpoints
 
         if (roles is null)
         {
-            await AclResponses.Error(context, 400, "InvalidInput", problem!).ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.InvalidInput, problem!).ConfigureAwait(false);
             return;
         }
 
@@ -133,14 +133,14 @@ internal static class UserEndpoints
             roles = [.. ledger.Users.RolesOf(userId)];
             if (roles.Count == 0)
             {
-                await AclResponses.Error(context, 400, "InvalidInput", $"A new user needs '{(multipleRoles ? "assignedRoles" : "assignedRole")}'.").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.InvalidInput, $"A new user needs '{(multipleRoles ? "assignedRoles" : "assignedRole")}'.").ConfigureAwait(false);
                 return;
             }
         }
 
         if (await ledger.ChangeUserAsync(ClientIdentity.Of(context).UserId, userId, roles, context.RequestAborted).ConfigureAwait(false) is { } refused)
         {
-            await AclResponses.Error(context, refused.Status, refused.Code, refused.Message).ConfigureAwait(false);
+            await AclResponses.Error(context, refused.Error, refused.Message).ConfigureAwait(false);
             return;
         }
 
@@ -156,13 +156,13 @@ internal static class UserEndpoints
 
         if (ledger.Users.RolesOf(userId).Count == 0)
         {
-            await AclResponses.Error(context, 404, "UserNotFound", $"User {userId} does not exist.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.UserNotFound, $"User {userId} does not exist.").ConfigureAwait(false);
             return;
         }
 
         if (await ledger.ChangeUserAsync(ClientIdentity.Of(context).UserId, userId, [], context.RequestAborted).ConfigureAwait(false) is { } refused)
         {
-            await AclResponses.Error(context, refused.Status, refused.Code, refused.Message).ConfigureAwait(false);
+            await AclResponses.Error(context, refused.Error, refused.Message).ConfigureAwait(false);
             return;
         }
 

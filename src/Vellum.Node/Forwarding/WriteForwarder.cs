@@ -97,7 +97,7 @@ internal sealed class WriteForwarder : IDisposable
         {
             // The node was primary when the request began, so its body was not kept. The store refused the append,
             // so nothing was written.
-            await AclResponses.Error(context, 503, "ServiceUnavailable",
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable,
                 $"This node stopped being primary while handling the request, which was not written; retry, or send it to the primary at {primary}.").ConfigureAwait(false);
             return;
         }
@@ -118,7 +118,7 @@ internal sealed class WriteForwarder : IDisposable
             message.Content = new ByteArrayContent(body.GetBuffer(), 0, (int)body.Length);
             if (request.ContentType is { } contentType && !message.Content.Headers.TryAddWithoutValidation("Content-Type", contentType))
             {
-                await AclResponses.Error(context, 400, "UnsupportedContentType", $"Content-Type '{contentType}' cannot be forwarded.").ConfigureAwait(false);
+                await AclResponses.Error(context, AclErrors.UnsupportedContentType, $"Content-Type '{contentType}' cannot be forwarded.").ConfigureAwait(false);
                 return;
             }
         }
@@ -148,7 +148,7 @@ internal sealed class WriteForwarder : IDisposable
         {
             LogMessages.ForwardFailed(_logger, request.Method, request.Path, primary.ToString(), ex);
             var why = ex is HttpRequestException http ? http.HttpRequestError.ToString() : "no connection within the connect timeout";
-            await AclResponses.Error(context, 503, "ServiceUnavailable",
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable,
                 $"This node is a backup and could not reach the primary at {primary} ({why}); the write was not sent. Retry shortly.").ConfigureAwait(false);
             return;
         }
@@ -157,7 +157,7 @@ internal sealed class WriteForwarder : IDisposable
             // Past the TLS handshake the request may have reached the primary, which may have written it.
             LogMessages.ForwardFailed(_logger, request.Method, request.Path, primary.ToString(), ex);
             var what = ex is OperationCanceledException ? $"did not answer within {_timeout.TotalSeconds:0.#} s" : "failed while the write was in flight";
-            await AclResponses.Error(context, 503, "ServiceUnavailable",
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable,
                 $"This node forwarded the write to the primary at {primary}, which {what}: the outcome is unknown (it may have been written). Check before retrying.").ConfigureAwait(false);
             return;
         }

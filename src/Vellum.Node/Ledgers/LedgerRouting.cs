@@ -100,7 +100,7 @@ internal sealed class LedgerRouting
         var fromServerName = context.Features.Get<ITlsHandshakeFeature>()?.HostName is { Length: > 0 } serverName ? NameIn(serverName) : [];
         if (!Agree(ref named, fromHost) || !Agree(ref named, fromServerName))
         {
-            await AclResponses.Error(context, 421, "MisdirectedRequest",
+            await AclResponses.Error(context, AclErrors.MisdirectedRequest,
                 $"This request names two ledgers (TLS server name '{context.Features.Get<ITlsHandshakeFeature>()?.HostName}', host '{context.Request.Host.Host}'{(fromPath is null ? string.Empty : $", path prefix '{fromPath}'")}); send it to the ledger's own host name.").ConfigureAwait(false);
             return;
         }
@@ -111,14 +111,14 @@ internal sealed class LedgerRouting
             ledger = _ledgers.Default;
             if (ledger is null)
             {
-                await AclResponses.Error(context, 404, "LedgerNotFound",
+                await AclResponses.Error(context, AclErrors.LedgerNotFound,
                     $"This node serves no ledger 'default'; name a ledger by its host name ({{name}}{_suffix}) or path (/ledgers/{{name}}/…).").ConfigureAwait(false);
                 return;
             }
         }
         else if (!_ledgers.TryGet(named, out ledger))
         {
-            await AclResponses.Error(context, 404, "LedgerNotFound", $"No ledger '{named}' here.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.LedgerNotFound, $"No ledger '{named}' here.").ConfigureAwait(false);
             return;
         }
 

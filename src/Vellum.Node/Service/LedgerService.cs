@@ -439,10 +439,10 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
     /// <summary>
     /// Checks the collection and tag limits for a new entry and reserves any new names, so that concurrent writers
-    /// cannot together exceed a capacity. Returns an error code and message, or null.
+    /// cannot together exceed a capacity. Returns the error and a message, or null.
     /// </summary>
     /// <exception cref="NotPrimaryException">This node is a backup: it reserves nothing (the write goes to the primary).</exception>
-    public (string Code, string Message)? ReserveNames(string collectionId, IReadOnlyList<string> tags)
+    public (AclError Error, string Message)? ReserveNames(string collectionId, IReadOnlyList<string> tags)
     {
         if (!IsPrimary)
         {
@@ -457,7 +457,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             var counted = _collections.Count - (_collections.Contains(UserEntry.DefaultCollectionId) ? 1 : 0);
             if (newCollection && collectionId != UserEntry.DefaultCollectionId && counted >= Options.MaxCollections)
             {
-                return ("CollectionCapacityExceeded", $"The ledger already has {counted} collections, the limit; '{collectionId}' would be a new one.");
+                return (AclErrors.CollectionCapacityExceeded, $"The ledger already has {counted} collections, the limit; '{collectionId}' would be a new one.");
             }
 
             var newTags = 0;
@@ -471,7 +471,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
             if (newTags > 0 && _tags.Count + newTags > Options.MaxTags)
             {
-                return ("TagCapacityExceeded", $"The ledger already has {_tags.Count} tags; {newTags} new ones would pass the limit of {Options.MaxTags}.");
+                return (AclErrors.TagCapacityExceeded, $"The ledger already has {_tags.Count} tags; {newTags} new ones would pass the limit of {Options.MaxTags}.");
             }
 
             _collections.Add(collectionId);
@@ -551,15 +551,15 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             if (callerId is not null && Users.RolesOf(callerId) is var callerRoles && !Roles.CanManageUsers(callerRoles))
             {
                 return callerRoles.Count == 0
-                    ? new UserChangeRefusal(401, "InvalidAuthenticationInfo", $"User {callerId} was removed before this change was made.")
-                    : new UserChangeRefusal(403, "NotAllowed", $"User {callerId} is no longer an Administrator.");
+                    ? new UserChangeRefusal(AclErrors.InvalidAuthenticationInfo, $"User {callerId} was removed before this change was made.")
+                    : new UserChangeRefusal(AclErrors.NotAllowed, $"User {callerId} is no longer an Administrator.");
             }
 
             var current = Users.RolesOf(userId);
             if (UserTable.CanSignIn(userId) && current.Contains(Roles.Administrator) && !roles.Contains(Roles.Administrator) &&
                 Users.CountSignInWithRole(Roles.Administrator) == 1)
             {
-                return new UserChangeRefusal(400, "CannotRemoveLastAdministrator",
+                return new UserChangeRefusal(AclErrors.CannotRemoveLastAdministrator,
                     "The ledger must keep at least one Administrator who can sign in (a certificate user; object ids cannot sign in yet).");
             }
 
@@ -735,8 +735,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     }
 }
 
-/// <summary>Why a user change was refused: the HTTP status, the ACL error code and a message.</summary>
-public sealed record UserChangeRefusal(int Status, string Code, string Message);
+/// <summary>Why a user change was refused: the error (status and ACL code) and a message.</summary>
+public sealed record UserChangeRefusal(AclError Error, string Message);
 
 /// <summary>What a member needs to serve one ledger: see <see cref="LedgerService.Material"/>.</summary>
 public sealed record LedgerMaterial(string Name, string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType);
