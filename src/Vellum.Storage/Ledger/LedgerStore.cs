@@ -49,6 +49,11 @@ public sealed partial class LedgerStore : IAsyncDisposable
     private Exception? _fault;
     private int _disposed;
 
+    // Whether the open chunk may hold written bytes no fsync has covered (true at first: what recovery left is synced
+    // once more rather than assumed), and how many fsyncs SyncToDisk has issued (for tests).
+    private bool _unsynced = true;
+    internal int SnapshotSyncs;
+
     // Durable state: written by the applier, read under _readLock.
     private OpenChunk? _openChunk;
     private long _durableSeqno;

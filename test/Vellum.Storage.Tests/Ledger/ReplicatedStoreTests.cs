@@ -182,6 +182,31 @@ public sealed class ReplicatedStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_snapshot_fsyncs_a_ledger_only_if_it_applied_something_since_the_last_fsync()
+    {
+        // As under a durable consensus log: applied batches are not fsynced one by one, the snapshot syncs them.
+        await using var cluster = new LoopbackCluster(this, 2, syncEachBatch: false);
+        await cluster.ElectAsync(0, view: 2);
+        await TestLedger.AppendMany(cluster.Sequencers[0], 3, concurrency: 1);
+        cluster.Quiesce();
+        var store = cluster.Stores[1];
+
+        store.SyncToDisk();
+        Assert.Equal(1, store.SnapshotSyncs);
+
+        // Nothing applied since: a node with many idle ledgers issues no fsync for them.
+        store.SyncToDisk();
+        store.SyncToDisk();
+        Assert.Equal(1, store.SnapshotSyncs);
+
+        await TestLedger.AppendMany(cluster.Sequencers[0], 2, concurrency: 1);
+        cluster.Quiesce();
+        store.SyncToDisk();
+        Assert.Equal(2, store.SnapshotSyncs);
+        cluster.AssertIdentical();
+    }
+
+    [Fact]
     public async Task A_backup_that_missed_the_log_catches_up_from_another_members_frames()
     {
         await using var cluster = new LoopbackCluster(this, 3);
@@ -331,7 +356,7 @@ public sealed class ReplicatedStoreTests : IDisposable
         private bool _oldPrimaryApplies;
         private int _leader = -1;
 
-        public LoopbackCluster(ReplicatedStoreTests test, int count)
+        public LoopbackCluster(ReplicatedStoreTests test, int count, bool syncEachBatch = true)
         {
             _test = test;
             _seal = new LogSeal(test._ledger.Secret);
@@ -349,6 +374,7 @@ public sealed class ReplicatedStoreTests : IDisposable
                     StateDirectory = Path.Combine(root, "state"),
                     IsPrivate = test._ledger.IsPrivate,
                     ChunkSizeThreshold = 8 * 1024,
+                    SyncEachBatch = syncEachBatch,
                 };
                 var node = NodeIdentity.Create(test._ledger.Service);
                 _nodes.Add(node);
