@@ -339,6 +339,15 @@ public sealed class ManyLedgersTests : IDisposable
             Assert.Contains("ledger: alpha (Public)", node.Banner, StringComparison.Ordinal);
             Assert.Contains("ledger: beta (Private)", node.Banner, StringComparison.Ordinal);
             Assert.Contains("ledger: default (Public)", node.Banner, StringComparison.Ordinal);
+
+            // Stopped only once the ledgers' first transactions have committed: a SIGTERM while they are still in flight
+            // can leave the node's shutdown hanging after its Raft node stopped (seen 1 in 6 runs under load; not yet
+            // understood, see the session note), which is not what this test is about.
+            foreach (var name in new[] { "alpha", "beta", "default" })
+            {
+                await node.WaitUntilCommitted(name);
+            }
+
             Assert.Equal(0, await node.Terminate());
         }
 
