@@ -340,14 +340,8 @@ public sealed class ManyLedgersTests : IDisposable
             Assert.Contains("ledger: beta (Private)", node.Banner, StringComparison.Ordinal);
             Assert.Contains("ledger: default (Public)", node.Banner, StringComparison.Ordinal);
 
-            // Stopped only once the ledgers' first transactions have committed: a SIGTERM while they are still in flight
-            // can leave the node's shutdown hanging after its Raft node stopped (seen 1 in 6 runs under load; not yet
-            // understood, see the session note), which is not what this test is about.
-            foreach (var name in new[] { "alpha", "beta", "default" })
-            {
-                await node.WaitUntilCommitted(name);
-            }
-
+            // At once, while the ledgers' first transactions (their Administrators) may still be in flight: the stop must
+            // not wait for a commit that can no longer come (it did, about 1 run in 6 under load).
             Assert.Equal(0, await node.Terminate());
         }
 

@@ -110,35 +110,6 @@ internal sealed class RunningNode : IDisposable
         return new HttpClient(handler) { BaseAddress = Endpoint, DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    /// <summary>
-    /// Waits (at most 30 s) until <paramref name="ledger"/> has committed everything it sequenced: its readiness
-    /// answer shows a committed seqno that has caught up with its last one.
-    /// </summary>
-    public async Task WaitUntilCommitted(string ledger)
-    {
-        using var client = LedgerClient(ledger);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            using (var response = await client.GetAsync("/node/health/ready"))
-            {
-                using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-                var last = json.RootElement.GetProperty("lastSeqno").GetInt64();
-                if (response.IsSuccessStatusCode && last > 0 && json.RootElement.GetProperty("committedSeqno").GetInt64() >= last)
-                {
-                    return;
-                }
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Ledger {ledger} did not commit what it sequenced within 30 s.");
-            }
-
-            await Task.Delay(50);
-        }
-    }
-
     /// <summary>The service certificate of ledger <paramref name="ledger"/> in data folder <paramref name="data"/>.</summary>
     public static X509Certificate2 LedgerServiceCertificate(string data, string ledger) =>
         X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(data, "ledgers", ledger, "credentials", "service_cert.pem")));

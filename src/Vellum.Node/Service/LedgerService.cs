@@ -423,15 +423,22 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
         if (Users.Count == 0)
         {
+            // Bound to the ledger's life: a node stopped before the Administrators' entries commit stops waiting for
+            // that commit (which can no longer come) instead of holding its shutdown open forever.
+            var stopping = _stopping.Token;
             _bootstrap = Task.Run(async () =>
             {
                 try
                 {
-                    await BootstrapAdministratorsAsync(_logger, CancellationToken.None).ConfigureAwait(false);
+                    await BootstrapAdministratorsAsync(_logger, stopping).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is NotPrimaryException or ReplicationLostException or ObjectDisposedException)
                 {
                     // Lost the role first; the next primary bootstraps.
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+                {
+                    // Stopping: the next start (or the next primary) bootstraps what did not commit.
                 }
             });
         }
