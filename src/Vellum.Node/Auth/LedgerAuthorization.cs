@@ -57,8 +57,7 @@ internal static class LedgerAuthorization
             return;
         }
 
-        var metadata = context.GetEndpoint()?.Metadata;
-        if ((metadata?.GetMetadata<EndpointAccess>() ?? EndpointAccess.DataPlane).Proof != CallerProof.User)
+        if (EndpointAccess.Of(context).Proof != CallerProof.User)
         {
             await next(context).ConfigureAwait(false);
             return;
@@ -71,7 +70,7 @@ internal static class LedgerAuthorization
             return;
         }
 
-        if (metadata?.GetMetadata<LedgerActionRequirement>() is { } requirement && !Roles.Allows(caller.Roles, requirement.Action))
+        if (context.GetEndpoint()?.Metadata.GetMetadata<LedgerActionRequirement>() is { } requirement && !Roles.Allows(caller.Roles, requirement.Action))
         {
             await AclResponses.Error(context, AclErrors.NotAllowed, $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
             return;
