@@ -15,6 +15,9 @@ internal static partial class LogMessages
     [LoggerMessage(3002, LogLevel.Warning, "Rejected a node-channel peer: certificate {Subject} ({Thumbprint}) is not endorsed by the service identity or is outside its validity period", EventName = "PeerRejected")]
     public static partial void PeerRejected(ILogger logger, string subject, string thumbprint);
 
+    [LoggerMessage(3012, LogLevel.Warning, "Rejected a node-channel peer: certificate {Subject} ({Thumbprint}) is of a retired node", EventName = "RetiredPeerRejected")]
+    public static partial void RetiredPeerRejected(ILogger logger, string subject, string thumbprint);
+
     [LoggerMessage(3003, LogLevel.Warning, "Rejected a node-channel peer that presented no certificate ({Errors})", EventName = "PeerWithoutCertificate")]
     public static partial void PeerWithoutCertificate(ILogger logger, string errors);
 

@@ -197,6 +197,25 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
             Assert.Equal(4, network.GetProperty("nodes").GetArrayLength());
         }
 
+        // Every member learns the fourth node's id (its public key) from /node/network: what retiring it names.
+        var fourthId = joined.GetProperty("nodes").EnumerateArray().Single(n => n.GetProperty("isLocal").GetBoolean()).GetProperty("nodeId").GetString();
+        var fourthAddress = $"{cluster.Hosts[3]}:{cluster.NodePorts[3]}";
+        foreach (var i in new[] { 0, 1, 2 })
+        {
+            await WaitUntilAsync(
+                async () => await cluster.NetworkAsync(i) is { } n &&
+                    n.GetProperty("nodes").EnumerateArray().Any(m => m.GetProperty("nodeAddress").GetString() == fourthAddress &&
+                        m.TryGetProperty("nodeId", out var id) && id.GetString() == fourthId),
+                $"node {i} to know the fourth node's id");
+        }
+
+        // Until it is retired, the fourth node's certificate has a member's powers on the others' node endpoints.
+        using var fourthCertificate = cluster.NodeCertificate(3);
+        using (var asFourth = cluster.Client(0, fourthCertificate))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await asFourth.GetAsync("/node/ledger/frames?from=1")).StatusCode);
+        }
+
         // Retire the fourth node (asked of a backup: forwarded to the primary). With it out, two of the remaining
         // three are a majority; had it stayed a member, two of four would not be, and the write below would not commit.
         using (var admin = cluster.Client(1))
@@ -210,9 +229,24 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
                 retired = await admin.DeleteAsync($"/node/members/{cluster.Hosts[3]}:{cluster.NodePorts[3]}");
             }
 
-            Assert.Equal(HttpStatusCode.NoContent, retired.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, retired.StatusCode);
+            var answer = await JsonAsync(retired);
+            Assert.Equal(fourthAddress, answer.GetProperty("removed").GetString());
+            Assert.Equal(fourthId, answer.GetProperty("retiredNodeId").GetString());
         }
 
+        // Retired: its still valid, still endorsed certificate is refused by every member (the retirement is a
+        // committed transaction of the ledger default, applied by each).
+        foreach (var i in new[] { 0, 1, 2 })
+        {
+            await AssertRetiredAsync(cluster, i, fourthCertificate);
+        }
+
+        // Its node channel is refused too: out of the configuration, it stops hearing from the primary and asks the
+        // others for votes, and their handshakes turn it away (seen 5 times a member in 3 s here).
+        await WaitUntilAsync(
+            () => Task.FromResult(new[] { 0, 1, 2 }.Any(i => cluster.Log(i).Contains("is of a retired node", StringComparison.Ordinal))),
+            "a member to refuse the retired node's node channel");
         cluster.Kill(3);
         var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
         var down = Enumerable.Range(0, 3).First(i => i != primary);
@@ -224,7 +258,26 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         }
 
         await cluster.StartAsync(down);
+        // A restart rebuilds the retired list from the ledger.
+        await AssertRetiredAsync(cluster, down, fourthCertificate);
         await AssertAllVerifyToOneRootAsync(cluster, nodes: [0, 1, 2]);
+    }
+
+    private static async Task AssertRetiredAsync(ClusterProcess cluster, int i, System.Security.Cryptography.X509Certificates.X509Certificate2 retired)
+    {
+        using var asRetired = cluster.Client(i, retired);
+        await WaitUntilAsync(
+            async () =>
+            {
+                using var frames = await asRetired.GetAsync("/node/ledger/frames?from=1", HttpCompletionOption.ResponseHeadersRead);
+                return frames.StatusCode == HttpStatusCode.Forbidden;
+            },
+            $"node {i} to refuse the retired node's certificate");
+        using var forwarded = new HttpRequestMessage(HttpMethod.Get, $"/app/users?{V}");
+        forwarded.Headers.Add("x-vellum-forwarded-user", Vellum.Core.Identity.CertificateFingerprint.Compute(cluster.AdminCertificate));
+        var response = await asRetired.SendAsync(forwarded);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("ForwardedUserNotAllowed", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     internal static async Task AssertAllVerifyToOneRootAsync(ClusterProcess cluster, int[]? nodes = null)

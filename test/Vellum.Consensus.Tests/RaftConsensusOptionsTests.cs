@@ -3,6 +3,7 @@ using System.Net.Security;
 using Microsoft.Extensions.Logging.Abstractions;
 using Vellum.Consensus.Raft;
 using Vellum.Core.Identity;
+using Vellum.Core.Primitives;
 
 namespace Vellum.Consensus.Tests;
 
@@ -121,10 +122,31 @@ public sealed class RaftConsensusOptionsTests : IDisposable
 
         // Chain errors are what every peer certificate has (our CA is in no trust store): they do not matter.
         const SslPolicyErrors errors = SslPolicyErrors.RemoteCertificateChainErrors | SslPolicyErrors.RemoteCertificateNameMismatch;
-        Assert.True(PeerAuthentication.IsEndorsedPeer(_node.Certificate, _service.Certificate, errors, logger));
-        Assert.False(PeerAuthentication.IsEndorsedPeer(stranger.Certificate, _service.Certificate, SslPolicyErrors.None, logger));
-        Assert.False(PeerAuthentication.IsEndorsedPeer(null, _service.Certificate, SslPolicyErrors.RemoteCertificateNotAvailable, logger));
+        Assert.True(PeerAuthentication.IsEndorsedPeer(_node.Certificate, _service.Certificate, null, errors, logger));
+        Assert.False(PeerAuthentication.IsEndorsedPeer(stranger.Certificate, _service.Certificate, null, SslPolicyErrors.None, logger));
+        Assert.False(PeerAuthentication.IsEndorsedPeer(null, _service.Certificate, null, SslPolicyErrors.RemoteCertificateNotAvailable, logger));
         Assert.True(logs.Contains(3002));
         Assert.True(logs.Contains(3003));
+    }
+
+    [Fact]
+    public void A_peer_whose_node_key_is_retired_is_refused_though_its_certificate_is_endorsed_and_current()
+    {
+        using var other = NodeIdentity.Create(_service);
+        var logs = new LogSink();
+        var logger = logs.CreateLogger("test");
+        var retired = new Retired(Hash32.ParseHex(_node.NodeId));
+
+        Assert.False(PeerAuthentication.IsEndorsedPeer(_node.Certificate, _service.Certificate, retired, SslPolicyErrors.None, logger));
+        Assert.True(logs.Contains(3012));
+        // A renewed certificate of the same key is the same node: refused too. Another node of the service is not.
+        using var renewed = _node.Renew(_service);
+        Assert.False(PeerAuthentication.IsEndorsedPeer(renewed.Certificate, _service.Certificate, retired, SslPolicyErrors.None, logger));
+        Assert.True(PeerAuthentication.IsEndorsedPeer(other.Certificate, _service.Certificate, retired, SslPolicyErrors.None, logger));
+    }
+
+    private sealed class Retired(Hash32 nodeId) : IRetiredNodes
+    {
+        public bool IsRetired(in Hash32 id) => id == nodeId;
     }
 }

@@ -68,6 +68,16 @@ public sealed class ClusterEndpointsTests(ClusterNodeFixture node) : IClassFixtu
         Assert.Equal(HttpStatusCode.Unauthorized, (await node.Client(null).DeleteAsync("/node/members/127.0.0.1:1")).StatusCode);
         await AssertError(await node.Admin.DeleteAsync("/node/members/not-an-address"), HttpStatusCode.BadRequest, "InvalidInput");
         await AssertError(await node.Admin.DeleteAsync("/node/members/127.0.0.1:0"), HttpStatusCode.BadRequest, "InvalidInput");
+
+        // The primary does not retire itself (its own key would be refused by the members it must reach to commit);
+        // an address that is no member, and whose node id nobody reported, retires nothing.
+        var self = (await NodeFixture.Body(await node.Client(null).GetAsync("/node/network"))).GetProperty("nodes")[0];
+        var governance = node.Ledger.Store.LastGovernanceSeqno;
+        await AssertError(await node.Admin.DeleteAsync($"/node/members/{self.GetProperty("nodeAddress").GetString()}"), HttpStatusCode.Conflict, "MembershipChangeFailed");
+        await AssertError(await node.Admin.DeleteAsync("/node/members/127.0.0.1:1"), HttpStatusCode.Conflict, "MembershipChangeFailed");
+        Assert.Equal(governance, node.Ledger.Store.LastGovernanceSeqno);
+        Assert.Equal(0, node.Ledger.RetiredNodes.Count);
+        Assert.Equal(64, self.GetProperty("nodeId").GetString()!.Length);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
 using Vellum.Core.Identity;
+using Vellum.Core.Primitives;
 using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 
@@ -50,6 +51,42 @@ public sealed class LedgerRegistryTests : IDisposable
                 Assert.Equal(1, ledger.Users.Count);
             }
         }
+    }
+
+    [Fact]
+    public async Task A_retired_node_stays_retired_across_a_restart_and_the_ledger_still_verifies()
+    {
+        var retired = Hash32.Compute("a retired member's public key"u8);
+        var other = Hash32.Compute("a member's public key"u8);
+        long governance;
+        await using (var registry = await LedgerRegistry.OpenAsync(Options([]), NullLogger.Instance))
+        {
+            var ledger = registry.Default!;
+            Assert.False(registry.RetiredNodes.IsRetired(retired));
+            await ledger.RetireNodeAsync(retired, "10.0.0.4:9443", default).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(registry.RetiredNodes.IsRetired(retired));
+            Assert.False(registry.RetiredNodes.IsRetired(other));
+            governance = ledger.Store.LastGovernanceSeqno;
+            Assert.True(governance > 0);
+            Assert.True(ledger.Store.CommittedSeqno >= governance, "the retirement is committed when RetireNodeAsync returns");
+
+            // Retiring it again writes nothing.
+            await ledger.RetireNodeAsync(retired, "10.0.0.4:9443", default).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(governance, ledger.Store.LastGovernanceSeqno);
+        }
+
+        await using (var reopened = await LedgerRegistry.OpenAsync(Options([]), NullLogger.Instance))
+        {
+            Assert.True(reopened.RetiredNodes.IsRetired(retired));
+            Assert.False(reopened.RetiredNodes.IsRetired(other));
+            Assert.Equal(1, reopened.Default!.RetiredNodes.Count);
+            Assert.Equal(governance, reopened.Default.Store.LastGovernanceSeqno);
+        }
+
+        using var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_root, "ledgers", "default", "credentials", "service_cert.pem")));
+        var (summary, failure) = Vellum.Storage.Verification.LedgerDirectoryVerifier.Verify(Path.Combine(_root, "ledgers", "default", "ledger"), service);
+        Assert.Null(failure);
+        Assert.True(summary!.LastSignedSeqno >= governance);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Vellum.Core.Identity;
+using Vellum.Core.Primitives;
 using Vellum.Node.Auth;
 
 namespace Vellum.Node.Tests;
@@ -28,5 +29,27 @@ public sealed class NodeCallerTests
         Assert.True(NodeCaller.IsEndorsedNode(otherTls, beta.Certificate));
         Assert.False(NodeCaller.IsEndorsedNode(otherTls, alpha.Certificate));
         Assert.False(NodeCaller.IsEndorsedNode(null, alpha.Certificate));
+    }
+
+    [Fact]
+    public void A_retired_node_is_refused_on_the_same_connection_from_the_moment_it_is_retired()
+    {
+        using var alpha = ServiceIdentity.Create();
+        using var node = NodeIdentity.Create(alpha);
+        using var tls = node.CreateTlsCertificate();
+        var retired = new Retired();
+
+        Assert.True(NodeCaller.IsEndorsedNode(tls, alpha.Certificate, retired));
+        retired.Ids.Add(Hash32.ParseHex(node.NodeId));
+        // The same certificate instance (the endorsement is cached for it): the retired list is read on every call.
+        Assert.False(NodeCaller.IsEndorsedNode(tls, alpha.Certificate, retired));
+        Assert.True(NodeCaller.IsEndorsedNode(tls, alpha.Certificate));
+    }
+
+    private sealed class Retired : IRetiredNodes
+    {
+        public HashSet<Hash32> Ids { get; } = [];
+
+        public bool IsRetired(in Hash32 nodeId) => Ids.Contains(nodeId);
     }
 }

@@ -156,7 +156,7 @@ public sealed partial class RaftConsensus : IConsensusLog
             ColdStart = _options.ColdStart,
             ConfigurationStorage = _membership,
             LoggerFactory = _options.LoggerFactory,
-            SslOptions = PeerAuthentication.CreateOptions(_options.TlsCertificate ?? new NodeTlsCertificate(_options.NodeIdentity), _options.ServiceCertificate, _logger),
+            SslOptions = PeerAuthentication.CreateOptions(_options.TlsCertificate ?? new NodeTlsCertificate(_options.NodeIdentity), _options.ServiceCertificate, _options.RetiredNodes, _logger),
         };
 
         _cluster = new RaftCluster(configuration) { AuditTrail = _wal };

@@ -83,6 +83,12 @@ public sealed class RaftConsensusOptions
     /// <summary>The service identity certificate: a peer is accepted only if this certificate endorsed the peer's.</summary>
     public required X509Certificate2 ServiceCertificate { get; init; }
 
+    /// <summary>
+    /// Node keys no longer admitted, however their certificates are endorsed (checked at every handshake). Default:
+    /// none retired.
+    /// </summary>
+    public IRetiredNodes? RetiredNodes { get; init; }
+
     /// <summary>Loggers for this layer and for DotNext. Default: no logging.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 

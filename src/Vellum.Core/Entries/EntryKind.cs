@@ -9,7 +9,7 @@ public enum EntryKind : byte
     /// <summary>A signature over the Merkle root of every earlier transaction.</summary>
     Signature = 2,
 
-    /// <summary>Reserved for governance (constitution, members, proposals). Opaque public and private sections.</summary>
+    /// <summary>Governance: today a node retirement (<see cref="NodeRetirementEntry"/>); constitution and proposals may follow.</summary>
     Governance = 3,
 
     /// <summary>Reserved for user and role changes. Opaque public and private sections.</summary>

@@ -283,6 +283,13 @@ public sealed class NodeIdentity : IDisposable
             : throw new ArgumentException("The certificate's SubjectPublicKeyInfo could not be read.", nameof(certificate));
     }
 
+    /// <summary>The node id of <paramref name="certificate"/> as a digest; false when its public key cannot be read.</summary>
+    public static bool TryComputeNodeId(X509Certificate2 certificate, out Hash32 nodeId)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        return TryComputeNodeId(certificate.RawDataMemory, out nodeId);
+    }
+
     /// <summary>The node id of a DER certificate as a digest; false when the DER cannot be read.</summary>
     internal static bool TryComputeNodeId(ReadOnlyMemory<byte> certificateDer, out Hash32 nodeId)
     {

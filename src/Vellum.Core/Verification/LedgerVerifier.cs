@@ -344,6 +344,11 @@ public sealed class LedgerVerifier
             frame.Error = error!;
             return;
         }
+        else if (header.Kind == EntryKind.Governance && !NodeRetirementEntry.TryDecode(body, header, out _, out error))
+        {
+            frame.Error = error!;
+            return;
+        }
 
         frame.Leaf = EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest);
     }
@@ -390,8 +395,8 @@ public sealed class LedgerVerifier
             }
         }
 
-        // Governance and key-rotation kinds are reserved and carry opaque sections today; their leaves are still
-        // checked by the next signature.
+        // The key-rotation kind is reserved and carries opaque sections today; its leaves are still checked by the
+        // next signature.
         _lastView = header.Id.View;
         _nextSeqno++;
         return null;

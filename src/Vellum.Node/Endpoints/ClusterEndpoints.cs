@@ -146,13 +146,49 @@ internal static class ClusterEndpoints
             return;
         }
 
-        if (!await ledger.RemoveMemberAsync(nodeAddress, context.RequestAborted).ConfigureAwait(false))
+        if (!ledger.IsPrimary)
         {
-            await AclResponses.Error(context, AclErrors.MembershipChangeFailed, $"{nodeAddress} was not removed (not a member, or another change is in progress).").ConfigureAwait(false);
+            // Retiring is a write: a backup forwards, redirects or refuses it like any other (see NodeHost).
+            throw new Vellum.Storage.Ledger.NotPrimaryException();
+        }
+
+        // Retire the node's key first (committed, so every member refuses its certificates from then on), then take it
+        // out of the configuration. A retry after a failed removal finds the key retired and only removes.
+        var address = nodeAddress.ToString();
+        if (address == ledger.Options.NodeListen?.ToString())
+        {
+            await AclResponses.Error(context, AclErrors.MembershipChangeFailed,
+                $"{address} is the primary, which cannot retire itself: stop it, and retire it through the member that becomes primary.").ConfigureAwait(false);
             return;
         }
 
-        context.Response.StatusCode = 204;
+        var nodeId = ledger.NodeIdOf(address);
+        if (nodeId is { } id)
+        {
+            await ledger.RetireNodeAsync(id, address, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        if (!await ledger.RemoveMemberAsync(nodeAddress, context.RequestAborted).ConfigureAwait(false))
+        {
+            await AclResponses.Error(context, AclErrors.MembershipChangeFailed,
+                $"{nodeAddress} was not removed (not a member, or another change is in progress){(nodeId is null ? "" : "; its node key is retired")}.").ConfigureAwait(false);
+            return;
+        }
+
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("removed", address);
+            if (nodeId is { } retired)
+            {
+                writer.WriteString("retiredNodeId", retired.ToString());
+            }
+            else
+            {
+                // No member ever reported its id to this node (it was down since before this node started, and
+                // node/peers does not name it): its certificates stay valid until they expire.
+                writer.WriteNull("retiredNodeId");
+            }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -30,9 +30,9 @@ internal static class LedgerFramesEndpoint
             return;
         }
 
-        if (!NodeCaller.IsEndorsedNode(certificate, ledger))
+        if (!NodeCaller.IsEndorsedNode(context, certificate, ledger))
         {
-            await AclResponses.Error(context, AclErrors.Forbidden, "Only members fetch ledger frames: this certificate is not a current node certificate of this service.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.Forbidden, "Only members fetch ledger frames: this certificate is not a current node certificate of this service (or its node was retired).").ConfigureAwait(false);
             return;
         }
 

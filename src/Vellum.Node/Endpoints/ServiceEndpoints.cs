@@ -203,6 +203,7 @@ internal static class ServiceEndpoints
             writer.WriteStartObject();
             writer.WriteString("url", self);
             writer.WriteString("nodeAddress", options.NodeListen?.ToString());
+            writer.WriteString("nodeId", ledger.Node.NodeId);
             writer.WriteBoolean("isLocal", true);
             writer.WriteBoolean("isPrimary", ledger.IsPrimary);
             writer.WriteEndObject();
@@ -211,6 +212,12 @@ internal static class ServiceEndpoints
                 writer.WriteStartObject();
                 writer.WriteString("url", url.ToString().TrimEnd('/'));
                 writer.WriteString("nodeAddress", nodeAddress);
+                if (ledger.NodeIdOf(nodeAddress) is { } nodeId)
+                {
+                    // As discovery learnt it: what an Administrator's DELETE /node/members/{nodeAddress} retires.
+                    writer.WriteString("nodeId", nodeId.ToString());
+                }
+
                 writer.WriteBoolean("isLocal", false);
                 writer.WriteBoolean("isPrimary", !ledger.IsPrimary && nodeAddress == leader?.ToString());
                 if (ledger.PeerStatuses.TryGetValue(url.ToString().TrimEnd('/'), out var status))

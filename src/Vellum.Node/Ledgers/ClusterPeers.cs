@@ -1,18 +1,21 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
+using Vellum.Core.Primitives;
 using Vellum.Node.Service;
 using Vellum.Storage;
 
 namespace Vellum.Node.Ledgers;
 
 /// <summary>
-/// The other members of a cluster as this node knows them: node-channel address → client URL, and what each last said
-/// of itself. One per node, shared by its ledgers (they have one Raft group, so one set of members).
+/// The other members of a cluster as this node knows them: node-channel address → client URL and node id, and what
+/// each last said of itself. One per node, shared by its ledgers (they have one Raft group, so one set of members).
 /// </summary>
 /// <remarks>
-/// Kept in <c>node/peers</c> so that a restart keeps redirecting and forwarding right. Members learn each other's
-/// client addresses by asking the members they know for <c>/node/network</c> every two seconds (a node that joined
+/// Kept in <c>node/peers</c> (a line per member: address, URL and, once known, node id) so that a restart keeps
+/// redirecting and forwarding right, and can still name the key of a member that is down when an Administrator
+/// retires it. Members learn each other's client addresses and node ids by asking the members they know for
+/// <c>/node/network</c> every two seconds (a node that joined
 /// knows only the members of its time; a write redirect needs the primary's address): one loop for the node,
 /// <see cref="DiscoverAsync"/>.
 /// </remarks>
@@ -20,6 +23,7 @@ public sealed class ClusterPeers
 {
     private readonly ConcurrentDictionary<string, Uri> _peers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PeerStatus> _statuses = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Hash32> _nodeIds = new(StringComparer.Ordinal);
     private readonly string _file;
     private readonly string? _self;
     private readonly Lock _fileLock = new();
@@ -35,10 +39,14 @@ public sealed class ClusterPeers
         {
             foreach (var line in File.ReadAllLines(_file))
             {
-                var parts = line.Split(' ', 2);
-                if (parts.Length == 2 && Uri.TryCreate(parts[1], UriKind.Absolute, out var url))
+                var parts = line.Split(' ', 3);
+                if (parts.Length >= 2 && Uri.TryCreate(parts[1], UriKind.Absolute, out var url))
                 {
                     _peers[parts[0]] = url;
+                    if (parts.Length == 3 && Hash32.TryParseHex(parts[2], out var nodeId))
+                    {
+                        _nodeIds[parts[0]] = nodeId;
+                    }
                 }
             }
         }
@@ -58,6 +66,9 @@ public sealed class ClusterPeers
     /// <summary>The client URL of the member at node-channel address <paramref name="member"/>, when known.</summary>
     public Uri? UrlOf(EndPoint? member) => member is not null && _peers.TryGetValue(member.ToString()!, out var url) ? url : null;
 
+    /// <summary>The node id of the member at node-channel address <paramref name="nodeAddress"/>, when known.</summary>
+    public Hash32? NodeIdOf(string nodeAddress) => _nodeIds.TryGetValue(nodeAddress, out var id) ? id : null;
+
     /// <summary>Records a member's client address (not this node's own) and writes the file.</summary>
     public void Remember(string nodeAddress, Uri url)
     {
@@ -67,9 +78,27 @@ public sealed class ClusterPeers
         }
 
         _peers[nodeAddress] = url;
+        Write();
+    }
+
+    /// <summary>Records the node id a member reported for itself or another member (not this node's own), and writes the file when it is new.</summary>
+    public void RememberNodeId(string nodeAddress, Hash32 nodeId)
+    {
+        if (_self == nodeAddress || !_peers.ContainsKey(nodeAddress) || (_nodeIds.TryGetValue(nodeAddress, out var known) && known == nodeId))
+        {
+            return;
+        }
+
+        _nodeIds[nodeAddress] = nodeId;
+        Write();
+    }
+
+    private void Write()
+    {
         lock (_fileLock)
         {
-            var lines = string.Join('\n', _peers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")) + "\n";
+            var lines = string.Join('\n', _peers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p =>
+                _nodeIds.TryGetValue(p.Key, out var id) ? $"{p.Key} {p.Value} {id}" : $"{p.Key} {p.Value}")) + "\n";
             Vellum.Storage.IO.OwnerOnly.WriteAllText(_file + ".tmp", lines);
             File.Move(_file + ".tmp", _file, overwrite: true);
         }
@@ -100,10 +129,19 @@ public sealed class ClusterPeers
                             root.GetProperty("role").GetString() ?? "Unknown", root.GetProperty("committedSeqno").GetInt64(), DateTimeOffset.UtcNow);
                         foreach (var node in root.GetProperty("nodes").EnumerateArray())
                         {
-                            if (node.GetProperty("nodeAddress").GetString() is { } address && !_peers.ContainsKey(address) &&
-                                Uri.TryCreate(node.GetProperty("url").GetString(), UriKind.Absolute, out var found))
+                            if (node.GetProperty("nodeAddress").GetString() is not { } address)
+                            {
+                                continue;
+                            }
+
+                            if (!_peers.ContainsKey(address) && Uri.TryCreate(node.GetProperty("url").GetString(), UriKind.Absolute, out var found))
                             {
                                 Remember(address, found);
+                            }
+
+                            if (node.TryGetProperty("nodeId", out var reported) && reported.GetString() is { } text && Hash32.TryParseHex(text, out var nodeId))
+                            {
+                                RememberNodeId(address, nodeId);
                             }
                         }
                     }

@@ -70,6 +70,19 @@ public sealed class LedgerRegistry : IAsyncDisposable
     public LedgerService? Default { get; }
 
     /// <summary>
+    /// The node keys the deployment retired: the ledger <c>default</c>'s governance (a cluster member always serves
+    /// <c>default</c>; a node without it has never been in a cluster, so it has retired no one).
+    /// </summary>
+    public IRetiredNodes RetiredNodes => (IRetiredNodes?)Default?.RetiredNodes ?? NoneRetired.Instance;
+
+    private sealed class NoneRetired : IRetiredNodes
+    {
+        public static readonly NoneRetired Instance = new();
+
+        public bool IsRetired(in Vellum.Core.Primitives.Hash32 nodeId) => false;
+    }
+
+    /// <summary>
     /// The ledger the start banner and a cluster member's node channel use: <c>default</c>, else the first by name. (A
     /// request that names no ledger gets <c>default</c> only, and a connection that names none the deployment's
     /// certificate when there is no <c>default</c>: see <see cref="LedgerRouting"/>.)
@@ -198,6 +211,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
             NodeIdentity = channel.Node,
             TlsCertificate = channel.Tls,
             ServiceCertificate = channel.Service.Certificate,
+            RetiredNodes = channel.RetiredNodes,
             SnapshotInterval = options.SnapshotInterval,
             // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
             LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,

@@ -59,6 +59,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         _secret = secret;
         IsPrivate = isPrivate;
         Store = store;
+        RetiredNodes = new RetiredNodeTable(store);
         _collections = new HashSet<string>(store.Index.Collections(), StringComparer.Ordinal);
         _tags = new HashSet<string>(store.Index.Tags(), StringComparer.Ordinal);
     }
@@ -85,6 +86,12 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     public bool IsPrivate { get; }
 
     public LedgerStore Store { get; }
+
+    /// <summary>
+    /// The node keys this ledger's governance transactions retired. The deployment's list is the ledger
+    /// <c>default</c>'s (<see cref="LedgerRegistry.RetiredNodes"/>); another ledger's stays empty.
+    /// </summary>
+    public RetiredNodeTable RetiredNodes { get; }
 
     /// <summary>
     /// Users and their roles as the ledger applied here says: brought up to date from the store whenever a user change
@@ -203,6 +210,26 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             throw new NotPrimaryException(ex.Message, ex);
         }
     }
+
+    /// <summary>
+    /// Retires the node with id <paramref name="nodeId"/> (primary only): appends a <see cref="NodeRetirementEntry"/>
+    /// and returns once it is committed, from when every member refuses that node's certificates. Nothing is written
+    /// when the node is already retired.
+    /// </summary>
+    public async Task RetireNodeAsync(Hash32 nodeId, string nodeAddress, CancellationToken cancellationToken)
+    {
+        if (RetiredNodes.IsRetired(nodeId))
+        {
+            return;
+        }
+
+        var id = await Sequencer.AppendAsync(new NodeRetirementEntry(nodeId, nodeAddress), cancellationToken).ConfigureAwait(false);
+        await Sequencer.WaitForCommitAsync(id.Seqno, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The node id of the member at node-channel address <paramref name="nodeAddress"/>, when known (this node's own, or as discovery learnt it).</summary>
+    public Hash32? NodeIdOf(string nodeAddress) =>
+        Options.NodeListen?.ToString() == nodeAddress ? Hash32.ParseHex(Node.NodeId) : _clusterPeers?.NodeIdOf(nodeAddress);
 
     /// <summary>Records a member's client address (kept in <c>node/peers</c> so that a restart keeps redirecting right).</summary>
     public void RememberPeer(string nodeAddress, Uri url) => _clusterPeers?.Remember(nodeAddress, url);

@@ -32,6 +32,9 @@ public sealed class LedgerIndex
     /// <summary>Posting kind of user-management transactions (one key, the empty string).</summary>
     public const byte UserChangeKind = (byte)'u';
 
+    /// <summary>Posting kind of governance transactions (one key, the empty string).</summary>
+    public const byte GovernanceKind = (byte)'g';
+
     private readonly string _directory;
     private readonly Lock _lock = new();
     private readonly Dictionary<(byte Kind, string Key), Posting> _postings = [];
@@ -133,6 +136,10 @@ public sealed class LedgerIndex
             else if (header.Kind == EntryKind.UserManagement)
             {
                 GetPosting(UserChangeKind, string.Empty).Pending.Add(seqno);
+            }
+            else if (header.Kind == EntryKind.Governance)
+            {
+                GetPosting(GovernanceKind, string.Empty).Pending.Add(seqno);
             }
             else if (header.Kind == EntryKind.UserEntry)
             {

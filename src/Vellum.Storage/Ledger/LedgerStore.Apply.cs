@@ -99,6 +99,10 @@ public sealed partial class LedgerStore
                 {
                     batch.LastUserChangeSeqno = header.Id.Seqno;
                 }
+                else if (header.Kind == EntryKind.Governance)
+                {
+                    batch.LastGovernanceSeqno = header.Id.Seqno;
+                }
 
                 if (header.Kind == EntryKind.Signature)
                 {
@@ -183,6 +187,11 @@ public sealed partial class LedgerStore
         if (batch.LastUserChangeSeqno > 0)
         {
             Volatile.Write(ref _lastUserChangeSeqno, batch.LastUserChangeSeqno);
+        }
+
+        if (batch.LastGovernanceSeqno > 0)
+        {
+            Volatile.Write(ref _lastGovernanceSeqno, batch.LastGovernanceSeqno);
         }
 
         Volatile.Write(ref _durableSeqno, batch.LastSeqno);

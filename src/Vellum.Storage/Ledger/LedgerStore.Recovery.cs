@@ -63,6 +63,7 @@ public sealed partial class LedgerStore
         store._validator = new ChainValidator(serviceCertificate, store.Frontier(), scan.LastView, scan.LastSignatureSeqno, ownSignatures);
         store._index.CatchUp(scan.LastSeqno, store.ReadBody);
         store._lastUserChangeSeqno = store._index.Last(LedgerIndex.UserChangeKind, string.Empty);
+        store._lastGovernanceSeqno = store._index.Last(LedgerIndex.GovernanceKind, string.Empty);
 
         if (scan.Open is not null && scan.LastSignatureSeqno == scan.LastSeqno && store._bytesInChunk >= options.ChunkSizeThreshold)
         {

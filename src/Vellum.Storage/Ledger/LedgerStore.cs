@@ -45,6 +45,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
     private readonly List<CheckedFrame> _checked = [];
     private long _lastView;
     private long _lastUserChangeSeqno;
+    private long _lastGovernanceSeqno;
     private long _bytesInChunk;
     private Exception? _fault;
     private int _disposed;
@@ -91,6 +92,9 @@ public sealed partial class LedgerStore : IAsyncDisposable
 
     /// <summary>Seqno of the last user-management transaction applied (0 if none), for callers that keep a user table.</summary>
     public long LastUserChangeSeqno => Volatile.Read(ref _lastUserChangeSeqno);
+
+    /// <summary>Seqno of the last governance transaction applied (0 if none), for callers that keep governance state.</summary>
+    public long LastGovernanceSeqno => Volatile.Read(ref _lastGovernanceSeqno);
 
     /// <summary>Completes the next time <see cref="CommittedSeqno"/> moves (or the store faults); read it before the seqno.</summary>
     public Task CommitChanged => Volatile.Read(ref _commitChanged).Task;

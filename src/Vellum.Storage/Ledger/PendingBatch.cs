@@ -24,6 +24,9 @@ internal sealed class PendingBatch
     /// <summary>Seqno of the last user-management transaction in the batch, 0 if none.</summary>
     public long LastUserChangeSeqno { get; set; }
 
+    /// <summary>Seqno of the last governance transaction in the batch, 0 if none.</summary>
+    public long LastGovernanceSeqno { get; set; }
+
     /// <summary>Signature transactions in the batch.</summary>
     public int SignatureCount { get; set; }
 
