@@ -49,6 +49,9 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
     private readonly SemaphoreSlim _handOff = new(1, 1);
     private readonly SemaphoreSlim _pumpSignal = new(0, int.MaxValue);
     private readonly CancellationTokenSource _stopping = new();
+
+    // Completed when the sequencer stops: wakes commit waiters, whose seqno no stopped sequencer will commit.
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<Task> _replications = [];
     private readonly Task _pump;
     private readonly Task _signatureTimer;
@@ -347,7 +350,8 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
 
     /// <summary>
     /// Waits until <paramref name="seqno"/> is Committed (covered by an applied signature). A primary sequences a
-    /// signature at once rather than waiting for the timer; a backup waits for the primary's.
+    /// signature at once rather than waiting for the timer; a backup waits for the primary's. Throws
+    /// <see cref="ObjectDisposedException"/> when the sequencer stops first (a waiter never outlives it).
     /// </summary>
     public async ValueTask WaitForCommitAsync(long seqno, CancellationToken cancellationToken = default)
     {
@@ -377,7 +381,16 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
             }
 
             SignalPump();
-            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!changed.IsCompleted)
+            {
+                // The commit moving, or the sequencer stopping: then the next round throws.
+                await Task.WhenAny(changed, _stopped.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (changed.IsCompleted)
+            {
+                await changed.ConfigureAwait(false); // a store fault rethrows here
+            }
         }
     }
 
@@ -652,6 +665,7 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
 
         _clock?.Remove(this);
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _stopped.TrySetResult();
         _pumpSignal.Release();
         await _signatureTimer.ConfigureAwait(false);
         await _pump.ConfigureAwait(false);

@@ -135,6 +135,28 @@ public sealed class SequencerTests : IDisposable
         Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
     }
 
+    /// <summary>
+    /// A commit waiter does not outlive its sequencer: a backup waiting for a signature that no stopped sequencer will
+    /// apply is woken by the stop with <see cref="ObjectDisposedException"/> (a stop used to leave it waiting for
+    /// ever, and a ledger's shutdown with it).
+    /// </summary>
+    [Fact]
+    public async Task A_commit_waiter_fails_when_the_sequencer_stops()
+    {
+        var quiet = new SequencerOptions { SignatureDelay = TimeSpan.FromHours(1) };
+        await using var ledger = await OpenAsync(quiet);
+        var id = await ledger.Sequencer.AppendAsync(Entry(0)).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await ledger.Sequencer.BecomeBackupAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        // A backup waits for the primary's signature: none comes.
+        var waiter = ledger.Sequencer.WaitForCommitAsync(id.Seqno + 1).AsTask();
+        await Task.Delay(200);
+        Assert.False(waiter.IsCompleted);
+
+        await ledger.Sequencer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiter.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     [Fact]
     public async Task Consensus_gets_batches_sealed_and_the_applier_takes_no_new_transactions_in_clear()
     {
