@@ -176,7 +176,7 @@ public static class NodeHost
         ServiceEndpoints.Map(app, ledgers);
         ClusterEndpoints.Map(app);
         LedgerFramesEndpoint.Map(app);
-        OpenApiDocument.Map(app, options.BenchmarkEndpoints);
+        OpenApiDocument.Map(app);
         FallbackEndpoint.Map(app);
         app.Lifetime.ApplicationStopping.Register(() =>
         {

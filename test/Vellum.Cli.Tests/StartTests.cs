@@ -85,7 +85,22 @@ public sealed class StartTests : IDisposable
                     }
                 }
             })).ToArray();
-            await Task.Delay(1500);
+            // Kill once writes flow (a fixed delay was too short on a loaded machine: the first writes were still
+            // warming up, and none had been acknowledged), with sixteen writers in flight.
+            var flowing = Stopwatch.StartNew();
+            int Acknowledged()
+            {
+                lock (acknowledged)
+                {
+                    return acknowledged.Count;
+                }
+            }
+
+            while (Acknowledged() < 200 && flowing.Elapsed < TimeSpan.FromSeconds(30) && !writers.All(w => w.IsCompleted))
+            {
+                await Task.Delay(50);
+            }
+
             node.Kill();
             stop.Cancel();
             await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(30));

@@ -21,6 +21,27 @@ public sealed class OperationsTests(NodeFixture node) : IClassFixture<NodeFixtur
             .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? []).Select(m => $"{m} {e.RoutePattern.RawText}"))
             .Order().ToList();
         Assert.Equal(mapped, listed);
+
+        // Each says what it does, as declared where it is mapped.
+        var paths = document.RootElement.GetProperty("paths");
+        Assert.All(paths.EnumerateObject().SelectMany(p => p.Value.EnumerateObject()), op => Assert.False(string.IsNullOrWhiteSpace(op.Value.GetProperty("summary").GetString()), op.Name));
+        var post = paths.GetProperty("/app/transactions").GetProperty("post");
+        Assert.Equal(["api-version", "collectionId", "tags", "waitForCommit"], post.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        Assert.True(paths.GetProperty("/app/users/{userId}").GetProperty("delete").GetProperty("responses").TryGetProperty("204", out _));
+    }
+
+    [Fact]
+    public void A_route_that_declares_no_description_stops_the_document()
+    {
+        var described = new RouteEndpoint(_ => Task.CompletedTask, Microsoft.AspNetCore.Routing.Patterns.RoutePatternFactory.Parse("/described"), 0,
+            new Microsoft.AspNetCore.Http.EndpointMetadataCollection(new HttpMethodMetadata(["GET"]), new Endpoints.ApiOperation("Described.", 200, [])), "described");
+        var silent = new RouteEndpoint(_ => Task.CompletedTask, Microsoft.AspNetCore.Routing.Patterns.RoutePatternFactory.Parse("/silent"), 0,
+            new Microsoft.AspNetCore.Http.EndpointMetadataCollection(new HttpMethodMetadata(["GET"])), "silent");
+
+        using var document = JsonDocument.Parse(Endpoints.OpenApiDocument.Write([new DefaultEndpointDataSource(described)]));
+        Assert.Equal("Described.", document.RootElement.GetProperty("paths").GetProperty("/described").GetProperty("get").GetProperty("summary").GetString());
+        var failure = Assert.Throws<InvalidOperationException>(() => Endpoints.OpenApiDocument.Write([new DefaultEndpointDataSource(described, silent)]));
+        Assert.Contains("silent", failure.Message, StringComparison.Ordinal);
     }
 
     [Fact]

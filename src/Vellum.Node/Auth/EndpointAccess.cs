@@ -43,5 +43,8 @@ internal sealed record EndpointAccess(CallerProof Proof, bool NeedsApiVersion)
     public static readonly EndpointAccess NodeCertificate = new(CallerProof.NodeCertificate, NeedsApiVersion: false);
 
     /// <summary>What the endpoint routing chose for the request asks for; <see cref="DataPlane"/> when it says nothing.</summary>
-    public static EndpointAccess Of(HttpContext context) => context.GetEndpoint()?.Metadata.GetMetadata<EndpointAccess>() ?? DataPlane;
+    public static EndpointAccess Of(HttpContext context) => Of(context.GetEndpoint());
+
+    /// <summary>What <paramref name="endpoint"/> declared; the data plane when it declared nothing (or there is none).</summary>
+    public static EndpointAccess Of(Endpoint? endpoint) => endpoint?.Metadata.GetMetadata<EndpointAccess>() ?? DataPlane;
 }

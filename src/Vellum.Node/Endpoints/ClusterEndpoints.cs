@@ -22,10 +22,14 @@ internal static class ClusterEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/node/join-tokens", context => IssueToken(context, LedgerRouting.Of(context))).Requires(EndpointAccess.User, LedgerActions.MembersWrite);
-        app.MapPost("/node/join", context => Join(context, LedgerRouting.Of(context))).Requires(EndpointAccess.JoinToken);
-        app.MapPost("/node/members", context => AddMember(context, LedgerRouting.Of(context))).Requires(EndpointAccess.JoinToken);
-        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, LedgerRouting.Of(context))).Requires(EndpointAccess.User, LedgerActions.MembersWrite);
+        app.MapPost("/node/join-tokens", context => IssueToken(context, LedgerRouting.Of(context))).Requires(EndpointAccess.User, LedgerActions.MembersWrite)
+            .Describe("Administrator: a join token for a new node.", 200, "lifetimeMinutes");
+        app.MapPost("/node/join", context => Join(context, LedgerRouting.Of(context))).Requires(EndpointAccess.JoinToken)
+            .Describe("A new node trades a join token for the service material (token-authenticated).");
+        app.MapPost("/node/members", context => AddMember(context, LedgerRouting.Of(context))).Requires(EndpointAccess.JoinToken)
+            .Describe("A joined node asks the primary to add it (token-authenticated; backups forward or redirect).");
+        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, LedgerRouting.Of(context))).Requires(EndpointAccess.User, LedgerActions.MembersWrite)
+            .Describe("Administrator: retire a member's node key, then remove it (primary; backups forward or redirect).");
     }
 
     private static async Task IssueToken(HttpContext context, LedgerService ledger)

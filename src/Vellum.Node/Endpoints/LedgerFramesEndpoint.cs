@@ -19,7 +19,8 @@ namespace Vellum.Node.Endpoints;
 internal static class LedgerFramesEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGet("/node/ledger/frames", context => Frames(context, LedgerRouting.Of(context))).Requires(EndpointAccess.NodeCertificate);
+        app.MapGet("/node/ledger/frames", context => Frames(context, LedgerRouting.Of(context))).Requires(EndpointAccess.NodeCertificate)
+            .Describe("Members only (an endorsed node certificate): durable transactions from seqno `from` as ledger-format frames, for catching up.", 200, "from");
 
     private static async Task Frames(HttpContext context, LedgerService ledger)
     {

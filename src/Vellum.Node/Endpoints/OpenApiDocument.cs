@@ -1,69 +1,70 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Vellum.Node.Auth;
 
 namespace Vellum.Node.Endpoints;
 
+/// <summary>What <c>/openapi.json</c> says of an endpoint, declared where the endpoint is mapped (<see cref="OpenApiDocument.Describe"/>).</summary>
+/// <param name="Summary">One sentence: what the operation does.</param>
+/// <param name="Success">The status of success (200, 204).</param>
+/// <param name="Query">The optional query parameters (api-version is added for every /app operation).</param>
+internal sealed record ApiOperation(string Summary, int Success, string[] Query);
+
 /// <summary>
-/// The OpenAPI 3.0 document of this node's endpoints, served at <c>/openapi.json</c>. Written from the table below (the
-/// handlers take <see cref="HttpContext"/> directly, so nothing can be inferred); a test checks it lists exactly the
-/// routes the node maps.
+/// The OpenAPI 3.0 document of this node's endpoints, served at <c>/openapi.json</c>. The route table is the document:
+/// it is written, once, from the endpoints the node mapped — each path and method, the description each endpoint
+/// declares (<see cref="Describe"/>), and whether it needs a caller (<see cref="EndpointAccess"/>) — so a route cannot
+/// be added, removed or opened without the document saying so. An endpoint that declares no description stops the
+/// document (and a test) rather than go unlisted.
 /// </summary>
 internal static class OpenApiDocument
 {
-    private sealed record Operation(string Method, string Path, string Summary, string[] Query, int Success, bool Authenticated = true);
+    private sealed record Operation(string Method, string Path, ApiOperation Description, bool Authenticated);
 
-    private static readonly Operation[] Operations =
-    [
-        new("post", "/app/transactions", "Write a ledger entry ({\"contents\": string}); returns the transaction id in x-ms-ccf-transaction-id.", ["collectionId", "tags", "waitForCommit"], 200),
-        new("get", "/app/transactions", "List entries of a collection, paged with nextLink.", ["collectionId", "fromTransactionId", "toTransactionId", "tag"], 200),
-        new("get", "/app/transactions/current", "The latest entry of a collection.", ["collectionId"], 200),
-        new("get", "/app/transactions/{transactionId}", "Read an entry (state Loading until it is readable).", ["collectionId"], 200),
-        new("get", "/app/transactions/{transactionId}/receipt", "The ACL receipt of a committed transaction.", [], 200),
-        new("get", "/app/transactions/{transactionId}/status", "Pending or Committed.", [], 200),
-        new("get", "/app/collections", "Collections that have entries.", [], 200),
-        new("get", "/app/users", "Users and their role (2024-01-26-preview).", [], 200),
-        new("get", "/app/users/{userId}", "A user's role.", [], 200),
-        new("patch", "/app/users/{userId}", "Create or merge-patch a user ({\"assignedRole\"}); Administrator only.", [], 200),
-        new("delete", "/app/users/{userId}", "Remove a user; Administrator only.", [], 204),
-        new("get", "/app/ledgerUsers", "Users and their roles (2024-08-22-preview).", [], 200),
-        new("get", "/app/ledgerUsers/{userId}", "A user's roles.", [], 200),
-        new("patch", "/app/ledgerUsers/{userId}", "Create or merge-patch a user ({\"assignedRoles\"}); Administrator only.", [], 200),
-        new("delete", "/app/ledgerUsers/{userId}", "Remove a user; Administrator only.", [], 204),
-        new("get", "/app/governance/constitution", "The rules this node enforces (descriptive).", [], 200),
-        new("get", "/app/governance/members", "The bootstrap Administrators' certificates.", [], 200),
-        new("get", "/app/enclaveQuotes", "A virtual quote: a measurement of the running binary, no hardware root of trust.", [], 200),
-        new("get", "/ledgerIdentity/{ledgerId}", "The service certificate clients pin.", [], 200, Authenticated: false),
-        new("get", "/node/health/live", "Liveness.", [], 200, Authenticated: false),
-        new("get", "/node/health/ready", "Readiness (503 while a cluster member catches up), with the last and committed seqno.", [], 200, Authenticated: false),
-        new("post", "/node/join-tokens", "Administrator: a join token for a new node (lifetimeMinutes, default 60).", [], 200),
-        new("post", "/node/join", "A new node trades a join token for the service material (token-authenticated).", [], 200, Authenticated: false),
-        new("post", "/node/members", "A joined node asks the primary to add it (token-authenticated; backups redirect).", [], 200, Authenticated: false),
-        new("delete", "/node/members/{nodeAddress}", "Administrator: retire a member (primary; backups redirect).", [], 204),
-        new("get", "/node/ledger/frames", "Members only (an endorsed node certificate): durable transactions from seqno `from` as ledger-format frames, for catching up.", ["from"], 200),
-        new("get", "/node/network", "The cluster as this node sees it: members, primary, view, this node's progress.", [], 200, Authenticated: false),
-        new("get", "/openapi.json", "This document.", [], 200, Authenticated: false),
-    ];
+    /// <summary>Declares what <c>/openapi.json</c> says of this endpoint.</summary>
+    public static TBuilder Describe<TBuilder>(this TBuilder builder, string summary, int success = 200, params string[] query)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new ApiOperation(summary, success, query));
 
-    private static readonly Operation[] BenchmarkOperations =
-    [
-        new("post", "/app/benchmark/noop", "Benchmark ceiling: a write's request work without the append (only with --benchmark-endpoints).", [], 200),
-        new("get", "/app/benchmark/noop", "Benchmark ceiling: a read's request work with a fixed body (only with --benchmark-endpoints).", [], 200),
-    ];
-
-    public static void Map(IEndpointRouteBuilder app, bool benchmarkEndpoints)
+    public static void Map(IEndpointRouteBuilder app)
     {
-        var document = Build(benchmarkEndpoints ? [.. Operations, .. BenchmarkOperations] : Operations);
+        // The route table is complete once the host is built, before the first request can reach this.
+        var document = new Lazy<byte[]>(() => Write(app.DataSources), LazyThreadSafetyMode.ExecutionAndPublication);
         app.MapGet("/openapi.json", context =>
         {
             context.Response.ContentType = "application/json";
-            return context.Response.Body.WriteAsync(document, context.RequestAborted).AsTask();
-        }).Requires(EndpointAccess.Open);
+            return context.Response.Body.WriteAsync(document.Value, context.RequestAborted).AsTask();
+        }).Requires(EndpointAccess.Open).Describe("This document.");
     }
 
-    private static byte[] Build(Operation[] operations)
+    /// <summary>The document of the routes in <paramref name="sources"/>; throws when one declares no description.</summary>
+    internal static byte[] Write(IEnumerable<EndpointDataSource> sources) => Build(Operations(sources));
+
+    /// <summary>Every mapped route but the fallback, in the order mapped, with its description.</summary>
+    private static List<Operation> Operations(IEnumerable<EndpointDataSource> sources)
+    {
+        var operations = new List<Operation>();
+        foreach (var endpoint in sources.SelectMany(source => source.Endpoints).OfType<RouteEndpoint>())
+        {
+            if (endpoint.RoutePattern.Parameters.Any(p => p.IsCatchAll))
+            {
+                continue;
+            }
+
+            var description = endpoint.Metadata.GetMetadata<ApiOperation>()
+                ?? throw new InvalidOperationException($"The endpoint {endpoint.DisplayName} declares no OpenAPI description (Describe).");
+            var proof = EndpointAccess.Of(endpoint).Proof;
+            foreach (var method in endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? [])
+            {
+                operations.Add(new Operation(method.ToLowerInvariant(), endpoint.RoutePattern.RawText!, description, proof is not (CallerProof.None or CallerProof.JoinToken)));
+            }
+        }
+
+        return operations;
+    }
+
+    private static byte[] Build(List<Operation> operations)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -82,7 +83,7 @@ internal static class OpenApiDocument
                 foreach (var operation in group)
                 {
                     writer.WriteStartObject(operation.Method);
-                    writer.WriteString("summary", operation.Summary);
+                    writer.WriteString("summary", operation.Description.Summary);
                     writer.WriteStartArray("parameters");
                     foreach (var segment in operation.Path.Split('/').Where(s => s.StartsWith('{')))
                     {
@@ -94,15 +95,15 @@ internal static class OpenApiDocument
                         Parameter(writer, "api-version", "query", required: true);
                     }
 
-                    foreach (var name in operation.Query)
+                    foreach (var name in operation.Description.Query)
                     {
                         Parameter(writer, name, "query", required: false);
                     }
 
                     writer.WriteEndArray();
                     writer.WriteStartObject("responses");
-                    writer.WriteStartObject(operation.Success.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    writer.WriteString("description", operation.Success == 204 ? "No content" : "OK (application/json)");
+                    writer.WriteStartObject(operation.Description.Success.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    writer.WriteString("description", operation.Description.Success == 204 ? "No content" : "OK (application/json)");
                     writer.WriteEndObject();
                     writer.WriteStartObject("default");
                     writer.WriteString("description", "Error {\"error\":{\"code\",\"message\"}}");

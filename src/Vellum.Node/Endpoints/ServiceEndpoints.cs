@@ -27,14 +27,22 @@ internal static class ServiceEndpoints
 
     public static void Map(IEndpointRouteBuilder app, LedgerRegistry ledgers)
     {
-        app.MapGet("/app/collections", context => Collections(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
-        app.MapGet("/app/governance/constitution", context => GetConstitution(context)).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
-        app.MapGet("/app/governance/members", context => Members(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
-        app.MapGet("/app/enclaveQuotes", context => Quotes(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
-        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledgers)).Requires(EndpointAccess.Open);
-        app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live"))).Requires(EndpointAccess.Open);
-        app.MapGet("/node/health/ready", context => Ready(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open);
-        app.MapGet("/node/network", context => Network(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open);
+        app.MapGet("/app/collections", context => Collections(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("Collections that have entries.");
+        app.MapGet("/app/governance/constitution", context => GetConstitution(context)).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("The rules this node enforces (descriptive).");
+        app.MapGet("/app/governance/members", context => Members(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("The bootstrap Administrators' certificates.");
+        app.MapGet("/app/enclaveQuotes", context => Quotes(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("A virtual quote: a measurement of the running binary, no hardware root of trust.");
+        app.MapGet("/ledgerIdentity/{ledgerId}", context => Identity(context, ledgers)).Requires(EndpointAccess.Open)
+            .Describe("The service certificate clients pin.");
+        app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live"))).Requires(EndpointAccess.Open)
+            .Describe("Liveness.");
+        app.MapGet("/node/health/ready", context => Ready(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open)
+            .Describe("Readiness (503 while a cluster member catches up), with the last and committed seqno.");
+        app.MapGet("/node/network", context => Network(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open)
+            .Describe("The cluster as this node sees it: members (with node ids), primary, view, this node's progress.");
     }
 
     private static async Task Collections(HttpContext context, LedgerService ledger)

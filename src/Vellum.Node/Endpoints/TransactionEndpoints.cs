@@ -19,16 +19,24 @@ internal static class TransactionEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, bool benchmarkEndpoints)
     {
-        app.MapPost("/app/transactions", context => Post(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesWrite);
-        app.MapGet("/app/transactions", context => List(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
-        app.MapGet("/app/transactions/current", context => Current(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
-        app.MapGet("/app/transactions/{transactionId}", context => Get(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
-        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
-        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+        app.MapPost("/app/transactions", context => Post(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesWrite)
+            .Describe("Write a ledger entry ({\"contents\": string}); returns the transaction id in x-ms-ccf-transaction-id.", 200, "collectionId", "tags", "waitForCommit");
+        app.MapGet("/app/transactions", context => List(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("List entries of a collection, paged with nextLink.", 200, "collectionId", "fromTransactionId", "toTransactionId", "tag");
+        app.MapGet("/app/transactions/current", context => Current(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("The latest entry of a collection.", 200, "collectionId");
+        app.MapGet("/app/transactions/{transactionId}", context => Get(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("Read an entry (state Loading until it is readable).", 200, "collectionId");
+        app.MapGet("/app/transactions/{transactionId}/receipt", context => Receipt(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("The ACL receipt of a committed transaction.");
+        app.MapGet("/app/transactions/{transactionId}/status", context => Status(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("Pending or Committed.");
         if (benchmarkEndpoints)
         {
-            app.MapPost("/app/benchmark/noop", context => NoopPost(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesWrite);
-            app.MapGet("/app/benchmark/noop", context => NoopGet(context)).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead);
+            app.MapPost("/app/benchmark/noop", context => NoopPost(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesWrite)
+                .Describe("Benchmark ceiling: a write's request work without the append (only with --benchmark-endpoints).");
+            app.MapGet("/app/benchmark/noop", context => NoopGet(context)).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+                .Describe("Benchmark ceiling: a read's request work with a fixed body (only with --benchmark-endpoints).");
         }
     }
 

@@ -18,14 +18,21 @@ internal static class UserEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/app/users", context => List(context, LedgerRouting.Of(context), multipleRoles: false)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead);
-        app.MapGet("/app/users/{userId}", context => Get(context, LedgerRouting.Of(context), multipleRoles: false)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead);
-        app.MapMethods("/app/users/{userId}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles: false)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite);
-        app.MapDelete("/app/users/{userId}", context => Delete(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite);
-        app.MapGet("/app/ledgerUsers", context => List(context, LedgerRouting.Of(context), multipleRoles: true)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead);
-        app.MapGet("/app/ledgerUsers/{userId}", context => Get(context, LedgerRouting.Of(context), multipleRoles: true)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead);
-        app.MapMethods("/app/ledgerUsers/{userId}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles: true)).Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite);
-        app.MapDelete("/app/ledgerUsers/{userId}", context => Delete(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite);
+        // The two generations of ACL's user API: one role a user (2024-01-26-preview), or a list (2024-08-22-preview).
+        MapUsers(app, "/app/users", multipleRoles: false, "Users and their role (2024-01-26-preview).", "A user's role.", "assignedRole");
+        MapUsers(app, "/app/ledgerUsers", multipleRoles: true, "Users and their roles (2024-08-22-preview).", "A user's roles.", "assignedRoles");
+    }
+
+    private static void MapUsers(IEndpointRouteBuilder app, string path, bool multipleRoles, string listSummary, string getSummary, string roleField)
+    {
+        app.MapGet(path, context => List(context, LedgerRouting.Of(context), multipleRoles))
+            .Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead).Describe(listSummary);
+        app.MapGet($"{path}/{{userId}}", context => Get(context, LedgerRouting.Of(context), multipleRoles))
+            .Requires(EndpointAccess.DataPlane, LedgerActions.UsersRead).Describe(getSummary);
+        app.MapMethods($"{path}/{{userId}}", ["PATCH"], context => Patch(context, LedgerRouting.Of(context), multipleRoles))
+            .Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite).Describe($"Create or merge-patch a user ({{\"{roleField}\"}}); Administrator only.");
+        app.MapDelete($"{path}/{{userId}}", context => Delete(context, LedgerRouting.Of(context)))
+            .Requires(EndpointAccess.DataPlane, LedgerActions.UsersWrite).Describe("Remove a user; Administrator only.", 204);
     }
 
     /// <summary>
