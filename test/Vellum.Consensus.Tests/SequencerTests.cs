@@ -17,17 +17,7 @@ namespace Vellum.Consensus.Tests;
 /// </summary>
 public sealed class SequencerTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "vellum-seq-" + Guid.NewGuid().ToString("N"));
-    private readonly DataDirectory _data;
-    private readonly ServiceIdentity _service;
-    private readonly NodeIdentity _node;
-    private readonly LedgerSecret _secret;
-
-    public SequencerTests()
-    {
-        _data = new DataDirectory(_root);
-        (_service, _node, _secret, _) = _data.OpenOrCreate(isPrivate: false);
-    }
+    private readonly SequencedLedgerFolder _folder = new("vellum-seq-");
 
     [Theory]
     [InlineData(1)]
@@ -65,7 +55,7 @@ public sealed class SequencerTests : IDisposable
 
         Assert.Equal(0, ledger.Sequencer.BatchesInFlight);
         Assert.Equal(ledger.Sequencer.LastSeqno, ledger.Store.CommittedSeqno);
-        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
+        Assert.Null(LedgerDirectoryVerifier.Verify(_folder.Data.Default.Chunks, _folder.Service.Certificate, _folder.Secret).Failure);
     }
 
     [Fact]
@@ -95,7 +85,7 @@ public sealed class SequencerTests : IDisposable
             await reopened.Sequencer.WaitForCommitAsync(id.Seqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         }
 
-        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
+        Assert.Null(LedgerDirectoryVerifier.Verify(_folder.Data.Default.Chunks, _folder.Service.Certificate, _folder.Secret).Failure);
     }
 
     /// <summary>
@@ -132,7 +122,7 @@ public sealed class SequencerTests : IDisposable
         Assert.Equal(new Vellum.Core.Primitives.TxId(ledger.Log.Term + 1, 2), next);
         await ledger.Sequencer.SignAsync();
         await ledger.Sequencer.WaitForCommitAsync(ledger.Sequencer.LastSeqno).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Null(LedgerDirectoryVerifier.Verify(_data.Default.Chunks, _service.Certificate, _secret).Failure);
+        Assert.Null(LedgerDirectoryVerifier.Verify(_folder.Data.Default.Chunks, _folder.Service.Certificate, _folder.Secret).Failure);
     }
 
     /// <summary>
@@ -181,10 +171,10 @@ public sealed class SequencerTests : IDisposable
         }
 
         // A store without these transactions (a member of this ledger that lags).
-        using var seal = new LogSeal(_secret);
-        var folder = Path.Combine(_root, "other");
+        using var seal = new LogSeal(_folder.Secret);
+        var folder = Path.Combine(_folder.Root, "other");
         await using var behind = LedgerStore.Open(
-            new LedgerStoreOptions { LedgerDirectory = Path.Combine(folder, "ledger"), StateDirectory = Path.Combine(folder, "state") }, _secret, _service.Certificate);
+            new LedgerStoreOptions { LedgerDirectory = Path.Combine(folder, "ledger"), StateDirectory = Path.Combine(folder, "state") }, _folder.Secret, _folder.Service.Certificate);
         var applier = new LedgerApplier(behind, seal, catchUp: null);
 
         // In clear, from a member of an older format: refused, nothing applied.
@@ -212,45 +202,10 @@ public sealed class SequencerTests : IDisposable
 
     private static UserEntry Entry(int i) => new($"c{i % 3}", [], Encoding.UTF8.GetBytes($"entry {i}"), []);
 
-    private async Task<Opened> OpenAsync(SequencerOptions options, long? failAtIndex = null)
-    {
-        var store = LedgerStore.Open(new LedgerStoreOptions { LedgerDirectory = _data.Default.Chunks, StateDirectory = _data.Default.State }, _secret, _service.Certificate);
-        var log = new WatchedLog(new SingleNodeConsensus(store.StartView()));
-        var sequencer = new Sequencer(store, log, _secret, new NodeRootSigner(_node), options);
-        IConsensusApplier applier = new LedgerApplier(store, new Vellum.Core.Crypto.LogSeal(_secret), catchUp: null);
-        if (failAtIndex is { } index)
-        {
-            applier = new FailingApplier(applier, index);
-        }
+    private Task<SequencedLedger> OpenAsync(SequencerOptions options, long? failAtIndex = null) =>
+        _folder.OpenAsync(options, failAtIndex is { } index ? applier => new FailingApplier(applier, index) : null);
 
-        await log.StartAsync(applier, CancellationToken.None);
-        await sequencer.BecomePrimaryAsync(log.Term, signInherited: false);
-        return new Opened(store, log, sequencer);
-    }
-
-    public void Dispose()
-    {
-        _service.Dispose();
-        _node.Dispose();
-        _secret.Dispose();
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private sealed record Opened(LedgerStore Store, WatchedLog Log, Sequencer Sequencer) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            await Log.DisposeAsync();
-            await Sequencer.DisposeAsync();
-            await Store.DisposeAsync();
-        }
-    }
+    public void Dispose() => _folder.Dispose();
 
     /// <summary>An applier that fails at one log index, as a full or failing disk would.</summary>
     private sealed class FailingApplier(IConsensusApplier inner, long failAtIndex) : IConsensusApplier
@@ -259,99 +214,5 @@ public sealed class SequencerTests : IDisposable
 
         public ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> batch, CancellationToken token) =>
             position.Index == failAtIndex ? throw new IOException("disk gone") : inner.ApplyAsync(position, batch, token);
-    }
-
-    /// <summary>A consensus log that counts the batches handed to it and how many were in it at once.</summary>
-    private sealed class WatchedLog(SingleNodeConsensus inner) : IConsensusLog
-    {
-        private int _inFlight;
-        private int _peakInFlight;
-        private int _batches;
-
-        private readonly List<byte[]> _seen = [];
-
-        public int Batches => Volatile.Read(ref _batches);
-
-        /// <summary>Every batch handed to consensus, as handed.</summary>
-        public IReadOnlyList<byte[]> Seen
-        {
-            get
-            {
-                lock (_seen)
-                {
-                    return [.. _seen];
-                }
-            }
-        }
-
-        public int PeakInFlight => Volatile.Read(ref _peakInFlight);
-
-        public bool IsLeader => inner.IsLeader;
-
-        public long Term => inner.Term;
-
-        public long CommitIndex => inner.CommitIndex;
-
-        public EndPoint? LeaderEndPoint => inner.LeaderEndPoint;
-
-        public CancellationToken LeadershipToken => inner.LeadershipToken;
-
-        public IReadOnlyList<ConsensusMember> Members => inner.Members;
-
-        public ValueTask StartAsync(IConsensusApplier applier, CancellationToken token) => inner.StartAsync(applier, token);
-
-        public ValueTask<LogPosition> ReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token) => throw new NotSupportedException();
-
-        /// <summary>When set, each hand-over waits inside consensus until this completes.</summary>
-        public Task? Gate { get; set; }
-
-        /// <summary>Completes when a hand-over first enters consensus.</summary>
-        public Task Entered => _entered.Task;
-
-        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public async ValueTask<Task<LogPosition>> BeginReplicateAsync(ReadOnlyMemory<byte> batch, CancellationToken token)
-        {
-            _entered.TrySetResult();
-            if (Gate is { } gate)
-            {
-                await gate.WaitAsync(token);
-            }
-
-            Interlocked.Increment(ref _batches);
-            lock (_seen)
-            {
-                _seen.Add(batch.ToArray());
-            }
-
-            var now = Interlocked.Increment(ref _inFlight);
-            int peak;
-            while (now > (peak = Volatile.Read(ref _peakInFlight)) && Interlocked.CompareExchange(ref _peakInFlight, now, peak) != peak)
-            {
-            }
-
-            var applied = await inner.BeginReplicateAsync(batch, token);
-            return Watch(applied);
-        }
-
-        private async Task<LogPosition> Watch(Task<LogPosition> applied)
-        {
-            try
-            {
-                return await applied;
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _inFlight);
-            }
-        }
-
-        public ValueTask WaitForLeaderReadyAsync(CancellationToken token) => inner.WaitForLeaderReadyAsync(token);
-
-        public ValueTask<bool> AddMemberAsync(EndPoint member, CancellationToken token) => inner.AddMemberAsync(member, token);
-
-        public ValueTask<bool> RemoveMemberAsync(EndPoint member, CancellationToken token) => inner.RemoveMemberAsync(member, token);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -9,6 +9,7 @@ using Vellum.Core.Primitives;
 using Vellum.Core.Receipts;
 using Vellum.Node.Auth;
 using Vellum.Node.Ledgers;
+using Vellum.Ledger;
 using Vellum.Node.Service;
 using Vellum.Storage.Indexing;
 
@@ -190,7 +191,7 @@ internal static class TransactionEndpoints
             return;
         }
 
-        if (tx.Loading)
+        if (tx.Outcome == ReadOutcome.Loading)
         {
             await AclResponses.Json(context, writer => writer.WriteString("state", "Loading")).ConfigureAwait(false);
             return;
@@ -220,17 +221,14 @@ internal static class TransactionEndpoints
             return;
         }
 
-        var receipt = tx.Loading ? TransactionReceipt.Loading(tx.Id) : ledger.Store.GetReceipt(tx.Id.Seqno, tx.Body!);
+        var receipt = ledger.Reads.Receipt(tx);
         context.Response.ContentType = "application/json";
         var bytes = ReceiptJson.SerializeToUtf8Bytes(receipt);
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Committed, Pending or Invalid by CCF's rules: a transaction whose seqno now holds another transaction, or whose
-    /// view is older than the ledger's latest while its seqno was never applied here, can never commit.
-    /// </summary>
+    /// <summary>Committed, Pending or Invalid by CCF's rules (<see cref="LedgerReads.Status(TxId)"/>); 404 when not known.</summary>
     private static async Task Status(HttpContext context, LedgerService ledger)
     {
         var text = (string?)context.Request.RouteValues["transactionId"];
@@ -240,32 +238,11 @@ internal static class TransactionEndpoints
             return;
         }
 
-        var store = ledger.Store;
-        string state;
-        if (id.View > ledger.View)
+        var status = ledger.Reads.Status(id);
+        if (status.State is not { } state)
         {
-            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not known: view {id.View} has not started.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, status.Reason!).ConfigureAwait(false);
             return;
-        }
-
-        if (id.Seqno <= store.DurableSeqno)
-        {
-            state = store.ReadHeader(id.Seqno).Id != id ? "Invalid" : id.Seqno <= store.CommittedSeqno ? "Committed" : "Pending";
-        }
-        else if (id.View < ledger.View)
-        {
-            // Everything of older views that committed was applied before the newer view's first transaction.
-            state = "Invalid";
-        }
-        else if (ledger.IsPrimary && id.Seqno > ledger.LastSeqno)
-        {
-            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not known.").ConfigureAwait(false);
-            return;
-        }
-        else
-        {
-            // Sequenced by this primary but not yet durable, or (on a backup) not yet applied here.
-            state = "Pending";
         }
 
         await AclResponses.Json(context, writer =>
@@ -387,13 +364,11 @@ internal static class TransactionEndpoints
         }
     }
 
-    private readonly record struct ResolvedTx(TxId Id, bool Loading, byte[]? Body);
-
     /// <summary>
-    /// Parses <c>{transactionId}</c> and finds it: 400 if malformed, 404 if no such transaction (unknown seqno, or a
-    /// seqno that belongs to another view), Loading if assigned but not yet durable.
+    /// Parses <c>{transactionId}</c> and looks it up (<see cref="LedgerReads.Transaction"/>): 400 if malformed, 404 if
+    /// not found (saying why); otherwise the result, Loading or Ready.
     /// </summary>
-    private static async Task<ResolvedTx?> Resolve(HttpContext context, LedgerService ledger, bool userEntriesOnly = true)
+    private static async Task<TransactionResult?> Resolve(HttpContext context, LedgerService ledger, bool userEntriesOnly = true)
     {
         var text = (string?)context.Request.RouteValues["transactionId"];
         if (!TxId.TryParse(text, out var id))
@@ -402,37 +377,14 @@ internal static class TransactionEndpoints
             return null;
         }
 
-        var store = ledger.Store;
-        if (id.Seqno > ledger.LastSeqno || id.View > ledger.View)
+        var found = ledger.Reads.Transaction(id, userEntriesOnly);
+        if (found.Outcome == ReadOutcome.NotFound)
         {
-            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not known.").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.TransactionNotFound, found.Reason!).ConfigureAwait(false);
             return null;
         }
 
-        if (id.Seqno > store.DurableSeqno)
-        {
-            return new ResolvedTx(id, Loading: true, Body: null);
-        }
-
-        var body = store.ReadBody(id.Seqno);
-        if (!EntryHeader.TryRead(body, out var header, out var problem))
-        {
-            throw new Vellum.Storage.Ledger.LedgerCorruptException($"transaction {id.Seqno} is malformed: {problem}");
-        }
-
-        if (header.Id != id)
-        {
-            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} does not exist: seqno {id.Seqno} is {header.Id}.").ConfigureAwait(false);
-            return null;
-        }
-
-        if (userEntriesOnly && header.Kind != EntryKind.UserEntry)
-        {
-            await AclResponses.Error(context, AclErrors.TransactionNotFound, $"Transaction {id} is not a ledger entry (it is a {header.Kind} transaction).").ConfigureAwait(false);
-            return null;
-        }
-
-        return new ResolvedTx(id, Loading: false, body);
+        return found;
     }
 
     /// <summary>

@@ -113,6 +113,9 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// <summary>The ledger's sequencer: appends go through it, to consensus, and come back applied.</summary>
     public Sequencer Sequencer { get; private set; } = null!;
 
+    /// <summary>The ledger's reads (status, a transaction by id, a receipt) as results, by CCF's rules; no lock taken.</summary>
+    public LedgerReads Reads { get; private set; } = null!;
+
     /// <summary>Consensus: Raft for a cluster member, the single-node log otherwise.</summary>
     public IConsensusLog Consensus { get; private set; } = null!;
 
@@ -123,10 +126,10 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     public bool IsPrimary => Sequencer.IsPrimary;
 
     /// <summary>The current view: the one this node sequences in, or the newest applied here.</summary>
-    public long View => Math.Max(Sequencer.View, Store.LastView);
+    public long View => Reads.Position.View;
 
     /// <summary>The last seqno assigned: sequenced by this primary, or (on a backup) applied here. No lock is taken.</summary>
-    public long LastSeqno => Sequencer.IsPrimary ? Math.Max(Sequencer.LastSeqno, Store.DurableSeqno) : Store.DurableSeqno;
+    public long LastSeqno => Reads.Position.LastSeqno;
 
     private LedgerApplier _applier = null!;
 
@@ -293,6 +296,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         {
             _logger = logger,
             Sequencer = sequencer,
+            Reads = new LedgerReads(store, sequencer),
             Consensus = consensus,
             IsCluster = group is not null,
         };
