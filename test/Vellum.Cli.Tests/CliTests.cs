@@ -96,6 +96,46 @@ public sealed class CliTests : IDisposable
         Assert.Equal($"vellum {command}: --backup-writes is forward, redirect or refuse, not 'bounce'", result.Error.Trim());
     }
 
+    /// <summary>
+    /// A joined member serves like any other: <c>vellum join</c> takes the serving flags of <c>vellum start</c>
+    /// (checked the same way, before anything is fetched) and reads the same <c>--config</c> file and environment.
+    /// </summary>
+    [Theory]
+    [InlineData("--domain", "not a domain!", "vellum join: --domain 'not a domain!' is not a DNS name")]
+    [InlineData("--tls-cert", "/nonexistent/cert.pem", "vellum join: --tls-cert and --tls-key go together")]
+    [InlineData("--metrics-listen", "nowhere", "vellum join: --metrics-listen 'nowhere' is not host:port")]
+    public async Task Join_checks_the_serving_flags_as_start_does(string flag, string value, string message)
+    {
+        var result = await Vellum(
+            "join", "--data", Path.Combine(_root, "join"), "--listen", "127.0.0.1:1", "--node-listen", "127.0.0.1:2", "--target", "https://127.0.0.1:3",
+            "--token", "t", "--service-cert", "/nonexistent/cert.pem", flag, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(message, result.Error.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_root, "join")));
+    }
+
+    [Fact]
+    public async Task Join_takes_its_folder_and_addresses_from_the_settings_file_and_needs_them_somewhere()
+    {
+        string[] join = ["join", "--target", "https://127.0.0.1:3", "--token", "t", "--service-cert", "/nonexistent/cert.pem"];
+        var missing = await Vellum(join);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Equal("vellum join: --data is required (a flag, a --config setting or a VELLUM_* variable)", missing.Error.Trim());
+
+        // From the file: the join gets as far as the pinned certificate (which does not exist), so it read them.
+        Directory.CreateDirectory(_root);
+        var file = Path.Combine(_root, "join.json");
+        File.WriteAllText(file, $$"""{"data": "{{Path.Combine(_root, "joined")}}", "listen": "127.0.0.1:1", "nodeListen": "127.0.0.1:2", "domain": "vellum.test", "ledgers": ["alpha"]}""");
+        var fromFile = await Vellum([.. join, "--config", file]);
+        Assert.Equal(2, fromFile.ExitCode);
+        Assert.StartsWith("vellum join: --service-cert /nonexistent/cert.pem:", fromFile.Error.Trim(), StringComparison.Ordinal);
+
+        File.WriteAllText(file, """{"dataa": "x"}""");
+        var typo = await Vellum([.. join, "--config", file]);
+        Assert.Equal(2, typo.ExitCode);
+        Assert.Contains("unknown setting 'dataa'", typo.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_ledger_type_cannot_change_after_creation()
     {

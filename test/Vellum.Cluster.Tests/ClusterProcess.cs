@@ -51,6 +51,9 @@ internal sealed class ClusterProcess : IAsyncDisposable
     /// <summary>Passed to every start and join as <c>--snapshot-interval</c> when set.</summary>
     public int? SnapshotInterval { get; init; }
 
+    /// <summary>The <c>--domain</c> every start and join is given, when set (members of a deployment serve under one).</summary>
+    public string? Domain { get; init; }
+
     /// <summary>How many transactions node <paramref name="i"/> says (in its log) it fetched from peers' ledgers.</summary>
     public long TransactionsFetchedFromPeers(int i) =>
         System.Text.RegularExpressions.Regex.Matches(Log(i), @"Caught up (\d+) transactions from")
@@ -128,6 +131,11 @@ internal sealed class ClusterProcess : IAsyncDisposable
         if (SnapshotInterval is { } interval)
         {
             args.AddRange(["--snapshot-interval", interval.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+
+        if (Domain is { } domain)
+        {
+            args.AddRange(["--domain", domain]);
         }
 
         Append(i, $"--- started by the test: vellum {args[0]}");

@@ -26,10 +26,33 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
 
     private static string Prefix(string ledger) => ledger == "default" ? string.Empty : $"/ledgers/{ledger}";
 
+    /// <summary>
+    /// An Administrator client of member <paramref name="i"/> that names <paramref name="ledger"/> by Host
+    /// (<c>{ledger}.{domain}</c>, also the TLS server name) and pins that ledger's service certificate.
+    /// </summary>
+    private static HttpClient HostClient(ClusterProcess cluster, int i, string ledger)
+    {
+        var service = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(
+            File.ReadAllText(Path.Combine(cluster.Data(0), "ledgers", ledger, "credentials", "service_cert.pem")));
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                ClientCertificates = [cluster.AdminCertificate],
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(certificate, service),
+            },
+        };
+        var client = new HttpClient(handler) { BaseAddress = cluster.Url(i), DefaultRequestVersion = HttpVersion.Version20, Timeout = TimeSpan.FromSeconds(20) };
+        client.DefaultRequestHeaders.Host = $"{ledger}.{cluster.Domain}";
+        return client;
+    }
+
     [Fact]
     public async Task Ten_ledgers_share_one_raft_group_through_primary_kills_a_join_and_never_appear_in_clear_in_a_log()
     {
-        await using var cluster = new ClusterProcess(4);
+        // A domain of its own (not the default localhost), given to every start and join: a joined member serves
+        // under it too, so a backup forwards a write routed by Host to the ledger the Host names.
+        await using var cluster = new ClusterProcess(4) { Domain = "vellum.test" };
 
         // The first member makes the ledgers on its first start; the others join and receive every one of them.
         await cluster.StartAsync(0, alone: true, [.. Ledgers.Skip(1).SelectMany(l => new[] { "--ledger", IsPrivate(l) ? $"{l}:Private" : l })]);
@@ -58,6 +81,17 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
             using var response = await backup.PostAsync($"/ledgers/ledger-05/app/transactions?{V}&waitForCommit=true", Body($"{Marker}forwarded"));
             Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
             Assert.Single(response.Headers.GetValues("x-ms-ccf-transaction-id"));
+        }
+
+        // The same by Host (ledger-05.vellum.test; the TLS server name follows it), sent to a joined backup.
+        using (var backup = HostClient(cluster, primaryAtStart == 1 ? 2 : 1, "ledger-05"))
+        {
+            using var response = await backup.PostAsync($"/app/transactions?{V}&waitForCommit=true", Body($"{Marker}forwarded by host"));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+            var id = response.Headers.GetValues("x-ms-ccf-transaction-id").Single();
+            using var primary = cluster.Client(primaryAtStart);
+            using var entry = JsonDocument.Parse(await primary.GetStringAsync($"/ledgers/ledger-05/app/transactions/{id}?{V}"));
+            Assert.Equal($"{Marker}forwarded by host", entry.RootElement.GetProperty("entry").GetProperty("contents").GetString());
         }
 
         var load = new Load(cluster, [0, 1, 2]);

@@ -20,26 +20,52 @@ internal static class JoinCommand
 {
     public static Command Create()
     {
-        var data = new Option<string>("--data") { Description = "Data folder of the new node (must not hold another service).", Required = true };
-        var listen = new Option<string>("--listen") { Description = "HTTPS endpoint host:port of this node (a fixed port: members forward or redirect writes to it).", Required = true };
-        var nodeListen = new Option<string>("--node-listen") { Description = "host:port of this node's Raft channel.", Required = true };
+        var data = new Option<string?>("--data") { Description = "Data folder of the new node (must not hold another service)." };
+        var listen = new Option<string?>("--listen") { Description = "HTTPS endpoint host:port of this node (a fixed port: members forward or redirect writes to it)." };
+        var nodeListen = new Option<string?>("--node-listen") { Description = "host:port of this node's Raft channel." };
         var target = new Option<string>("--target") { Description = "https://host:port of any member.", Required = true };
         var token = new Option<string>("--token") { Description = "Join token from POST /node/join-tokens (an Administrator issues it).", Required = true };
         var serviceCert = new Option<string>("--service-cert") { Description = "The service certificate (PEM) the target must present; the join fails otherwise.", Required = true };
-        var snapshotInterval = SnapshotIntervalOption.Create();
-        var backupWrites = BackupWritesOption.Create();
-        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert, backupWrites, snapshotInterval };
-        command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(data)!, result.GetValue(listen)!, result.GetValue(nodeListen)!, result.GetValue(target)!, result.GetValue(token)!,
-            result.GetValue(serviceCert)!, result.GetValue(backupWrites), result.GetValue(snapshotInterval), cancellationToken));
+        var serving = new ServingOptions();
+        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert };
+        foreach (var option in serving.All)
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((result, cancellationToken) =>
+        {
+            // The settings file and VELLUM_* variables a later `vellum start` of this node reads serve the join too.
+            if (!StartSettings.TryLoad(result.GetValue(serving.Config), Environment.GetEnvironmentVariables(), out var settings, out var settingsError))
+            {
+                Console.Error.WriteLine($"vellum join: {settingsError}");
+                return Task.FromResult(2);
+            }
+
+            var dataValue = settings.Maybe(result, data, "data");
+            var listenValue = settings.Maybe(result, listen, "listen");
+            var nodeListenValue = settings.Maybe(result, nodeListen, "nodeListen");
+            foreach (var (value, option) in new[] { (dataValue, data), (listenValue, listen), (nodeListenValue, nodeListen) })
+            {
+                if (value is null)
+                {
+                    Console.Error.WriteLine($"vellum join: {option.Name} is required (a flag, a --config setting or a VELLUM_* variable)");
+                    return Task.FromResult(2);
+                }
+            }
+
+            return RunAsync(
+                dataValue!, listenValue!, nodeListenValue!, result.GetValue(target)!, result.GetValue(token)!, result.GetValue(serviceCert)!,
+                serving.Read(result, settings), cancellationToken);
+        });
         return command;
     }
 
     private static async Task<int> RunAsync(
-        string data, string listen, string nodeListen, string target, string token, string serviceCertPath, string? backupWritesText, int snapshotInterval,
+        string data, string listen, string nodeListen, string target, string token, string serviceCertPath, ServingOptions.Values servingValues,
         CancellationToken cancellationToken)
     {
-        if (!SnapshotIntervalOption.Check("join", snapshotInterval))
+        if (!servingValues.TryCheck("join", out var serving))
         {
             return 2;
         }
@@ -59,12 +85,6 @@ internal static class JoinCommand
         if (!Uri.TryCreate(target, UriKind.Absolute, out var targetUrl) || targetUrl.Scheme != Uri.UriSchemeHttps)
         {
             Console.Error.WriteLine($"vellum join: --target '{target}' is not an https:// address");
-            return 2;
-        }
-
-        if (!BackupWritesOption.TryParse(backupWritesText, out var backupWrites))
-        {
-            Console.Error.WriteLine($"vellum join: --backup-writes is forward, redirect or refuse, not '{backupWritesText}'");
             return 2;
         }
 
@@ -88,7 +108,7 @@ internal static class JoinCommand
         using (folderLock)
         using (service)
         {
-            if (StartCommand.PortInUse("join", ("--listen", endpoint), ("--node-listen", nodeEndPoint)) is { } inUse)
+            if (StartCommand.PortInUse("join", ("--listen", endpoint), ("--node-listen", nodeEndPoint), ("--metrics-listen", serving!.MetricsEndPoint)) is { } inUse)
             {
                 Console.Error.WriteLine(inUse);
                 return 2;
@@ -134,8 +154,9 @@ internal static class JoinCommand
 
             var options = new NodeOptions
             {
-                DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
-                DataFolderLock = folderLock,
+                DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, Domain = serving.Given.Domain,
+                TlsCertificateFile = serving.Given.TlsCert, TlsKeyFile = serving.Given.TlsKey, MetricsListen = serving.Given.MetricsListen,
+                BackupWrites = serving.BackupWrites, SnapshotInterval = serving.Given.SnapshotInterval, DataFolderLock = folderLock,
             };
             return await StartCommand.RunNodeAsync(options, identityFrom: null, async token2 =>
             {

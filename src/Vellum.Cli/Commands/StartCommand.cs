@@ -28,27 +28,22 @@ internal static class StartCommand
                 "every ledger already in the data folder is served too. Without any, a new data folder gets the ledger 'default'.",
             AllowMultipleArgumentsPerToken = false,
         };
-        var domain = new Option<string>("--domain") { Description = "The deployment's domain: ledger NAME is served at NAME.DOMAIN (TLS server name and Host).", DefaultValueFactory = _ => "localhost" };
-        var tlsCert = new Option<string?>("--tls-cert") { Description = "The deployment's TLS certificate (PEM, leaf then chain) for the server name DOMAIN; with --tls-key. Without it, a development CA in the data folder issues one." };
-        var tlsKey = new Option<string?>("--tls-key") { Description = "The private key (PEM) of --tls-cert's leaf." };
         var admins = new Option<string[]>("--admin-cert") { Description = "PEM certificate of a bootstrap Administrator (repeatable; first start only).", AllowMultipleArgumentsPerToken = false };
-        var metrics = new Option<string?>("--metrics-listen") { Description = "host:port of the Prometheus scrape endpoint (/metrics over HTTP); off when absent." };
         var benchmark = new Option<bool>("--benchmark-endpoints") { Description = "Also serve /app/benchmark/noop (POST and GET): the same pipeline, writing nothing; for measuring the same-stack ceiling." };
         var ledgerId = new Option<string?>("--ledger-id") { Description = "Gone: name ledgers with --ledger.", Hidden = true };
         var nodeListen = new Option<string?>("--node-listen") { Description = "host:port of this node's Raft channel (TCP, mutual TLS between nodes): makes the node a cluster member." };
         var peers = new Option<string[]>("--peer") { Description = "Another member of a static cluster, as raft-host:port=https://host:port (repeatable; needs --node-listen).", AllowMultipleArgumentsPerToken = false };
         var identityFrom = new Option<string?>("--identity-from") { Description = "Data folder of an existing cluster member: a new node takes its service identity and ledger secret (first start only)." };
-        var snapshotInterval = SnapshotIntervalOption.Create();
-        var backupWrites = BackupWritesOption.Create();
-        var config = new Option<string?>("--config")
-        {
-            Description = "A JSON file of settings, keyed as the flags in camelCase (\"data\", \"listen\", \"ledgers\": [...], \"tlsCert\", ...); " +
-                "VELLUM_* environment variables (VELLUM_DATA, VELLUM_LEDGERS=a,b, VELLUM_TLS_CERT, ...) win over it, and flags over both.",
-        };
+        var serving = new ServingOptions();
         var command = new Command("start", "Start a ledger node over HTTPS with mutual TLS: a single node, or with --node-listen and --peer a member of a replicated cluster.")
         {
-            data, listen, type, ledgers, domain, tlsCert, tlsKey, admins, ledgerId, metrics, benchmark, nodeListen, peers, identityFrom, backupWrites, snapshotInterval, config,
+            data, listen, type, ledgers, admins, ledgerId, benchmark, nodeListen, peers, identityFrom,
         };
+        foreach (var option in serving.All)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction((result, cancellationToken) =>
         {
             if (result.GetValue(ledgerId) is not null)
@@ -57,25 +52,17 @@ internal static class StartCommand
                 return Task.FromResult(2);
             }
 
-            if (!StartSettings.TryLoad(result.GetValue(config), Environment.GetEnvironmentVariables(), out var settings, out var settingsError))
+            if (!StartSettings.TryLoad(result.GetValue(serving.Config), Environment.GetEnvironmentVariables(), out var settings, out var settingsError))
             {
                 Console.Error.WriteLine($"vellum start: {settingsError}");
                 return Task.FromResult(2);
             }
 
-            // A flag given wins; else the environment, else the file; else the flag's default.
-            bool Given(Option option) => result.GetResult(option) is { Implicit: false };
-            string Text(Option<string> option, string key) => Given(option) ? result.GetValue(option)! : settings.Text(key) ?? result.GetValue(option)!;
-            string? Maybe(Option<string?> option, string key) => Given(option) ? result.GetValue(option) : settings.Text(key);
-            string[] List(Option<string[]> option, string key) => Given(option) ? result.GetValue(option) ?? [] : settings.List(key) ?? [];
             return RunAsync(
-                Text(data, "data"), Text(listen, "listen"), Maybe(type, "ledgerType"), List(ledgers, "ledgers"), Text(domain, "domain"),
-                (Maybe(tlsCert, "tlsCert"), Maybe(tlsKey, "tlsKey")), List(admins, "adminCerts"),
-                Maybe(metrics, "metricsListen"), Given(benchmark) ? result.GetValue(benchmark) : settings.Flag("benchmarkEndpoints") ?? false,
-                Maybe(nodeListen, "nodeListen"), List(peers, "peers"), Maybe(identityFrom, "identityFrom"),
-                Given(backupWrites) ? result.GetValue(backupWrites) : settings.Text("backupWrites") ?? result.GetValue(backupWrites),
-                Given(snapshotInterval) ? result.GetValue(snapshotInterval) : settings.Number("snapshotInterval") ?? result.GetValue(snapshotInterval),
-                cancellationToken);
+                settings.Text(result, data, "data"), settings.Text(result, listen, "listen"), settings.Maybe(result, type, "ledgerType"),
+                settings.List(result, ledgers, "ledgers"), serving.Read(result, settings), settings.List(result, admins, "adminCerts"),
+                settings.Flag(result, benchmark, "benchmarkEndpoints"), settings.Maybe(result, nodeListen, "nodeListen"), settings.List(result, peers, "peers"),
+                settings.Maybe(result, identityFrom, "identityFrom"), cancellationToken);
         });
         return command;
     }
@@ -108,11 +95,10 @@ internal static class StartCommand
     }
 
     private static async Task<int> RunAsync(
-        string data, string listen, string? type, string[] ledgerTexts, string domain, (string? Certificate, string? Key) tls, string[] admins, string? metricsListen,
-        bool benchmarkEndpoints, string? nodeListen,
-        string[] peerTexts, string? identityFrom, string? backupWritesText, int snapshotInterval, CancellationToken cancellationToken)
+        string data, string listen, string? type, string[] ledgerTexts, ServingOptions.Values servingValues, string[] admins,
+        bool benchmarkEndpoints, string? nodeListen, string[] peerTexts, string? identityFrom, CancellationToken cancellationToken)
     {
-        if (!SnapshotIntervalOption.Check("start", snapshotInterval))
+        if (!servingValues.TryCheck("start", out var serving))
         {
             return 2;
         }
@@ -139,13 +125,6 @@ internal static class StartCommand
         if (peers.Count > 0 && nodeEndPoint is null)
         {
             Console.Error.WriteLine("vellum start: --peer needs --node-listen");
-            return 2;
-        }
-
-        IPEndPoint? metricsEndPoint = null;
-        if (metricsListen is not null && !TryParseEndpoint(metricsListen, out metricsEndPoint))
-        {
-            Console.Error.WriteLine($"vellum start: --metrics-listen '{metricsListen}' is not host:port");
             return 2;
         }
 
@@ -193,33 +172,6 @@ internal static class StartCommand
             ledgers.Add(new LedgerSpec(Vellum.Core.Identity.LedgerName.Default, isPrivate));
         }
 
-        if (Uri.CheckHostName(domain) != UriHostNameType.Dns)
-        {
-            Console.Error.WriteLine($"vellum start: --domain '{domain}' is not a DNS name");
-            return 2;
-        }
-
-        if (!BackupWritesOption.TryParse(backupWritesText, out var backupWrites))
-        {
-            Console.Error.WriteLine($"vellum start: --backup-writes is forward, redirect or refuse, not '{backupWritesText}'");
-            return 2;
-        }
-
-        if ((tls.Certificate is null) != (tls.Key is null))
-        {
-            Console.Error.WriteLine("vellum start: --tls-cert and --tls-key go together");
-            return 2;
-        }
-
-        foreach (var (flag, file) in new[] { ("--tls-cert", tls.Certificate), ("--tls-key", tls.Key) })
-        {
-            if (file is not null && !File.Exists(file))
-            {
-                Console.Error.WriteLine($"vellum start: {flag} {file} does not exist");
-                return 2;
-            }
-        }
-
         foreach (var admin in admins)
         {
             if (!File.Exists(admin))
@@ -238,7 +190,7 @@ internal static class StartCommand
 
         using (folderLock)
         {
-            if (PortInUse("start", ("--listen", endpoint), ("--node-listen", nodeEndPoint), ("--metrics-listen", metricsEndPoint)) is { } inUse)
+            if (PortInUse("start", ("--listen", endpoint), ("--node-listen", nodeEndPoint), ("--metrics-listen", serving!.MetricsEndPoint)) is { } inUse)
             {
                 Console.Error.WriteLine(inUse);
                 return 2;
@@ -246,9 +198,10 @@ internal static class StartCommand
 
             var options = new NodeOptions
             {
-                DataDirectory = data, Listen = endpoint, Ledgers = ledgers, Domain = domain, TlsCertificateFile = tls.Certificate, TlsKeyFile = tls.Key,
-                AdminCertificates = admins, MetricsListen = metricsListen,
-                BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = backupWrites, SnapshotInterval = snapshotInterval,
+                DataDirectory = data, Listen = endpoint, Ledgers = ledgers, Domain = serving.Given.Domain, TlsCertificateFile = serving.Given.TlsCert,
+                TlsKeyFile = serving.Given.TlsKey, AdminCertificates = admins, MetricsListen = serving.Given.MetricsListen,
+                BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = serving.BackupWrites,
+                SnapshotInterval = serving.Given.SnapshotInterval,
                 DataFolderLock = folderLock,
             };
             return await RunNodeAsync(options, identityFrom, afterStart: null, cancellationToken);

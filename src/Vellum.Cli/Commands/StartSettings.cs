@@ -1,10 +1,12 @@
 using System.Collections;
+using System.CommandLine;
 using System.Text.Json;
 
 namespace Vellum.Cli.Commands;
 
 /// <summary>
-/// The settings of <c>vellum start</c> that do not come from its flags: a JSON file (<c>--config FILE</c>) and
+/// The settings of <c>vellum start</c> (and of <c>vellum join</c>, which takes those it has flags for) that do not come
+/// from flags: a JSON file (<c>--config FILE</c>) and
 /// <c>VELLUM_…</c> environment variables, the latter winning. Each key is a flag without its dashes, in camelCase in the
 /// file (<c>"tlsCert"</c> for <c>--tls-cert</c>) and upper snake case in the environment (<c>VELLUM_TLS_CERT</c>);
 /// repeatable flags are arrays in the file and comma-separated in the environment, and their plural names are used
@@ -93,6 +95,26 @@ internal sealed class StartSettings
 
         return true;
     }
+
+    /// <summary>Whether <paramref name="option"/> was given on the command line (a flag given wins over any setting).</summary>
+    public static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
+
+    /// <summary>The flag if given; else the setting <paramref name="key"/>; else the flag's default.</summary>
+    public string Text(ParseResult result, Option<string> option, string key) =>
+        Given(result, option) ? result.GetValue(option)! : Text(key) ?? result.GetValue(option)!;
+
+    /// <summary>The flag if given; else the setting <paramref name="key"/>, which may be absent.</summary>
+    public string? Maybe(ParseResult result, Option<string?> option, string key) => Given(result, option) ? result.GetValue(option) : Text(key);
+
+    /// <summary>The repeated flag if given; else the setting <paramref name="key"/>; else none.</summary>
+    public string[] List(ParseResult result, Option<string[]> option, string key) =>
+        Given(result, option) ? result.GetValue(option) ?? [] : List(key) ?? [];
+
+    /// <summary>The flag if given; else the setting <paramref name="key"/>; else the flag's default.</summary>
+    public bool Flag(ParseResult result, Option<bool> option, string key) => Given(result, option) ? result.GetValue(option) : Flag(key) ?? result.GetValue(option);
+
+    /// <summary>The flag if given; else the setting <paramref name="key"/>; else the flag's default.</summary>
+    public int Number(ParseResult result, Option<int> option, string key) => Given(result, option) ? result.GetValue(option) : Number(key) ?? result.GetValue(option);
 
     /// <summary>A text setting, or null when neither the file nor the environment gives it.</summary>
     public string? Text(string key) => Get<string>(key);

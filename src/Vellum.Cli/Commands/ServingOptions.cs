@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.Net;
+using Vellum.Node;
+
+namespace Vellum.Cli.Commands;
+
+/// <summary>
+/// How a node serves the deployment: the flags (and <c>--config</c> / <c>VELLUM_…</c> settings) that <c>vellum start</c>
+/// and <c>vellum join</c> share, so that a joined member is started exactly as any other. They matter on every member
+/// alike: a backup forwards a write, and a member catches up, naming the ledger as <c>NAME.DOMAIN</c>, so every member
+/// of a deployment serves under one <c>--domain</c>.
+/// </summary>
+internal sealed class ServingOptions
+{
+    public Option<string> Domain { get; } = new("--domain")
+    {
+        Description = "The deployment's domain: ledger NAME is served at NAME.DOMAIN (TLS server name and Host); the same on every member.",
+        DefaultValueFactory = _ => "localhost",
+    };
+
+    public Option<string?> TlsCert { get; } = new("--tls-cert")
+    {
+        Description = "The deployment's TLS certificate (PEM, leaf then chain) for the server name DOMAIN; with --tls-key. Without it, a development CA in the data folder issues one.",
+    };
+
+    public Option<string?> TlsKey { get; } = new("--tls-key") { Description = "The private key (PEM) of --tls-cert's leaf." };
+
+    public Option<string?> MetricsListen { get; } = new("--metrics-listen") { Description = "host:port of the Prometheus scrape endpoint (/metrics over HTTP); off when absent." };
+
+    public Option<string?> BackupWrites { get; } = BackupWritesOption.Create();
+
+    public Option<int> SnapshotInterval { get; } = SnapshotIntervalOption.Create();
+
+    public Option<string?> Config { get; } = new("--config")
+    {
+        Description = "A JSON file of settings, keyed as the flags in camelCase (\"data\", \"listen\", \"ledgers\": [...], \"tlsCert\", ...); " +
+            "VELLUM_* environment variables (VELLUM_DATA, VELLUM_LEDGERS=a,b, VELLUM_TLS_CERT, ...) win over it, and flags over both. " +
+            "vellum join reads the same file and takes the settings it has flags for.",
+    };
+
+    /// <summary>Every option, to add to a command.</summary>
+    public IEnumerable<Option> All => [Domain, TlsCert, TlsKey, MetricsListen, BackupWrites, SnapshotInterval, Config];
+
+    /// <summary>The values: a flag given wins; else the environment, else the file; else the flag's default.</summary>
+    public Values Read(ParseResult result, StartSettings settings) => new(
+        settings.Text(result, Domain, "domain"),
+        settings.Maybe(result, TlsCert, "tlsCert"),
+        settings.Maybe(result, TlsKey, "tlsKey"),
+        settings.Maybe(result, MetricsListen, "metricsListen"),
+        settings.Maybe(result, BackupWrites, "backupWrites"),
+        settings.Number(result, SnapshotInterval, "snapshotInterval"));
+
+    /// <summary>The serving settings as given, before they are checked.</summary>
+    internal sealed record Values(string Domain, string? TlsCert, string? TlsKey, string? MetricsListen, string? BackupWrites, int SnapshotInterval)
+    {
+        /// <summary>False, with one line on stderr naming the setting, when any is wrong.</summary>
+        public bool TryCheck(string command, out Checked? result)
+        {
+            result = null;
+            bool Refuse(string message)
+            {
+                Console.Error.WriteLine($"vellum {command}: {message}");
+                return false;
+            }
+
+            if (!SnapshotIntervalOption.Check(command, SnapshotInterval))
+            {
+                return false;
+            }
+
+            IPEndPoint? metrics = null;
+            if (MetricsListen is not null && !StartCommand.TryParseEndpoint(MetricsListen, out metrics))
+            {
+                return Refuse($"--metrics-listen '{MetricsListen}' is not host:port");
+            }
+
+            if (!BackupWritesOption.TryParse(BackupWrites, out var backupWrites))
+            {
+                return Refuse($"--backup-writes is forward, redirect or refuse, not '{BackupWrites}'");
+            }
+
+            if (Uri.CheckHostName(Domain) != UriHostNameType.Dns)
+            {
+                return Refuse($"--domain '{Domain}' is not a DNS name");
+            }
+
+            if ((TlsCert is null) != (TlsKey is null))
+            {
+                return Refuse("--tls-cert and --tls-key go together");
+            }
+
+            foreach (var (flag, file) in new[] { ("--tls-cert", TlsCert), ("--tls-key", TlsKey) })
+            {
+                if (file is not null && !File.Exists(file))
+                {
+                    return Refuse($"{flag} {file} does not exist");
+                }
+            }
+
+            result = new Checked(this, metrics, backupWrites);
+            return true;
+        }
+    }
+
+    /// <summary>Checked serving settings, ready for <see cref="NodeOptions"/>.</summary>
+    internal sealed record Checked(Values Given, IPEndPoint? MetricsEndPoint, BackupWrites BackupWrites);
+}
