@@ -242,6 +242,14 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
             await AssertRetiredAsync(cluster, i, fourthCertificate);
         }
 
+        // And every member forgets it: it leaves /node/network (and with it catch-up and forwarding).
+        foreach (var i in new[] { 0, 1, 2 })
+        {
+            await WaitUntilAsync(
+                async () => await cluster.NetworkAsync(i) is { } n && n.GetProperty("nodes").EnumerateArray().All(m => m.GetProperty("nodeAddress").GetString() != fourthAddress),
+                $"node {i} to forget the retired node");
+        }
+
         // Its node channel is refused too: out of the configuration, it stops hearing from the primary and asks the
         // others for votes, and their handshakes turn it away (seen 5 times a member in 3 s here).
         await WaitUntilAsync(

@@ -179,6 +179,8 @@ internal static class ClusterEndpoints
             return;
         }
 
+        // The others forget it as their discovery meets its retirement (within a round, 2 s); this node at once.
+        ledger.ForgetPeer(address);
         await AclResponses.Json(context, writer =>
         {
             writer.WriteString("removed", address);

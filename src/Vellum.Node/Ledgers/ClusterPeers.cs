@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
+using Vellum.Core.Identity;
 using Vellum.Core.Primitives;
 using Vellum.Node.Service;
 using Vellum.Storage;
@@ -93,6 +94,35 @@ public sealed class ClusterPeers
         Write();
     }
 
+    /// <summary>Forgets the member at <paramref name="nodeAddress"/> (a retired one) and writes the file.</summary>
+    public void Forget(string nodeAddress)
+    {
+        if (!_peers.TryRemove(nodeAddress, out var url))
+        {
+            return;
+        }
+
+        _nodeIds.TryRemove(nodeAddress, out _);
+        if (!_peers.Values.Contains(url))
+        {
+            _statuses.TryRemove(url.ToString().TrimEnd('/'), out _);
+        }
+
+        Write();
+    }
+
+    /// <summary>Forgets every member whose node id <paramref name="retired"/> names.</summary>
+    private void ForgetRetired(IRetiredNodes retired)
+    {
+        foreach (var (address, nodeId) in _nodeIds.ToArray())
+        {
+            if (retired.IsRetired(nodeId))
+            {
+                Forget(address);
+            }
+        }
+    }
+
     private void Write()
     {
         lock (_fileLock)
@@ -106,16 +136,20 @@ public sealed class ClusterPeers
 
     /// <summary>
     /// Until <paramref name="stopping"/>: every two seconds asks each known member for <c>/node/network</c> through
-    /// <paramref name="client"/> (member-to-member TLS), two seconds at most each, and remembers the members it names.
+    /// <paramref name="client"/> (member-to-member TLS), two seconds at most each, and remembers the members it names;
+    /// forgets, and does not learn again, the members whose node <paramref name="retired"/> names (so a retired member
+    /// leaves <c>/node/network</c>, catch-up and forwarding on every member within a round of its retirement).
     /// </summary>
-    public async Task DiscoverAsync(HttpClient client, CancellationToken stopping)
+    public async Task DiscoverAsync(HttpClient client, IRetiredNodes retired, CancellationToken stopping)
     {
         ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(retired);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
         try
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
+                ForgetRetired(retired);
                 foreach (var url in _peers.Values.Distinct().ToArray())
                 {
                     try
@@ -134,14 +168,21 @@ public sealed class ClusterPeers
                                 continue;
                             }
 
+                            Hash32? nodeId = node.TryGetProperty("nodeId", out var reported) && reported.GetString() is { } text && Hash32.TryParseHex(text, out var id) ? id : null;
+                            if (nodeId is { } known && retired.IsRetired(known))
+                            {
+                                Forget(address);
+                                continue;
+                            }
+
                             if (!_peers.ContainsKey(address) && Uri.TryCreate(node.GetProperty("url").GetString(), UriKind.Absolute, out var found))
                             {
                                 Remember(address, found);
                             }
 
-                            if (node.TryGetProperty("nodeId", out var reported) && reported.GetString() is { } text && Hash32.TryParseHex(text, out var nodeId))
+                            if (nodeId is { } learnt)
                             {
-                                RememberNodeId(address, nodeId);
+                                RememberNodeId(address, learnt);
                             }
                         }
                     }

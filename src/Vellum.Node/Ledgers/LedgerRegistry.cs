@@ -54,7 +54,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
         if (peers is not null && Default is { } channel)
         {
             // One discovery loop for the node, over the default ledger's member-to-member client.
-            _discovery = Task.Run(() => peers.DiscoverAsync(channel.PeerClient(), _stopping.Token), CancellationToken.None);
+            _discovery = Task.Run(() => peers.DiscoverAsync(channel.PeerClient(), channel.RetiredNodes, _stopping.Token), CancellationToken.None);
         }
 
         _renewal = Task.Run(() => RenewWhileRunningAsync(renewalCheck), CancellationToken.None);

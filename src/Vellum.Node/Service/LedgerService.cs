@@ -234,6 +234,9 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     public Hash32? NodeIdOf(string nodeAddress) =>
         Options.NodeListen?.ToString() == nodeAddress ? Hash32.ParseHex(Node.NodeId) : _clusterPeers?.NodeIdOf(nodeAddress);
 
+    /// <summary>Forgets a member this node knew (a retired one): it leaves <c>/node/network</c>, catch-up and forwarding.</summary>
+    public void ForgetPeer(string nodeAddress) => _clusterPeers?.Forget(nodeAddress);
+
     /// <summary>Records a member's client address (kept in <c>node/peers</c> so that a restart keeps redirecting right).</summary>
     public void RememberPeer(string nodeAddress, Uri url) => _clusterPeers?.Remember(nodeAddress, url);
 
