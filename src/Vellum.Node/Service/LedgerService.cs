@@ -423,15 +423,9 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
                 return;
             }
 
-            foreach (var seqno in Store.Index.Read(LedgerIndex.UserChangeKind, string.Empty, from + 1, int.MaxValue))
+            foreach (var (seqno, body, header) in Store.ReadPosted(LedgerIndex.UserChangeKind, from, target))
             {
-                if (seqno > target)
-                {
-                    break;
-                }
-
-                var body = Store.ReadBody(seqno);
-                if (!EntryHeader.TryRead(body, out var header, out var error) || !UserChangeEntry.TryDecode(body, header, out var change, out error))
+                if (!UserChangeEntry.TryDecode(body, header, out var change, out var error))
                 {
                     throw new LedgerCorruptException($"user change {seqno} is malformed: {error}");
                 }

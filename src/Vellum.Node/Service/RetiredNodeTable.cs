@@ -58,15 +58,9 @@ public sealed class RetiredNodeTable : IRetiredNodes
             }
 
             var retired = new HashSet<Hash32>(_retired);
-            foreach (var seqno in _store.Index.Read(LedgerIndex.GovernanceKind, string.Empty, from + 1, int.MaxValue))
+            foreach (var (seqno, body, header) in _store.ReadPosted(LedgerIndex.GovernanceKind, from, target))
             {
-                if (seqno > target)
-                {
-                    break;
-                }
-
-                var body = _store.ReadBody(seqno);
-                if (!EntryHeader.TryRead(body, out var header, out var error) || !NodeRetirementEntry.TryDecode(body, header, out var entry, out error))
+                if (!NodeRetirementEntry.TryDecode(body, header, out var entry, out var error))
                 {
                     throw new LedgerCorruptException($"governance transaction {seqno} is malformed: {error}");
                 }

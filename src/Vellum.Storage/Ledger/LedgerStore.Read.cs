@@ -146,6 +146,30 @@ public sealed partial class LedgerStore
             : throw new LedgerCorruptException($"transaction {seqno} is malformed: {error}");
     }
 
+    /// <summary>
+    /// The transactions of the single-key posting <paramref name="kind"/> (user changes, governance) after
+    /// <paramref name="afterSeqno"/> and up to <paramref name="upToSeqno"/>, in seqno order, each with its body and
+    /// header: what a table kept from such transactions (users, retired nodes) replays to catch up with the store.
+    /// </summary>
+    public IEnumerable<(long Seqno, byte[] Body, EntryHeader Header)> ReadPosted(byte kind, long afterSeqno, long upToSeqno)
+    {
+        foreach (var seqno in Index.Read(kind, string.Empty, afterSeqno + 1, int.MaxValue))
+        {
+            if (seqno > upToSeqno)
+            {
+                yield break;
+            }
+
+            var body = ReadBody(seqno);
+            if (!EntryHeader.TryRead(body, out var header, out var error))
+            {
+                throw new LedgerCorruptException($"transaction {seqno} is malformed: {error}");
+            }
+
+            yield return (seqno, body, header);
+        }
+    }
+
     /// <summary>Reads a durable user entry, decrypting it in a Private ledger.</summary>
     public (TxId Id, UserEntry Entry) ReadUserEntry(long seqno) => DecodeUserEntry(seqno, ReadBody(seqno));
 
