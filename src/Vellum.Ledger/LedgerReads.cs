@@ -86,11 +86,9 @@ public sealed class LedgerReads
     /// not yet started, or a seqno a primary has not assigned. A backup answers Pending for a seqno of its current
     /// view it has not applied yet: the primary may have assigned it.
     /// </summary>
-    public StatusResult Status(TxId id) => Status(Position, id, _store);
-
-    /// <summary>The status rules over a position and the ids the ledger holds (see <see cref="Status(TxId)"/>).</summary>
-    internal static StatusResult Status(in LedgerPosition at, TxId id, LedgerStore store)
+    public StatusResult Status(TxId id)
     {
+        var at = Position;
         if (id.View > at.View)
         {
             return new StatusResult(ReadOutcome.NotFound, false, $"Transaction {id} is not known: view {id.View} has not started.");
@@ -98,7 +96,7 @@ public sealed class LedgerReads
 
         if (id.Seqno <= at.DurableSeqno)
         {
-            var held = store.ReadHeader(id.Seqno).Id;
+            var held = _store.ReadHeader(id.Seqno).Id;
             return held != id
                 ? new StatusResult(ReadOutcome.Invalid, false, $"Seqno {id.Seqno} is {held}.")
                 : new StatusResult(ReadOutcome.Ready, id.Seqno <= at.CommittedSeqno, null);
