@@ -12,7 +12,10 @@ namespace Vellum.Consensus;
 /// <remarks>
 /// <para>
 /// Entries: <c>"VLG1" · u8 name length · ledger name (ASCII) · batch</c>. An entry without that prefix was written
-/// before ledgers shared a log, when a member served only <see cref="UntaggedLedger"/>, and is that ledger's.
+/// before ledgers shared a log, when a member served only <see cref="UntaggedLedger"/>, and is that ledger's. A
+/// ledger's creation on a running group is an entry of its own, <c>"VLC1" · u8 operation (1: create) · u8 name length
+/// · name · description</c> (<see cref="ProposeLedgerAsync"/>): every member opens the ledger when it applies it, so
+/// the entries that follow find it.
 /// </para>
 /// <para>
 /// Leadership, terms, membership and the commit index are the group's: every view reports the same. The group's
@@ -22,8 +25,9 @@ namespace Vellum.Consensus;
 /// <para>
 /// Order of life: make the group, join every ledger and start each view with its applier (which only registers it),
 /// then <see cref="StartAsync"/> with the log: it replays what the log holds into the ledgers and takes part from then
-/// on. Every member must serve the same ledgers for now: an entry for a ledger this node does not serve stops its
-/// applying (skipping it would let this member's ledgers fall behind unnoticed).
+/// on. A ledger made later joins when its creation entry is applied (through <see cref="IGroupLedgers"/>). An entry for
+/// a ledger this node neither serves nor was told to make stops its applying (skipping it would let this member's
+/// ledgers fall behind unnoticed).
 /// </para>
 /// </remarks>
 public sealed class ConsensusGroup : IAsyncDisposable
@@ -34,10 +38,15 @@ public sealed class ConsensusGroup : IAsyncDisposable
     private const int MaxNameLength = 64;
     private const int StateVersion = 1;
     private static ReadOnlySpan<byte> EntryMagic => "VLG1"u8;
+    private static ReadOnlySpan<byte> ControlMagic => "VLC1"u8;
+    private const byte CreateOperation = 1;
     private static ReadOnlySpan<byte> StateMagic => "VLGS"u8;
 
-    private readonly Dictionary<string, View> _views = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, View>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    // Written under _joinLock, read without it by the applier and the snapshot (a ledger may join at any time).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, View> _views = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, View>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private IGroupLedgers? _ledgers;
+    private volatile bool _opening;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dispatcher _dispatcher;
     private readonly Lock _joinLock = new();
@@ -55,10 +64,12 @@ public sealed class ConsensusGroup : IAsyncDisposable
     public IConsensusLog? Log => Volatile.Read(ref _log);
 
     /// <summary>
-    /// The consensus log through which ledger <paramref name="ledger"/> appends. Before <see cref="StartAsync"/> only.
+    /// The consensus log through which ledger <paramref name="ledger"/> appends. Before <see cref="StartAsync"/> for the
+    /// ledgers a node opens with; afterwards only from <see cref="IGroupLedgers.OpenLedgerAsync"/>, on the apply path,
+    /// so that the view exists before any entry for it is applied.
     /// </summary>
     /// <exception cref="ArgumentException">The name is not 1 to 64 ASCII characters, or it joined already.</exception>
-    /// <exception cref="InvalidOperationException">The group is started.</exception>
+    /// <exception cref="InvalidOperationException">The group is started and is not opening a ledger made by its log.</exception>
     public IConsensusLog Join(string ledger)
     {
         ArgumentException.ThrowIfNullOrEmpty(ledger);
@@ -67,12 +78,12 @@ public sealed class ConsensusGroup : IAsyncDisposable
             throw new ArgumentException($"a ledger name in a consensus group is 1 to {MaxNameLength} ASCII characters", nameof(ledger));
         }
 
-        // Ledgers open (and join) in parallel; the views are read without a lock once the group has started.
+        // Ledgers open (and join) in parallel; the views are read without a lock.
         lock (_joinLock)
         {
-            if (Log is not null)
+            if (Log is not null && !_opening)
             {
-                throw new InvalidOperationException("Ledgers join a consensus group before it starts.");
+                throw new InvalidOperationException("Once the group is started, a ledger joins only when the log makes it (ProposeLedgerAsync).");
             }
 
             var view = new View(this, ledger);
@@ -90,10 +101,14 @@ public sealed class ConsensusGroup : IAsyncDisposable
     /// joined (each view must have been started with its applier), then the views follow the log. The group owns
     /// <paramref name="log"/> from now on and disposes it.
     /// </summary>
+    /// <param name="log">The shared log.</param>
+    /// <param name="ledgers">Opens the ledgers the log makes later; without it, a creation entry stops applying.</param>
+    /// <param name="token">Cancels the start.</param>
     /// <exception cref="InvalidOperationException">The group is started, or a view was not started.</exception>
-    public async ValueTask StartAsync(IConsensusLog log, CancellationToken token)
+    public async ValueTask StartAsync(IConsensusLog log, IGroupLedgers? ledgers, CancellationToken token)
     {
         ArgumentNullException.ThrowIfNull(log);
+        _ledgers = ledgers;
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         lock (_joinLock)
         {
@@ -123,6 +138,66 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
 
         _started.TrySetResult();
+    }
+
+    /// <summary>
+    /// Leader only: appends the creation of ledger <paramref name="ledger"/> with <paramref name="description"/> (what
+    /// the members need to make it; opaque to the group, at most 4 KiB) and returns once it is committed. Every member
+    /// then opens the ledger through its <see cref="IGroupLedgers"/> when it applies the entry; a creation of a name
+    /// that already has a view changes nothing (<see cref="IGroupLedgers.CreationIgnored"/>).
+    /// </summary>
+    /// <exception cref="ConsensusNotLeaderException">Not the leader, or leadership was lost (the outcome is then unknown).</exception>
+    public ValueTask<LogPosition> ProposeLedgerAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ledger);
+        if (ledger.Length > MaxNameLength || !Ascii.IsValid(ledger))
+        {
+            throw new ArgumentException($"a ledger name in a consensus group is 1 to {MaxNameLength} ASCII characters", nameof(ledger));
+        }
+
+        if (description.Length > MaxDescriptionLength)
+        {
+            throw new ArgumentException($"a ledger's description is at most {MaxDescriptionLength} bytes", nameof(description));
+        }
+
+        if (Log is not { } log)
+        {
+            return ValueTask.FromException<LogPosition>(new ConsensusNotLeaderException("The consensus group is not started."));
+        }
+
+        var entry = new byte[ControlMagic.Length + 2 + ledger.Length + description.Length];
+        ControlMagic.CopyTo(entry);
+        entry[ControlMagic.Length] = CreateOperation;
+        entry[ControlMagic.Length + 1] = (byte)ledger.Length;
+        Encoding.ASCII.GetBytes(ledger, entry.AsSpan(ControlMagic.Length + 2));
+        description.Span.CopyTo(entry.AsSpan(ControlMagic.Length + 2 + ledger.Length));
+        return log.ReplicateAsync(entry, token);
+    }
+
+    private const int MaxDescriptionLength = 4096;
+
+    /// <summary>A creation entry's ledger and description; false when <paramref name="entry"/> is not one.</summary>
+    /// <exception cref="InvalidDataException">It is a control entry, but damaged or of an unknown operation.</exception>
+    private static bool TryReadCreation(LogPosition position, ReadOnlyMemory<byte> entry, out string ledger, out ReadOnlyMemory<byte> description)
+    {
+        var span = entry.Span;
+        ledger = string.Empty;
+        description = default;
+        if (!span.StartsWith(ControlMagic))
+        {
+            return false;
+        }
+
+        var header = ControlMagic.Length + 2;
+        if (span.Length < header || span[ControlMagic.Length] != CreateOperation || span[ControlMagic.Length + 1] is var length &&
+            (length == 0 || length > MaxNameLength || span.Length < header + length) || !Ascii.IsValid(span.Slice(header, length)))
+        {
+            throw new InvalidDataException($"Consensus entry {position.Index} is a damaged ledger operation, or one this version does not know.");
+        }
+
+        ledger = Encoding.ASCII.GetString(span.Slice(header, length));
+        description = entry[(header + length)..];
+        return true;
     }
 
     /// <summary>
@@ -181,6 +256,39 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
     }
 
+    private async ValueTask CreateAsync(LogPosition position, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
+    {
+        if (_lookup.TryGetValue(ledger, out _))
+        {
+            _ledgers?.CreationIgnored(ledger, description);
+            return;
+        }
+
+        await OpenAsync(position, ledger, description, token).ConfigureAwait(false);
+    }
+
+    private async ValueTask<View> OpenAsync(LogPosition position, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
+    {
+        if (_ledgers is not { } ledgers)
+        {
+            throw new InvalidDataException($"Consensus entry {position.Index} makes the ledger '{ledger}', and this node opens no ledgers while it runs.");
+        }
+
+        _opening = true;
+        try
+        {
+            await ledgers.OpenLedgerAsync(ledger, description, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _opening = false;
+        }
+
+        return _lookup.TryGetValue(ledger, out var view) && view.Applier is not null
+            ? view
+            : throw new InvalidOperationException($"The ledger '{ledger}' was opened for consensus entry {position.Index} but did not join the group.");
+    }
+
     private View ViewFor(LogPosition position, ReadOnlyMemory<byte> entry, out ReadOnlyMemory<byte> batch)
     {
         if (!TryUntag(entry, out var name, out batch))
@@ -204,6 +312,13 @@ public sealed class ConsensusGroup : IAsyncDisposable
 
         public async ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> entry, CancellationToken token)
         {
+            if (TryReadCreation(position, entry, out var ledger, out var description))
+            {
+                await group.CreateAsync(position, ledger, description, token).ConfigureAwait(false);
+                Volatile.Write(ref _lastApplied, position.Index);
+                return;
+            }
+
             var view = group.ViewFor(position, entry, out var batch);
             await view.Applier!.ApplyAsync(position, batch, token).ConfigureAwait(false);
             Volatile.Write(ref _lastApplied, position.Index);
@@ -218,6 +333,11 @@ public sealed class ConsensusGroup : IAsyncDisposable
             var parts = new List<(byte[] Name, byte[] State)>(group._views.Count);
             foreach (var view in group._views.Values.OrderBy(v => v.Name, StringComparer.Ordinal))
             {
+                if (view.Applier is null)
+                {
+                    continue; // joining right now (on this apply path, so it has applied nothing yet)
+                }
+
                 if (view.Applier!.DescribeAppliedState() is not { } state)
                 {
                     return null;
@@ -261,8 +381,8 @@ public sealed class ConsensusGroup : IAsyncDisposable
             {
                 if (!group._lookup.TryGetValue(name, out var view))
                 {
-                    throw new InvalidDataException(
-                        $"The leader's snapshot at index {position.Index} holds the ledger '{name}', which this node does not serve; every member must serve the same ledgers.");
+                    // Made after this member last applied: open it (from the other members' copies) first.
+                    view = await group.OpenAsync(position, name, ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
                 }
 
                 await view.Applier!.RestoreAsync(position, part, token).ConfigureAwait(false);
@@ -350,11 +470,6 @@ public sealed class ConsensusGroup : IAsyncDisposable
         {
             ArgumentNullException.ThrowIfNull(applier);
             token.ThrowIfCancellationRequested();
-            if (group.Log is not null)
-            {
-                throw new InvalidOperationException("A ledger's view is started before its consensus group.");
-            }
-
             if (Applier is not null)
             {
                 throw new InvalidOperationException("The consensus log is already started.");

@@ -47,6 +47,9 @@ public static class AclErrors
     /// <summary>Vellum's: a membership call on a ledger other than <c>default</c>.</summary>
     public static readonly AclError MembershipNotManagedHere = new(403, "MembershipNotManagedHere");
 
+    /// <summary>Vellum's: a call to make or list ledgers on a ledger other than <c>default</c>.</summary>
+    public static readonly AclError LedgersNotManagedHere = new(403, "LedgersNotManagedHere");
+
     // 404 to 421: what the request names.
     public static readonly AclError TransactionNotFound = new(404, "TransactionNotFound");
     public static readonly AclError UserNotFound = new(404, "UserNotFound");
@@ -57,6 +60,9 @@ public static class AclErrors
 
     /// <summary>Vellum's: a membership change that did not happen (not a member, or another change in progress).</summary>
     public static readonly AclError MembershipChangeFailed = new(409, "MembershipChangeFailed");
+
+    /// <summary>Vellum's: a ledger name that is taken (names are unique across the deployment, in any case).</summary>
+    public static readonly AclError LedgerExists = new(409, "LedgerExists");
 
     public static readonly AclError RequestBodyTooLarge = new(413, "RequestBodyTooLarge");
     public static readonly AclError MisdirectedRequest = new(421, "MisdirectedRequest");
@@ -71,8 +77,8 @@ public static class AclErrors
         InvalidInput, InvalidQueryParameterValue, MissingApiVersionParameter, UnsupportedApiVersionValue, UnsupportedContentType,
         InvalidUserId, EntrySizeCapacityExceeded, CollectionIdTooLong, CollectionCapacityExceeded, TagCapacityExceeded,
         CannotRemoveLastAdministrator, NotACluster, BadRequest, InvalidAuthenticationInfo, InvalidJoinToken, NotAllowed,
-        ForwardedUserNotAllowed, Forbidden, MembershipNotManagedHere, TransactionNotFound, UserNotFound, LedgerNotFound,
-        ResourceNotFound, MethodNotAllowed, RequestTimeout, MembershipChangeFailed, RequestBodyTooLarge, MisdirectedRequest,
+        ForwardedUserNotAllowed, Forbidden, MembershipNotManagedHere, LedgersNotManagedHere, TransactionNotFound, UserNotFound, LedgerNotFound,
+        ResourceNotFound, MethodNotAllowed, RequestTimeout, MembershipChangeFailed, LedgerExists, RequestBodyTooLarge, MisdirectedRequest,
         InternalError, ServiceUnavailable,
     ];
 

@@ -40,4 +40,13 @@ internal static partial class LogMessages
 
     [LoggerMessage(1041, LogLevel.Warning, "The node log holds batches of ledger '{Ledger}', which this node no longer has; they are dropped", EventName = "NodeLogLedgerGone")]
     public static partial void NodeLogLedgerGone(ILogger logger, string ledger);
+
+    [LoggerMessage(1042, LogLevel.Information, "Made the ledger '{Ledger}' ({LedgerType}) while running; service certificate {ServiceCertificate}", EventName = "LedgerCreated")]
+    public static partial void LedgerCreated(ILogger logger, string ledger, string ledgerType, string serviceCertificate);
+
+    [LoggerMessage(1043, LogLevel.Warning, "The consensus log makes the ledger '{Ledger}', but no member gave its material yet (attempt {Attempt}); trying again", EventName = "LedgerMaterialUnavailable")]
+    public static partial void LedgerMaterialUnavailable(ILogger logger, string ledger, int attempt, Exception? exception);
+
+    [LoggerMessage(1044, LogLevel.Warning, "A second creation of the ledger '{Ledger}' in the consensus log was ignored: the first holds", EventName = "LedgerCreationIgnored")]
+    public static partial void LedgerCreationIgnored(ILogger logger, string ledger);
 }

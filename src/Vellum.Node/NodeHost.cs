@@ -175,6 +175,7 @@ public static class NodeHost
         UserEndpoints.Map(app);
         ServiceEndpoints.Map(app, ledgers);
         ClusterEndpoints.Map(app);
+        LedgerEndpoints.Map(app);
         LedgerFramesEndpoint.Map(app);
         OpenApiDocument.Map(app);
         FallbackEndpoint.Map(app);

@@ -13,6 +13,7 @@ namespace Vellum.Storage;
 /// &lt;data&gt;/node/log/                    a single node's write-ahead log: every ledger's batches, one fsync per round
 /// &lt;data&gt;/node/raft/                   the consensus log and membership of a cluster member
 /// &lt;data&gt;/node/peers                   the other members' client addresses
+/// &lt;data&gt;/node/staged/{name}/          a ledger being made on a running node, until its creation is decided (then moved)
 /// &lt;data&gt;/credentials/                 the deployment's: the development Administrator (admin_cert.pem, admin_privk.pem)
 /// &lt;data&gt;/ledgers/{name}/              one ledger: see <see cref="LedgerDirectory"/>
 /// </code>
@@ -293,6 +294,73 @@ public sealed class DataDirectory
             target.Provision(
                 File.ReadAllText(serviceCertificate), File.ReadAllText(servicePrivateKey), File.ReadAllText(ledgerSecret), File.ReadAllText(ledgerType));
         }
+    }
+
+    /// <summary>
+    /// Where a ledger made on a running node waits (<c>node/staged/{name}/</c>, laid out as a ledger folder) until its
+    /// creation is decided: on a single node at once, on a cluster once the consensus log has committed it. Not a ledger
+    /// of this folder (<see cref="LedgerNames"/> does not list it); <see cref="Adopt"/> makes it one.
+    /// </summary>
+    public LedgerDirectory Staged(LedgerName name) => new(name, Path.Combine(Node, "staged", name.Value));
+
+    /// <summary>
+    /// Stages a new ledger's material (<see cref="Staged"/>): a new service identity and ledger secret and the type,
+    /// over whatever an earlier, unfinished staging of the same name left. Nothing is served from it yet.
+    /// </summary>
+    public LedgerDirectory StageNew(LedgerName name, bool isPrivate)
+    {
+        using var service = ServiceIdentity.Create();
+        var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(LedgerSecret.Size));
+        return Stage(name, service.ExportCertificatePem(), service.ExportPrivateKeyPem(), secret, isPrivate ? "Private" : "Public");
+    }
+
+    /// <summary>Stages a ledger's material received from another member (see <see cref="StageNew"/>).</summary>
+    public LedgerDirectory Stage(LedgerName name, string serviceCertificatePem, string servicePrivateKeyPem, string ledgerSecretHex, string ledgerType)
+    {
+        EnsureLayout();
+        var staged = Staged(name);
+        if (Directory.Exists(staged.Root))
+        {
+            Directory.Delete(staged.Root, recursive: true);
+        }
+
+        OwnerOnly.CreateDirectory(Path.GetDirectoryName(staged.Root)!);
+        staged.Provision(serviceCertificatePem, servicePrivateKeyPem, ledgerSecretHex, ledgerType);
+        Durability.SyncDirectory(staged.Credentials);
+        Durability.SyncDirectory(staged.Secrets);
+        Durability.SyncDirectory(Path.GetDirectoryName(staged.Root)!);
+        return staged;
+    }
+
+    /// <summary>
+    /// Makes the staged ledger <paramref name="name"/> a ledger of this folder: one rename into <c>ledgers/</c>, made
+    /// durable, so a crash leaves it staged or adopted, never half of each.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Nothing complete is staged under that name, or the ledger exists.</exception>
+    public LedgerDirectory Adopt(LedgerName name)
+    {
+        var staged = Staged(name);
+        var target = Ledger(name);
+        if (!staged.Exists)
+        {
+            throw new InvalidOperationException($"no ledger '{name}' is staged in {Root}");
+        }
+
+        if (Directory.Exists(target.Root))
+        {
+            if (target.Exists)
+            {
+                throw new InvalidOperationException($"the ledger '{name}' already exists in {Root}");
+            }
+
+            // The remains of a creation at start (OpenOrCreate) that stopped before the ledger existed.
+            Directory.Delete(target.Root, recursive: true);
+        }
+
+        Directory.Move(staged.Root, target.Root);
+        Durability.SyncDirectory(Ledgers);
+        Durability.SyncDirectory(Path.GetDirectoryName(staged.Root)!);
+        return target;
     }
 
     /// <summary>The root and its top folders, owner-only (0700) whatever the umask.</summary>

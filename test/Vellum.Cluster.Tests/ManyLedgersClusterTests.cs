@@ -169,6 +169,150 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_ledger_made_on_a_running_cluster_reaches_every_member_one_that_was_down_and_one_that_joins_and_its_keys_never_enter_a_log()
+    {
+        await using var cluster = new ClusterProcess(4) { Domain = "vellum.test" };
+        await cluster.StartAsync(0, alone: true);
+        Assert.Equal(0, await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout));
+        var token = await JoinTokenAsync(cluster, 0);
+        await cluster.JoinAsync(1, target: 0, token);
+        await cluster.JoinAsync(2, target: 1, token);
+        await WaitForReadyAsync(cluster, [0, 1, 2], ["default"]);
+
+        // Member 2 is down while the ledgers are made; a majority (0 and 1) commits their creation.
+        Assert.Equal(0, await cluster.TerminateAsync(2));
+        var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        var backup = primary == 0 ? 1 : 0;
+        using (var viaBackup = cluster.Client(backup, TimeSpan.FromSeconds(40), followRedirects: false))
+        {
+            // Sent to a backup: forwarded to the primary, which makes it on every member.
+            using var created = await viaBackup.PutAsync("/node/ledgers/gamma", new StringContent("""{"ledgerType":"Private"}""", Encoding.UTF8, "application/json"));
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+            using var taken = await viaBackup.PutAsync("/node/ledgers/GAMMA", null);
+            Assert.Equal(HttpStatusCode.Conflict, taken.StatusCode);
+        }
+
+        using (var admin = cluster.Client(primary, TimeSpan.FromSeconds(40)))
+        using (var created = await admin.PutAsync("/node/ledgers/delta", null))
+        {
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        }
+
+        string[] made = ["gamma", "delta"];
+        await WaitForReadyAsync(cluster, [0, 1], made);
+        var written = new List<(string Ledger, string Id, string Contents)>();
+        async Task WriteAsync(int member, string ledger, string contents)
+        {
+            using var client = cluster.Client(member, TimeSpan.FromSeconds(20));
+            using var response = await client.PostAsync($"/ledgers/{ledger}/app/transactions?{V}&waitForCommit=true", Body(contents));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{ledger} via {member}: {await response.Content.ReadAsStringAsync()}");
+            written.Add((ledger, response.Headers.GetValues("x-ms-ccf-transaction-id").Single(), contents));
+        }
+
+        await WriteAsync(backup, "gamma", $"{Marker}gamma via a backup");
+        await WriteAsync(primary, "delta", $"{Marker}delta via the primary");
+
+        // The member that was down applies the creations when it is back: it fetches each ledger's material from the others.
+        await cluster.StartAsync(2);
+        await WaitForReadyAsync(cluster, [2], made);
+        Assert.StartsWith("Private", File.ReadAllText(Path.Combine(cluster.Data(2), "ledgers", "gamma", "state", "ledger-type")), StringComparison.Ordinal);
+
+        // The primary dies; the ledgers live on; it comes back with them.
+        cluster.Kill(primary);
+        var next = await cluster.WaitForPrimaryAsync(TimeSpan.FromSeconds(15), not: primary);
+        await WriteAsync(next, "gamma", $"{Marker}gamma after a failover");
+        await WriteAsync(next == 2 ? backup : 2, "delta", $"{Marker}delta after a failover");
+        await cluster.StartAsync(primary);
+
+        // A joining member receives them with the others.
+        var last = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        await cluster.JoinAsync(3, target: last, await JoinTokenAsync(cluster, last));
+        await WaitForReadyAsync(cluster, [0, 1, 2, 3], made);
+        foreach (var ledger in made)
+        {
+            await WriteAsync(last, ledger, $"{Marker}{ledger} last");
+        }
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var client = cluster.Client(i, TimeSpan.FromSeconds(20));
+            foreach (var (ledger, id, contents) in written)
+            {
+                await WaitUntilAsync(async () => (await client.GetAsync($"/ledgers/{ledger}/app/transactions/{id}?{V}")) is { IsSuccessStatusCode: true } r &&
+                    JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("state").GetString() == "Ready", ClusterProcess.Timeout, $"{ledger} {id} on node {i}");
+                using var response = await client.GetAsync($"/ledgers/{ledger}/app/transactions/{id}?{V}");
+                Assert.Equal(contents, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("entry").GetProperty("contents").GetString());
+            }
+        }
+
+        // Every member has committed as far as the primary on each (the last writes signed at once) before they stop.
+        using (var leader = cluster.Client(last, TimeSpan.FromSeconds(2)))
+        {
+            foreach (var ledger in made)
+            {
+                var target = (await NetworkAsync(leader, ledger))!.Value.GetProperty("committedSeqno").GetInt64();
+                for (var i = 0; i < 4; i++)
+                {
+                    using var client = cluster.Client(i, TimeSpan.FromSeconds(2));
+                    await WaitUntilAsync(async () => await NetworkAsync(client, ledger) is { } n && n.GetProperty("committedSeqno").GetInt64() >= target, ClusterProcess.Timeout, $"{ledger} on node {i} to commit {target}");
+                }
+            }
+        }
+
+        // Every member holds the same identity and secret for each; none of it, and no contents, is in any Raft log.
+        var secrets = made.Select(l => File.ReadAllText(Path.Combine(cluster.Data(0), "ledgers", l, "secrets", "ledger.secret")).Trim()).ToArray();
+        var keys = made.Select(l => KeyBody(File.ReadAllText(Path.Combine(cluster.Data(0), "ledgers", l, "secrets", "service_privk.pem")))).ToArray();
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(0, await cluster.TerminateAsync(i));
+            for (var k = 0; k < made.Length; k++)
+            {
+                Assert.Equal(secrets[k], File.ReadAllText(Path.Combine(cluster.Data(i), "ledgers", made[k], "secrets", "ledger.secret")).Trim());
+            }
+
+            var staged = Path.Combine(cluster.Data(i), "node", "staged");
+            Assert.True(!Directory.Exists(staged) || Directory.GetDirectories(staged).Length == 0, $"node {i} left a ledger staged");
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(cluster.Data(i), "node", "raft"), "*", SearchOption.AllDirectories))
+            {
+                var bytes = File.ReadAllBytes(file);
+                Assert.True(bytes.AsSpan().IndexOf("plain-contents-"u8) < 0, $"{file} holds an entry's contents in clear");
+                foreach (var secret in secrets)
+                {
+                    Assert.True(bytes.AsSpan().IndexOf(Encoding.ASCII.GetBytes(secret)) < 0 && bytes.AsSpan().IndexOf(Convert.FromHexString(secret)) < 0, $"{file} holds a ledger secret");
+                }
+
+                foreach (var key in keys)
+                {
+                    Assert.True(bytes.AsSpan().IndexOf(Encoding.ASCII.GetBytes(key)) < 0, $"{file} holds a service key");
+                }
+            }
+        }
+
+        foreach (var ledger in made)
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => cluster.VerifyAsync(i, ledger)));
+            Assert.True(results.Select(r => r.GetProperty("lastSignedRoot").GetString()).Distinct().Count() == 1,
+                $"{ledger}: {string.Join(", ", results.Select(r => $"{r.GetProperty("lastSignedSeqno").GetInt64()} {r.GetProperty("lastSignedRoot").GetString()![..8]}"))}");
+        }
+    }
+
+    /// <summary>The base64 body of a PEM key's first line of data (enough to find the key anywhere in a file).</summary>
+    private static string KeyBody(string pem) => pem.Split('\n')[1].Trim();
+
+    /// <summary>Waits until each ledger named is ready on each member named.</summary>
+    private static async Task WaitForReadyAsync(ClusterProcess cluster, int[] members, string[] ledgers)
+    {
+        foreach (var i in members)
+        {
+            using var client = cluster.Client(i, TimeSpan.FromSeconds(2));
+            foreach (var ledger in ledgers)
+            {
+                await WaitUntilAsync(async () => await NetworkAsync(client, ledger) is { } n && n.GetProperty("ready").GetBoolean(), ClusterProcess.Timeout, $"{ledger} on node {i} to be ready");
+            }
+        }
+    }
+
     private static async Task<string> JoinTokenAsync(ClusterProcess cluster, int i)
     {
         using var admin = cluster.Client(i);

@@ -28,7 +28,7 @@ public sealed class ConsensusGroupTests
 
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, 3).Select(i => groups[i].StartAsync(raft.Create(i), CancellationToken.None).AsTask()));
+            await Task.WhenAll(Enumerable.Range(0, 3).Select(i => groups[i].StartAsync(raft.Create(i), null, CancellationToken.None).AsTask()));
             var leader = await raft.WaitForLeaderAsync();
             Assert.True(views[leader][0].IsLeader);
             Assert.Equal(raft.Nodes[leader]!.Term, views[leader][1].Term);
@@ -61,6 +61,96 @@ public sealed class ConsensusGroupTests
                 await group.DisposeAsync();
             }
         }
+    }
+
+    [Fact]
+    public async Task A_ledger_made_through_the_log_joins_on_every_member_before_its_first_batch()
+    {
+        await using var raft = new RaftTestCluster(3);
+        var groups = new ConsensusGroup[3];
+        var made = new MakingLedgers[3];
+        var defaults = new IConsensusLog[3];
+        for (var i = 0; i < 3; i++)
+        {
+            groups[i] = new ConsensusGroup();
+            made[i] = new MakingLedgers(groups[i]);
+            defaults[i] = groups[i].Join("default");
+            await defaults[i].StartAsync(new RecordingApplier(), CancellationToken.None);
+        }
+
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, 3).Select(i => groups[i].StartAsync(raft.Create(i), made[i], CancellationToken.None).AsTask()));
+            var leader = await raft.WaitForLeaderAsync();
+
+            // A ledger joins only when the log makes it, not from outside the apply path.
+            Assert.Throws<InvalidOperationException>(() => groups[leader].Join("beta"));
+
+            await groups[leader].ProposeLedgerAsync("beta", "made by the leader"u8.ToArray(), CancellationToken.None);
+            await RaftTestCluster.WaitUntilAsync(() => made.All(m => m.Views.ContainsKey("beta")), RaftTestCluster.Timeout, "every member to open beta");
+            Assert.All(made, m => Assert.Equal(["beta: made by the leader"], m.Opened));
+
+            var position = await made[leader].Views["beta"].ReplicateAsync(RecordingApplier.Batch("b1"), CancellationToken.None);
+            await RaftTestCluster.WaitUntilAsync(() => made.All(m => m.Appliers["beta"].Count == 1), RaftTestCluster.Timeout, "every member to apply beta's batch");
+            Assert.All(made, m => Assert.Equal(position, m.Appliers["beta"].Applied.Single().Position));
+
+            // A second creation of the name changes nothing anywhere: the first holds.
+            await groups[leader].ProposeLedgerAsync("beta", "made again"u8.ToArray(), CancellationToken.None);
+            await defaults[leader].ReplicateAsync(RecordingApplier.Batch("d1"), CancellationToken.None);
+            await RaftTestCluster.WaitUntilAsync(() => made.All(m => m.Ignored.Count == 1), RaftTestCluster.Timeout, "every member to ignore the second creation");
+            Assert.All(made, m => Assert.Equal(["beta: made by the leader"], m.Opened));
+            Assert.All(made, m => Assert.Equal("beta: made again", m.Ignored.Single()));
+        }
+        finally
+        {
+            foreach (var group in groups)
+            {
+                await group.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_creation_entry_stops_applying_on_a_group_that_makes_no_ledgers()
+    {
+        var group = new ConsensusGroup();
+        await using var _ = group;
+        await group.Join("default").StartAsync(new RecordingApplier(), CancellationToken.None);
+        var log = new CapturingLog();
+        await group.StartAsync(log, null, CancellationToken.None);
+        await group.ProposeLedgerAsync("beta", "x"u8.ToArray(), CancellationToken.None);
+        var entry = log.Replicated.Single();
+        Assert.Equal("VLC1\u0001\u0004betax", Encoding.ASCII.GetString(entry.Span));
+        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 1), entry, CancellationToken.None).AsTask());
+
+        // A damaged or unknown operation is refused, not taken for a batch of default's.
+        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 2), "VLC1\u0002\u0004betax"u8.ToArray(), CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 3), "VLC1\u0001\u0009beta"u8.ToArray(), CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<ArgumentException>(() => group.ProposeLedgerAsync("beta", new byte[4097], CancellationToken.None).AsTask());
+    }
+
+    /// <summary>Opens each ledger the log makes with a recording applier, and notes what it was told.</summary>
+    private sealed class MakingLedgers(ConsensusGroup group) : IGroupLedgers
+    {
+        public System.Collections.Concurrent.ConcurrentDictionary<string, IConsensusLog> Views { get; } = new();
+
+        public System.Collections.Concurrent.ConcurrentDictionary<string, RecordingApplier> Appliers { get; } = new();
+
+        public System.Collections.Concurrent.ConcurrentQueue<string> Opened { get; } = new();
+
+        public System.Collections.Concurrent.ConcurrentQueue<string> Ignored { get; } = new();
+
+        public async ValueTask OpenLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token)
+        {
+            var view = group.Join(name);
+            var applier = new RecordingApplier();
+            await view.StartAsync(applier, token);
+            Appliers[name] = applier;
+            Views[name] = view;
+            Opened.Enqueue($"{name}: {Encoding.ASCII.GetString(description.Span)}");
+        }
+
+        public void CreationIgnored(string name, ReadOnlyMemory<byte> description) => Ignored.Enqueue($"{name}: {Encoding.ASCII.GetString(description.Span)}");
     }
 
     [Fact]
@@ -156,14 +246,14 @@ public sealed class ConsensusGroupTests
         await Assert.ThrowsAsync<ConsensusNotLeaderException>(() => view.BeginReplicateAsync("x"u8.ToArray(), CancellationToken.None).AsTask());
 
         var log = new CapturingLog();
-        await Assert.ThrowsAsync<InvalidOperationException>(() => group.StartAsync(log, CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => group.StartAsync(log, null, CancellationToken.None).AsTask());
         Assert.Null(log.Applier);
 
         await view.StartAsync(new SnapshotApplier(), CancellationToken.None);
-        await group.StartAsync(log, CancellationToken.None);
+        await group.StartAsync(log, null, CancellationToken.None);
         Assert.NotNull(log.Applier);
         Assert.Throws<InvalidOperationException>(() => group.Join("beta"));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => group.StartAsync(new CapturingLog(), CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => group.StartAsync(new CapturingLog(), null, CancellationToken.None).AsTask());
 
         // The view's batches reach the log tagged.
         await view.BeginReplicateAsync("x"u8.ToArray(), CancellationToken.None);
@@ -181,7 +271,7 @@ public sealed class ConsensusGroupTests
         await group.Join("alpha").StartAsync(alpha, CancellationToken.None);
         await group.Join("default").StartAsync(fallback, CancellationToken.None);
         var log = new CapturingLog();
-        await group.StartAsync(log, CancellationToken.None);
+        await group.StartAsync(log, null, CancellationToken.None);
         return (group, log, alpha, fallback);
     }
 

@@ -100,6 +100,12 @@ internal static class LedgerActions
 
     /// <summary>Vellum's own: issuing join tokens and retiring members (not an ACL action).</summary>
     public const string MembersWrite = "Vellum/node/members/write";
+
+    /// <summary>Vellum's own: making and listing the deployment's ledgers (not an ACL action).</summary>
+    public const string LedgersWrite = "Vellum/node/ledgers/write";
+
+    /// <summary>Vellum's own: listing the deployment's ledgers (Administrators only, as making them).</summary>
+    public const string LedgersRead = "Vellum/node/ledgers/read";
 }
 
 /// <summary>Endpoint metadata: the caller's roles in the request's ledger must allow <paramref name="Action"/>.</summary>

@@ -72,19 +72,13 @@ internal static class ClusterEndpoints
         var options = ledger.Options;
         await AclResponses.Json(context, writer =>
         {
-            writer.WriteString("serviceCertificate", material.ServiceCertificatePem);
-            writer.WriteString("servicePrivateKey", material.ServicePrivateKeyPem);
-            writer.WriteString("ledgerSecret", material.LedgerSecretHex);
-            writer.WriteString("ledgerType", material.LedgerType);
+            material.WriteFields(writer);
             writer.WriteStartArray("ledgers");
             foreach (var each in materials)
             {
                 writer.WriteStartObject();
                 writer.WriteString("name", each.Name);
-                writer.WriteString("serviceCertificate", each.ServiceCertificatePem);
-                writer.WriteString("servicePrivateKey", each.ServicePrivateKeyPem);
-                writer.WriteString("ledgerSecret", each.LedgerSecretHex);
-                writer.WriteString("ledgerType", each.LedgerType);
+                each.WriteFields(writer);
                 writer.WriteEndObject();
             }
 

@@ -16,15 +16,23 @@ namespace Vellum.Node.Ledgers;
 /// Each ledger is a <see cref="LedgerService"/> with its own identity, secret, sequencer, store and users. On a single
 /// node every ledger appends through one <see cref="NodeLog"/> (one writer thread and one fsync per round for all of
 /// them); on a cluster member through one Raft group (<see cref="ConsensusGroup"/>: one port, one write-ahead log,
-/// one set of members in <see cref="ClusterPeers"/>). Every member serves the same ledgers: they are made on the first
-/// member's first start and reach the others through <c>--identity-from</c> or a join (making a ledger on a running
-/// cluster comes with the control plane), and a member always serves <c>default</c>, whose identity authenticates the
-/// node channel and joins until the deployment has one of its own.
+/// one set of members in <see cref="ClusterPeers"/>). Every member serves the same ledgers: those of the first member's
+/// first start reach the others through <c>--identity-from</c> or a join, and a ledger made while the node runs
+/// (<see cref="CreateAsync"/>) reaches every member through the consensus log (see the partial file
+/// <c>LedgerRegistry.Create.cs</c>). A member always serves <c>default</c>, whose identity authenticates the node
+/// channel and joins until the deployment has one of its own.
 /// </remarks>
-public sealed class LedgerRegistry : IAsyncDisposable
+public sealed partial class LedgerRegistry : IAsyncDisposable
 {
-    private readonly Dictionary<string, LedgerService> _byName;
-    private readonly Dictionary<string, LedgerService>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    // Ledgers are added while the node runs (never removed yet): lookups take no lock, additions take _addLock.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, LedgerService> _byName = new(StringComparer.OrdinalIgnoreCase);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, LedgerService>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly Lock _addLock = new();
+    private volatile LedgerService[] _all;
+    private readonly NodeOptions _options;
+    private readonly DataDirectory _data;
+    private readonly ILogger _logger;
+    private readonly ClusterPeers? _peers;
     private readonly DataFolderLock _folderLock;
     private readonly NodeLog? _nodeLog;
     private readonly ConsensusGroup? _group;
@@ -35,22 +43,25 @@ public sealed class LedgerRegistry : IAsyncDisposable
     private readonly Task _renewal;
 
     private LedgerRegistry(
-        IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, ConsensusGroup? group, ClusterPeers? peers, SignatureClock clock, DataFolderLock folderLock, DeploymentCertificate deployment, TimeSpan renewalCheck)
+        NodeOptions options, DataDirectory data, ILogger logger, IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, ConsensusGroup? group, ClusterPeers? peers,
+        SignatureClock clock, DataFolderLock folderLock, DeploymentCertificate deployment, TimeSpan renewalCheck)
     {
         Deployment = deployment;
+        _options = options;
+        _data = data;
+        _logger = logger;
+        _peers = peers;
         _nodeLog = nodeLog;
         _group = group;
         _clock = clock;
-        All = ledgers;
-        _byName = new Dictionary<string, LedgerService>(StringComparer.OrdinalIgnoreCase);
         foreach (var ledger in ledgers)
         {
-            _byName.Add(ledger.Name.Value, ledger);
+            _byName.TryAdd(ledger.Name.Value, ledger);
         }
 
+        _all = [.. ledgers.OrderBy(l => l.Name.Value, StringComparer.Ordinal)];
         _lookup = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
         _folderLock = folderLock;
-        Default = _byName.GetValueOrDefault(LedgerName.Default.Value);
         if (peers is not null && Default is { } channel)
         {
             // One discovery loop for the node, over the default ledger's member-to-member client.
@@ -60,14 +71,14 @@ public sealed class LedgerRegistry : IAsyncDisposable
         _renewal = Task.Run(() => RenewWhileRunningAsync(renewalCheck), CancellationToken.None);
     }
 
-    /// <summary>Every ledger served, in ordinal order of name.</summary>
-    public IReadOnlyList<LedgerService> All { get; }
+    /// <summary>Every ledger served, in ordinal order of name (a snapshot: ledgers made later are in the next one).</summary>
+    public IReadOnlyList<LedgerService> All => _all;
 
     /// <summary>The deployment's own TLS certificate (the operator's, or the development CA's).</summary>
     public DeploymentCertificate Deployment { get; }
 
     /// <summary>The ledger <c>default</c>, when the node serves one.</summary>
-    public LedgerService? Default { get; }
+    public LedgerService? Default => _byName.GetValueOrDefault(LedgerName.Default.Value);
 
     /// <summary>
     /// The node keys the deployment retired: the ledger <c>default</c>'s governance (a cluster member always serves
@@ -87,7 +98,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
     /// request that names no ledger gets <c>default</c> only, and a connection that names none the deployment's
     /// certificate when there is no <c>default</c>: see <see cref="LedgerRouting"/>.)
     /// </summary>
-    public LedgerService Fallback => Default ?? All[0];
+    public LedgerService Fallback => Default ?? _all[0];
 
     /// <summary>The ledger named <paramref name="name"/> (any case), when served here.</summary>
     public bool TryGet(ReadOnlySpan<char> name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LedgerService? ledger) =>
@@ -119,6 +130,7 @@ public sealed class LedgerRegistry : IAsyncDisposable
         ConsensusGroup? group = null;
         ClusterPeers? peers = null;
         var clock = new SignatureClock(options.SignatureDelay, options.SignaturesPerTick);
+        LedgerRegistry? registry = null;
         try
         {
             var specs = Plan(options, data);
@@ -162,12 +174,19 @@ public sealed class LedgerRegistry : IAsyncDisposable
             }
 
             nodeLog?.DropRecovered();
+            registry = new LedgerRegistry(options, data, logger, opened, nodeLog, group, peers, clock, folderLock, deployment, options.NodeCertificateCheckInterval);
             if (group is not null)
             {
-                await group.StartAsync(Raft(options, data, opened, logger), cancellationToken).ConfigureAwait(false);
+                // The registry opens the ledgers the log makes (a creation entry, or a snapshot that names one).
+                await group.StartAsync(Raft(options, data, opened, logger), registry, cancellationToken).ConfigureAwait(false);
             }
 
-            return new LedgerRegistry(opened, nodeLog, group, peers, clock, folderLock, deployment, options.NodeCertificateCheckInterval);
+            return registry;
+        }
+        catch when (registry is not null)
+        {
+            await registry.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
         catch
         {
@@ -255,8 +274,8 @@ public sealed class LedgerRegistry : IAsyncDisposable
             if (existing.Count > 0 && specs.Keys.FirstOrDefault(name => !existing.Any(e => e.Value == name)) is { } missing)
             {
                 throw new InvalidOperationException(
-                    $"a cluster member cannot make the ledger '{missing}': a cluster's ledgers are made on its first member's first start and " +
-                    "reach the other members through --identity-from or a join (making ledgers on a running cluster comes with the control plane)");
+                    $"a cluster member cannot make the ledger '{missing}' at start: a cluster's ledgers are made on its first member's first start, " +
+                    "or while it runs through PUT /node/ledgers/{name}, and reach the other members through --identity-from, a join or the consensus log");
             }
         }
 
@@ -302,11 +321,12 @@ public sealed class LedgerRegistry : IAsyncDisposable
             await _group.DisposeAsync().ConfigureAwait(false);
         }
 
-        foreach (var ledger in All)
+        foreach (var ledger in _all)
         {
             await ledger.DisposeAsync().ConfigureAwait(false);
         }
 
+        _creating.Dispose();
         if (_nodeLog is not null)
         {
             await _nodeLog.DisposeAsync().ConfigureAwait(false);

@@ -163,9 +163,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// What a new member needs to serve this ledger: the service identity (certificate and key: every member issues
     /// node certificates), the ledger secret and the ledger type.
     /// </summary>
-    public LedgerMaterial Material() => new(
-        Name.Value, File.ReadAllText(Folder.ServiceCertificate), File.ReadAllText(Folder.ServicePrivateKey), File.ReadAllText(Folder.LedgerSecretFile).Trim(),
-        IsPrivate ? "Private" : "Public");
+    public LedgerMaterial Material() => LedgerMaterial.Of(Folder);
 
     /// <summary>Adds a member (primary only: <see cref="NotPrimaryException"/> elsewhere) and remembers its client address.</summary>
     public async Task<bool> AddMemberAsync(System.Net.IPEndPoint nodeAddress, Uri url, CancellationToken cancellationToken)
@@ -245,10 +243,12 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
     /// <summary>
     /// Opens ledger <paramref name="spec"/> of a data folder the caller has locked (and keeps locked while this
-    /// service lives), creating it on first use.
+    /// service lives), creating it on first use. <paramref name="madeByLog"/>: a cluster's consensus log is making it
+    /// right now (its entries follow in the log), so there is nothing to fetch from the peers first.
     /// </summary>
     internal static async Task<LedgerService> OpenAsync(
-        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, ConsensusGroup? group, ClusterPeers? peers, SignatureClock clock, ILogger logger, CancellationToken cancellationToken)
+        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, ConsensusGroup? group, ClusterPeers? peers, SignatureClock clock, ILogger logger,
+        CancellationToken cancellationToken, bool madeByLog = false)
     {
         var nodeOptions = DataDirectory.DefaultNodeOptions();
         if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
@@ -311,8 +311,9 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         {
             // Before taking part in consensus, fetch what the peers' ledgers hold beyond ours: a new or long-absent
             // member then needs from the leader only the log after its snapshot, not the whole history.
-            using (var catchUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            if (!madeByLog)
             {
+                using var catchUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 catchUp.CancelAfter(options.CatchUpTimeout);
                 try
                 {
@@ -774,7 +775,22 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 public sealed record UserChangeRefusal(AclError Error, string Message);
 
 /// <summary>What a member needs to serve one ledger: see <see cref="LedgerService.Material"/>.</summary>
-public sealed record LedgerMaterial(string Name, string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType);
+public sealed record LedgerMaterial(string Name, string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType)
+{
+    /// <summary>The material in a ledger folder (served, or staged), as its files hold it.</summary>
+    public static LedgerMaterial Of(LedgerDirectory folder) => new(
+        folder.Name.Value, File.ReadAllText(folder.ServiceCertificate), File.ReadAllText(folder.ServicePrivateKey), File.ReadAllText(folder.LedgerSecretFile).Trim(),
+        folder.StoredIsPrivate() == true ? "Private" : "Public");
+
+    /// <summary>The four fields a join and a member fetching a ledger receive (in the object being written).</summary>
+    public void WriteFields(System.Text.Json.Utf8JsonWriter writer)
+    {
+        writer.WriteString("serviceCertificate", ServiceCertificatePem);
+        writer.WriteString("servicePrivateKey", ServicePrivateKeyPem);
+        writer.WriteString("ledgerSecret", LedgerSecretHex);
+        writer.WriteString("ledgerType", LedgerType);
+    }
+}
 
 /// <summary>A member's own report of its role and committed seqno, and when it was heard.</summary>
 public sealed record PeerStatus(string Role, long CommittedSeqno, DateTimeOffset HeardAt);

@@ -31,14 +31,14 @@ public static class Roles
 
     /// <summary>
     /// Whether <paramref name="roles"/> allow a ledger action (<c>Auth.LedgerActions</c>): every role reads entries and
-    /// users; Contributor and Administrator write entries; Administrator manages users and the cluster's members.
+    /// users; Contributor and Administrator write entries; Administrator manages users, the cluster's members and (through `default`) the deployment's ledgers.
     /// An unknown action is allowed to no one.
     /// </summary>
     public static bool Allows(IReadOnlyList<string> roles, string action) => action switch
     {
         Auth.LedgerActions.EntriesRead or Auth.LedgerActions.UsersRead => CanRead(roles),
         Auth.LedgerActions.EntriesWrite => CanWrite(roles),
-        Auth.LedgerActions.UsersWrite or Auth.LedgerActions.MembersWrite => CanManageUsers(roles),
+        Auth.LedgerActions.UsersWrite or Auth.LedgerActions.MembersWrite or Auth.LedgerActions.LedgersWrite or Auth.LedgerActions.LedgersRead => CanManageUsers(roles),
         _ => false,
     };
 }

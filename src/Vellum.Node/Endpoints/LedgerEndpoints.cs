@@ -1,0 +1,168 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Vellum.Core.Identity;
+using Vellum.Node.Auth;
+using Vellum.Node.Ledgers;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Endpoints;
+
+/// <summary>
+/// The deployment's ledgers, managed through the ledger <c>default</c> until the control plane comes: an Administrator
+/// makes one (<c>PUT /node/ledgers/{name}</c>) and lists them (<c>GET /node/ledgers</c>); a member applying a creation
+/// fetches the material from another (<c>GET /node/ledgers/{name}/material</c>). Not in ACL's API.
+/// </summary>
+internal static class LedgerEndpoints
+{
+    private const int BodyLimit = 1024;
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPut("/node/ledgers/{name}", Create).Requires(EndpointAccess.User, LedgerActions.LedgersWrite)
+            .Describe("Administrator of `default`: make a ledger (body `{\"ledgerType\":\"Public|Private\"}`, Public when absent) on every member.", 201);
+        app.MapGet("/node/ledgers", List).Requires(EndpointAccess.User, LedgerActions.LedgersRead)
+            .Describe("Administrator of `default`: the ledgers this node serves, with their types.");
+        app.MapGet("/node/ledgers/{name}/material", Material).Requires(EndpointAccess.NodeCertificate)
+            .Describe("Members only (a node certificate endorsed by `default`): a ledger's material, for a member applying its creation.");
+    }
+
+    private static async Task Create(HttpContext context)
+    {
+        if (!await IsDefault(context).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var text = (string?)context.Request.RouteValues["name"];
+        if (!LedgerName.TryParse(text, out var name, out var nameError))
+        {
+            await AclResponses.Error(context, AclErrors.InvalidInput, $"'{text}' is not a ledger name: {nameError}.").ConfigureAwait(false);
+            return;
+        }
+
+        bool? isPrivate = null;
+        if (context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+        {
+            if (await RequestBody.ReadJsonAsync(context, BodyLimit).ConfigureAwait(false) is not { } body)
+            {
+                return;
+            }
+
+            try
+            {
+                using var document = JsonDocument.Parse(body.AsMemory());
+                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                {
+                    throw new JsonException("not an object");
+                }
+
+                if (document.RootElement.TryGetProperty("ledgerType", out var type))
+                {
+                    isPrivate = type.ValueKind == JsonValueKind.String ? type.GetString() switch { "Public" => false, "Private" => true, _ => null } : null;
+                    if (isPrivate is null)
+                    {
+                        await AclResponses.Error(context, AclErrors.InvalidInput, "ledgerType is \"Public\" or \"Private\".").ConfigureAwait(false);
+                        return;
+                    }
+                }
+            }
+            catch (JsonException)
+            {
+                await AclResponses.Error(context, AclErrors.InvalidInput, "The body is not a JSON object.").ConfigureAwait(false);
+                return;
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(body.Array!);
+            }
+        }
+
+        var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
+        LedgerService ledger;
+        try
+        {
+            // A backup's NotPrimaryException is forwarded or redirected like any other write (see NodeHost).
+            ledger = await registry.CreateAsync(new LedgerSpec(name, isPrivate ?? false), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (LedgerExistsException ex)
+        {
+            await AclResponses.Error(context, AclErrors.LedgerExists, ex.Message).ConfigureAwait(false);
+            return;
+        }
+
+        var pem = ledger.Service.ExportCertificatePem();
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteString("name", ledger.Name.Value);
+            writer.WriteString("ledgerType", ledger.IsPrivate ? "Private" : "Public");
+            writer.WriteString("serviceCertificate", pem);
+        }, StatusCodes.Status201Created).ConfigureAwait(false);
+    }
+
+    private static async Task List(HttpContext context)
+    {
+        if (!await IsDefault(context).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var ledgers = context.RequestServices.GetRequiredService<LedgerRegistry>().All;
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteStartArray("ledgers");
+            foreach (var ledger in ledgers)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("name", ledger.Name.Value);
+                writer.WriteString("ledgerType", ledger.IsPrivate ? "Private" : "Public");
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }).ConfigureAwait(false);
+    }
+
+    private static async Task Material(HttpContext context)
+    {
+        var channel = LedgerRouting.Of(context);
+        var certificate = await ClientIdentity.CertificateAsync(context).ConfigureAwait(false);
+        if (certificate is null)
+        {
+            await AclResponses.Error(context, AclErrors.InvalidAuthenticationInfo, "Only members fetch a ledger's material: present a node certificate (mutual TLS).").ConfigureAwait(false);
+            return;
+        }
+
+        // The node channel's trust, the deployment's: a node certificate endorsed by default's service identity, not retired.
+        if (channel.Name != LedgerName.Default || !NodeCaller.IsEndorsedNode(context, certificate, channel))
+        {
+            await AclResponses.Error(context, AclErrors.Forbidden, "Only members fetch a ledger's material: this certificate is not a current node certificate of the ledger 'default' (or its node was retired).").ConfigureAwait(false);
+            return;
+        }
+
+        var text = (string?)context.Request.RouteValues["name"];
+        var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
+        if (!LedgerName.TryParse(text, out var name, out _) || registry.MaterialOf(name) is not { } material)
+        {
+            await AclResponses.Error(context, AclErrors.LedgerNotFound, $"No ledger '{text}' here, made or being made.").ConfigureAwait(false);
+            return;
+        }
+
+        await AclResponses.Json(context, material.WriteFields).ConfigureAwait(false);
+    }
+
+    private static async Task<bool> IsDefault(HttpContext context)
+    {
+        var ledger = LedgerRouting.Of(context);
+        if (ledger.Name == LedgerName.Default)
+        {
+            return true;
+        }
+
+        await AclResponses.Error(context, AclErrors.LedgersNotManagedHere,
+            $"The deployment's ledgers are managed through the ledger 'default', not '{ledger.Name}'.").ConfigureAwait(false);
+        return false;
+    }
+}

@@ -1,0 +1,272 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Vellum.Consensus;
+using Vellum.Core.Identity;
+using Vellum.Node.Service;
+using Vellum.Storage;
+using Vellum.Storage.Ledger;
+
+namespace Vellum.Node.Ledgers;
+
+/// <summary>A ledger of that name exists (or its creation already holds): names are unique across the deployment.</summary>
+public sealed class LedgerExistsException(string message) : InvalidOperationException(message);
+
+/// <summary>
+/// Making a ledger while the node runs. The material (service identity, ledger secret, type) is made in the node's
+/// <c>staged/</c> folder, then adopted into <c>ledgers/</c> with one rename: on a single node at once; on a cluster once
+/// the consensus log has committed the creation (<see cref="ConsensusGroup.ProposeLedgerAsync"/>, with a
+/// <see cref="LedgerCreation"/> that holds no secret), when every member applies it: the creator adopts what it staged,
+/// every other member fetches the material from a member that has it (<c>GET /node/ledgers/{name}/material</c>, node
+/// certificates both ways) and checks it against the certificate digest in the log. The entries of the new ledger
+/// follow its creation in the log, so every member has it before the first of them.
+/// </summary>
+public sealed partial class LedgerRegistry : IGroupLedgers
+{
+    private readonly SemaphoreSlim _creating = new(1, 1);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<LedgerService>> _awaited = new(StringComparer.Ordinal);
+
+    /// <summary>How long a creation on a cluster waits for its entry to commit and be applied here.</summary>
+    private static readonly TimeSpan CreationTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Makes ledger <paramref name="spec"/> (Public unless it says Private) and serves it: on a single node at once; on
+    /// a cluster through the consensus log (primary only), returning once this member serves it — every member does so
+    /// when it applies the creation. The deployment's Administrators (<c>--admin-cert</c>, or the development one)
+    /// become its first users, as for a ledger made at start.
+    /// </summary>
+    /// <exception cref="LedgerExistsException">The name is taken (any case), here or by a creation that committed first.</exception>
+    /// <exception cref="NotPrimaryException">A cluster member that is not the primary (a write like any other).</exception>
+    public async Task<LedgerService> CreateAsync(LedgerSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        await _creating.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (TryGet(spec.Name.Value, out _))
+            {
+                throw new LedgerExistsException($"The ledger '{spec.Name}' exists.");
+            }
+
+            var isPrivate = spec.IsPrivate ?? false;
+            if (_group is null)
+            {
+                _data.StageNew(spec.Name, isPrivate);
+                _data.Adopt(spec.Name);
+                var ledger = await LedgerService.OpenAsync(_options, _data, spec, _nodeLog, null, null, _clock, _logger, cancellationToken).ConfigureAwait(false);
+                Add(ledger);
+                return ledger;
+            }
+
+            return await CreateReplicatedAsync(spec.Name, isPrivate, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _creating.Release();
+        }
+    }
+
+    private async Task<LedgerService> CreateReplicatedAsync(LedgerName name, bool isPrivate, CancellationToken cancellationToken)
+    {
+        if (Default is not { IsPrimary: true })
+        {
+            throw new NotPrimaryException();
+        }
+
+        var staged = _data.StageNew(name, isPrivate);
+        var digest = LedgerCreation.DigestOf(File.ReadAllText(staged.ServiceCertificate));
+        var creation = new LedgerCreation(isPrivate, digest, new Uri($"https://{_options.Listen}"));
+        var awaited = _awaited.GetOrAdd(name.Value, _ => new TaskCompletionSource<LedgerService>(TaskCreationOptions.RunContinuationsAsynchronously));
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(CreationTimeout);
+            try
+            {
+                await _group!.ProposeLedgerAsync(name.Value, creation.Encode(), timeout.Token).ConfigureAwait(false);
+            }
+            catch (ConsensusNotLeaderException ex)
+            {
+                throw new NotPrimaryException(ex.Message, ex);
+            }
+
+            var ledger = await awaited.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            return LedgerCreation.DigestOf(ledger.Service.ExportCertificatePem()) == digest
+                ? ledger
+                : throw new LedgerExistsException($"The ledger '{name}' was made by another creation that committed first.");
+        }
+        finally
+        {
+            _awaited.TryRemove(new KeyValuePair<string, TaskCompletionSource<LedgerService>>(name.Value, awaited));
+        }
+    }
+
+    /// <inheritdoc />
+    async ValueTask IGroupLedgers.OpenLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token)
+    {
+        if (!LedgerName.TryParse(name, out var ledgerName, out var nameError) || ledgerName.Value != name)
+        {
+            throw new InvalidDataException($"The consensus log makes a ledger named '{name}': {nameError ?? "not in its canonical form"}.");
+        }
+
+        LedgerCreation? creation = null;
+        if (!description.IsEmpty && !LedgerCreation.TryDecode(description.Span, out creation, out var error))
+        {
+            throw new InvalidDataException($"The consensus log's creation of the ledger '{name}' is damaged: {error}.");
+        }
+
+        var folder = _data.Ledger(ledgerName);
+        if (!folder.Exists)
+        {
+            var staged = _data.Staged(ledgerName);
+            if (!staged.Exists || creation is not null && !Matches(staged, creation))
+            {
+                await FetchMaterialAsync(ledgerName, creation, token).ConfigureAwait(false);
+            }
+
+            _data.Adopt(ledgerName);
+        }
+        else if (creation is not null && !Matches(folder, creation))
+        {
+            throw new InvalidDataException($"The consensus log makes the ledger '{name}', and this node holds another ledger of that name.");
+        }
+
+        var ledger = await LedgerService.OpenAsync(_options, _data, new LedgerSpec(ledgerName, null), null, _group, _peers, _clock, _logger, token, madeByLog: true)
+            .ConfigureAwait(false);
+        Add(ledger);
+    }
+
+    /// <inheritdoc />
+    void IGroupLedgers.CreationIgnored(string name, ReadOnlyMemory<byte> description)
+    {
+        // A creation replayed after a restart is the usual case, and says nothing; only a second one made here is news.
+        if (_awaited.TryGetValue(name, out var awaited) && TryGet(name, out var existing))
+        {
+            LogMessages.LedgerCreationIgnored(_logger, name);
+            awaited.TrySetResult(existing);
+        }
+    }
+
+    /// <summary>Adds an open ledger to the lookups and to <see cref="All"/>, and wakes a creation waiting for it.</summary>
+    private void Add(LedgerService ledger)
+    {
+        lock (_addLock)
+        {
+            if (!_byName.TryAdd(ledger.Name.Value, ledger))
+            {
+                throw new InvalidOperationException($"The ledger '{ledger.Name}' is open already.");
+            }
+
+            _all = [.. _all.Append(ledger).OrderBy(l => l.Name.Value, StringComparer.Ordinal)];
+        }
+
+        LogMessages.LedgerCreated(_logger, ledger.Name.Value, ledger.IsPrivate ? "Private" : "Public", ledger.Folder.ServiceCertificate);
+        if (_awaited.TryGetValue(ledger.Name.Value, out var awaited))
+        {
+            awaited.TrySetResult(ledger);
+        }
+    }
+
+    private static bool Matches(LedgerDirectory folder, LedgerCreation creation) =>
+        folder.StoredIsPrivate() == creation.IsPrivate && LedgerCreation.DigestOf(File.ReadAllText(folder.ServiceCertificate)) == creation.ServiceCertificateDigest;
+
+    /// <summary>
+    /// The material of a ledger the log makes, from the members (its creator first), staged once it checks: the service
+    /// certificate has the digest the log names and the key matches it. Waits, trying again with a growing pause, until
+    /// some member gives it or <paramref name="token"/> ends (applying waits with it: the entries that follow need it).
+    /// </summary>
+    private async Task FetchMaterialAsync(LedgerName name, LedgerCreation? creation, CancellationToken token)
+    {
+        var channel = Default ?? throw new InvalidOperationException("A cluster member serves the ledger 'default', whose node certificate fetches the material.");
+        var client = channel.PeerClient();
+        for (var attempt = 1; ; attempt++)
+        {
+            var urls = channel.Peers.Values.Distinct().ToList();
+            if (creation is not null)
+            {
+                urls.Remove(creation.Creator);
+                urls.Insert(0, creation.Creator);
+            }
+
+            Exception? last = null;
+            foreach (var url in urls)
+            {
+                try
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, $"/node/ledgers/{name.Value}/material"));
+                    request.Headers.Host = channel.HostOn(url);
+                    using var response = await client.SendAsync(request, token).ConfigureAwait(false);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        last = new HttpRequestException($"{url} answered {(int)response.StatusCode}");
+                        continue;
+                    }
+
+                    var material = await response.Content.ReadFromJsonAsync<MaterialResponse>(token).ConfigureAwait(false)
+                        ?? throw new JsonException("an empty body");
+                    Stage(name, creation, material);
+                    return;
+                }
+                catch (Exception ex) when (ex is HttpRequestException or JsonException or InvalidDataException or ArgumentException ||
+                                           ex is TaskCanceledException && !token.IsCancellationRequested)
+                {
+                    last = ex;
+                }
+            }
+
+            LogMessages.LedgerMaterialUnavailable(_logger, name.Value, attempt, last);
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 << Math.Min(attempt, 6))), token).ConfigureAwait(false);
+        }
+    }
+
+    private void Stage(LedgerName name, LedgerCreation? creation, MaterialResponse material)
+    {
+        if (material.ServiceCertificate is null || material.ServicePrivateKey is null || material.LedgerSecret is null || material.LedgerType is not ("Public" or "Private"))
+        {
+            throw new InvalidDataException("the material is incomplete");
+        }
+
+        if (material.LedgerSecret.Trim() is var secret && (secret.Length != 64 || !secret.All(char.IsAsciiHexDigit)))
+        {
+            throw new InvalidDataException("the ledger secret is not 64 hex digits");
+        }
+
+        using (ServiceIdentity.FromPem(material.ServiceCertificate, material.ServicePrivateKey))
+        {
+            // Throws unless the key is the certificate's.
+        }
+
+        if (creation is not null &&
+            (LedgerCreation.DigestOf(material.ServiceCertificate) != creation.ServiceCertificateDigest || (material.LedgerType == "Private") != creation.IsPrivate))
+        {
+            throw new InvalidDataException("the material is not the ledger the consensus log made (another certificate or type)");
+        }
+
+        _data.Stage(name, material.ServiceCertificate, material.ServicePrivateKey, secret, material.LedgerType);
+    }
+
+    /// <summary>What <c>GET /node/ledgers/{name}/material</c> answers (the join's per-ledger shape).</summary>
+    internal sealed record MaterialResponse(string? ServiceCertificate, string? ServicePrivateKey, string? LedgerSecret, string? LedgerType);
+
+    /// <summary>
+    /// The material of ledger <paramref name="name"/> for a member that applies its creation: the served ledger's, or
+    /// what this node staged for a creation it has not applied yet (the others may apply it first). Null when neither.
+    /// </summary>
+    internal LedgerMaterial? MaterialOf(LedgerName name)
+    {
+        if (TryGet(name.Value, out var served))
+        {
+            return served.Material();
+        }
+
+        var staged = _data.Staged(name);
+        try
+        {
+            return staged.Exists ? LedgerMaterial.Of(staged) : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null; // adopted (moved) while being read: the caller asks again
+        }
+    }
+}
