@@ -109,6 +109,13 @@ public sealed class NodeOptions
     /// </summary>
     public int MaxSignaturesPerSecond { get; init; } = 100;
 
+    /// <summary>
+    /// Full Merkle tiles the node keeps in memory for all its ledgers together (default 2,048, about 32 MiB: a tile is
+    /// 8 KiB of hashes and 8 KiB of interior nodes), least recently used first out: receipts for recent transactions,
+    /// and the nodes of one proof that share a tile, cost no file read. One budget whatever the number of ledgers.
+    /// </summary>
+    public int TileCacheTiles { get; init; } = 2048;
+
     /// <summary>Ledgers the signature cadence signs per <see cref="SignatureDelay"/>: at least one.</summary>
     internal int SignaturesPerTick => Math.Max(1, (int)Math.Round(MaxSignaturesPerSecond * SignatureDelay.TotalSeconds));
 
@@ -209,6 +216,7 @@ public sealed class NodeOptions
         }
 
         Positive(SignatureInterval, nameof(SignatureInterval));
+        Positive(TileCacheTiles, nameof(TileCacheTiles));
         Positive(MaxSignaturesPerSecond, nameof(MaxSignaturesPerSecond));
         if (SignatureDelay <= TimeSpan.Zero)
         {

@@ -110,6 +110,34 @@ public sealed class LedgerRegistryTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Every_ledger_of_a_node_keeps_its_tiles_in_one_cache_within_one_budget()
+    {
+        var names = new[] { "alpha", "beta", "gamma" };
+        var options = Options([.. names.Select(n => new LedgerSpec(LedgerName.Parse(n), false))], tileCacheTiles: 4);
+        await using var registry = await LedgerRegistry.OpenAsync(options, NullLogger.Instance);
+        Assert.Equal(4, registry.Tiles.Capacity);
+
+        // 600 transactions a ledger fill two leaf tiles each: six tiles for a budget of four.
+        var appends = registry.All.SelectMany(ledger => Enumerable.Range(0, 600).Select(i =>
+            ledger.AppendEntryAsync("c", System.Text.Encoding.UTF8.GetBytes($"{ledger.Name} {i}"), [], default).AsTask()));
+        await Task.WhenAll(appends).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(4, registry.Tiles.Count);
+
+        // Every ledger still proves its early transactions (a tile evicted is read back from its own files).
+        foreach (var ledger in registry.All)
+        {
+            await ledger.Sequencer.WaitForCommitAsync(ledger.LastSeqno, default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            var outcome = ledger.Reads.Transaction(new Vellum.Core.Primitives.TxId(ledger.View, 3), userEntriesOnly: false);
+            Assert.Equal(Vellum.Ledger.ReadOutcome.Ready, outcome.Outcome);
+            var receipt = ledger.Reads.Receipt(outcome);
+            Assert.Equal(Vellum.Core.Receipts.ReceiptState.Ready, receipt.State);
+            Assert.True(Vellum.Core.Receipts.ReceiptVerifier.Verify(receipt, ledger.Service.Certificate).IsValid, ledger.Name.Value);
+        }
+
+        Assert.InRange(registry.Tiles.Count, 1, 4);
+    }
+
     private static string ReadAll(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
@@ -117,8 +145,9 @@ public sealed class LedgerRegistryTests : IDisposable
         return reader.ReadToEnd();
     }
 
-    private NodeOptions Options(IReadOnlyList<LedgerSpec> ledgers) => new()
+    private NodeOptions Options(IReadOnlyList<LedgerSpec> ledgers, int tileCacheTiles = 2048) => new()
     {
+        TileCacheTiles = tileCacheTiles,
         DataDirectory = _root,
         Listen = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0),
         SignatureDelay = TimeSpan.FromMilliseconds(20),

@@ -26,17 +26,13 @@ public sealed partial class MerkleTree
     /// Reads leaves <c>fromIndex … toIndexExclusive − 1</c> in order; must return exactly that many. Kept by the tree
     /// to rebuild lost tiles later.
     /// </param>
-    /// <param name="cachedTiles">Full tiles kept in the LRU cache (at least 1).</param>
-    public static MerkleTree Open(
-        ITileStore store,
-        long size,
-        Func<long, long, IEnumerable<Hash32>> readLeaves,
-        int cachedTiles = DefaultCachedTiles)
+    /// <param name="cache">The cache its full tiles share with other trees; null: a cache of its own of <see cref="DefaultCachedTiles"/>.</param>
+    public static MerkleTree Open(ITileStore store, long size, Func<long, long, IEnumerable<Hash32>> readLeaves, TileCache? cache = null)
     {
         ArgumentNullException.ThrowIfNull(readLeaves);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         ArgumentOutOfRangeException.ThrowIfEqual(size, long.MaxValue);
-        var tree = new MerkleTree(store, readLeaves, cachedTiles) { _size = size };
+        var tree = new MerkleTree(store, readLeaves, cache ?? new TileCache(DefaultCachedTiles)) { _size = size };
         if (size == 0)
         {
             return tree;
@@ -87,17 +83,13 @@ public sealed partial class MerkleTree
     /// appending them all (one streaming pass over <c>readLeaves(0, size)</c>). For when <see cref="Open"/> yields a
     /// root that does not match the ledger's signed root. Flush the store afterwards to make the tiles durable.
     /// </summary>
-    public static MerkleTree Rebuild(
-        ITileStore store,
-        long size,
-        Func<long, long, IEnumerable<Hash32>> readLeaves,
-        int cachedTiles = DefaultCachedTiles)
+    public static MerkleTree Rebuild(ITileStore store, long size, Func<long, long, IEnumerable<Hash32>> readLeaves, TileCache? cache = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(readLeaves);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         store.Clear();
-        var tree = new MerkleTree(store, readLeaves, cachedTiles);
+        var tree = new MerkleTree(store, readLeaves, cache ?? new TileCache(DefaultCachedTiles));
         if (size > 0)
         {
             foreach (var leaf in readLeaves(0, size))

@@ -18,8 +18,8 @@ namespace Vellum.Core.Merkle;
 /// </para>
 /// <para>
 /// Memory: the tree keeps only its right edge — the partial (not yet full) tile of each tile level, the perfect
-/// subtree roots of the current size, and a bounded LRU cache of full tiles — so memory does not grow with the number
-/// of leaves. Every full tile is written to the <see cref="ITileStore"/> once, when it fills.
+/// subtree roots of the current size, and its share of a bounded LRU cache of full tiles (its own, or one
+/// <see cref="TileCache"/> shared by many trees under one budget) — so memory does not grow with the number of leaves. Every full tile is written to the <see cref="ITileStore"/> once, when it fills.
 /// </para>
 /// <para>
 /// Tiles are a derived cache of the leaves. <see cref="Open"/> trusts the tiles it finds; the caller (storage) must
@@ -41,7 +41,7 @@ public sealed partial class MerkleTree
     private const int MaxLevel = 62;
 
     private readonly ITileStore _store;
-    private readonly TileCache _cache;
+    private readonly TileCache.Owner _cache;
     private readonly Func<long, long, IEnumerable<Hash32>>? _readLeaves;
 
     // _frontier[b] is the root of the perfect subtree of 2^b leaves ending at the current size, valid iff bit b of
@@ -68,14 +68,20 @@ public sealed partial class MerkleTree
     /// Optional leaf reader <c>(fromIndex, toIndexExclusive)</c>, used only to rebuild a tile found missing from the
     /// store. Without it a missing tile is an <see cref="InvalidDataException"/>.
     /// </param>
-    /// <param name="cachedTiles">Full tiles kept in the LRU cache (at least 1).</param>
+    /// <param name="cachedTiles">Full tiles kept in the tree's own LRU cache (at least 1).</param>
     public MerkleTree(ITileStore store, Func<long, long, IEnumerable<Hash32>>? readLeaves = null, int cachedTiles = DefaultCachedTiles)
+        : this(store, readLeaves, new TileCache(cachedTiles))
+    {
+    }
+
+    /// <summary>Creates an empty tree whose full tiles share <paramref name="cache"/> (and its budget) with other trees.</summary>
+    public MerkleTree(ITileStore store, Func<long, long, IEnumerable<Hash32>>? readLeaves, TileCache cache)
     {
         ArgumentNullException.ThrowIfNull(store);
-        ArgumentOutOfRangeException.ThrowIfLessThan(cachedTiles, 1);
+        ArgumentNullException.ThrowIfNull(cache);
         _store = store;
         _readLeaves = readLeaves;
-        _cache = new TileCache(cachedTiles);
+        _cache = cache.NewOwner();
     }
 
     /// <summary>Number of leaves.</summary>
@@ -83,7 +89,8 @@ public sealed partial class MerkleTree
 
     /// <summary>
     /// Hashes held in memory by this tree: the right-edge tiles, the frontier and the tile cache (counting every
-    /// allocated slot, used or not). Bounded by <c>levels × 256 + 63 + cachedTiles × 256</c>.
+    /// allocated slot, used or not). Bounded by <c>levels × 256 + 63 + cachedTiles × 256</c> (for a shared cache, the
+    /// tiles of this tree it holds now).
     /// </summary>
     internal long HashesInMemory => ((long)_edge.Count * TileGeometry.Width) + _frontier.Length + ((long)_cache.Count * TileGeometry.Width)
         + ((long)(_cache.Count + _edgeInterior.Count) * (TileGeometry.Width - 2));
@@ -232,8 +239,8 @@ public sealed partial class MerkleTree
         var position = offset >> up;
         if (tileIndex < FullTiles(tileLevel))
         {
-            var tile = GetFullTile(tileLevel, tileIndex);
-            return _cache.Interior(tileLevel, tileIndex).Node(tile, up, position);
+            var tile = GetFullTile(tileLevel, tileIndex, out var interior);
+            return interior.Node(tile, up, position);
         }
 
         Debug.Assert(offset + count <= TileGeometry.Width, "a complete node lies within one tile");
@@ -292,11 +299,13 @@ public sealed partial class MerkleTree
         _store.WriteTile(tileLevel, tileIndex, bytes);
     }
 
-    /// <summary>A full tile from the cache, else the store, else rebuilt. Use the array at once (see <see cref="TileCache.TryGet"/>).</summary>
-    private Hash32[] GetFullTile(int tileLevel, long tileIndex)
+    /// <summary>A full tile from the cache, else the store, else rebuilt. Use the array at once (see <see cref="TileCache.Owner.TryGet"/>).</summary>
+    private Hash32[] GetFullTile(int tileLevel, long tileIndex) => GetFullTile(tileLevel, tileIndex, out _);
+
+    /// <summary>A full tile and its interior memo (see the overload).</summary>
+    private Hash32[] GetFullTile(int tileLevel, long tileIndex, out TileInterior interior)
     {
-        var cached = _cache.TryGet(tileLevel, tileIndex);
-        if (cached is not null)
+        if (_cache.TryGet(tileLevel, tileIndex, out var cached, out interior))
         {
             return cached;
         }
@@ -316,7 +325,8 @@ public sealed partial class MerkleTree
             tile = RebuildTile(tileLevel, tileIndex);
         }
 
-        _cache.Insert(tileLevel, tileIndex, tile);
+        interior = _cache.RentInterior();
+        _cache.Insert(tileLevel, tileIndex, tile, interior);
         return tile;
     }
 

@@ -53,7 +53,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             {
                 _data.StageNew(spec.Name, isPrivate);
                 _data.Adopt(spec.Name);
-                var ledger = await LedgerService.OpenAsync(_options, _data, spec, _nodeLog, null, null, _clock, _logger, cancellationToken).ConfigureAwait(false);
+                var ledger = await LedgerService.OpenAsync(_options, _data, spec, _parts, cancellationToken).ConfigureAwait(false);
                 Add(ledger);
                 return ledger;
             }
@@ -131,8 +131,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             throw new InvalidDataException($"The consensus log makes the ledger '{name}', and this node holds another ledger of that name.");
         }
 
-        var ledger = await LedgerService.OpenAsync(_options, _data, new LedgerSpec(ledgerName, null), null, _group, _peers, _clock, _logger, token, madeByLog: true)
-            .ConfigureAwait(false);
+        var ledger = await LedgerService.OpenAsync(_options, _data, new LedgerSpec(ledgerName, null), _parts, token, madeByLog: true).ConfigureAwait(false);
         Add(ledger);
     }
 
@@ -158,6 +157,10 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             }
 
             _all = [.. _all.Append(ledger).OrderBy(l => l.Name.Value, StringComparer.Ordinal)];
+            if (ledger.Name == LedgerName.Default)
+            {
+                _default = ledger;
+            }
         }
 
         LogMessages.LedgerCreated(_logger, ledger.Name.Value, ledger.IsPrivate ? "Private" : "Public", ledger.Folder.ServiceCertificate);

@@ -29,10 +29,11 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, LedgerService>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly Lock _addLock = new();
     private volatile LedgerService[] _all;
+    private volatile LedgerService? _default; // read on every request that names no ledger
     private readonly NodeOptions _options;
     private readonly DataDirectory _data;
     private readonly ILogger _logger;
-    private readonly ClusterPeers? _peers;
+    private readonly NodeParts _parts;
     private readonly DataFolderLock _folderLock;
     private readonly NodeLog? _nodeLog;
     private readonly ConsensusGroup? _group;
@@ -43,23 +44,24 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     private readonly Task _renewal;
 
     private LedgerRegistry(
-        NodeOptions options, DataDirectory data, ILogger logger, IReadOnlyList<LedgerService> ledgers, NodeLog? nodeLog, ConsensusGroup? group, ClusterPeers? peers,
-        SignatureClock clock, DataFolderLock folderLock, DeploymentCertificate deployment, TimeSpan renewalCheck)
+        NodeOptions options, DataDirectory data, IReadOnlyList<LedgerService> ledgers, NodeParts parts, DataFolderLock folderLock, DeploymentCertificate deployment)
     {
         Deployment = deployment;
         _options = options;
         _data = data;
-        _logger = logger;
-        _peers = peers;
-        _nodeLog = nodeLog;
-        _group = group;
-        _clock = clock;
+        _parts = parts;
+        _logger = parts.Logger;
+        _nodeLog = parts.NodeLog;
+        _group = parts.Group;
+        _clock = parts.Clock;
+        var peers = parts.Peers;
         foreach (var ledger in ledgers)
         {
             _byName.TryAdd(ledger.Name.Value, ledger);
         }
 
         _all = [.. ledgers.OrderBy(l => l.Name.Value, StringComparer.Ordinal)];
+        _default = _byName.GetValueOrDefault(LedgerName.Default.Value);
         _lookup = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
         _folderLock = folderLock;
         if (peers is not null && Default is { } channel)
@@ -68,17 +70,20 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             _discovery = Task.Run(() => peers.DiscoverAsync(channel.PeerClient(), channel.RetiredNodes, _stopping.Token), CancellationToken.None);
         }
 
-        _renewal = Task.Run(() => RenewWhileRunningAsync(renewalCheck), CancellationToken.None);
+        _renewal = Task.Run(() => RenewWhileRunningAsync(options.NodeCertificateCheckInterval), CancellationToken.None);
     }
 
     /// <summary>Every ledger served, in ordinal order of name (a snapshot: ledgers made later are in the next one).</summary>
     public IReadOnlyList<LedgerService> All => _all;
 
+    /// <summary>The full Merkle tiles every ledger's tree keeps in memory, under one budget (<see cref="NodeOptions.TileCacheTiles"/>).</summary>
+    public Vellum.Core.Merkle.TileCache Tiles => _parts.Tiles;
+
     /// <summary>The deployment's own TLS certificate (the operator's, or the development CA's).</summary>
     public DeploymentCertificate Deployment { get; }
 
     /// <summary>The ledger <c>default</c>, when the node serves one.</summary>
-    public LedgerService? Default => _byName.GetValueOrDefault(LedgerName.Default.Value);
+    public LedgerService? Default => _default;
 
     /// <summary>
     /// The node keys the deployment retired: the ledger <c>default</c>'s governance (a cluster member always serves
@@ -161,12 +166,13 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
 
             // Ledgers open in parallel, a few at a time: opening is mostly file reads, key parsing and one fsync of
             // the ledger's view, so a restart of a thousand ledgers takes seconds, not the sum of their openings.
+            var parts = new NodeParts(nodeLog, group, peers, clock, new Vellum.Core.Merkle.TileCache(options.TileCacheTiles), logger);
             var slots = new LedgerService?[specs.Count];
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = OpenConcurrency, CancellationToken = cancellationToken };
             try
             {
                 await Parallel.ForAsync(0, specs.Count, parallel, async (i, token) =>
-                    slots[i] = await LedgerService.OpenAsync(options, data, specs[i], nodeLog, group, peers, clock, logger, token).ConfigureAwait(false)).ConfigureAwait(false);
+                    slots[i] = await LedgerService.OpenAsync(options, data, specs[i], parts, token).ConfigureAwait(false)).ConfigureAwait(false);
             }
             finally
             {
@@ -174,7 +180,7 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             }
 
             nodeLog?.DropRecovered();
-            registry = new LedgerRegistry(options, data, logger, opened, nodeLog, group, peers, clock, folderLock, deployment, options.NodeCertificateCheckInterval);
+            registry = new LedgerRegistry(options, data, opened, parts, folderLock, deployment);
             if (group is not null)
             {
                 // The registry opens the ledgers the log makes (a creation entry, or a snapshot that names one).

@@ -247,9 +247,9 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// right now (its entries follow in the log), so there is nothing to fetch from the peers first.
     /// </summary>
     internal static async Task<LedgerService> OpenAsync(
-        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeLog? nodeLog, ConsensusGroup? group, ClusterPeers? peers, SignatureClock clock, ILogger logger,
-        CancellationToken cancellationToken, bool madeByLog = false)
+        NodeOptions options, DataDirectory data, Ledgers.LedgerSpec spec, NodeParts parts, CancellationToken cancellationToken, bool madeByLog = false)
     {
+        var (nodeLog, group, peers, clock, tiles, logger) = parts;
         var nodeOptions = DataDirectory.DefaultNodeOptions();
         if (!options.Listen.Address.Equals(System.Net.IPAddress.Any) && !nodeOptions.IPAddresses.Contains(options.Listen.Address))
         {
@@ -272,6 +272,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             // each batch durably before it commits and replays it after a crash: the ledger files are then synced when
             // that log drops batches (a snapshot, a new segment), not per batch.
             SyncEachBatch = group is null && nodeLog is null,
+            TileCache = tiles,
         };
         // The signatures this node makes for the ledger are recognised when applied, not verified again.
         var ownSignatures = new SignaturesIssued();

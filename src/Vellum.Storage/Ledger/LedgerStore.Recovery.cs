@@ -96,7 +96,7 @@ public sealed partial class LedgerStore
 
     private MerkleTree OpenTree(FileTileStore tiles, ChunkScan scan)
     {
-        var tree = MerkleTree.Open(tiles, scan.LastSeqno, ReadLeaves);
+        var tree = MerkleTree.Open(tiles, scan.LastSeqno, ReadLeaves, _options.TileCache);
         if (scan.LastSignatureSeqno == 0 || RootMatchesSignature(tree, scan.LastSignatureSeqno))
         {
             return tree;
@@ -104,7 +104,7 @@ public sealed partial class LedgerStore
 
         // Tiles are a derived cache; when they disagree with the signed ledger, they are rebuilt from it.
         LogMessages.TilesRebuilt(_logger, tiles.RootDirectory);
-        tree = MerkleTree.Rebuild(tiles, scan.LastSeqno, ReadLeaves);
+        tree = MerkleTree.Rebuild(tiles, scan.LastSeqno, ReadLeaves, _options.TileCache);
         tiles.Flush();
         if (!RootMatchesSignature(tree, scan.LastSignatureSeqno))
         {

@@ -39,4 +39,10 @@ public sealed record LedgerStoreOptions
     /// written without fsync. Never use it for a ledger you keep.
     /// </summary>
     public bool Durable { get; init; } = true;
+
+    /// <summary>
+    /// The cache of full Merkle tiles the ledger's tree shares with the node's other ledgers (one budget for all); null:
+    /// a cache of its own of <see cref="Vellum.Core.Merkle.MerkleTree.DefaultCachedTiles"/> tiles.
+    /// </summary>
+    public Vellum.Core.Merkle.TileCache? TileCache { get; init; }
 }

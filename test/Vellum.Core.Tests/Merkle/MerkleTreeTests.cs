@@ -191,4 +191,64 @@ public sealed class MerkleTreeTests
         Assert.True(MerkleProofs.VerifyInclusion(Leaf(12_345), 12_345, 100_000, proof, tree.Root()));
         Assert.InRange(reads, 1, 3 * 17);
     }
+
+    [Fact]
+    public void Trees_sharing_one_tile_cache_keep_within_its_budget_and_answer_right()
+    {
+        var cache = new TileCache(3);
+        var first = Leaves(3000);
+        var second = Leaves(3300).Skip(300).ToList(); // other leaves, so a mix-up of tiles shows
+        var a = new MerkleTree(new MemoryTileStore(), null, cache);
+        var b = new MerkleTree(new MemoryTileStore(), null, cache);
+        for (var i = 0; i < first.Count; i++)
+        {
+            a.Append(first[i]);
+            b.Append(second[i]);
+        }
+
+        Assert.InRange(cache.Count, 1, 3);
+        for (var level = 0; (1 << level) <= first.Count; level++)
+        {
+            for (var index = 0; (index + 1) << level <= first.Count; index += 3)
+            {
+                Assert.Equal(Mth(first, index << level, (index + 1) << level), a.GetNode(level, index));
+                Assert.Equal(Mth(second, index << level, (index + 1) << level), b.GetNode(level, index));
+            }
+        }
+
+        Assert.InRange(cache.Count, 1, 3);
+    }
+
+    [Fact]
+    public void Trees_on_two_threads_sharing_a_small_cache_never_read_each_others_tiles()
+    {
+        // Capacity 2 for two busy trees: every read evicts, so a tile handed out again while its tree still reads it
+        // would give a wrong node.
+        var cache = new TileCache(2);
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, t =>
+        {
+            var leaves = Leaves(4096 + (t * 512)).Skip(t * 512).ToList();
+            var tree = new MerkleTree(new MemoryTileStore(), null, cache);
+            foreach (var leaf in leaves)
+            {
+                tree.Append(leaf);
+            }
+
+            var random = new Random(t);
+            for (var n = 0; n < 2000; n++)
+            {
+                var level = random.Next(0, 10);
+                var count = leaves.Count >> level;
+                var index = random.Next(0, count);
+                if (tree.GetNode(level, index) != Mth(leaves, index << level, (index + 1) << level))
+                {
+                    failures.Enqueue($"tree {t}: node ({level}, {index})");
+                }
+            }
+        });
+
+        Assert.Empty(failures);
+        Assert.InRange(cache.Count, 1, 2);
+    }
 }
