@@ -10,24 +10,25 @@ namespace Vellum.Core.Verification;
 public readonly record struct CheckedFrame(Hash32 Leaf, int Offset, int Length, EntryHeader Header);
 
 /// <summary>
-/// Whether batches of frames continue one ledger, for a store that applies them (committed batches from consensus,
-/// transactions fetched from a peer): each frame's checksum and header, seqnos continuing the ledger, views never
-/// going back, and every signature against the root of everything before it, signed by a node its service identity
-/// endorsed (<see cref="SignatureChecker"/>). A batch is checked without changing anything (<see cref="TryCheck"/>), and
-/// only a batch the caller has written is taken into the state (<see cref="Commit"/>), so a bad one changes nothing.
+/// The one place the chain rules of a ledger live: seqnos continue the ledger, views never go back, and every signature
+/// signs the root of everything before it, from a node its service identity endorsed (<see cref="SignatureChecker"/>).
+/// Two ways in, one set of rules (<see cref="Step"/>): a store that applies batches of frames (committed batches from
+/// consensus, transactions fetched from a peer, recovery) checks a batch without changing anything
+/// (<see cref="TryCheck"/>, which also reads each frame's checksum and header) and takes in only what it has written
+/// (<see cref="Commit"/>), so a bad batch changes nothing; the offline verifier (<see cref="LedgerVerifier"/>, behind
+/// <c>vellum verify</c>) walks a ledger's transactions in order (<see cref="Advance"/>), folding whole blocks of leaves
+/// in at once (<see cref="AppendSubtree"/>).
 /// </summary>
 /// <remarks>
 /// State: the Merkle frontier of the ledger so far (O(log n) hashes), the last seqno, view and signature. It resumes
 /// from a ledger opened in the middle. Entry contents are not decrypted here (that is <see cref="LedgerVerifier"/>'s,
-/// with the secret); their leaves are what the signatures bind. Not thread-safe: one applier at a time.
+/// with the secret); their leaves are what the signatures bind. Not thread-safe: one caller at a time.
 /// </remarks>
 public sealed class ChainValidator
 {
     private readonly SignatureChecker _signatures;
     private readonly MerkleFrontier _frontier;
-    private long _lastSeqno;
-    private long _lastView;
-    private long _lastSignatureSeqno;
+    private Cursor _state;
 
     /// <param name="serviceCertificate">The ledger's service certificate.</param>
     /// <param name="frontier">The Merkle frontier over the ledger so far (its size is the last seqno); the validator keeps it.</param>
@@ -39,22 +40,29 @@ public sealed class ChainValidator
         ArgumentNullException.ThrowIfNull(frontier);
         _signatures = new SignatureChecker(serviceCertificate, issued);
         _frontier = frontier;
-        _lastSeqno = frontier.Size;
-        _lastView = lastView;
-        _lastSignatureSeqno = lastSignatureSeqno;
+        _state = new Cursor { LastSeqno = frontier.Size, LastView = lastView, LastSignatureSeqno = lastSignatureSeqno };
     }
 
     /// <summary>The last seqno taken into the state.</summary>
-    public long LastSeqno => _lastSeqno;
+    public long LastSeqno => _state.LastSeqno;
 
     /// <summary>Signatures checked without their ECDSA verification, as this process's own.</summary>
     public long SignaturesSkippedAsOwn => _signatures.SkippedAsOwn;
 
     /// <summary>The highest view taken into the state.</summary>
-    public long LastView => _lastView;
+    public long LastView => _state.LastView;
 
     /// <summary>The seqno of the last signature taken into the state.</summary>
-    public long LastSignatureSeqno => _lastSignatureSeqno;
+    public long LastSignatureSeqno => _state.LastSignatureSeqno;
+
+    /// <summary>The id of the last signature taken in since this validator was made (default if none).</summary>
+    public TxId LastSignatureId => _state.LastSignatureId;
+
+    /// <summary>The root the last signature taken in since this validator was made signed (zero if none).</summary>
+    public Hash32 LastSignedRoot => _state.LastSignedRoot;
+
+    /// <summary>Signatures taken in since this validator was made.</summary>
+    public long Signatures => _state.Signatures;
 
     /// <summary>A copy of the frontier over every transaction taken into the state.</summary>
     public MerkleFrontier CopyFrontier() => _frontier.Clone();
@@ -71,9 +79,7 @@ public sealed class ChainValidator
         ArgumentNullException.ThrowIfNull(checkedFrames);
         checkedFrames.Clear();
         var offset = 0;
-        var expected = _lastSeqno + 1;
-        var view = _lastView;
-        var lastSignature = _lastSignatureSeqno;
+        var cursor = _state;
         MerkleFrontier? scratch = null;
         while (offset < frames.Length)
         {
@@ -91,11 +97,11 @@ public sealed class ChainValidator
             }
 
             var frameLength = Frame.HeaderSize + bodyLength;
-            if (header.Id.Seqno < expected)
+            if (header.Id.Seqno <= cursor.LastSeqno)
             {
                 if (checkedFrames.Count > 0)
                 {
-                    return $"transaction {header.Id} goes back after seqno {expected - 1}";
+                    return $"transaction {header.Id} goes back after seqno {cursor.LastSeqno}";
                 }
 
                 // A replay (consensus passes committed batches again after a restart): it must be the same transaction.
@@ -108,50 +114,131 @@ public sealed class ChainValidator
                 continue;
             }
 
-            if (header.Id.Seqno != expected)
+            // Roots are taken from a copy of the frontier, made at the first signature: a batch without one needs none.
+            if (header.Kind == EntryKind.Signature && scratch is null)
             {
-                return $"transaction {header.Id} does not follow seqno {expected - 1}";
+                scratch = _frontier.Clone();
+                foreach (var earlier in checkedFrames)
+                {
+                    scratch.Append(earlier.Leaf);
+                }
             }
 
-            if (header.Id.View < view)
+            if (Step(ref cursor, header, body, scratch) is { } refused)
             {
-                return $"transaction {header.Id} goes back from view {view}";
+                return refused;
             }
 
             var leaf = EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest);
-            if (header.Kind == EntryKind.Signature)
-            {
-                // Roots are taken from a copy of the frontier, made at the first signature: a batch without one needs none.
-                if (scratch is null)
-                {
-                    scratch = _frontier.Clone();
-                    foreach (var earlier in checkedFrames)
-                    {
-                        scratch.Append(earlier.Leaf);
-                    }
-                }
-
-                if (!SignatureEntry.TryDecode(body, header, out var signature, out error))
-                {
-                    return $"signature {header.Id}: {error}";
-                }
-
-                if (_signatures.Check(signature!, header.Id, scratch.Root(), lastSignature) is { } refused)
-                {
-                    return $"signature {header.Id}: {refused}";
-                }
-
-                lastSignature = header.Id.Seqno;
-            }
-
             scratch?.Append(leaf);
             checkedFrames.Add(new CheckedFrame(leaf, offset, frameLength, header));
-            view = header.Id.View;
             offset += frameLength;
-            expected++;
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The seqno and view rules alone for the next transaction (a caller that reports failures in its own order checks
+    /// them first); <see cref="Advance"/> checks them again.
+    /// </summary>
+    public string? CheckOrder(in EntryHeader header) => Order(_state, header);
+
+    /// <summary>
+    /// Takes the next transaction of a ledger walked in order: <see cref="Step"/>'s rules, then its leaf is appended to
+    /// the frontier — unless <paramref name="appendLeaf"/> is false because the caller folds a whole block of leaves in
+    /// at once afterwards (<see cref="AppendSubtree"/>); a signature must then come first in its block, so every leaf
+    /// before it is in. Nothing changes when it fails.
+    /// </summary>
+    /// <returns>Null when the transaction continues the chain, else why not.</returns>
+    public string? Advance(in EntryHeader header, ReadOnlySpan<byte> body, in Hash32 leaf, bool appendLeaf = true)
+    {
+        var cursor = _state;
+        if (header.Kind == EntryKind.Signature && _frontier.Size != cursor.LastSeqno)
+        {
+            throw new InvalidOperationException($"signature {header.Id} comes before the leaves up to seqno {cursor.LastSeqno} were appended");
+        }
+
+        if (Step(ref cursor, header, body, _frontier) is { } refused)
+        {
+            return refused;
+        }
+
+        _state = cursor;
+        if (appendLeaf)
+        {
+            _frontier.Append(leaf);
+        }
+
+        return null;
+    }
+
+    /// <summary>Appends the root of a perfect subtree of <paramref name="leaves"/> leaves that <see cref="Advance"/> took in without appending.</summary>
+    public void AppendSubtree(in Hash32 root, int leaves)
+    {
+        if (_frontier.Size + leaves > _state.LastSeqno)
+        {
+            throw new InvalidOperationException($"{leaves} leaves after {_frontier.Size} go past the last transaction taken in, {_state.LastSeqno}");
+        }
+
+        _frontier.AppendSubtree(root, leaves);
+    }
+
+    private static string? Order(in Cursor cursor, in EntryHeader header)
+    {
+        if (header.Id.Seqno != cursor.LastSeqno + 1)
+        {
+            return $"transaction {header.Id} does not follow seqno {cursor.LastSeqno}";
+        }
+
+        return header.Id.View < cursor.LastView ? $"transaction {header.Id} goes back from view {cursor.LastView}" : null;
+    }
+
+    /// <summary>
+    /// The chain rules for one transaction after <paramref name="cursor"/>: its seqno follows, its view does not go back,
+    /// and a signature signs the root of <paramref name="before"/> (every leaf before it; needed for signatures only)
+    /// with an endorsed node's key. Moves <paramref name="cursor"/> on when it holds.
+    /// </summary>
+    private string? Step(ref Cursor cursor, in EntryHeader header, ReadOnlySpan<byte> body, MerkleFrontier? before)
+    {
+        if (Order(cursor, header) is { } disorder)
+        {
+            return disorder;
+        }
+
+        if (header.Kind == EntryKind.Signature)
+        {
+            if (!SignatureEntry.TryDecode(body, header, out var signature, out var error))
+            {
+                return $"signature {header.Id}: {error}";
+            }
+
+            var root = before!.Root();
+            if (_signatures.Check(signature!, header.Id, root, cursor.LastSignatureSeqno) is { } refused)
+            {
+                return $"signature {header.Id}: {refused}";
+            }
+
+            cursor.LastSignatureSeqno = header.Id.Seqno;
+            cursor.LastSignatureId = header.Id;
+            cursor.LastSignedRoot = root;
+            cursor.Signatures++;
+        }
+
+        cursor.LastSeqno = header.Id.Seqno;
+        cursor.LastView = header.Id.View;
+        return null;
+    }
+
+    /// <summary>Where the chain stands: what the rules compare the next transaction with.</summary>
+    private struct Cursor
+    {
+        public long LastSeqno;
+        public long LastView;
+        public long LastSignatureSeqno;
+        public TxId LastSignatureId;
+        public Hash32 LastSignedRoot;
+        public long Signatures;
     }
 
     /// <summary>Takes frames <see cref="TryCheck"/> accepted (all of them, in order) into the state.</summary>
@@ -160,18 +247,22 @@ public sealed class ChainValidator
         ArgumentNullException.ThrowIfNull(checkedFrames);
         foreach (var frame in checkedFrames)
         {
-            if (frame.Header.Id.Seqno != _lastSeqno + 1)
+            if (frame.Header.Id.Seqno != _state.LastSeqno + 1)
             {
                 throw new InvalidOperationException($"frame {frame.Header.Id} was not checked against this state");
             }
 
-            _frontier.Append(frame.Leaf);
-            _lastSeqno = frame.Header.Id.Seqno;
-            _lastView = Math.Max(_lastView, frame.Header.Id.View);
             if (frame.Header.Kind == EntryKind.Signature)
             {
-                _lastSignatureSeqno = frame.Header.Id.Seqno;
+                _state.LastSignatureSeqno = frame.Header.Id.Seqno;
+                _state.LastSignatureId = frame.Header.Id;
+                _state.LastSignedRoot = _frontier.Root();
+                _state.Signatures++;
             }
+
+            _frontier.Append(frame.Leaf);
+            _state.LastSeqno = frame.Header.Id.Seqno;
+            _state.LastView = Math.Max(_state.LastView, frame.Header.Id.View);
         }
     }
 

@@ -12,8 +12,9 @@ namespace Vellum.Core.Verification;
 /// Checks a whole ledger, chunk by chunk in seqno order, with no server: every frame checksum, every entry's
 /// structure, contiguous seqnos and non-decreasing views, every leaf re-derived into a Merkle frontier, every signature
 /// transaction's root against that frontier, its ECDSA signature, its node id, and its node certificate's endorsement
-/// by the service certificate. With the ledger secret it also checks each commit evidence digest and decrypts and checks
-/// every Private entry. Memory is O(log n) plus one chunk.
+/// by the service certificate — the chain rules by the <see cref="ChainValidator"/> that a node applying batches uses
+/// too. With the ledger secret it also checks each commit evidence digest and decrypts and checks every Private entry.
+/// Memory is O(log n) plus one chunk.
 /// </summary>
 /// <remarks>
 /// <para>The caller feeds chunk files in order (<see cref="VerifyChunk(string, ReadOnlyMemory{byte})"/>) then calls
@@ -36,20 +37,13 @@ public sealed class LedgerVerifier
     private const int BlockLeaves = 256;
 
     private readonly LedgerSecret? _secret;
-    private readonly MerkleFrontier _frontier = new();
-    private readonly SignatureChecker _signatures;
+    private readonly ChainValidator _chain;
 
     // Per-chunk scratch, kept from chunk to chunk so a run allocates it once.
     private FrameCheck[] _frames = [];
     private BlockCheck[] _blocks = [];
 
 
-    private long _nextSeqno = 1;
-    private long _lastView;
-    private long _lastSignatureSeqno;
-    private TxId _lastSignatureId;
-    private Hash32 _lastSignedRoot;
-    private long _signatureCount;
     private long _chunks;
     private bool _sawOpenChunk;
     private bool? _isPrivate;
@@ -57,12 +51,15 @@ public sealed class LedgerVerifier
     /// <summary>A verifier trusting <paramref name="serviceCertificate"/>; with <paramref name="secret"/> it also decrypts.</summary>
     public LedgerVerifier(X509Certificate2 serviceCertificate, LedgerSecret? secret = null)
     {
-        _signatures = new SignatureChecker(serviceCertificate);
+        _chain = new ChainValidator(serviceCertificate, new MerkleFrontier(), lastView: 0, lastSignatureSeqno: 0);
         _secret = secret;
     }
 
     /// <summary>Transactions checked so far.</summary>
-    public long Transactions => _nextSeqno - 1;
+    public long Transactions => _chain.LastSeqno;
+
+    /// <summary>The seqno the next transaction must carry.</summary>
+    private long NextSeqno => _chain.LastSeqno + 1;
 
     /// <summary>
     /// Checks one chunk file, given whole, on the calling thread. <paramref name="fileName"/> is its name (the seqno
@@ -89,10 +86,10 @@ public sealed class LedgerVerifier
             return new VerificationFailure(fileName, -1, 0, "a chunk follows the open (uncommitted) chunk");
         }
 
-        if (nameFirst != _nextSeqno)
+        if (nameFirst != NextSeqno)
         {
-            return new VerificationFailure(fileName, -1, _nextSeqno,
-                nameFirst > _nextSeqno ? $"chunk starts at seqno {nameFirst}: transactions {_nextSeqno}..{nameFirst - 1} are missing" : $"chunk starts at seqno {nameFirst}, which an earlier chunk already holds");
+            return new VerificationFailure(fileName, -1, NextSeqno,
+                nameFirst > NextSeqno ? $"chunk starts at seqno {nameFirst}: transactions {NextSeqno}..{nameFirst - 1} are missing" : $"chunk starts at seqno {nameFirst}, which an earlier chunk already holds");
         }
 
         _chunks++;
@@ -133,7 +130,7 @@ public sealed class LedgerVerifier
 
         // Pass 1: find the frames (lengths and checksums), then check each entry on its own, block by block.
         var frameCount = ScanFrames(file, framesEnd);
-        var chunk = new ChunkContext(_nextSeqno, (int)((_nextSeqno - 1) % BlockLeaves), frameCount, isPrivate);
+        var chunk = new ChunkContext(NextSeqno, (int)((NextSeqno - 1) % BlockLeaves), frameCount, isPrivate);
         var blockCount = (frameCount + chunk.Shift + BlockLeaves - 1) / BlockLeaves;
         if (_blocks.Length < blockCount)
         {
@@ -159,7 +156,7 @@ public sealed class LedgerVerifier
         {
             ref var frame = ref _frames[i];
             long offset = frame.Offset;
-            var seqno = _nextSeqno;
+            var seqno = NextSeqno;
             if (committed && index >= count)
             {
                 return new VerificationFailure(fileName, offset, seqno, "more entries than the trailer counts");
@@ -180,22 +177,18 @@ public sealed class LedgerVerifier
             }
 
             var body = file.Slice(frame.Offset + Frame.HeaderSize, frame.BodyLength);
-            var failure = CompleteEntry(fileName, body, ref frame, out lastKind);
+            var slot = i + chunk.Shift;
+            ref var block = ref _blocks[slot / BlockLeaves];
+            var failure = CompleteEntry(fileName, body, ref frame, appendLeaf: !block.FoldsAsOne, out lastKind);
             if (failure is not null)
             {
                 return failure;
             }
 
-            var slot = i + chunk.Shift;
-            ref var block = ref _blocks[slot / BlockLeaves];
-            if (!block.FoldsAsOne)
-            {
-                _frontier.Append(frame.Leaf);
-            }
-            else if (slot % BlockLeaves == BlockLeaves - 1)
+            if (block.FoldsAsOne && slot % BlockLeaves == BlockLeaves - 1)
             {
                 // Every entry of the block has now passed; their leaves go in as the block's subtree root.
-                _frontier.AppendSubtree(block.Root, BlockLeaves);
+                _chain.AppendSubtree(block.Root, BlockLeaves);
             }
 
             index++;
@@ -205,12 +198,12 @@ public sealed class LedgerVerifier
         {
             if (index != count)
             {
-                return new VerificationFailure(fileName, framesEnd, _nextSeqno, $"chunk holds {index} entries; its trailer counts {count}");
+                return new VerificationFailure(fileName, framesEnd, NextSeqno, $"chunk holds {index} entries; its trailer counts {count}");
             }
 
             if (lastKind != EntryKind.Signature)
             {
-                return new VerificationFailure(fileName, framesEnd, _nextSeqno - 1, "a committed chunk must end with a signature transaction");
+                return new VerificationFailure(fileName, framesEnd, NextSeqno - 1, "a committed chunk must end with a signature transaction");
             }
         }
 
@@ -225,8 +218,8 @@ public sealed class LedgerVerifier
             return (null, new VerificationFailure(null, -1, 0, "no ledger transaction found"));
         }
 
-        return (new VerificationSummary(Transactions, _signatureCount, _chunks, _lastSignatureSeqno, _lastSignatureId, _lastSignedRoot,
-            Transactions - _lastSignatureSeqno, _secret is not null), null);
+        return (new VerificationSummary(Transactions, _chain.Signatures, _chunks, _chain.LastSignatureSeqno, _chain.LastSignatureId, _chain.LastSignedRoot,
+            Transactions - _chain.LastSignatureSeqno, _secret is not null), null);
     }
 
     /// <summary>
@@ -353,10 +346,14 @@ public sealed class LedgerVerifier
         frame.Leaf = EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest);
     }
 
-    /// <summary>Pass 2 for one entry, whose frame is intact: the first failure pass 1 found, in order with the checks that depend on earlier entries.</summary>
-    private VerificationFailure? CompleteEntry(string fileName, ReadOnlySpan<byte> body, ref FrameCheck frame, out EntryKind kind)
+    /// <summary>
+    /// Pass 2 for one entry, whose frame is intact: the first failure pass 1 found, in order with the checks that depend
+    /// on earlier entries (the chain's, by <see cref="ChainValidator"/>), then the entry is taken into the chain (its leaf
+    /// appended unless its block folds in as one, <paramref name="appendLeaf"/> false).
+    /// </summary>
+    private VerificationFailure? CompleteEntry(string fileName, ReadOnlySpan<byte> body, ref FrameCheck frame, bool appendLeaf, out EntryKind kind)
     {
-        var seqno = _nextSeqno;
+        var seqno = NextSeqno;
         long offset = frame.Offset;
         kind = default;
         if (frame.Error is not null && frame.ErrorBeforeView)
@@ -366,9 +363,9 @@ public sealed class LedgerVerifier
 
         var header = frame.Header;
         kind = header.Kind;
-        if (header.Id.View < _lastView)
+        if (_chain.CheckOrder(header) is { } disorder)
         {
-            return new VerificationFailure(fileName, offset, seqno, $"view {header.Id.View} is lower than the previous transaction's view {_lastView}");
+            return new VerificationFailure(fileName, offset, seqno, disorder);
         }
 
         if (frame.Error is not null)
@@ -381,25 +378,9 @@ public sealed class LedgerVerifier
             return new VerificationFailure(fileName, offset, seqno, error!);
         }
 
-        if (header.Kind == EntryKind.Signature)
-        {
-            if (!SignatureEntry.TryDecode(body, header, out var signature, out error))
-            {
-                return new VerificationFailure(fileName, offset, seqno, error!);
-            }
-
-            var failure = CheckSignature(signature!, header.Id);
-            if (failure is not null)
-            {
-                return new VerificationFailure(fileName, offset, seqno, failure);
-            }
-        }
-
         // The key-rotation kind is reserved and carries opaque sections today; its leaves are still checked by the
         // next signature.
-        _lastView = header.Id.View;
-        _nextSeqno++;
-        return null;
+        return _chain.Advance(header, body, frame.Leaf, appendLeaf) is { } refused ? new VerificationFailure(fileName, offset, seqno, refused) : null;
     }
 
     /// <summary>The root of the perfect subtree over the leaves of a whole block, hashed pairwise upwards.</summary>
@@ -420,21 +401,6 @@ public sealed class LedgerVerifier
         }
 
         return level[0];
-    }
-
-    private string? CheckSignature(SignatureEntry signature, TxId id)
-    {
-        var root = _frontier.Root();
-        if (_signatures.Check(signature, id, root, _lastSignatureSeqno) is { } error)
-        {
-            return error;
-        }
-
-        _signatureCount++;
-        _lastSignatureSeqno = id.Seqno;
-        _lastSignatureId = id;
-        _lastSignedRoot = root;
-        return null;
     }
 
     /// <summary>Structure of a user entry, its claims digest, and — for a Private ledger with the secret — its GCM tag.</summary>

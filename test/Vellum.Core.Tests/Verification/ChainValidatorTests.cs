@@ -87,6 +87,80 @@ public sealed class ChainValidatorTests : IDisposable
     }
 
     [Fact]
+    public void A_ledger_walked_in_order_meets_the_same_rules_as_applied_batches()
+    {
+        using var node = NodeIdentity.Create(_service);
+        using var stranger = NodeIdentity.Create(_otherService);
+        var chain = new Chain(node);
+        var batches = new[] { chain.Batch(5, view: 2), chain.Batch(3, view: 2), chain.Batch(4, view: 3) };
+        var walker = new ChainValidator(_service.Certificate, new MerkleFrontier(), 0, 0);
+        foreach (var (header, body) in batches.SelectMany(Frames))
+        {
+            Assert.Null(walker.Advance(header, body, EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest)));
+        }
+
+        Assert.Equal(chain.Seqno, walker.LastSeqno);
+        Assert.Equal(3, walker.Signatures);
+        Assert.Equal(chain.Seqno, walker.LastSignatureSeqno);
+        Assert.Equal(chain.Frontier.Root(), walker.CopyFrontier().Root());
+
+        // What a batch is refused for, a walk is refused for, with the same words; the refused step changes nothing.
+        var applier = new ChainValidator(_service.Certificate, walker.CopyFrontier(), walker.LastView, walker.LastSignatureSeqno);
+        foreach (var bad in new[] { chain.Clone().Batch(2, view: 2), new Chain(stranger, chain).Batch(2, view: 3) })
+        {
+            var batchReason = applier.TryCheck(bad, NoReplay, []);
+            Assert.NotNull(batchReason);
+            var walk = new ChainValidator(_service.Certificate, walker.CopyFrontier(), walker.LastView, walker.LastSignatureSeqno);
+            string? walkReason = null;
+            foreach (var (header, body) in Frames(bad))
+            {
+                var before = (walk.LastSeqno, walk.LastView, walk.CopyFrontier().Root());
+                walkReason = walk.Advance(header, body, EntryHeader.ComputeLeaf(body, header.CommitEvidenceDigest, header.ClaimsDigest));
+                if (walkReason is not null)
+                {
+                    Assert.Equal(before, (walk.LastSeqno, walk.LastView, walk.CopyFrontier().Root()));
+                    break;
+                }
+            }
+
+            Assert.Equal(batchReason, walkReason);
+        }
+
+        // A block of leaves folded in at once: a signature must find every leaf before it in.
+        var folded = new ChainValidator(_service.Certificate, new MerkleFrontier(), 0, 0);
+        var frames = Frames(new Chain(node).Batch(4, view: 1)); // four entries, then their signature
+        var leaves = frames.Select(f => EntryHeader.ComputeLeaf(f.Body, f.Header.CommitEvidenceDigest, f.Header.ClaimsDigest)).ToList();
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Null(folded.Advance(frames[i].Header, frames[i].Body, leaves[i], appendLeaf: false));
+        }
+
+        Assert.Throws<InvalidOperationException>(() => folded.Advance(frames[4].Header, frames[4].Body, leaves[4]));
+        var block = new MerkleFrontier();
+        leaves.Take(4).ToList().ForEach(l => block.Append(l));
+        folded.AppendSubtree(block.Root(), 4);
+        Assert.Null(folded.Advance(frames[4].Header, frames[4].Body, leaves[4]));
+        Assert.Throws<InvalidOperationException>(() => folded.AppendSubtree(block.Root(), 4));
+    }
+
+    /// <summary>The entries of a batch of frames, each header with its body (copied).</summary>
+    private static List<(EntryHeader Header, byte[] Body)> Frames(byte[] batch)
+    {
+        var entries = new List<(EntryHeader, byte[])>();
+        var offset = 0;
+        while (offset < batch.Length)
+        {
+            Assert.Equal(FrameStatus.Ok, Frame.TryRead(batch.AsSpan(offset), out var length));
+            var body = batch.AsSpan(offset + Frame.HeaderSize, length).ToArray();
+            Assert.True(EntryHeader.TryRead(body, out var header, out _));
+            entries.Add((header, body));
+            offset += Frame.HeaderSize + length;
+        }
+
+        return entries;
+    }
+
+    [Fact]
     public void A_replay_of_applied_transactions_is_accepted_only_if_they_are_the_same()
     {
         using var node = NodeIdentity.Create(_service);
