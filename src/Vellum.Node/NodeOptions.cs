@@ -50,29 +50,11 @@ public sealed class NodeOptions
     /// <summary>PEM files of bootstrap Administrators, added on first start.</summary>
     public IReadOnlyList<string> AdminCertificates { get; init; } = [];
 
-    /// <summary>Largest <c>contents</c>, in UTF-8 bytes (ACL: 8,192).</summary>
-    public int MaxContentsBytes { get; init; } = 8192;
-
-    /// <summary>Longest collection id, in UTF-8 bytes (ACL: 256).</summary>
-    public int MaxCollectionIdBytes { get; init; } = 256;
-
-    /// <summary>Most collections a ledger may have, the default collection not counted (ACL: 5,000).</summary>
-    public int MaxCollections { get; init; } = 5000;
-
-    /// <summary>Most distinct tags a ledger may have (ACL: 10,000).</summary>
-    public int MaxTags { get; init; } = 10_000;
-
-    /// <summary>Most tags on one entry (default 10).</summary>
-    public int MaxTagsPerEntry { get; init; } = 10;
-
-    /// <summary>Longest tag, in UTF-8 bytes (default 64).</summary>
-    public int MaxTagBytes { get; init; } = 64;
+    /// <summary>What every ledger of the node is held to (limits, signature interval): see <see cref="LedgerOptions"/>.</summary>
+    public LedgerOptions LedgerDefaults { get; init; } = new();
 
     /// <summary>Largest request body, in bytes (ACL's smallest setting: 1 MB).</summary>
     public int MaxRequestBodyBytes { get; init; } = 1024 * 1024;
-
-    /// <summary>Entries per page of <c>GET /app/transactions</c> (default 100); a page also ends at 1 MiB of JSON.</summary>
-    public int PageSize { get; init; } = 100;
 
     /// <summary>
     /// Most HTTP/2 streams (concurrent requests) on one connection (default 100, Kestrel's own). Each can hold a response
@@ -91,9 +73,6 @@ public sealed class NodeOptions
     /// and the memory clients can make the node hold; set it from the clients expected, leaving room for idle ones.
     /// </summary>
     public int MaxConcurrentConnections { get; init; } = 4096;
-
-    /// <summary>Signature transaction every this many transactions (default 5,000).</summary>
-    public int SignatureInterval { get; init; } = 5000;
 
     /// <summary>
     /// How often the node signs the roots of its ledgers that have unsigned transactions (default 100 ms): how long a
@@ -187,22 +166,9 @@ public sealed class NodeOptions
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
     {
-        static void Positive(int value, string name)
-        {
-            if (value <= 0)
-            {
-                throw new ArgumentException($"{name} must be positive", name);
-            }
-        }
-
-        Positive(MaxContentsBytes, nameof(MaxContentsBytes));
-        Positive(MaxCollectionIdBytes, nameof(MaxCollectionIdBytes));
-        Positive(MaxCollections, nameof(MaxCollections));
-        Positive(MaxTags, nameof(MaxTags));
-        Positive(MaxTagsPerEntry, nameof(MaxTagsPerEntry));
-        Positive(MaxTagBytes, nameof(MaxTagBytes));
+        ArgumentNullException.ThrowIfNull(LedgerDefaults, nameof(LedgerDefaults));
+        LedgerDefaults.Validate();
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
-        Positive(PageSize, nameof(PageSize));
         Positive(MaxStreamsPerConnection, nameof(MaxStreamsPerConnection));
         Positive(MaxConcurrentConnections, nameof(MaxConcurrentConnections));
         if (SnapshotInterval < 0)
@@ -215,7 +181,6 @@ public sealed class NodeOptions
             throw new ArgumentException("CatchUpTimeout must be positive", nameof(CatchUpTimeout));
         }
 
-        Positive(SignatureInterval, nameof(SignatureInterval));
         Positive(TileCacheTiles, nameof(TileCacheTiles));
         Positive(MaxSignaturesPerSecond, nameof(MaxSignaturesPerSecond));
         if (SignatureDelay <= TimeSpan.Zero)
@@ -257,7 +222,17 @@ public sealed class NodeOptions
             throw new ArgumentException("the deployment's TLS certificate and key go together (--tls-cert and --tls-key)", nameof(TlsCertificateFile));
         }
     }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="name"/> unless <paramref name="value"/> is positive.</summary>
+    internal static void Positive(int value, string name)
+    {
+        if (value <= 0)
+        {
+            throw new ArgumentException($"{name} must be positive", name);
+        }
+    }
 }
+
 
 /// <summary>A member of a static cluster as another node sees it.</summary>
 /// <param name="NodeEndPoint">Its Raft (node channel) address.</param>

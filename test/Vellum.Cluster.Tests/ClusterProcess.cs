@@ -79,7 +79,17 @@ internal sealed class ClusterProcess : IAsyncDisposable
 
     public Uri Url(int i) => new($"https://{Hosts[i]}:{HttpPorts[i]}");
 
-    public bool IsRunning(int i) => _processes[i] is { HasExited: false };
+    public bool IsRunning(int i)
+    {
+        try
+        {
+            return Volatile.Read(ref _processes[i]) is { HasExited: false };
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // disposed by a Kill or Terminate on another thread (a load writer asks while the test kills)
+        }
+    }
 
     public string Log(int i)
     {
@@ -202,8 +212,8 @@ internal sealed class ClusterProcess : IAsyncDisposable
         Append(i, "--- SIGKILL sent by the test");
         process.Kill(entireProcessTree: true);
         process.WaitForExit(30_000);
+        Volatile.Write(ref _processes[i], null); // before the dispose, so IsRunning sees no half-disposed process
         process.Dispose();
-        _processes[i] = null;
     }
 
     /// <summary>SIGTERM and wait for a clean exit.</summary>
@@ -217,8 +227,8 @@ internal sealed class ClusterProcess : IAsyncDisposable
 
         await process.WaitForExitAsync().WaitAsync(Timeout);
         var code = process.ExitCode;
+        Volatile.Write(ref _processes[i], null);
         process.Dispose();
-        _processes[i] = null;
         return code;
     }
 

@@ -15,6 +15,12 @@ public sealed class LedgerOptionsTests
         Assert.Equal("SignatureDelay", Refused(new NodeOptions { DataDirectory = "unused", SignatureDelay = TimeSpan.Zero }));
         Assert.Equal("Domain", Refused(new NodeOptions { DataDirectory = "unused", Domain = "not a domain" }));
         Assert.Equal("Ledgers", Refused(new NodeOptions { DataDirectory = "unused", Ledgers = [Alpha, Alpha with { IsPrivate = true }] }));
+        Assert.Equal("TileCacheTiles", Refused(new NodeOptions { DataDirectory = "unused", TileCacheTiles = 0 }));
+
+        // A ledger's own options are checked with the node's, each naming itself.
+        Assert.Equal("MaxTags", Refused(new NodeOptions { DataDirectory = "unused", LedgerDefaults = new LedgerOptions { MaxTags = 0 } }));
+        Assert.Equal("SignatureInterval", Refused(new NodeOptions { DataDirectory = "unused", LedgerDefaults = new LedgerOptions { SignatureInterval = -1 } }));
+        Assert.Equal("PageSize", Refused(new NodeOptions { DataDirectory = "unused", LedgerDefaults = new LedgerOptions { PageSize = 0 } }));
         new NodeOptions { DataDirectory = "unused", Ledgers = [Alpha], Domain = "ledger.example", MaxSignaturesPerSecond = 1 }.Validate();
     }
 

@@ -41,8 +41,7 @@ public class NodeFixture : IAsyncLifetime
         DataDirectory = data,
         Listen = new IPEndPoint(IPAddress.Loopback, 0),
         SignatureDelay = TimeSpan.FromMilliseconds(20),
-        MaxCollections = 20,
-        MaxTags = 30,
+        LedgerDefaults = new LedgerOptions { MaxCollections = 20, MaxTags = 30 },
     };
 
     /// <summary>The options this fixture's node starts with.</summary>

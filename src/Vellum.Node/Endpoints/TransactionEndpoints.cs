@@ -84,12 +84,12 @@ internal static class TransactionEndpoints
 
     private static async Task Post(HttpContext context, LedgerService ledger)
     {
-        var options = ledger.Options;
+        var limits = ledger.Settings;
         var collectionId = CollectionParameter(context);
-        if (Encoding.UTF8.GetByteCount(collectionId) > options.MaxCollectionIdBytes)
+        if (Encoding.UTF8.GetByteCount(collectionId) > limits.MaxCollectionIdBytes)
         {
             await AclResponses.Error(context, AclErrors.CollectionIdTooLong,
-                $"Collection id of {Encoding.UTF8.GetByteCount(collectionId)} bytes exceeds the limit of {options.MaxCollectionIdBytes} bytes.").ConfigureAwait(false);
+                $"Collection id of {Encoding.UTF8.GetByteCount(collectionId)} bytes exceeds the limit of {limits.MaxCollectionIdBytes} bytes.").ConfigureAwait(false);
             return;
         }
 
@@ -99,7 +99,7 @@ internal static class TransactionEndpoints
             return;
         }
 
-        var (tags, tagError) = ParseTags(context.Request.Query["tags"], options);
+        var (tags, tagError) = ParseTags(context.Request.Query["tags"], limits);
         if (tagError is not null)
         {
             await AclResponses.Error(context, AclErrors.InvalidInput, tagError).ConfigureAwait(false);
@@ -114,7 +114,7 @@ internal static class TransactionEndpoints
             return;
         }
 
-        if (await RequestBody.ReadJsonAsync(context, options.MaxRequestBodyBytes).ConfigureAwait(false) is not { } body)
+        if (await RequestBody.ReadJsonAsync(context, ledger.Options.MaxRequestBodyBytes).ConfigureAwait(false) is not { } body)
         {
             return;
         }
@@ -133,10 +133,10 @@ internal static class TransactionEndpoints
             ArrayPool<byte>.Shared.Return(body.Array!);
         }
 
-        if (contents.Length > options.MaxContentsBytes)
+        if (contents.Length > limits.MaxContentsBytes)
         {
             await AclResponses.Error(context, AclErrors.EntrySizeCapacityExceeded,
-                $"Entry contents of {contents.Length} bytes exceed the limit of {options.MaxContentsBytes} bytes.").ConfigureAwait(false);
+                $"Entry contents of {contents.Length} bytes exceed the limit of {limits.MaxContentsBytes} bytes.").ConfigureAwait(false);
             return;
         }
 
@@ -307,7 +307,7 @@ internal static class TransactionEndpoints
 
         // A tag's postings may lie mostly in other collections: a page examines at most ten pages' worth of them and
         // links on from where it stopped (possibly with no entry yet), so one request's work stays bounded.
-        var pageSize = ledger.Options.PageSize;
+        var pageSize = ledger.Settings.PageSize;
         var seqnos = ledger.Store.FindEntries(collectionId, tag, from, to, pageSize, 10 * pageSize, out var next);
 
         // Read and written one entry at a time, so that a client that does not read holds one entry, not a page; a
@@ -408,7 +408,7 @@ internal static class TransactionEndpoints
         return values.Count > 0 && !string.IsNullOrEmpty(values[0]) ? values[0]! : UserEntry.DefaultCollectionId;
     }
 
-    private static (string[] Tags, string? Error) ParseTags(Microsoft.Extensions.Primitives.StringValues values, NodeOptions options)
+    private static (string[] Tags, string? Error) ParseTags(Microsoft.Extensions.Primitives.StringValues values, LedgerOptions options)
     {
         if (values.Count == 0 || string.IsNullOrEmpty(values[0]))
         {

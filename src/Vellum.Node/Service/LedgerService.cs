@@ -64,7 +64,11 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         _tags = new HashSet<string>(store.Index.Tags(), StringComparer.Ordinal);
     }
 
+    /// <summary>The node's options (listening, TLS, the cluster).</summary>
     public NodeOptions Options { get; }
+
+    /// <summary>What this ledger is held to (its limits and signature interval): the node's <see cref="NodeOptions.LedgerDefaults"/> for now.</summary>
+    public LedgerOptions Settings => Options.LedgerDefaults;
 
     /// <summary>The data folder: the node's files and every ledger's.</summary>
     public DataDirectory Data { get; }
@@ -293,7 +297,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         var sequencer = new Sequencer(store, consensus, secret, new NodeRootSigner(node, ownSignatures), new SequencerOptions
         {
             IsPrivate = isPrivate,
-            SignatureInterval = options.SignatureInterval,
+            SignatureInterval = options.LedgerDefaults.SignatureInterval,
             SignatureDelay = options.SignatureDelay,
         }, logger, clock);
         var ledger = new LedgerService(options, data, spec.Name, service, node, tls, secret, isPrivate, store)
@@ -492,7 +496,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             var newCollection = !_collections.Contains(collectionId);
             // The default collection is not counted against the capacity, as in ACL.
             var counted = _collections.Count - (_collections.Contains(UserEntry.DefaultCollectionId) ? 1 : 0);
-            if (newCollection && collectionId != UserEntry.DefaultCollectionId && counted >= Options.MaxCollections)
+            if (newCollection && collectionId != UserEntry.DefaultCollectionId && counted >= Settings.MaxCollections)
             {
                 return (AclErrors.CollectionCapacityExceeded, $"The ledger already has {counted} collections, the limit; '{collectionId}' would be a new one.");
             }
@@ -506,9 +510,9 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
                 }
             }
 
-            if (newTags > 0 && _tags.Count + newTags > Options.MaxTags)
+            if (newTags > 0 && _tags.Count + newTags > Settings.MaxTags)
             {
-                return (AclErrors.TagCapacityExceeded, $"The ledger already has {_tags.Count} tags; {newTags} new ones would pass the limit of {Options.MaxTags}.");
+                return (AclErrors.TagCapacityExceeded, $"The ledger already has {_tags.Count} tags; {newTags} new ones would pass the limit of {Settings.MaxTags}.");
             }
 
             _collections.Add(collectionId);
