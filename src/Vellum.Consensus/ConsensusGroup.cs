@@ -335,7 +335,9 @@ public sealed class ConsensusGroup : IAsyncDisposable
             {
                 if (view.Applier is null)
                 {
-                    continue; // joining right now (on this apply path, so it has applied nothing yet)
+                    // Joining right now: no snapshot this time (the next applied entry tries again), rather than one
+                    // that leaves the ledger out.
+                    return null;
                 }
 
                 if (view.Applier!.DescribeAppliedState() is not { } state)

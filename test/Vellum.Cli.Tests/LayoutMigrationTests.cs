@@ -196,12 +196,22 @@ public sealed class LayoutMigrationTests : IDisposable
         }
     }
 
-    /// <summary>Every file under <paramref name="root"/>: relative path → SHA-256 of its bytes (hex).</summary>
+    /// <summary>
+    /// Every file under <paramref name="root"/> but the folder's lock file: relative path → SHA-256 of its bytes (hex).
+    /// The lock file is not read: a process another test starts at that moment can still hold its lock for an instant
+    /// (a fork inherits the descriptor until it execs), and reading it then fails.
+    /// </summary>
     private static SortedDictionary<string, string> Contents(string root)
     {
         var contents = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
         {
+            if (Path.GetFileName(file) == DataFolderLock.FileName)
+            {
+                contents[Path.GetRelativePath(root, file)] = "(lock)";
+                continue;
+            }
+
             contents[Path.GetRelativePath(root, file)] = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)));
         }
 

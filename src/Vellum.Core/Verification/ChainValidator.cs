@@ -55,13 +55,13 @@ public sealed class ChainValidator
     /// <summary>The seqno of the last signature taken into the state.</summary>
     public long LastSignatureSeqno => _state.LastSignatureSeqno;
 
-    /// <summary>The id of the last signature taken in since this validator was made (default if none).</summary>
+    /// <summary>The id of the last signature a walk (<see cref="Advance"/>) took in (default if none).</summary>
     public TxId LastSignatureId => _state.LastSignatureId;
 
-    /// <summary>The root the last signature taken in since this validator was made signed (zero if none).</summary>
+    /// <summary>The root the last signature a walk (<see cref="Advance"/>) took in signed (zero if none).</summary>
     public Hash32 LastSignedRoot => _state.LastSignedRoot;
 
-    /// <summary>Signatures taken in since this validator was made.</summary>
+    /// <summary>Signatures a walk (<see cref="Advance"/>) took in.</summary>
     public long Signatures => _state.Signatures;
 
     /// <summary>A copy of the frontier over every transaction taken into the state.</summary>
@@ -254,10 +254,8 @@ public sealed class ChainValidator
 
             if (frame.Header.Kind == EntryKind.Signature)
             {
+                // Only the seqno: a store applying batches asks for no signed root, so none is computed again here.
                 _state.LastSignatureSeqno = frame.Header.Id.Seqno;
-                _state.LastSignatureId = frame.Header.Id;
-                _state.LastSignedRoot = _frontier.Root();
-                _state.Signatures++;
             }
 
             _frontier.Append(frame.Leaf);

@@ -24,8 +24,12 @@ internal sealed record LedgerCreation(bool IsPrivate, Hash32 ServiceCertificateD
     public static Hash32 DigestOf(string pem)
     {
         using var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(pem);
-        return Hash32.Compute(certificate.RawDataMemory.Span);
+        return DigestOf(certificate);
     }
+
+    /// <summary>The digest <see cref="ServiceCertificateDigest"/> holds for <paramref name="certificate"/>.</summary>
+    public static Hash32 DigestOf(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate) =>
+        Hash32.Compute(certificate.RawDataMemory.Span);
 
     public byte[] Encode()
     {

@@ -91,7 +91,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             }
 
             var ledger = await awaited.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
-            return LedgerCreation.DigestOf(ledger.Service.ExportCertificatePem()) == digest
+            return LedgerCreation.DigestOf(ledger.Service.Certificate) == digest
                 ? ledger
                 : throw new LedgerExistsException($"The ledger '{name}' was made by another creation that committed first.");
         }
