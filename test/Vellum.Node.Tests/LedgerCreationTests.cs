@@ -138,12 +138,20 @@ public sealed class LedgerCreationTests : IAsyncLifetime
                 await Assert.ThrowsAsync<LedgerExistsException>(() => registry.CreateAsync(new LedgerSpec(LedgerName.Parse("Gamma"), false), default));
 
                 // A creation that stopped after staging (a crash) leaves material that is not a ledger.
-                new Vellum.Storage.DataDirectory(root).StageNew(LedgerName.Parse("delta"), isPrivate: false);
+                var data = new Vellum.Storage.DataDirectory(root);
+                data.StageNew(LedgerName.Parse("delta"), isPrivate: false);
+
+                // One adopted whose opening failed is finished by the same creation, and refused to another type.
+                data.StageNew(LedgerName.Parse("omega"), isPrivate: true);
+                data.Adopt(LedgerName.Parse("omega"));
+                await Assert.ThrowsAsync<LedgerExistsException>(() => registry.CreateAsync(new LedgerSpec(LedgerName.Parse("omega"), false), default));
+                var omega = await registry.CreateAsync(new LedgerSpec(LedgerName.Parse("omega"), true), default).WaitAsync(TimeSpan.FromSeconds(30));
+                Assert.True(omega.IsPrivate);
             }
 
             await using (var reopened = await LedgerRegistry.OpenAsync(options, NullLogger.Instance))
             {
-                Assert.Equal(["default", "gamma"], reopened.All.Select(l => l.Name.Value));
+                Assert.Equal(["default", "gamma", "omega"], reopened.All.Select(l => l.Name.Value));
                 Assert.True(reopened.TryGet("gamma", out var gamma));
                 Assert.True(gamma.IsPrivate);
                 Assert.Equal(certificate, gamma.Service.ExportCertificatePem());

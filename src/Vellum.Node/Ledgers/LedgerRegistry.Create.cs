@@ -51,8 +51,19 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             var isPrivate = spec.IsPrivate ?? false;
             if (_group is null)
             {
-                _data.StageNew(spec.Name, isPrivate);
-                _data.Adopt(spec.Name);
+                var folder = _data.Ledger(spec.Name);
+                if (!folder.Exists)
+                {
+                    _data.StageNew(spec.Name, isPrivate);
+                    _data.Adopt(spec.Name);
+                }
+                else if (folder.StoredIsPrivate() != isPrivate)
+                {
+                    // Adopted by a creation whose opening failed (served at the next start anyway): only the same
+                    // creation may finish it.
+                    throw new LedgerExistsException($"The ledger '{spec.Name}' exists (made by an earlier creation that did not finish opening, as {(isPrivate ? "Public" : "Private")}).");
+                }
+
                 var ledger = await LedgerService.OpenAsync(_options, _data, spec, _parts, cancellationToken).ConfigureAwait(false);
                 Add(ledger);
                 return ledger;
