@@ -108,7 +108,6 @@ public sealed class ConsensusGroup : IAsyncDisposable
     public async ValueTask StartAsync(IConsensusLog log, IGroupLedgers? ledgers, CancellationToken token)
     {
         ArgumentNullException.ThrowIfNull(log);
-        _ledgers = ledgers;
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         lock (_joinLock)
         {
@@ -124,6 +123,9 @@ public sealed class ConsensusGroup : IAsyncDisposable
             {
                 throw new InvalidOperationException("The consensus group is already started.");
             }
+
+            // Before the log starts: its replay may apply a creation.
+            _ledgers = ledgers;
         }
 
         try
