@@ -13,9 +13,12 @@ namespace Vellum.Consensus;
 /// <para>
 /// Entries: <c>"VLG1" · u8 name length · ledger name (ASCII) · batch</c>. An entry without that prefix was written
 /// before ledgers shared a log, when a member served only <see cref="UntaggedLedger"/>, and is that ledger's. A
-/// ledger's creation on a running group is an entry of its own, <c>"VLC1" · u8 operation (1: create) · u8 name length
-/// · name · description</c> (<see cref="ProposeLedgerAsync"/>): every member opens the ledger when it applies it, so
-/// the entries that follow find it.
+/// ledger's creation or deletion on a running group is an entry of its own, <c>"VLC1" · u8 operation (1: create,
+/// 2: delete) · u8 name length · name · description</c> (<see cref="ProposeLedgerAsync"/>,
+/// <see cref="ProposeLedgerDeletionAsync"/>): every member opens the ledger when it applies its creation, so the
+/// entries that follow find it, and closes it when it applies its deletion; entries of a deleted ledger that follow its
+/// deletion (batches it had in flight) are skipped, as are those of a ledger the node finds deleted when it replays its
+/// creation.
 /// </para>
 /// <para>
 /// Leadership, terms, membership and the commit index are the group's: every view reports the same. The group's
@@ -40,12 +43,17 @@ public sealed class ConsensusGroup : IAsyncDisposable
     private static ReadOnlySpan<byte> EntryMagic => "VLG1"u8;
     private static ReadOnlySpan<byte> ControlMagic => "VLC1"u8;
     private const byte CreateOperation = 1;
+    private const byte DeleteOperation = 2;
     private static ReadOnlySpan<byte> StateMagic => "VLGS"u8;
 
     // Written under _joinLock, read without it by the applier and the snapshot (a ledger may join at any time).
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, View> _views = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, View>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private IGroupLedgers? _ledgers;
+
+    // Names whose entries are skipped: after a deletion, and after a creation of a ledger the node finds deleted since,
+    // until the next creation of the name. Only the apply path uses it.
+    private readonly HashSet<string> _skipped = new(StringComparer.Ordinal);
     private volatile bool _opening;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dispatcher _dispatcher;
@@ -145,11 +153,24 @@ public sealed class ConsensusGroup : IAsyncDisposable
     /// <summary>
     /// Leader only: appends the creation of ledger <paramref name="ledger"/> with <paramref name="description"/> (what
     /// the members need to make it; opaque to the group, at most 4 KiB) and returns once it is committed. Every member
-    /// then opens the ledger through its <see cref="IGroupLedgers"/> when it applies the entry; a creation of a name
-    /// that already has a view changes nothing (<see cref="IGroupLedgers.CreationIgnored"/>).
+    /// then hands it to its <see cref="IGroupLedgers.OpenLedgerAsync"/> when it applies the entry, which opens the
+    /// ledger (or finds it open already, or deleted since).
     /// </summary>
     /// <exception cref="ConsensusNotLeaderException">Not the leader, or leadership was lost (the outcome is then unknown).</exception>
-    public ValueTask<LogPosition> ProposeLedgerAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
+    public ValueTask<LogPosition> ProposeLedgerAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token) =>
+        ProposeAsync(CreateOperation, ledger, description, token);
+
+    /// <summary>
+    /// Leader only: appends the deletion of ledger <paramref name="ledger"/> with <paramref name="description"/> (which
+    /// ledger of the name, and what the members keep of it; opaque to the group, at most 4 KiB) and returns once it is
+    /// committed. Every member hands it to its <see cref="IGroupLedgers.DeleteLedgerAsync"/> when it applies the entry
+    /// and, if that deleted the ledger, drops its view; the ledger's entries after it are skipped.
+    /// </summary>
+    /// <exception cref="ConsensusNotLeaderException">Not the leader, or leadership was lost (the outcome is then unknown).</exception>
+    public ValueTask<LogPosition> ProposeLedgerDeletionAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token) =>
+        ProposeAsync(DeleteOperation, ledger, description, token);
+
+    private ValueTask<LogPosition> ProposeAsync(byte operation, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
     {
         ArgumentException.ThrowIfNullOrEmpty(ledger);
         if (ledger.Length > MaxNameLength || !Ascii.IsValid(ledger))
@@ -169,7 +190,7 @@ public sealed class ConsensusGroup : IAsyncDisposable
 
         var entry = new byte[ControlMagic.Length + 2 + ledger.Length + description.Length];
         ControlMagic.CopyTo(entry);
-        entry[ControlMagic.Length] = CreateOperation;
+        entry[ControlMagic.Length] = operation;
         entry[ControlMagic.Length + 1] = (byte)ledger.Length;
         Encoding.ASCII.GetBytes(ledger, entry.AsSpan(ControlMagic.Length + 2));
         description.Span.CopyTo(entry.AsSpan(ControlMagic.Length + 2 + ledger.Length));
@@ -178,11 +199,12 @@ public sealed class ConsensusGroup : IAsyncDisposable
 
     private const int MaxDescriptionLength = 4096;
 
-    /// <summary>A creation entry's ledger and description; false when <paramref name="entry"/> is not one.</summary>
+    /// <summary>A control entry's operation, ledger and description; false when <paramref name="entry"/> is not one.</summary>
     /// <exception cref="InvalidDataException">It is a control entry, but damaged or of an unknown operation.</exception>
-    private static bool TryReadCreation(LogPosition position, ReadOnlyMemory<byte> entry, out string ledger, out ReadOnlyMemory<byte> description)
+    private static bool TryReadControl(LogPosition position, ReadOnlyMemory<byte> entry, out byte operation, out string ledger, out ReadOnlyMemory<byte> description)
     {
         var span = entry.Span;
+        operation = 0;
         ledger = string.Empty;
         description = default;
         if (!span.StartsWith(ControlMagic))
@@ -191,12 +213,13 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
 
         var header = ControlMagic.Length + 2;
-        if (span.Length < header || span[ControlMagic.Length] != CreateOperation || span[ControlMagic.Length + 1] is var length &&
+        if (span.Length < header || span[ControlMagic.Length] is not (CreateOperation or DeleteOperation) || span[ControlMagic.Length + 1] is var length &&
             (length == 0 || length > MaxNameLength || span.Length < header + length) || !Ascii.IsValid(span.Slice(header, length)))
         {
             throw new InvalidDataException($"Consensus entry {position.Index} is a damaged ledger operation, or one this version does not know.");
         }
 
+        operation = span[ControlMagic.Length];
         ledger = Encoding.ASCII.GetString(span.Slice(header, length));
         description = entry[(header + length)..];
         return true;
@@ -258,32 +281,45 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A creation entry: the node opens the ledger, or finds it open (a replay, or a second creation of the name, which
+    /// changes nothing), or finds that this creation's ledger was deleted since: its entries are then skipped until the
+    /// name is made again.
+    /// </summary>
     private async ValueTask CreateAsync(LogPosition position, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
     {
-        if (_lookup.TryGetValue(ledger, out _))
+        if (await OpenAsync(position, ledger, description, token).ConfigureAwait(false) is null)
         {
-            _ledgers?.CreationIgnored(ledger, description);
-            return;
+            _skipped.Add(ledger);
         }
-
-        await OpenAsync(position, ledger, description, token).ConfigureAwait(false);
+        else
+        {
+            _skipped.Remove(ledger);
+        }
     }
 
-    private async ValueTask<View> OpenAsync(LogPosition position, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
+    /// <summary>Opens the ledger through the node: its view, or null when it was deleted since.</summary>
+    private async ValueTask<View?> OpenAsync(LogPosition position, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
     {
         if (_ledgers is not { } ledgers)
         {
             throw new InvalidDataException($"Consensus entry {position.Index} makes the ledger '{ledger}', and this node opens no ledgers while it runs.");
         }
 
+        bool opened;
         _opening = true;
         try
         {
-            await ledgers.OpenLedgerAsync(ledger, description, token).ConfigureAwait(false);
+            opened = await ledgers.OpenLedgerAsync(ledger, description, token).ConfigureAwait(false);
         }
         finally
         {
             _opening = false;
+        }
+
+        if (!opened)
+        {
+            return null;
         }
 
         return _lookup.TryGetValue(ledger, out var view) && view.Applier is not null
@@ -291,15 +327,42 @@ public sealed class ConsensusGroup : IAsyncDisposable
             : throw new InvalidOperationException($"The ledger '{ledger}' was opened for consensus entry {position.Index} but did not join the group.");
     }
 
-    private View ViewFor(LogPosition position, ReadOnlyMemory<byte> entry, out ReadOnlyMemory<byte> batch)
+    private async ValueTask DeleteAsync(LogPosition position, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
+    {
+        if (_ledgers is not { } ledgers)
+        {
+            throw new InvalidDataException($"Consensus entry {position.Index} deletes the ledger '{ledger}', and this node manages no ledgers while it runs.");
+        }
+
+        // Deleted here: the name's entries until its next creation are the deleted ledger's (batches it had in flight).
+        // Not served here: the same. A ledger of the name served here that is not the one deleted was made after it (a
+        // replay, whose earlier creation started the skipping already), and its entries go on to it.
+        var served = _lookup.TryGetValue(ledger, out _);
+        if (await ledgers.DeleteLedgerAsync(ledger, description, token).ConfigureAwait(false))
+        {
+            lock (_joinLock)
+            {
+                _views.TryRemove(ledger, out _);
+            }
+
+            _skipped.Add(ledger);
+        }
+        else if (!served)
+        {
+            _skipped.Add(ledger);
+        }
+    }
+
+    /// <summary>The view an entry goes to; null when its ledger was deleted (the entry is skipped).</summary>
+    private View? ViewFor(LogPosition position, ReadOnlyMemory<byte> entry, out ReadOnlyMemory<byte> batch)
     {
         if (!TryUntag(entry, out var name, out batch))
         {
             throw new InvalidDataException($"Consensus entry {position.Index} has a damaged ledger tag.");
         }
 
-        return _lookup.TryGetValue(name, out var view)
-            ? view
+        return _skipped.Count > 0 && _skipped.Contains(name) ? null
+            : _lookup.TryGetValue(name, out var view) ? view
             : throw new InvalidDataException(
                 $"Consensus entry {position.Index} belongs to the ledger '{name}', which this node does not serve; every member must serve the same ledgers.");
     }
@@ -314,15 +377,26 @@ public sealed class ConsensusGroup : IAsyncDisposable
 
         public async ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> entry, CancellationToken token)
         {
-            if (TryReadCreation(position, entry, out var ledger, out var description))
+            if (TryReadControl(position, entry, out var operation, out var ledger, out var description))
             {
-                await group.CreateAsync(position, ledger, description, token).ConfigureAwait(false);
+                if (operation == CreateOperation)
+                {
+                    await group.CreateAsync(position, ledger, description, token).ConfigureAwait(false);
+                }
+                else
+                {
+                    await group.DeleteAsync(position, ledger, description, token).ConfigureAwait(false);
+                }
+
                 Volatile.Write(ref _lastApplied, position.Index);
                 return;
             }
 
-            var view = group.ViewFor(position, entry, out var batch);
-            await view.Applier!.ApplyAsync(position, batch, token).ConfigureAwait(false);
+            if (group.ViewFor(position, entry, out var batch) is { } view)
+            {
+                await view.Applier!.ApplyAsync(position, batch, token).ConfigureAwait(false);
+            }
+
             Volatile.Write(ref _lastApplied, position.Index);
         }
 
@@ -385,11 +459,17 @@ public sealed class ConsensusGroup : IAsyncDisposable
             {
                 if (!group._lookup.TryGetValue(name, out var view))
                 {
-                    // Made after this member last applied: open it (from the other members' copies) first.
+                    // Made after this member last applied: open it (from the other members' copies) first, unless it
+                    // is deleted by now (its deletion follows in the log).
                     view = await group.OpenAsync(position, name, ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
                 }
 
-                await view.Applier!.RestoreAsync(position, part, token).ConfigureAwait(false);
+                if (view is not null)
+                {
+                    // The snapshot was taken while the ledger was served: whatever came before it is behind.
+                    group._skipped.Remove(name);
+                    await view.Applier!.RestoreAsync(position, part, token).ConfigureAwait(false);
+                }
             }
 
             if (position.Index > Volatile.Read(ref _lastApplied))

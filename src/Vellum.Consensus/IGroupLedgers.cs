@@ -1,26 +1,33 @@
 namespace Vellum.Consensus;
 
 /// <summary>
-/// What a <see cref="ConsensusGroup"/> asks of the node above it when the log names a ledger the group has no view of:
-/// a committed ledger-creation entry (<see cref="ConsensusGroup.ProposeLedgerAsync"/>), or a leader's snapshot that holds
-/// a ledger made since this member last looked. Given to the group when it starts, as the applier is given to a log.
+/// What a <see cref="ConsensusGroup"/> asks of the node above it when the log makes or deletes a ledger: a committed
+/// ledger-creation entry (<see cref="ConsensusGroup.ProposeLedgerAsync"/>), a leader's snapshot that holds a ledger made
+/// since this member last looked, or a committed deletion (<see cref="ConsensusGroup.ProposeLedgerDeletionAsync"/>).
+/// Given to the group when it starts, as the applier is given to a log. Every call is on the apply path, one at a time;
+/// a throw stops applying as any applier's does, so an implementation waits (bounded by the token) rather than fails
+/// for what may come later, such as a member that is briefly unreachable.
 /// </summary>
 public interface IGroupLedgers
 {
     /// <summary>
-    /// Opens ledger <paramref name="name"/> on this node, making it from <paramref name="description"/> (what its
-    /// creator proposed; empty when the ledger is known only from a snapshot) or from the other members' copies, and
-    /// returns once it has joined the group (<see cref="ConsensusGroup.Join"/>) and started its view: entries after the
-    /// creation go to it. Called on the apply path, one call at a time; a throw stops applying as any applier's does,
-    /// so an implementation waits (bounded by <paramref name="token"/>) rather than fails for what may come later, such
-    /// as a member that is briefly unreachable.
+    /// A committed creation of ledger <paramref name="name"/> (<paramref name="description"/> is what its creator
+    /// proposed; empty when the ledger is known only from a snapshot): opens it on this node, making it from the
+    /// description or from the other members' copies, and returns true once it has joined the group
+    /// (<see cref="ConsensusGroup.Join"/>) and started its view, so that entries after the creation go to it. When a
+    /// ledger of that name is open already, true as well: it is this creation's (a replay), or this is a second creation
+    /// of the name, which changes nothing. False when this creation's ledger was deleted since (a deletion later in the
+    /// log, which this node or the members it asked have applied already): the group then skips the name's entries
+    /// until its next creation.
     /// </summary>
-    ValueTask OpenLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token);
+    ValueTask<bool> OpenLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token);
 
     /// <summary>
-    /// A committed creation of <paramref name="name"/> came after the ledger of that name already had a view here: the
-    /// first creation holds, this one changes nothing (for instance two primaries made the same name in turn, or a
-    /// restart replays the log). <paramref name="description"/> says which creation lost.
+    /// Deletes ledger <paramref name="name"/> as <paramref name="description"/> (what the deleting primary proposed)
+    /// says, if this node serves that very ledger, and returns true once it no longer serves it: the group then drops its
+    /// view and skips its entries. False when the ledger served under that name is another one (a deletion of an earlier
+    /// ledger of the name, replayed): nothing changes. Called too when the group has no view of the name (the ledger was
+    /// deleted here already, or never opened), so that the node can keep a record of the deletion.
     /// </summary>
-    void CreationIgnored(string name, ReadOnlyMemory<byte> description) { }
+    ValueTask<bool> DeleteLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token);
 }

@@ -49,6 +49,7 @@ public sealed class NodeLog : IAsyncDisposable
     private readonly SemaphoreSlim _signal = new(0, int.MaxValue);
     private readonly TaskCompletionSource _writerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HashSet<Member> _touched = [];
+    private readonly List<TaskCompletionSource> _rollWaiters = [];
     private readonly ArrayBufferWriter<byte> _buffer = new(4096);
     private readonly List<ReadOnlyMemory<byte>> _parts = [];
     private SafeFileHandle? _segment;
@@ -177,6 +178,40 @@ public sealed class NodeLog : IAsyncDisposable
         return new Member(this, ledger, term, syncLedger, localEndPoint);
     }
 
+    /// <summary>
+    /// Moves to a new segment now, as when one fills (every ledger that took a batch since the last move is synced
+    /// first), and deletes the segments written before: once it completes, no segment holds a batch appended before the
+    /// call. A ledger that is deleted asks for it after closing, so that a ledger made later under its name finds none of
+    /// its batches in the log.
+    /// </summary>
+    /// <exception cref="IOException">The move failed, or the log failed to write before.</exception>
+    public Task RollAsync()
+    {
+        if (_directory is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_queueLock)
+        {
+            if (_stopping)
+            {
+                throw new ConsensusNotLeaderException("The node log is stopped.");
+            }
+
+            if (!_started)
+            {
+                throw new InvalidOperationException("The node log is not started.");
+            }
+
+            _rollWaiters.Add(waiter);
+        }
+
+        _signal.Release();
+        return waiter.Task;
+    }
+
     private void Enqueue(Pending pending)
     {
         lock (_queueLock)
@@ -201,6 +236,7 @@ public sealed class NodeLog : IAsyncDisposable
     private void WriterLoop()
     {
         var round = new List<Pending>();
+        var rolls = new List<TaskCompletionSource>();
         try
         {
             while (true)
@@ -213,7 +249,9 @@ public sealed class NodeLog : IAsyncDisposable
                         round.Add(next);
                     }
 
-                    if (round.Count == 0)
+                    rolls.AddRange(_rollWaiters);
+                    _rollWaiters.Clear();
+                    if (round.Count == 0 && rolls.Count == 0)
                     {
                         if (_stopping)
                         {
@@ -224,22 +262,51 @@ public sealed class NodeLog : IAsyncDisposable
                     }
                 }
 
-                // Each queued batch released the semaphore once; this round takes them all.
-                for (var i = 1; i < round.Count; i++)
+                // Each queued batch (and roll) released the semaphore once; this round takes them all. A release taken
+                // here for a later one only makes a later wait find an empty round.
+                for (var i = 1; i < round.Count + rolls.Count; i++)
                 {
                     _signal.Wait(0);
                 }
 
-                WriteRound(round);
-                round.Clear();
-                if (_segmentLength >= _options.SegmentBytes && _fault is null)
+                if (round.Count > 0)
                 {
-                    MoveToNewSegment();
+                    WriteRound(round);
+                    round.Clear();
                 }
+
+                if ((rolls.Count > 0 || _segmentLength >= _options.SegmentBytes) && _fault is null)
+                {
+                    var moved = MoveToNewSegment();
+                    foreach (var roll in rolls)
+                    {
+                        _ = moved is null ? roll.TrySetResult() : roll.TrySetException(new IOException("the node log could not move to a new segment", moved));
+                    }
+                }
+                else
+                {
+                    foreach (var roll in rolls)
+                    {
+                        roll.TrySetException(new IOException("the node log failed to write; restart to recover", _fault));
+                    }
+                }
+
+                rolls.Clear();
             }
         }
         finally
         {
+            lock (_queueLock)
+            {
+                rolls.AddRange(_rollWaiters);
+                _rollWaiters.Clear();
+            }
+
+            foreach (var roll in rolls)
+            {
+                roll.TrySetException(new ConsensusNotLeaderException("The node log is stopped."));
+            }
+
             _writerExited.TrySetResult();
         }
     }
@@ -307,8 +374,11 @@ public sealed class NodeLog : IAsyncDisposable
         }
     }
 
-    /// <summary>Syncs every ledger that took a batch since the last move, then starts a segment and drops the old one.</summary>
-    private void MoveToNewSegment()
+    /// <summary>
+    /// Syncs every ledger that took a batch since the last move, then starts a segment and drops the old one. Returns
+    /// the failure, or null.
+    /// </summary>
+    private Exception? MoveToNewSegment()
     {
         try
         {
@@ -332,11 +402,13 @@ public sealed class NodeLog : IAsyncDisposable
             }
 
             NewSegment();
+            return null;
         }
         catch (Exception ex)
         {
             // The current segment stays and keeps growing; the next round past the size tries again.
             LogMessages.NodeLogFailed(_logger, ex);
+            return ex;
         }
     }
 

@@ -64,6 +64,12 @@ public static class AclErrors
     /// <summary>Vellum's: a ledger name that is taken (names are unique across the deployment, in any case).</summary>
     public static readonly AclError LedgerExists = new(409, "LedgerExists");
 
+    /// <summary>Vellum's: a deletion of the ledger <c>default</c>, which holds the deployment's node channel identity.</summary>
+    public static readonly AclError LedgerNotDeletable = new(409, "LedgerNotDeletable");
+
+    /// <summary>Vellum's: a member asked for the material of a ledger that was deleted since.</summary>
+    public static readonly AclError LedgerDeleted = new(410, "LedgerDeleted");
+
     public static readonly AclError RequestBodyTooLarge = new(413, "RequestBodyTooLarge");
     public static readonly AclError MisdirectedRequest = new(421, "MisdirectedRequest");
 
@@ -78,7 +84,8 @@ public static class AclErrors
         InvalidUserId, EntrySizeCapacityExceeded, CollectionIdTooLong, CollectionCapacityExceeded, TagCapacityExceeded,
         CannotRemoveLastAdministrator, NotACluster, BadRequest, InvalidAuthenticationInfo, InvalidJoinToken, NotAllowed,
         ForwardedUserNotAllowed, Forbidden, MembershipNotManagedHere, LedgersNotManagedHere, TransactionNotFound, UserNotFound, LedgerNotFound,
-        ResourceNotFound, MethodNotAllowed, RequestTimeout, MembershipChangeFailed, LedgerExists, RequestBodyTooLarge, MisdirectedRequest,
+        ResourceNotFound, MethodNotAllowed, RequestTimeout, MembershipChangeFailed, LedgerExists, LedgerNotDeletable, LedgerDeleted, RequestBodyTooLarge,
+        MisdirectedRequest,
         InternalError, ServiceUnavailable,
     ];
 

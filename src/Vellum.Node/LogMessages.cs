@@ -49,4 +49,13 @@ internal static partial class LogMessages
 
     [LoggerMessage(1044, LogLevel.Warning, "A second creation of the ledger '{Ledger}' in the consensus log was ignored: the first holds", EventName = "LedgerCreationIgnored")]
     public static partial void LedgerCreationIgnored(ILogger logger, string ledger);
+
+    [LoggerMessage(1045, LogLevel.Information, "Deleted the ledger '{Ledger}' (last signed transaction {LastSigned}) for {DeletedBy}; its tombstone is kept", EventName = "LedgerDeleted")]
+    public static partial void LedgerDeleted(ILogger logger, string ledger, string lastSigned, string deletedBy);
+
+    [LoggerMessage(1046, LogLevel.Error, "Closing or erasing the deleted ledger '{Ledger}' failed; the next start erases what is left", EventName = "LedgerErasureFailed")]
+    public static partial void LedgerErasureFailed(ILogger logger, string ledger, Exception exception);
+
+    [LoggerMessage(1047, LogLevel.Warning, "The tombstone {Path} cannot be read; it is left out", EventName = "TombstoneUnreadable")]
+    public static partial void TombstoneUnreadable(ILogger logger, string path, Exception exception);
 }

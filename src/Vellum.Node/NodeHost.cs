@@ -131,6 +131,11 @@ public static class NodeHost
             {
                 await NotPrimary(context, ledger, options, forwarding ? ledger.Forwarder(logger) : null).ConfigureAwait(false);
             }
+            catch (ObjectDisposedException) when (!context.Response.HasStarted && context.Features.Get<LedgerService>() is { IsClosing: true } closing)
+            {
+                // The ledger closed under a request that reached it before its deletion began.
+                await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"The ledger '{closing.Name}' is being deleted.").ConfigureAwait(false);
+            }
             catch (ReplicationLostException ex) when (!context.Response.HasStarted)
             {
                 await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"The primary changed before the write committed; ask for its status. {ex.Message}").ConfigureAwait(false);

@@ -14,6 +14,8 @@ namespace Vellum.Storage;
 /// &lt;data&gt;/node/raft/                   the consensus log and membership of a cluster member
 /// &lt;data&gt;/node/peers                   the other members' client addresses
 /// &lt;data&gt;/node/staged/{name}/          a ledger being made on a running node, until its creation is decided (then moved)
+/// &lt;data&gt;/node/tombstones/             what is kept of each deleted ledger: {name}.{certificate SHA-256}.json
+/// &lt;data&gt;/node/deleting/               a deleted ledger's folder while it is erased (finished at the next start)
 /// &lt;data&gt;/credentials/                 the deployment's: the development Administrator (admin_cert.pem, admin_privk.pem)
 /// &lt;data&gt;/ledgers/{name}/              one ledger: see <see cref="LedgerDirectory"/>
 /// </code>
@@ -361,6 +363,86 @@ public sealed class DataDirectory
         Durability.SyncDirectory(Ledgers);
         Durability.SyncDirectory(Path.GetDirectoryName(staged.Root)!);
         return target;
+    }
+
+    /// <summary>What is kept of deleted ledgers: one small file each (<see cref="Bury"/>).</summary>
+    public string Tombstones => Path.Combine(Node, "tombstones");
+
+    /// <summary>Deleted ledgers' folders while they are erased; anything in it is erased at start (<see cref="FinishDeletions"/>).</summary>
+    public string Deleting => Path.Combine(Node, "deleting");
+
+    /// <summary>The tombstone file of the ledger <paramref name="name"/> whose service certificate has <paramref name="digestHex"/>.</summary>
+    public string TombstoneFile(LedgerName name, string digestHex) => Path.Combine(Tombstones, $"{name.Value}.{digestHex}.json");
+
+    /// <summary>The tombstone files of the ledgers once named <paramref name="name"/> (any number: a name is free again after a deletion).</summary>
+    public IReadOnlyList<string> TombstoneFiles(LedgerName name) =>
+        Directory.Exists(Tombstones) ? [.. Directory.EnumerateFiles(Tombstones, name.Value + ".*.json").Order(StringComparer.Ordinal)] : [];
+
+    /// <summary>Every tombstone file, in ordinal order.</summary>
+    public IReadOnlyList<string> AllTombstoneFiles() =>
+        Directory.Exists(Tombstones) ? [.. Directory.EnumerateFiles(Tombstones, "*.json").Order(StringComparer.Ordinal)] : [];
+
+    /// <summary>Writes a deleted ledger's tombstone, durably (before anything of the ledger is removed).</summary>
+    public void KeepTombstone(string tombstoneFile, ReadOnlySpan<byte> tombstone)
+    {
+        OwnerOnly.CreateDirectory(Tombstones);
+        Durability.WriteFileAtomic(tombstoneFile, tombstone);
+    }
+
+    /// <summary>
+    /// Takes the (closed) ledger <paramref name="name"/> out of this folder for good, once its tombstone is kept
+    /// (<see cref="KeepTombstone"/>): its folder leaves <c>ledgers/</c> with one durable rename into
+    /// <c>node/deleting/</c>, so a crash leaves it served or deleted, never half of each. Returns where it went, for
+    /// <see cref="Erase"/> (null when the folder is gone already). Whatever is in <c>node/deleting/</c> at start is erased
+    /// (<see cref="FinishDeletions"/>).
+    /// </summary>
+    public string? Bury(LedgerName name)
+    {
+        var folder = Ledger(name);
+        if (!Directory.Exists(folder.Root))
+        {
+            return null;
+        }
+
+        OwnerOnly.CreateDirectory(Deleting);
+        var target = Path.Combine(Deleting, $"{name.Value}.{Guid.NewGuid():N}");
+        Directory.Move(folder.Root, target);
+        Durability.SyncDirectory(Ledgers);
+        Durability.SyncDirectory(Deleting);
+        return target;
+    }
+
+    /// <summary>Erases what a deletion left in <c>node/deleting/</c> when the node stopped before it was done.</summary>
+    public void FinishDeletions()
+    {
+        if (Directory.Exists(Deleting))
+        {
+            foreach (var folder in Directory.EnumerateDirectories(Deleting))
+            {
+                Erase(folder);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Erases a buried ledger's folder (<see cref="Bury"/>): its secrets first, made durable — the service key and the
+    /// ledger secret, from which the key of every copy of its batches in a consensus log derives — then the rest.
+    /// </summary>
+    public void Erase(string folder)
+    {
+        var secrets = Path.Combine(folder, "secrets");
+        if (Directory.Exists(secrets))
+        {
+            foreach (var file in Directory.EnumerateFiles(secrets))
+            {
+                File.Delete(file);
+            }
+
+            Durability.SyncDirectory(secrets);
+        }
+
+        Directory.Delete(folder, recursive: true);
+        Durability.SyncDirectory(Deleting);
     }
 
     /// <summary>The root and its top folders, owner-only (0700) whatever the umask.</summary>

@@ -180,7 +180,20 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
         await cluster.JoinAsync(2, target: 1, token);
         await WaitForReadyAsync(cluster, [0, 1, 2], ["default"]);
 
-        // Member 2 is down while the ledgers are made; a majority (0 and 1) commits their creation.
+        // A ledger made and written while every member is up, to be deleted while member 2 is down.
+        using (var admin = cluster.Client(0, TimeSpan.FromSeconds(40)))
+        {
+            using var created = await admin.PutAsync("/node/ledgers/doomed", new StringContent("""{"ledgerType":"Private"}""", Encoding.UTF8, "application/json"));
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+            await WaitForReadyAsync(cluster, [0, 1, 2], ["doomed"]);
+            using var first = await admin.PostAsync($"/ledgers/doomed/app/transactions?{V}&waitForCommit=true", Body($"{Marker}doomed words"));
+            Assert.True(first.StatusCode == HttpStatusCode.OK, await first.Content.ReadAsStringAsync());
+        }
+
+        var doomedSecret = File.ReadAllText(Path.Combine(cluster.Data(2), "ledgers", "doomed", "secrets", "ledger.secret")).Trim();
+        var doomedKey = KeyBody(File.ReadAllText(Path.Combine(cluster.Data(2), "ledgers", "doomed", "secrets", "service_privk.pem")));
+
+        // Member 2 is down while the ledgers are made (and doomed deleted); a majority (0 and 1) commits each change.
         Assert.Equal(0, await cluster.TerminateAsync(2));
         var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
         var backup = primary == 0 ? 1 : 0;
@@ -191,6 +204,17 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
             Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
             using var taken = await viaBackup.PutAsync("/node/ledgers/GAMMA", null);
             Assert.Equal(HttpStatusCode.Conflict, taken.StatusCode);
+
+            // Deleted through a backup too: every member that applies the deletion erases it and keeps its tombstone.
+            using var deleted = await viaBackup.DeleteAsync("/node/ledgers/doomed");
+            var tombstone = await deleted.Content.ReadAsStringAsync();
+            Assert.True(deleted.StatusCode == HttpStatusCode.OK, tombstone);
+            Assert.Equal("Private", JsonDocument.Parse(tombstone).RootElement.GetProperty("ledgerType").GetString());
+            using var onPrimary = cluster.Client(primary, TimeSpan.FromSeconds(10));
+            using var gone = await onPrimary.GetAsync($"/ledgers/doomed/app/transactions?{V}");
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+            await WaitUntilAsync(async () => (await viaBackup.GetAsync($"/ledgers/doomed/app/transactions?{V}")).StatusCode == HttpStatusCode.NotFound,
+                ClusterProcess.Timeout, "the backup to apply the deletion");
         }
 
         using (var admin = cluster.Client(primary, TimeSpan.FromSeconds(40)))
@@ -199,7 +223,7 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
             Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
         }
 
-        string[] made = ["gamma", "delta"];
+        var made = new[] { "gamma", "delta" };
         await WaitForReadyAsync(cluster, [0, 1], made);
         var written = new List<(string Ledger, string Id, string Contents)>();
         async Task WriteAsync(int member, string ledger, string contents)
@@ -213,10 +237,24 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
         await WriteAsync(backup, "gamma", $"{Marker}gamma via a backup");
         await WriteAsync(primary, "delta", $"{Marker}delta via the primary");
 
-        // The member that was down applies the creations when it is back: it fetches each ledger's material from the others.
+        // The member that was down applies the creations when it is back (it fetches each ledger's material from the
+        // others) and the deletion (it erases its copy).
         await cluster.StartAsync(2);
         await WaitForReadyAsync(cluster, [2], made);
         Assert.StartsWith("Private", File.ReadAllText(Path.Combine(cluster.Data(2), "ledgers", "gamma", "state", "ledger-type")), StringComparison.Ordinal);
+        await WaitUntilAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.Data(2), "ledgers", "doomed"))), ClusterProcess.Timeout, "node 2 to erase the deleted ledger");
+
+        // The name is free again: a new ledger of it reaches every member (and the joiner below, which replays the
+        // first one's creation, entries and deletion before it, and skips them).
+        using (var admin = cluster.Client(await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout), TimeSpan.FromSeconds(40)))
+        using (var created = await admin.PutAsync("/node/ledgers/doomed", null))
+        {
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        }
+
+        made = [.. made, "doomed"];
+        await WaitForReadyAsync(cluster, [0, 1, 2], made);
+        await WriteAsync(0, "doomed", $"{Marker}doomed again");
 
         // The primary dies; the ledgers live on; it comes back with them.
         cluster.Kill(primary);
@@ -273,6 +311,20 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
 
             var staged = Path.Combine(cluster.Data(i), "node", "staged");
             Assert.True(!Directory.Exists(staged) || Directory.GetDirectories(staged).Length == 0, $"node {i} left a ledger staged");
+            Assert.Single(Directory.GetFiles(Path.Combine(cluster.Data(i), "node", "tombstones")));
+            var deleting = Path.Combine(cluster.Data(i), "node", "deleting");
+            Assert.True(!Directory.Exists(deleting) || Directory.GetFileSystemEntries(deleting).Length == 0, $"node {i} left a deleted ledger's files");
+
+            // The deleted ledger's secret and key are nowhere in the member's folder: what its log still holds of it
+            // stays sealed under a key nobody can derive.
+            foreach (var file in Directory.EnumerateFiles(cluster.Data(i), "*", SearchOption.AllDirectories))
+            {
+                var bytes = File.ReadAllBytes(file);
+                Assert.True(bytes.AsSpan().IndexOf(Encoding.ASCII.GetBytes(doomedSecret)) < 0 && bytes.AsSpan().IndexOf(Convert.FromHexString(doomedSecret)) < 0, $"{file} holds the deleted ledger's secret");
+                Assert.True(bytes.AsSpan().IndexOf(Encoding.ASCII.GetBytes(doomedKey)) < 0, $"{file} holds the deleted ledger's service key");
+                Assert.True(bytes.AsSpan().IndexOf("plain-contents-doomed words"u8) < 0, $"{file} holds the deleted ledger's contents in clear");
+            }
+
             foreach (var file in Directory.EnumerateFiles(Path.Combine(cluster.Data(i), "node", "raft"), "*", SearchOption.AllDirectories))
             {
                 var bytes = File.ReadAllBytes(file);

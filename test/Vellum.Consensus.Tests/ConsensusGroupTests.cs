@@ -123,7 +123,8 @@ public sealed class ConsensusGroupTests
         Assert.Equal("VLC1\u0001\u0004betax", Encoding.ASCII.GetString(entry.Span));
         await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 1), entry, CancellationToken.None).AsTask());
 
-        // A damaged or unknown operation is refused, not taken for a batch of default's.
+        // A damaged or unknown operation is refused, not taken for a batch of default's; so is a deletion here.
+        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 2), "VLC1\u0003\u0004betax"u8.ToArray(), CancellationToken.None).AsTask());
         await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 2), "VLC1\u0002\u0004betax"u8.ToArray(), CancellationToken.None).AsTask());
         await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 3), "VLC1\u0001\u0009beta"u8.ToArray(), CancellationToken.None).AsTask());
         await Assert.ThrowsAsync<ArgumentException>(() => group.ProposeLedgerAsync("beta", new byte[4097], CancellationToken.None).AsTask());
@@ -140,17 +141,145 @@ public sealed class ConsensusGroupTests
 
         public System.Collections.Concurrent.ConcurrentQueue<string> Ignored { get; } = new();
 
-        public async ValueTask OpenLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token)
+        public System.Collections.Concurrent.ConcurrentQueue<string> Deleted { get; } = new();
+
+        /// <summary>Creations (by description) this node finds deleted already, as a node with their tombstones.</summary>
+        public HashSet<string> Buried { get; } = [];
+
+        public async ValueTask<bool> OpenLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token)
         {
+            var text = Encoding.ASCII.GetString(description.Span);
+            if (Buried.Contains(text))
+            {
+                return false;
+            }
+
+            if (Views.ContainsKey(name))
+            {
+                Ignored.Enqueue($"{name}: {text}");
+                return true;
+            }
+
             var view = group.Join(name);
             var applier = new RecordingApplier();
             await view.StartAsync(applier, token);
             Appliers[name] = applier;
             Views[name] = view;
-            Opened.Enqueue($"{name}: {Encoding.ASCII.GetString(description.Span)}");
+            Opened.Enqueue($"{name}: {text}");
+            return true;
         }
 
-        public void CreationIgnored(string name, ReadOnlyMemory<byte> description) => Ignored.Enqueue($"{name}: {Encoding.ASCII.GetString(description.Span)}");
+        /// <remarks>Deletes the ledger served under the name when the description names the creation it came from.</remarks>
+        public ValueTask<bool> DeleteLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token)
+        {
+            var text = Encoding.ASCII.GetString(description.Span);
+            Deleted.Enqueue($"{name}: {text}");
+            var served = Opened.LastOrDefault(o => o.StartsWith(name + ": ", StringComparison.Ordinal));
+            if (!Views.ContainsKey(name) || served != $"{name}: {text}")
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            Views.TryRemove(name, out _);
+            Buried.Add(text);
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    [Fact]
+    public async Task A_deletion_entry_drops_the_ledgers_view_skips_its_later_entries_and_frees_the_name()
+    {
+        var group = new ConsensusGroup();
+        await using var _ = group;
+        var fallback = new RecordingApplier();
+        await group.Join("default").StartAsync(fallback, CancellationToken.None);
+        var log = new CapturingLog();
+        var made = new MakingLedgers(group);
+        await group.StartAsync(log, made, CancellationToken.None);
+        await group.ProposeLedgerAsync("beta", "first"u8.ToArray(), CancellationToken.None);
+        await group.ProposeLedgerDeletionAsync("beta", "first"u8.ToArray(), CancellationToken.None);
+        Assert.Equal("VLC1\u0002\u0004betafirst", Encoding.ASCII.GetString(log.Replicated[1].Span));
+        await group.ProposeLedgerAsync("beta", "second"u8.ToArray(), CancellationToken.None);
+        var entries = new List<ReadOnlyMemory<byte>>
+        {
+            log.Replicated[0], ConsensusGroup.Tag("beta"u8, "b1"u8), log.Replicated[1],
+            ConsensusGroup.Tag("beta"u8, "late"u8), // a batch the ledger had in flight: after its deletion, skipped
+            log.Replicated[2], ConsensusGroup.Tag("beta"u8, "b2"u8),
+        };
+
+        var applier = log.Applier!;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            await applier.ApplyAsync(new LogPosition(1, i + 1), entries[i], CancellationToken.None);
+        }
+
+        Assert.Equal(["beta: first", "beta: second"], made.Opened);
+        Assert.Equal(["beta: first"], made.Deleted);
+        Assert.Equal(["b2"], made.Appliers["beta"].Batches);
+        Assert.Equal(6, applier.LastAppliedIndex);
+        Assert.Empty(fallback.Batches);
+
+        // A stale deletion (of the first beta) changes nothing for the second; its entries still apply.
+        await applier.ApplyAsync(new LogPosition(1, 7), log.Replicated[1], CancellationToken.None);
+        await applier.ApplyAsync(new LogPosition(1, 8), ConsensusGroup.Tag("beta"u8, "b3"u8), CancellationToken.None);
+        Assert.Equal(["b2", "b3"], made.Appliers["beta"].Batches);
+    }
+
+    [Fact]
+    public async Task A_node_serving_a_later_ledger_of_a_name_skips_the_earlier_ones_entries_on_replay()
+    {
+        // A joiner that got the second beta with the deployment's ledgers replays the log from the first beta on.
+        var group = new ConsensusGroup();
+        await using var _ = group;
+        await group.Join("default").StartAsync(new RecordingApplier(), CancellationToken.None);
+        var made = new MakingLedgers(group);
+        made.Buried.Add("first");
+        Assert.True(await made.OpenLedgerAsync("beta", "second"u8.ToArray(), CancellationToken.None));
+        var log = new CapturingLog();
+        await group.StartAsync(log, made, CancellationToken.None);
+        await group.ProposeLedgerAsync("beta", "first"u8.ToArray(), CancellationToken.None);
+        await group.ProposeLedgerDeletionAsync("beta", "first"u8.ToArray(), CancellationToken.None);
+        await group.ProposeLedgerAsync("beta", "second"u8.ToArray(), CancellationToken.None);
+        var entries = new List<ReadOnlyMemory<byte>>
+        {
+            log.Replicated[0], ConsensusGroup.Tag("beta"u8, "old"u8), log.Replicated[1], ConsensusGroup.Tag("beta"u8, "late"u8),
+            log.Replicated[2], ConsensusGroup.Tag("beta"u8, "new"u8),
+        };
+
+        for (var i = 0; i < entries.Count; i++)
+        {
+            await log.Applier!.ApplyAsync(new LogPosition(1, i + 1), entries[i], CancellationToken.None);
+        }
+
+        Assert.Equal(["new"], made.Appliers["beta"].Batches);
+        Assert.Equal(["beta: second"], made.Ignored); // its own creation, replayed
+        Assert.True(made.Views.ContainsKey("beta"));
+    }
+
+    [Fact]
+    public async Task A_replayed_creation_of_a_ledger_deleted_here_skips_its_entries_until_the_deletion()
+    {
+        var group = new ConsensusGroup();
+        await using var _ = group;
+        await group.Join("default").StartAsync(new RecordingApplier(), CancellationToken.None);
+        var log = new CapturingLog();
+        var made = new MakingLedgers(group);
+        made.Buried.Add("first"); // the node deleted that beta before it stopped; its log still holds it all
+        await group.StartAsync(log, made, CancellationToken.None);
+        await group.ProposeLedgerAsync("beta", "first"u8.ToArray(), CancellationToken.None);
+        await group.ProposeLedgerDeletionAsync("beta", "first"u8.ToArray(), CancellationToken.None);
+        var applier = log.Applier!;
+        await applier.ApplyAsync(new LogPosition(1, 1), log.Replicated[0], CancellationToken.None);
+        await applier.ApplyAsync(new LogPosition(1, 2), ConsensusGroup.Tag("beta"u8, "b1"u8), CancellationToken.None);
+        await applier.ApplyAsync(new LogPosition(1, 3), log.Replicated[1], CancellationToken.None);
+        await applier.ApplyAsync(new LogPosition(1, 4), ConsensusGroup.Tag("beta"u8, "b2"u8), CancellationToken.None);
+        Assert.Empty(made.Opened);
+        Assert.Equal(["beta: first"], made.Deleted); // told, so that a node missing the tombstone can keep one
+        Assert.Equal(4, applier.LastAppliedIndex);
+
+        // A ledger neither served nor deleted still stops the applying.
+        await Assert.ThrowsAsync<InvalidDataException>(
+            () => applier.ApplyAsync(new LogPosition(1, 5), ConsensusGroup.Tag("gamma"u8, "g"u8), CancellationToken.None).AsTask());
     }
 
     [Fact]

@@ -100,6 +100,36 @@ public sealed class NodeLogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_roll_syncs_the_ledgers_and_leaves_no_segment_with_an_earlier_batch()
+    {
+        var log = NodeLog.Open(_root);
+        log.Start();
+        var gone = await JoinAsync(log, "gone");
+        var kept = await JoinAsync(log, "kept");
+        for (var i = 0; i < 5; i++)
+        {
+            await gone.Log.ReplicateAsync(Batch($"g{i}"), CancellationToken.None);
+            await kept.Log.ReplicateAsync(Batch($"k{i}"), CancellationToken.None);
+        }
+
+        // The ledger closes (as a deleted one does), then the log moves on: its batches are in no segment.
+        await gone.Log.DisposeAsync();
+        await log.RollAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(kept.Syncs > 0, "a ledger that wrote was not synced before its batches left the log");
+        await kept.Log.ReplicateAsync(Batch("k-after"), CancellationToken.None);
+        await kept.Log.DisposeAsync();
+        await log.DisposeAsync();
+
+        var reopened = NodeLog.Open(_root);
+        Assert.Empty(reopened.Recovered("gone"));
+        Assert.Equal(["k-after"], reopened.Recovered("kept").Select(Text));
+        await reopened.DisposeAsync();
+
+        // A roll asked of a stopped log is refused, not left waiting.
+        await Assert.ThrowsAsync<ConsensusNotLeaderException>(() => reopened.RollAsync());
+    }
+
+    [Fact]
     public async Task A_stopped_ledger_log_refuses_batches_and_the_node_log_refuses_once_stopped()
     {
         var log = NodeLog.Open(_root);

@@ -106,6 +106,9 @@ internal static class LedgerActions
 
     /// <summary>Vellum's own: listing the deployment's ledgers (Administrators only, as making them).</summary>
     public const string LedgersRead = "Vellum/node/ledgers/read";
+
+    /// <summary>Vellum's own: deleting one of the deployment's ledgers for good (Administrators only).</summary>
+    public const string LedgersDelete = "Vellum/node/ledgers/delete";
 }
 
 /// <summary>Endpoint metadata: the caller's roles in the request's ledger must allow <paramref name="Action"/>.</summary>

@@ -12,8 +12,9 @@ namespace Vellum.Node.Endpoints;
 
 /// <summary>
 /// The deployment's ledgers, managed through the ledger <c>default</c> until the control plane comes: an Administrator
-/// makes one (<c>PUT /node/ledgers/{name}</c>) and lists them (<c>GET /node/ledgers</c>); a member applying a creation
-/// fetches the material from another (<c>GET /node/ledgers/{name}/material</c>). Not in ACL's API.
+/// makes one (<c>PUT /node/ledgers/{name}</c>), deletes one for good (<c>DELETE /node/ledgers/{name}</c>) and lists
+/// them with what is kept of the deleted ones (<c>GET /node/ledgers</c>); a member applying a creation fetches the
+/// material from another (<c>GET /node/ledgers/{name}/material</c>). Not in ACL's API.
 /// </summary>
 internal static class LedgerEndpoints
 {
@@ -23,23 +24,18 @@ internal static class LedgerEndpoints
     {
         app.MapPut("/node/ledgers/{name}", Create).Requires(EndpointAccess.User, LedgerActions.LedgersWrite)
             .Describe("Administrator of `default`: make a ledger (body `{\"ledgerType\":\"Public|Private\"}`, Public when absent) on every member.", 201);
+        app.MapDelete("/node/ledgers/{name}", Delete).Requires(EndpointAccess.User, LedgerActions.LedgersDelete)
+            .Describe("Administrator of `default`: delete a ledger for good on every member (its files, keys and consensus-log copies); answers its tombstone.");
         app.MapGet("/node/ledgers", List).Requires(EndpointAccess.User, LedgerActions.LedgersRead)
-            .Describe("Administrator of `default`: the ledgers this node serves, with their types.");
+            .Describe("Administrator of `default`: the ledgers this node serves, with their types, and the tombstones of those deleted.");
         app.MapGet("/node/ledgers/{name}/material", Material).Requires(EndpointAccess.NodeCertificate)
             .Describe("Members only (a node certificate endorsed by `default`): a ledger's material, for a member applying its creation.");
     }
 
     private static async Task Create(HttpContext context)
     {
-        if (!await IsDefault(context).ConfigureAwait(false))
+        if (await ManagedNameAsync(context).ConfigureAwait(false) is not { } name)
         {
-            return;
-        }
-
-        var text = (string?)context.Request.RouteValues["name"];
-        if (!LedgerName.TryParse(text, out var name, out var nameError))
-        {
-            await AclResponses.Error(context, AclErrors.InvalidInput, $"'{text}' is not a ledger name: {nameError}.").ConfigureAwait(false);
             return;
         }
 
@@ -102,6 +98,34 @@ internal static class LedgerEndpoints
         }, StatusCodes.Status201Created).ConfigureAwait(false);
     }
 
+    private static async Task Delete(HttpContext context)
+    {
+        if (await ManagedNameAsync(context).ConfigureAwait(false) is not { } name)
+        {
+            return;
+        }
+
+        var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
+        LedgerTombstone tombstone;
+        try
+        {
+            // A backup's NotPrimaryException is forwarded or redirected like any other write (see NodeHost).
+            tombstone = await registry.DeleteAsync(name, ClientIdentity.Of(context).UserId, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (LedgerNotFoundException ex)
+        {
+            await AclResponses.Error(context, AclErrors.LedgerNotFound, ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (LedgerNotDeletableException ex)
+        {
+            await AclResponses.Error(context, AclErrors.LedgerNotDeletable, ex.Message).ConfigureAwait(false);
+            return;
+        }
+
+        await AclResponses.Json(context, tombstone.WriteFields).ConfigureAwait(false);
+    }
+
     private static async Task List(HttpContext context)
     {
         if (!await IsDefault(context).ConfigureAwait(false))
@@ -109,15 +133,31 @@ internal static class LedgerEndpoints
             return;
         }
 
-        var ledgers = context.RequestServices.GetRequiredService<LedgerRegistry>().All;
+        var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
+        var ledgers = registry.All;
+        var deleted = registry.Tombstones();
         await AclResponses.Json(context, writer =>
         {
             writer.WriteStartArray("ledgers");
             foreach (var ledger in ledgers)
             {
+                if (ledger.IsClosing)
+                {
+                    continue;
+                }
+
                 writer.WriteStartObject();
                 writer.WriteString("name", ledger.Name.Value);
                 writer.WriteString("ledgerType", ledger.IsPrivate ? "Private" : "Public");
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteStartArray("deleted");
+            foreach (var tombstone in deleted)
+            {
+                writer.WriteStartObject();
+                tombstone.WriteFields(writer);
                 writer.WriteEndObject();
             }
 
@@ -144,13 +184,47 @@ internal static class LedgerEndpoints
 
         var text = (string?)context.Request.RouteValues["name"];
         var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
-        if (!LedgerName.TryParse(text, out var name, out _) || registry.MaterialOf(name) is not { } material)
+        if (!LedgerName.TryParse(text, out var name, out _))
+        {
+            await AclResponses.Error(context, AclErrors.LedgerNotFound, $"No ledger '{text}' here, made or being made.").ConfigureAwait(false);
+            return;
+        }
+
+        // The member names the ledger it wants by its certificate's digest (from the creation in the log): a ledger of
+        // that name made again since is not the one it is applying. Without one (a snapshot named the ledger), 410 when
+        // a ledger of the name was deleted here and none is served or being made.
+        var asked = context.Request.Query["digest"].ToString();
+        if (asked.Length > 0 ? Vellum.Core.Primitives.Hash32.TryParseHex(asked, out var digest) && registry.IsDeleted(name, digest) : registry.IsDeleted(name))
+        {
+            await AclResponses.Error(context, AclErrors.LedgerDeleted, $"The ledger '{name}' was deleted.").ConfigureAwait(false);
+            return;
+        }
+
+        if (registry.MaterialOf(name) is not { } material)
         {
             await AclResponses.Error(context, AclErrors.LedgerNotFound, $"No ledger '{text}' here, made or being made.").ConfigureAwait(false);
             return;
         }
 
         await AclResponses.Json(context, material.WriteFields).ConfigureAwait(false);
+    }
+
+    /// <summary>The ledger a management call names in its path, once the call is known to be to <c>default</c>; null when refused.</summary>
+    private static async Task<LedgerName?> ManagedNameAsync(HttpContext context)
+    {
+        if (!await IsDefault(context).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var text = (string?)context.Request.RouteValues["name"];
+        if (!LedgerName.TryParse(text, out var name, out var nameError))
+        {
+            await AclResponses.Error(context, AclErrors.InvalidInput, $"'{text}' is not a ledger name: {nameError}.").ConfigureAwait(false);
+            return null;
+        }
+
+        return name;
     }
 
     private static async Task<bool> IsDefault(HttpContext context)

@@ -23,7 +23,7 @@ public sealed class LedgerExistsException(string message) : InvalidOperationExce
 /// </summary>
 public sealed partial class LedgerRegistry : IGroupLedgers
 {
-    private readonly SemaphoreSlim _creating = new(1, 1);
+    private readonly SemaphoreSlim _creating = new(1, 1); // one creation or deletion at a time
     private readonly ConcurrentDictionary<string, TaskCompletionSource<LedgerService>> _awaited = new(StringComparer.Ordinal);
 
     /// <summary>How long a creation on a cluster waits for its entry to commit and be applied here.</summary>
@@ -51,6 +51,12 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             var isPrivate = spec.IsPrivate ?? false;
             if (_group is null)
             {
+                if (_rollOwed)
+                {
+                    // A deletion's node-log move failed: it must work before a ledger may take a deleted one's name.
+                    await RollNodeLogAsync().ConfigureAwait(false);
+                }
+
                 var folder = _data.Ledger(spec.Name);
                 if (!folder.Exists)
                 {
@@ -113,7 +119,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
     }
 
     /// <inheritdoc />
-    async ValueTask IGroupLedgers.OpenLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token)
+    async ValueTask<bool> IGroupLedgers.OpenLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token)
     {
         if (!LedgerName.TryParse(name, out var ledgerName, out var nameError) || ledgerName.Value != name)
         {
@@ -126,13 +132,26 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             throw new InvalidDataException($"The consensus log's creation of the ledger '{name}' is damaged: {error}.");
         }
 
+        if (TryGet(name, out var served))
+        {
+            return await ServedAlreadyAsync(served, creation, token).ConfigureAwait(false);
+        }
+
+        if (creation is not null && IsDeleted(ledgerName, creation.ServiceCertificateDigest))
+        {
+            // A replay of a creation whose deletion this node applied already: its entries are skipped.
+            return false;
+        }
+
+        await WaitForErasureAsync(name).ConfigureAwait(false);
         var folder = _data.Ledger(ledgerName);
         if (!folder.Exists)
         {
             var staged = _data.Staged(ledgerName);
-            if (!staged.Exists || creation is not null && !Matches(staged, creation))
+            if ((!staged.Exists || creation is not null && !Matches(staged, creation)) &&
+                !await FetchMaterialAsync(ledgerName, creation, token).ConfigureAwait(false))
             {
-                await FetchMaterialAsync(ledgerName, creation, token).ConfigureAwait(false);
+                return false;
             }
 
             _data.Adopt(ledgerName);
@@ -144,16 +163,73 @@ public sealed partial class LedgerRegistry : IGroupLedgers
 
         var ledger = await LedgerService.OpenAsync(_options, _data, new LedgerSpec(ledgerName, null), _parts, token, madeByLog: true).ConfigureAwait(false);
         Add(ledger);
+        return true;
     }
 
-    /// <inheritdoc />
-    void IGroupLedgers.CreationIgnored(string name, ReadOnlyMemory<byte> description)
+    /// <summary>
+    /// A creation of a name this node serves: a replay of the served ledger's own (true); one of an earlier ledger of
+    /// the name, deleted since, which this node knows by its tombstone or a member by its own (false: its entries are
+    /// skipped); or a second creation of the name, which changes nothing (true: the entries that follow are the served
+    /// ledger's), and whose caller, if it waits here, learns that another creation holds.
+    /// </summary>
+    private async Task<bool> ServedAlreadyAsync(LedgerService served, LedgerCreation? creation, CancellationToken token)
     {
-        // A creation replayed after a restart is the usual case, and says nothing; only a second one made here is news.
-        if (_awaited.TryGetValue(name, out var awaited) && TryGet(name, out var existing))
+        if (creation is null || LedgerCreation.DigestOf(served.Service.Certificate) == creation.ServiceCertificateDigest)
         {
-            LogMessages.LedgerCreationIgnored(_logger, name);
-            awaited.TrySetResult(existing);
+            return true;
+        }
+
+        if (IsDeleted(served.Name, creation.ServiceCertificateDigest) || await DeletedAtMembersAsync(served.Name, creation, token).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        LogMessages.LedgerCreationIgnored(_logger, served.Name.Value);
+        if (_awaited.TryGetValue(served.Name.Value, out var awaited))
+        {
+            awaited.TrySetResult(served);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether any member knows the ledger <paramref name="creation"/> made as deleted (answers 410 for its material):
+    /// asks every member once, and again with a growing pause while none answers at all.
+    /// </summary>
+    private async Task<bool> DeletedAtMembersAsync(LedgerName name, LedgerCreation creation, CancellationToken token)
+    {
+        var channel = Default ?? throw new InvalidOperationException("A cluster member serves the ledger 'default', whose node certificate asks the members.");
+        var client = channel.PeerClient();
+        for (var attempt = 1; ; attempt++)
+        {
+            var answered = false;
+            foreach (var url in channel.Peers.Values.Distinct())
+            {
+                try
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, $"/node/ledgers/{name.Value}/material?digest={creation.ServiceCertificateDigest}"));
+                    request.Headers.Host = channel.HostOn(url);
+                    using var response = await client.SendAsync(request, token).ConfigureAwait(false);
+                    if (response.StatusCode == System.Net.HttpStatusCode.Gone)
+                    {
+                        return true;
+                    }
+
+                    answered = true;
+                }
+                catch (Exception ex) when (ex is HttpRequestException || ex is TaskCanceledException && !token.IsCancellationRequested)
+                {
+                }
+            }
+
+            if (answered)
+            {
+                return false;
+            }
+
+            LogMessages.LedgerMaterialUnavailable(_logger, name.Value, attempt, null);
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 << Math.Min(attempt, 6))), token).ConfigureAwait(false);
         }
     }
 
@@ -188,8 +264,11 @@ public sealed partial class LedgerRegistry : IGroupLedgers
     /// The material of a ledger the log makes, from the members (its creator first), staged once it checks: the service
     /// certificate has the digest the log names and the key matches it. Waits, trying again with a growing pause, until
     /// some member gives it or <paramref name="token"/> ends (applying waits with it: the entries that follow need it).
+    /// False when the ledger was deleted since: a member keeps the tombstone of the creation's certificate (410), or,
+    /// with no creation to name it (a snapshot), some members answer 410 and none gives the material in a round (a
+    /// member that has not yet applied a later creation of the name may answer 410 for an earlier one).
     /// </summary>
-    private async Task FetchMaterialAsync(LedgerName name, LedgerCreation? creation, CancellationToken token)
+    private async Task<bool> FetchMaterialAsync(LedgerName name, LedgerCreation? creation, CancellationToken token)
     {
         var channel = Default ?? throw new InvalidOperationException("A cluster member serves the ledger 'default', whose node certificate fetches the material.");
         var client = channel.PeerClient();
@@ -203,13 +282,26 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             }
 
             Exception? last = null;
+            var gone = false;
             foreach (var url in urls)
             {
                 try
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, $"/node/ledgers/{name.Value}/material"));
+                    var query = creation is null ? string.Empty : $"?digest={creation.ServiceCertificateDigest}";
+                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, $"/node/ledgers/{name.Value}/material{query}"));
                     request.Headers.Host = channel.HostOn(url);
                     using var response = await client.SendAsync(request, token).ConfigureAwait(false);
+                    if (response.StatusCode == System.Net.HttpStatusCode.Gone)
+                    {
+                        if (creation is not null)
+                        {
+                            return false;
+                        }
+
+                        gone = true;
+                        continue;
+                    }
+
                     if (!response.IsSuccessStatusCode)
                     {
                         last = new HttpRequestException($"{url} answered {(int)response.StatusCode}");
@@ -219,13 +311,18 @@ public sealed partial class LedgerRegistry : IGroupLedgers
                     var material = await response.Content.ReadFromJsonAsync<MaterialResponse>(token).ConfigureAwait(false)
                         ?? throw new JsonException("an empty body");
                     Stage(name, creation, material);
-                    return;
+                    return true;
                 }
                 catch (Exception ex) when (ex is HttpRequestException or JsonException or InvalidDataException or ArgumentException ||
                                            ex is TaskCanceledException && !token.IsCancellationRequested)
                 {
                     last = ex;
                 }
+            }
+
+            if (gone)
+            {
+                return false;
             }
 
             LogMessages.LedgerMaterialUnavailable(_logger, name.Value, attempt, last);

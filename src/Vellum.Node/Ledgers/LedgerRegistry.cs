@@ -24,7 +24,7 @@ namespace Vellum.Node.Ledgers;
 /// </remarks>
 public sealed partial class LedgerRegistry : IAsyncDisposable
 {
-    // Ledgers are added while the node runs (never removed yet): lookups take no lock, additions take _addLock.
+    // Ledgers are added and removed while the node runs: lookups take no lock, changes take _addLock.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, LedgerService> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, LedgerService>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly Lock _addLock = new();
@@ -138,8 +138,9 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
         LedgerRegistry? registry = null;
         try
         {
-            var specs = Plan(options, data);
             data.EnsureLayout(); // once, before the ledgers open in parallel (a lock given was taken through another object)
+            FinishDeletions(data); // deletions the node stopped in the middle of: those ledgers are not served
+            var specs = Plan(options, data);
 
             // The deployment's certificate before any ledger is made, so that a bad --tls-cert changes nothing.
             var deployment = options.TlsCertificateFile is { } certificateFile
@@ -332,6 +333,8 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             await ledger.DisposeAsync().ConfigureAwait(false);
         }
 
+        // Ledgers deleted on the apply path close off it; what they leave in node/deleting/ is erased at the next start.
+        await WaitForErasuresAsync().ConfigureAwait(false);
         _creating.Dispose();
         if (_nodeLog is not null)
         {

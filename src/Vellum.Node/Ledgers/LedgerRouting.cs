@@ -122,6 +122,12 @@ internal sealed class LedgerRouting
             return;
         }
 
+        if (ledger.IsClosing)
+        {
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"The ledger '{ledger.Name}' is being deleted.").ConfigureAwait(false);
+            return;
+        }
+
         context.Features.Set(ledger);
         await next(context).ConfigureAwait(false);
     }

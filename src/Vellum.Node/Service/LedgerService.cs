@@ -169,6 +169,43 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// </summary>
     public LedgerMaterial Material() => LedgerMaterial.Of(Folder);
 
+    private volatile bool _closing;
+
+    /// <summary>
+    /// True once the ledger is being deleted (<see cref="BeginClosing"/>): its data plane answers 503 saying so, and it
+    /// takes no new writes.
+    /// </summary>
+    public bool IsClosing => _closing;
+
+    /// <summary>Marks the ledger as being deleted (see <see cref="IsClosing"/>).</summary>
+    public void BeginClosing() => _closing = true;
+
+    /// <summary>A deletion that did not happen here (yet): the ledger serves again.</summary>
+    public void EndClosing() => _closing = false;
+
+    /// <summary>
+    /// What the deployment keeps of this ledger once deleted: its certificate, the last signature applied here and the
+    /// root it signed, and who deleted it when (see <see cref="LedgerTombstone"/>).
+    /// </summary>
+    public LedgerTombstone Tombstone(string deletedBy, DateTimeOffset deletedAt)
+    {
+        var lastSigned = default(TxId);
+        var root = Hash32.Zero;
+        if (Store.CommittedSeqno is > 0 and var seqno)
+        {
+            var body = Store.ReadBody(seqno);
+            if (!EntryHeader.TryRead(body, out var header, out var error) || !SignatureEntry.TryDecode(body, header, out var signature, out error))
+            {
+                throw new LedgerCorruptException($"the signature at seqno {seqno} of the ledger '{Name}' cannot be read: {error}");
+            }
+
+            lastSigned = header.Id;
+            root = signature!.Root;
+        }
+
+        return new LedgerTombstone(Name.Value, IsPrivate, Service.Certificate.RawData, lastSigned, root, deletedBy, deletedAt);
+    }
+
     /// <summary>Adds a member (primary only: <see cref="NotPrimaryException"/> elsewhere) and remembers its client address.</summary>
     public async Task<bool> AddMemberAsync(System.Net.IPEndPoint nodeAddress, Uri url, CancellationToken cancellationToken)
     {

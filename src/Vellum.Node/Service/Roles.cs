@@ -38,7 +38,7 @@ public static class Roles
     {
         Auth.LedgerActions.EntriesRead or Auth.LedgerActions.UsersRead => CanRead(roles),
         Auth.LedgerActions.EntriesWrite => CanWrite(roles),
-        Auth.LedgerActions.UsersWrite or Auth.LedgerActions.MembersWrite or Auth.LedgerActions.LedgersWrite or Auth.LedgerActions.LedgersRead => CanManageUsers(roles),
+        Auth.LedgerActions.UsersWrite or Auth.LedgerActions.MembersWrite or Auth.LedgerActions.LedgersWrite or Auth.LedgerActions.LedgersRead or Auth.LedgerActions.LedgersDelete => CanManageUsers(roles),
         _ => false,
     };
 }
