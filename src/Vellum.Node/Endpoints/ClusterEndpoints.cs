@@ -89,7 +89,7 @@ internal static class ClusterEndpoints
                 Member(writer, self.ToString(), new Uri($"https://{options.Listen}"));
             }
 
-            foreach (var (nodeAddress, url) in ledger.Peers)
+            foreach (var (nodeAddress, url) in Membership(context).Peers)
             {
                 Member(writer, nodeAddress, url);
             }
@@ -97,6 +97,10 @@ internal static class ClusterEndpoints
             writer.WriteEndArray();
         }).ConfigureAwait(false);
     }
+
+    /// <summary>The node's membership (the caller checked that the node is a cluster member).</summary>
+    private static NodeMembership Membership(HttpContext context) =>
+        context.RequestServices.GetRequiredService<LedgerRegistry>().Membership ?? throw new InvalidOperationException("this node is not a cluster member");
 
     private static void Member(Utf8JsonWriter writer, string nodeAddress, Uri url)
     {
@@ -121,7 +125,7 @@ internal static class ClusterEndpoints
             return;
         }
 
-        if (!await ledger.AddMemberAsync(nodeAddress, url, context.RequestAborted).ConfigureAwait(false))
+        if (!await Membership(context).AddMemberAsync(nodeAddress, url, context.RequestAborted).ConfigureAwait(false))
         {
             await AclResponses.Error(context, AclErrors.MembershipChangeFailed, $"{nodeAddress} was not added (already a member, or another change is in progress).").ConfigureAwait(false);
             return;
@@ -160,13 +164,14 @@ internal static class ClusterEndpoints
             return;
         }
 
-        var nodeId = ledger.NodeIdOf(address);
+        var membership = Membership(context);
+        var nodeId = membership.NodeIdOf(address);
         if (nodeId is { } id)
         {
             await ledger.RetireNodeAsync(id, address, context.RequestAborted).ConfigureAwait(false);
         }
 
-        if (!await ledger.RemoveMemberAsync(nodeAddress, context.RequestAborted).ConfigureAwait(false))
+        if (!await membership.RemoveMemberAsync(nodeAddress, context.RequestAborted).ConfigureAwait(false))
         {
             await AclResponses.Error(context, AclErrors.MembershipChangeFailed,
                 $"{nodeAddress} was not removed (not a member, or another change is in progress){(nodeId is null ? "" : "; its node key is retired")}.").ConfigureAwait(false);
@@ -174,7 +179,7 @@ internal static class ClusterEndpoints
         }
 
         // The others forget it as their discovery meets its retirement (within a round, 2 s); this node at once.
-        ledger.ForgetPeer(address);
+        membership.Forget(address);
         await AclResponses.Json(context, writer =>
         {
             writer.WriteString("removed", address);

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Vellum.Node.Auth;
 using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
@@ -178,6 +179,7 @@ internal static class ServiceEndpoints
         var options = ledger.Options;
         var consensus = ledger.IsCluster ? ledger.Consensus : null;
         var leader = consensus?.LeaderEndPoint;
+        var membership = context.RequestServices.GetRequiredService<LedgerRegistry>().Membership;
         return AclResponses.Json(context, writer =>
         {
             writer.WriteString("role", ledger.IsPrimary ? "Primary" : "Backup");
@@ -215,12 +217,12 @@ internal static class ServiceEndpoints
             writer.WriteBoolean("isLocal", true);
             writer.WriteBoolean("isPrimary", ledger.IsPrimary);
             writer.WriteEndObject();
-            foreach (var (nodeAddress, url) in ledger.Peers.OrderBy(p => p.Key, StringComparer.Ordinal))
+            foreach (var (nodeAddress, url) in (membership?.Peers ?? ledger.Peers).OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 writer.WriteStartObject();
                 writer.WriteString("url", url.ToString().TrimEnd('/'));
                 writer.WriteString("nodeAddress", nodeAddress);
-                if (ledger.NodeIdOf(nodeAddress) is { } nodeId)
+                if (membership?.NodeIdOf(nodeAddress) is { } nodeId)
                 {
                     // As discovery learnt it: what an Administrator's DELETE /node/members/{nodeAddress} retires.
                     writer.WriteString("nodeId", nodeId.ToString());
@@ -228,7 +230,7 @@ internal static class ServiceEndpoints
 
                 writer.WriteBoolean("isLocal", false);
                 writer.WriteBoolean("isPrimary", !ledger.IsPrimary && nodeAddress == leader?.ToString());
-                if (ledger.PeerStatuses.TryGetValue(url.ToString().TrimEnd('/'), out var status))
+                if (membership is not null && membership.Statuses.TryGetValue(url.ToString().TrimEnd('/'), out var status))
                 {
                     // As that member last reported it (members ask each other every 2 s).
                     writer.WriteString("reportedRole", status.Role);

@@ -64,6 +64,11 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
         _default = _byName.GetValueOrDefault(LedgerName.Default.Value);
         _lookup = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
         _folderLock = folderLock;
+        if (_group is not null && peers is not null)
+        {
+            Membership = new NodeMembership(options, _group, peers, () => Default);
+        }
+
         if (peers is not null && Default is { } channel)
         {
             // One discovery loop for the node, over the default ledger's member-to-member client.
@@ -78,6 +83,9 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
 
     /// <summary>The full Merkle tiles every ledger's tree keeps in memory, under one budget (<see cref="NodeOptions.TileCacheTiles"/>).</summary>
     public Vellum.Core.Merkle.TileCache Tiles => _parts.Tiles;
+
+    /// <summary>A cluster member's view of the deployment's members and the changes to them; null on a single node.</summary>
+    public NodeMembership? Membership { get; }
 
     /// <summary>The deployment's own TLS certificate (the operator's, or the development CA's).</summary>
     public DeploymentCertificate Deployment { get; }

@@ -154,11 +154,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// <summary>The other members this node knows the client address of (node-channel address → URL).</summary>
     public IReadOnlyDictionary<string, Uri> Peers => _clusterPeers?.Peers ?? NoPeers;
 
-    /// <summary>What each member (by client URL, no trailing slash) last said of itself, from the node's discovery loop.</summary>
-    public IReadOnlyDictionary<string, PeerStatus> PeerStatuses => _clusterPeers?.Statuses ?? NoStatuses;
-
     private static readonly IReadOnlyDictionary<string, Uri> NoPeers = new Dictionary<string, Uri>();
-    private static readonly IReadOnlyDictionary<string, PeerStatus> NoStatuses = new Dictionary<string, PeerStatus>();
 
     /// <summary>The key that authenticates join tokens (derived from the ledger secret, so every member has it).</summary>
     public byte[] JoinKey => _joinKey ??= _secret.DeriveKey(JoinToken.KeyPurpose);
@@ -206,53 +202,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         return new LedgerTombstone(Name.Value, IsPrivate, Service.Certificate.RawData, lastSigned, root, deletedBy, deletedAt);
     }
 
-    /// <summary>Adds a member (primary only: <see cref="NotPrimaryException"/> elsewhere) and remembers its client address.</summary>
-    public async Task<bool> AddMemberAsync(System.Net.IPEndPoint nodeAddress, Uri url, CancellationToken cancellationToken)
-    {
-        if (!IsCluster)
-        {
-            throw new InvalidOperationException("this node is not a cluster member");
-        }
-
-        if (!IsPrimary)
-        {
-            throw new NotPrimaryException();
-        }
-
-        RememberPeer(nodeAddress.ToString(), url);
-        try
-        {
-            return await Consensus.AddMemberAsync(nodeAddress, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConsensusNotLeaderException ex)
-        {
-            throw new NotPrimaryException(ex.Message, ex);
-        }
-    }
-
-    /// <summary>Retires a member (primary only).</summary>
-    public async Task<bool> RemoveMemberAsync(System.Net.IPEndPoint nodeAddress, CancellationToken cancellationToken)
-    {
-        if (!IsCluster)
-        {
-            throw new InvalidOperationException("this node is not a cluster member");
-        }
-
-        if (!IsPrimary)
-        {
-            throw new NotPrimaryException();
-        }
-
-        try
-        {
-            return await Consensus.RemoveMemberAsync(nodeAddress, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConsensusNotLeaderException ex)
-        {
-            throw new NotPrimaryException(ex.Message, ex);
-        }
-    }
-
     /// <summary>
     /// Retires the node with id <paramref name="nodeId"/> (primary only): appends a <see cref="NodeRetirementEntry"/>
     /// and returns once it is committed, from when every member refuses that node's certificates. Nothing is written
@@ -268,16 +217,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         var id = await Sequencer.AppendAsync(new NodeRetirementEntry(nodeId, nodeAddress), cancellationToken).ConfigureAwait(false);
         await Sequencer.WaitForCommitAsync(id.Seqno, cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>The node id of the member at node-channel address <paramref name="nodeAddress"/>, when known (this node's own, or as discovery learnt it).</summary>
-    public Hash32? NodeIdOf(string nodeAddress) =>
-        Options.NodeListen?.ToString() == nodeAddress ? Hash32.ParseHex(Node.NodeId) : _clusterPeers?.NodeIdOf(nodeAddress);
-
-    /// <summary>Forgets a member this node knew (a retired one): it leaves <c>/node/network</c>, catch-up and forwarding.</summary>
-    public void ForgetPeer(string nodeAddress) => _clusterPeers?.Forget(nodeAddress);
-
-    /// <summary>Records a member's client address (kept in <c>node/peers</c> so that a restart keeps redirecting right).</summary>
-    public void RememberPeer(string nodeAddress, Uri url) => _clusterPeers?.Remember(nodeAddress, url);
 
     /// <summary>Path of the development Administrator certificate, when this start created one.</summary>
     public string? DevelopmentAdminCertificate { get; private set; }
