@@ -17,7 +17,7 @@ public sealed class LedgerOptions
     /// <summary>Most collections a ledger may have, the default collection not counted (ACL: 5,000).</summary>
     public int MaxCollections { get; init; } = 5000;
 
-    /// <summary>Most distinct tags a ledger may have (ACL: 10,000).</summary>
+    /// <summary>Most tags a ledger may have, a tag counting once per collection that uses it (ACL: 10,000).</summary>
     public int MaxTags { get; init; } = 10_000;
 
     /// <summary>Most tags on one entry (default 10).</summary>

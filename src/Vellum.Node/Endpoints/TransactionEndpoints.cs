@@ -15,7 +15,7 @@ using Vellum.Storage.Indexing;
 
 namespace Vellum.Node.Endpoints;
 
-/// <summary><c>/app/transactions…</c>: write, read, receipt, status, current, list.</summary>
+/// <summary><c>/app/transactions…</c>: write, read, receipt, status, current, list; and the tags of a collection.</summary>
 internal static class TransactionEndpoints
 {
     public static void Map(IEndpointRouteBuilder app, bool benchmarkEndpoints)
@@ -24,6 +24,8 @@ internal static class TransactionEndpoints
             .Describe("Write a ledger entry ({\"contents\": string}); returns the transaction id in x-ms-ccf-transaction-id.", 200, "collectionId", "tags", "waitForCommit");
         app.MapGet("/app/transactions", context => List(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
             .Describe("List entries of a collection, paged with nextLink.", 200, "collectionId", "fromTransactionId", "toTransactionId", "tag");
+        app.MapGet("/app/collections/tags", context => Tags(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
+            .Describe("The tags used in a collection, in ordinal order, paged with nextLink (2026-07-31-preview).", 200, "collectionId");
         app.MapGet("/app/transactions/current", context => Current(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
             .Describe("The latest entry of a collection.", 200, "collectionId");
         app.MapGet("/app/transactions/{transactionId}", context => Get(context, LedgerRouting.Of(context))).Requires(EndpointAccess.DataPlane, LedgerActions.EntriesRead)
@@ -345,6 +347,50 @@ internal static class TransactionEndpoints
         }
 
         await page.EndAsync(nextLink).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>GET /app/collections/tags?collectionId=</c>: <c>{"tags":[…],"nextLink":…}</c>, the tags entries of the
+    /// collection carry (as applied here), a page of <see cref="LedgerOptions.PageSize"/> at a time; the nextLink names
+    /// the last tag given (<c>after</c>), and is null on the last page.
+    /// </summary>
+    private static async Task Tags(HttpContext context, LedgerService ledger)
+    {
+        var collectionId = CollectionParameter(context);
+        var after = context.Request.Query["after"] is { Count: > 0 } afterValues && !string.IsNullOrEmpty(afterValues[0]) ? afterValues[0] : null;
+        if (await RefusedName(context, "collection id", collectionId).ConfigureAwait(false) ||
+            (after is not null && await RefusedName(context, "tag", after).ConfigureAwait(false)))
+        {
+            return;
+        }
+
+        var pageSize = ledger.Settings.PageSize;
+        var tags = ledger.Store.Index.TagsIn(collectionId, after, pageSize + 1);
+        string? nextLink = null;
+        if (tags.Count > pageSize)
+        {
+            tags = tags.Take(pageSize).ToList();
+            nextLink = $"/app/collections/tags?collectionId={Uri.EscapeDataString(collectionId)}&after={Uri.EscapeDataString(tags[^1])}&api-version={ApiVersions.Of(context)}";
+        }
+
+        await AclResponses.Json(context, writer =>
+        {
+            writer.WriteStartArray("tags");
+            foreach (var tag in tags)
+            {
+                writer.WriteStringValue(tag);
+            }
+
+            writer.WriteEndArray();
+            if (nextLink is null)
+            {
+                writer.WriteNull("nextLink");
+            }
+            else
+            {
+                writer.WriteString("nextLink", nextLink);
+            }
+        }).ConfigureAwait(false);
     }
 
     internal static void WriteEntry(Utf8JsonWriter writer, TxId id, UserEntry entry)

@@ -24,7 +24,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 {
     private readonly Lock _namesLock = new();
     private readonly HashSet<string> _collections;
-    private readonly HashSet<string> _tags;
+    private readonly HashSet<string> _tags; // (collection, tag) pairs as LedgerIndex.CollectionTagKey: ACL counts a tag once per collection
     private readonly SemaphoreSlim _userChanges = new(1, 1);
 
     // Entry writes between their role check and their sequencing, in two halves (see EnterWriteGate).
@@ -61,7 +61,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         Store = store;
         RetiredNodes = new RetiredNodeTable(store);
         _collections = new HashSet<string>(store.Index.Collections(), StringComparer.Ordinal);
-        _tags = new HashSet<string>(store.Index.Tags(), StringComparer.Ordinal);
+        _tags = new HashSet<string>(store.Index.CollectionTagKeys(), StringComparer.Ordinal);
     }
 
     /// <summary>The node's options (listening, TLS, the cluster).</summary>
@@ -428,7 +428,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         lock (_namesLock)
         {
             _collections.UnionWith(Store.Index.Collections());
-            _tags.UnionWith(Store.Index.Tags());
+            _tags.UnionWith(Store.Index.CollectionTagKeys());
         }
 
         if (Users.Count == 0)
@@ -480,7 +480,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             var newTags = 0;
             foreach (var tag in tags)
             {
-                if (!_tags.Contains(tag))
+                if (!_tags.Contains(LedgerIndex.CollectionTagKey(collectionId, tag)))
                 {
                     newTags++;
                 }
@@ -488,13 +488,13 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
             if (newTags > 0 && _tags.Count + newTags > Settings.MaxTags)
             {
-                return (AclErrors.TagCapacityExceeded, $"The ledger already has {_tags.Count} tags; {newTags} new ones would pass the limit of {Settings.MaxTags}.");
+                return (AclErrors.TagCapacityExceeded, $"The ledger already has {_tags.Count} tags (a tag counts once per collection that uses it); {newTags} new ones would pass the limit of {Settings.MaxTags}.");
             }
 
             _collections.Add(collectionId);
             foreach (var tag in tags)
             {
-                _tags.Add(tag);
+                _tags.Add(LedgerIndex.CollectionTagKey(collectionId, tag));
             }
 
             return null;

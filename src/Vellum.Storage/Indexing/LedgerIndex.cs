@@ -10,9 +10,11 @@ namespace Vellum.Storage.Indexing;
 
 /// <summary>
 /// Seqnos by collection id, by tag, and of every signature and user-management transaction: one posting file per key
-/// (<c>index/{c|t|s|u}-{sha256 of key}</c>: u8 kind, u16 key length, key UTF-8, then u64 LE seqnos ascending), plus a
-/// <c>watermark</c> (u64 LE last indexed seqno, u32 CRC-32C). Derived data: rebuilt from the ledger files when
-/// missing, caught up when stale, and trimmed to the watermark after a crash.
+/// (<c>index/{c|t|s|u|g|p}-{sha256 of key}</c>: u8 kind, u16 key length, key UTF-8, then u64 LE seqnos ascending), plus
+/// a <c>watermark</c> (u64 LE last indexed seqno, u32 CRC-32C). A <c>p</c> posting marks a tag used in a collection
+/// (<see cref="CollectionTagKey"/>) and holds only the first entry that did. Derived data: rebuilt from the ledger
+/// files when missing or of an earlier format (no <c>format-2</c> file: before collection tags), caught up when stale,
+/// and trimmed to the watermark after a crash.
 /// </summary>
 /// <remarks>
 /// Postings are buffered in memory and written at chunk boundaries (and on close); the watermark is written only
@@ -34,6 +36,11 @@ public sealed class LedgerIndex
 
     /// <summary>Posting kind of governance transactions (one key, the empty string).</summary>
     public const byte GovernanceKind = (byte)'g';
+
+    /// <summary>Posting kind of a tag used in a collection (<see cref="CollectionTagKey"/>; its first entry only).</summary>
+    public const byte CollectionTagKind = (byte)'p';
+
+    private const string FormatMarker = "format-2";
 
     private readonly string _directory;
     private readonly Lock _lock = new();
@@ -61,14 +68,17 @@ public sealed class LedgerIndex
         var index = new LedgerIndex(directory);
         OwnerOnly.CreateDirectory(directory);
         var watermarkPath = Path.Combine(directory, "watermark");
-        if (!TryReadWatermark(watermarkPath, out var watermark))
+        var marker = Path.Combine(directory, FormatMarker);
+        if (!TryReadWatermark(watermarkPath, out var watermark) || !File.Exists(marker))
         {
+            // Missing, damaged, or of the format before collection tags: rebuilt from the ledger by CatchUp.
             foreach (var file in Directory.EnumerateFiles(directory))
             {
                 File.Delete(file);
             }
 
             watermark = 0;
+            Durability.WriteFileAtomic(marker, "2\n"u8);
         }
 
         foreach (var file in Directory.EnumerateFiles(directory, "?-*"))
@@ -156,6 +166,12 @@ public sealed class LedgerIndex
                     {
                         posting.Pending.Add(seqno);
                     }
+
+                    var pair = GetPosting(CollectionTagKind, CollectionTagKey(collectionId, tag));
+                    if (pair.IsEmpty)
+                    {
+                        pair.Pending.Add(seqno);
+                    }
                 }
             }
 
@@ -192,6 +208,40 @@ public sealed class LedgerIndex
 
     /// <summary>The tags that have entries, in ordinal order.</summary>
     public IReadOnlyList<string> Tags() => Keys(TagKind);
+
+    /// <summary>The key of tag <paramref name="tag"/> in collection <paramref name="collectionId"/>: <c>{length of the id}:{id}{tag}</c>.</summary>
+    public static string CollectionTagKey(string collectionId, string tag)
+    {
+        ArgumentNullException.ThrowIfNull(collectionId);
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{collectionId.Length}:{collectionId}{tag}");
+    }
+
+    /// <summary>Every (collection, tag) pair that has an entry, as <see cref="CollectionTagKey"/> keys.</summary>
+    public IReadOnlyList<string> CollectionTagKeys() => Keys(CollectionTagKind);
+
+    /// <summary>
+    /// The tags used in collection <paramref name="collectionId"/> that sort (ordinally) after <paramref name="after"/>
+    /// (all when null), in ordinal order, at most <paramref name="max"/>.
+    /// </summary>
+    public IReadOnlyList<string> TagsIn(string collectionId, string? after, int max)
+    {
+        var prefix = CollectionTagKey(collectionId, string.Empty);
+        var tags = new List<string>();
+        lock (_lock)
+        {
+            foreach (var (kind, key) in _postings.Keys)
+            {
+                if (kind == CollectionTagKind && key.StartsWith(prefix, StringComparison.Ordinal) &&
+                    key[prefix.Length..] is var tag && (after is null || string.CompareOrdinal(tag, after) > 0))
+                {
+                    tags.Add(tag);
+                }
+            }
+        }
+
+        tags.Sort(StringComparer.Ordinal);
+        return tags.Count > max ? tags[..max] : tags;
+    }
 
     /// <summary>
     /// Up to <paramref name="max"/> seqnos of key (<paramref name="kind"/>, <paramref name="key"/>) that are at least
@@ -313,6 +363,9 @@ public sealed class LedgerIndex
         public string Path { get; } = path;
 
         public List<long> Pending { get; } = [];
+
+        /// <summary>No seqno, in the file or pending.</summary>
+        public bool IsEmpty => Persisted == 0 && Pending.Count == 0;
 
         private long Persisted { get; set; } = persisted;
 
