@@ -53,6 +53,9 @@ public static class AclErrors
     // 404 to 421: what the request names.
     public static readonly AclError TransactionNotFound = new(404, "TransactionNotFound");
     public static readonly AclError UserNotFound = new(404, "UserNotFound");
+
+    /// <summary>Vellum's: a user-defined role the ledger does not define.</summary>
+    public static readonly AclError RoleNotFound = new(404, "RoleNotFound");
     public static readonly AclError LedgerNotFound = new(404, "LedgerNotFound");
     public static readonly AclError ResourceNotFound = new(404, "ResourceNotFound");
     public static readonly AclError MethodNotAllowed = new(405, "MethodNotAllowed");
@@ -83,7 +86,7 @@ public static class AclErrors
         InvalidInput, InvalidQueryParameterValue, MissingApiVersionParameter, UnsupportedApiVersionValue, UnsupportedContentType,
         InvalidUserId, EntrySizeCapacityExceeded, CollectionIdTooLong, CollectionCapacityExceeded, TagCapacityExceeded,
         CannotRemoveLastAdministrator, NotACluster, BadRequest, InvalidAuthenticationInfo, InvalidJoinToken, NotAllowed,
-        ForwardedUserNotAllowed, Forbidden, MembershipNotManagedHere, LedgersNotManagedHere, TransactionNotFound, UserNotFound, LedgerNotFound,
+        ForwardedUserNotAllowed, Forbidden, MembershipNotManagedHere, LedgersNotManagedHere, TransactionNotFound, UserNotFound, RoleNotFound, LedgerNotFound,
         ResourceNotFound, MethodNotAllowed, RequestTimeout, MembershipChangeFailed, LedgerExists, LedgerNotDeletable, LedgerDeleted, RequestBodyTooLarge,
         MisdirectedRequest,
         InternalError, ServiceUnavailable,

@@ -178,6 +178,7 @@ public static class NodeHost
         app.Use(LedgerAuthorization.Middleware);
         TransactionEndpoints.Map(app, options.BenchmarkEndpoints);
         UserEndpoints.Map(app);
+        RoleEndpoints.Map(app);
         ServiceEndpoints.Map(app, ledgers);
         ClusterEndpoints.Map(app);
         LedgerEndpoints.Map(app);

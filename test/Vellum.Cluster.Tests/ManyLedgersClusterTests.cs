@@ -256,6 +256,27 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
         await WaitForReadyAsync(cluster, [0, 1, 2], made);
         await WriteAsync(0, "doomed", $"{Marker}doomed again");
 
+        // A user-defined role, defined through a backup (forwarded), is a transaction every member applies.
+        var current = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        using (var viaBackup = cluster.Client(current == 0 ? 1 : 0, TimeSpan.FromSeconds(40)))
+        using (var defined = await viaBackup.PutAsync("/app/roles?api-version=2024-08-22-preview",
+            new StringContent("""{"roles":[{"roleName":"auditor","roleActions":["Microsoft.ConfidentialLedger/ledger/entries/read"]}]}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.True(defined.StatusCode == HttpStatusCode.OK, await defined.Content.ReadAsStringAsync());
+        }
+
+        async Task WaitForRoleAsync(int member)
+        {
+            using var client = cluster.Client(member, TimeSpan.FromSeconds(5));
+            await WaitUntilAsync(async () => (await client.GetAsync("/app/roles?roleName=auditor&api-version=2024-08-22-preview")).StatusCode == HttpStatusCode.OK,
+                ClusterProcess.Timeout, $"node {member} to apply the role");
+        }
+
+        foreach (var member in new[] { 0, 1, 2 })
+        {
+            await WaitForRoleAsync(member);
+        }
+
         // The primary dies; the ledgers live on; it comes back with them.
         cluster.Kill(primary);
         var next = await cluster.WaitForPrimaryAsync(TimeSpan.FromSeconds(15), not: primary);
@@ -267,6 +288,7 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
         var last = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
         await cluster.JoinAsync(3, target: last, await JoinTokenAsync(cluster, last));
         await WaitForReadyAsync(cluster, [0, 1, 2, 3], made);
+        await WaitForRoleAsync(3);
         foreach (var ledger in made)
         {
             await WriteAsync(last, ledger, $"{Marker}{ledger} last");

@@ -50,6 +50,28 @@ internal ref struct SpanWriter(Span<byte> buffer)
         WriteUInt16(length);
         Position += length;
     }
+
+    /// <summary>u8 count, then each string as <see cref="WriteString16"/> (at most 255).</summary>
+    public void WriteStringList(IReadOnlyList<string> texts)
+    {
+        WriteByte(checked((byte)texts.Count));
+        foreach (var text in texts)
+        {
+            WriteString16(text);
+        }
+    }
+
+    /// <summary>Bytes <see cref="WriteStringList"/> takes for <paramref name="texts"/>.</summary>
+    public static int StringListLength(IReadOnlyList<string> texts)
+    {
+        var length = 1;
+        foreach (var text in texts)
+        {
+            length += 2 + Encoding.UTF8.GetByteCount(text);
+        }
+
+        return length;
+    }
 }
 
 /// <summary>Sequential little-endian reader that reports running off the end instead of throwing.</summary>
@@ -140,6 +162,33 @@ internal ref struct SpanReader(ReadOnlySpan<byte> buffer)
         }
 
         value = Encoding.UTF8.GetString(bytes);
+        return true;
+    }
+
+    /// <summary>
+    /// What <see cref="SpanWriter.WriteStringList"/> wrote; false with <paramref name="error"/> naming the first string
+    /// (<paramref name="item"/> and its index) that runs off the end, or the count.
+    /// </summary>
+    public bool TryReadStringList(string item, out string[] values, out string? error)
+    {
+        values = [];
+        if (!TryReadByte(out var count))
+        {
+            error = $"the {item} count is truncated";
+            return false;
+        }
+
+        values = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            if (!TryReadString16(out values[i]))
+            {
+                error = $"{item} {i} is truncated";
+                return false;
+            }
+        }
+
+        error = null;
         return true;
     }
 }

@@ -6,7 +6,7 @@ namespace Vellum.Core.Entries;
 
 /// <summary>
 /// A user-management transaction (kind 4): the roles of one user from this transaction on. An empty role list
-/// removes the user. Users and roles are ledger state like anything else: replaying these transactions in order
+/// removes the user. (A kind-4 body with an empty user id is a <see cref="RoleDefinitionEntry"/>.) Users and roles are ledger state like anything else: replaying these transactions in order
 /// gives the current table, and every change is covered by the signatures.
 /// <code>
 /// public:  u16 user id length, UTF-8 user id (certificate fingerprint, 64 upper-case hex, or an object id)
@@ -19,19 +19,7 @@ public sealed record UserChangeEntry(string UserId, IReadOnlyList<string> Roles)
     /// <inheritdoc />
     public EntryKind Kind => EntryKind.UserManagement;
 
-    private int PublicLength
-    {
-        get
-        {
-            var length = 2 + Encoding.UTF8.GetByteCount(UserId) + 1;
-            foreach (var role in Roles)
-            {
-                length += 2 + Encoding.UTF8.GetByteCount(role);
-            }
-
-            return length;
-        }
-    }
+    private int PublicLength => 2 + Encoding.UTF8.GetByteCount(UserId) + SpanWriter.StringListLength(Roles);
 
     /// <inheritdoc />
     public Hash32 ClaimsDigest() => Hash32.Zero;
@@ -45,11 +33,7 @@ public sealed record UserChangeEntry(string UserId, IReadOnlyList<string> Roles)
         new EntryHeader(EntryKind.UserManagement, EntryFlags.None, PublicLength, id, commitEvidenceDigest, Hash32.Zero).Write(body);
         var writer = new SpanWriter(body[EntryHeader.Size..]);
         writer.WriteString16(UserId);
-        writer.WriteByte(checked((byte)Roles.Count));
-        foreach (var role in Roles)
-        {
-            writer.WriteString16(role);
-        }
+        writer.WriteStringList(Roles);
     }
 
     /// <summary>Decodes a user-management body. Never throws.</summary>
@@ -63,20 +47,21 @@ public sealed record UserChangeEntry(string UserId, IReadOnlyList<string> Roles)
         }
 
         var reader = new SpanReader(body.Slice(EntryHeader.Size, header.PublicLength));
-        if (!reader.TryReadString16(out var userId) || !reader.TryReadByte(out var count))
+        if (!reader.TryReadString16(out var userId))
         {
             error = "user change is truncated";
             return false;
         }
 
-        var roles = new string[count];
-        for (var i = 0; i < count; i++)
+        if (userId.Length == 0)
         {
-            if (!reader.TryReadString16(out roles[i]))
-            {
-                error = $"role {i} is truncated";
-                return false;
-            }
+            error = "a role definition, not a user change (see RoleDefinitionEntry)";
+            return false;
+        }
+
+        if (!reader.TryReadStringList("role", out var roles, out error))
+        {
+            return false;
         }
 
         if (reader.Remaining != 0)

@@ -332,7 +332,10 @@ public sealed class LedgerVerifier
                 return;
             }
         }
-        else if (header.Kind == EntryKind.UserManagement && !UserChangeEntry.TryDecode(body, header, out _, out error))
+        else if (header.Kind == EntryKind.UserManagement &&
+                 !(RoleDefinitionEntry.IsRoleDefinition(body, header)
+                     ? RoleDefinitionEntry.TryDecode(body, header, out _, out error)
+                     : UserChangeEntry.TryDecode(body, header, out _, out error)))
         {
             frame.Error = error!;
             return;

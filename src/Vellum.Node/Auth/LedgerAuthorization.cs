@@ -70,7 +70,7 @@ internal static class LedgerAuthorization
             return;
         }
 
-        if (context.GetEndpoint()?.Metadata.GetMetadata<LedgerActionRequirement>() is { } requirement && !Roles.Allows(caller.Roles, requirement.Action))
+        if (context.GetEndpoint()?.Metadata.GetMetadata<LedgerActionRequirement>() is { } requirement && !(ledger ?? LedgerRouting.Of(context)).Users.Allows(caller.Roles, requirement.Action))
         {
             await AclResponses.Error(context, AclErrors.NotAllowed, $"Not allowed to call {context.Request.Method} {context.Request.Path}").ConfigureAwait(false);
             return;
@@ -97,6 +97,9 @@ internal static class LedgerActions
     public const string EntriesWrite = "Microsoft.ConfidentialLedger/ledger/entries/write";
     public const string UsersRead = "Microsoft.ConfidentialLedger/ledger/users/read";
     public const string UsersWrite = "Microsoft.ConfidentialLedger/ledger/users/write";
+
+    public const string RolesRead = "Microsoft.ConfidentialLedger/ledger/roles/read";
+    public const string RolesWrite = "Microsoft.ConfidentialLedger/ledger/roles/write";
 
     /// <summary>Vellum's own: issuing join tokens and retiring members (not an ACL action).</summary>
     public const string MembersWrite = "Vellum/node/members/write";

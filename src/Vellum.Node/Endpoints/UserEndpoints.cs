@@ -121,7 +121,7 @@ internal static class UserEndpoints
         string? problem;
         try
         {
-            roles = ParseRoles(body.Value, multipleRoles, out problem);
+            roles = ParseRoles(body.Value, multipleRoles, ledger.Users, out problem);
         }
         finally
         {
@@ -205,7 +205,11 @@ internal static class UserEndpoints
     private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
 
     /// <summary>Reads <c>assignedRole</c> (or <c>assignedRoles</c>); an empty list means "not given".</summary>
-    private static List<string>? ParseRoles(ArraySegment<byte> json, bool multipleRoles, out string? problem)
+    /// <summary>A built-in role as ACL spells it, or a role the ledger defines (any case; as it was defined); else null.</summary>
+    private static string? RoleNamed(string? name, UserTable users) =>
+        Roles.TryNormalize(name, out var role) ? role : name is null ? null : users.DefinedRole(name)?.RoleName;
+
+    private static List<string>? ParseRoles(ArraySegment<byte> json, bool multipleRoles, UserTable users, out string? problem)
     {
         try
         {
@@ -229,9 +233,9 @@ internal static class UserEndpoints
 
                     foreach (var item in array.EnumerateArray())
                     {
-                        if (item.ValueKind != JsonValueKind.String || !Roles.TryNormalize(item.GetString(), out var role))
+                        if (item.ValueKind != JsonValueKind.String || RoleNamed(item.GetString(), users) is not { } role)
                         {
-                            problem = $"'{item}' is not a role: Administrator, Contributor or Reader.";
+                            problem = $"'{item}' is not a role: Administrator, Contributor, Reader or a role the ledger defines (/app/roles).";
                             return null;
                         }
 
@@ -244,9 +248,9 @@ internal static class UserEndpoints
             }
             else if (document.RootElement.TryGetProperty("assignedRole", out var value))
             {
-                if (value.ValueKind != JsonValueKind.String || !Roles.TryNormalize(value.GetString(), out var role))
+                if (value.ValueKind != JsonValueKind.String || RoleNamed(value.GetString(), users) is not { } role)
                 {
-                    problem = $"'{value}' is not a role: Administrator, Contributor or Reader.";
+                    problem = $"'{value}' is not a role: Administrator, Contributor, Reader or a role the ledger defines (/app/roles).";
                     return null;
                 }
 

@@ -407,6 +407,17 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
             foreach (var (seqno, body, header) in Store.ReadPosted(LedgerIndex.UserChangeKind, from, target))
             {
+                if (RoleDefinitionEntry.IsRoleDefinition(body, header))
+                {
+                    if (!RoleDefinitionEntry.TryDecode(body, header, out var definition, out var roleError))
+                    {
+                        throw new LedgerCorruptException($"role definition {seqno} is malformed: {roleError}");
+                    }
+
+                    _users.Apply(definition!);
+                    continue;
+                }
+
                 if (!UserChangeEntry.TryDecode(body, header, out var change, out var error))
                 {
                     throw new LedgerCorruptException($"user change {seqno} is malformed: {error}");
@@ -537,7 +548,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         var slot = EnterWriteGate();
         try
         {
-            if (Users.Version != usersVersion && !Roles.CanWrite(Users.RolesOf(callerId)))
+            if (Users.Version != usersVersion && !Users.Allows(Users.RolesOf(callerId), Auth.LedgerActions.EntriesWrite))
             {
                 return null;
             }
@@ -565,11 +576,9 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         await _userChanges.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (callerId is not null && Users.RolesOf(callerId) is var callerRoles && !Roles.CanManageUsers(callerRoles))
+            if (Refusal(callerId, Auth.LedgerActions.UsersWrite) is { } refused)
             {
-                return callerRoles.Count == 0
-                    ? new UserChangeRefusal(AclErrors.InvalidAuthenticationInfo, $"User {callerId} was removed before this change was made.")
-                    : new UserChangeRefusal(AclErrors.NotAllowed, $"User {callerId} is no longer an Administrator.");
+                return refused;
             }
 
             var current = Users.RolesOf(userId);
@@ -598,6 +607,64 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             finally
             {
                 Users.EndChange();
+            }
+
+            return null;
+        }
+        finally
+        {
+            _userChanges.Release();
+        }
+    }
+
+    /// <summary>
+    /// Why <paramref name="callerId"/> may no longer do <paramref name="action"/> (its roles changed while its request
+    /// waited: 401 if it is gone, 403 if its roles no longer allow it), or null. A null caller is the node itself.
+    /// </summary>
+    private UserChangeRefusal? Refusal(string? callerId, string action)
+    {
+        if (callerId is null || Users.RolesOf(callerId) is var roles && Users.Allows(roles, action))
+        {
+            return null;
+        }
+
+        return roles.Count == 0
+            ? new UserChangeRefusal(AclErrors.InvalidAuthenticationInfo, $"User {callerId} was removed before this change was made.")
+            : new UserChangeRefusal(AclErrors.NotAllowed, $"User {callerId}'s roles no longer allow {action}.");
+    }
+
+    /// <summary>
+    /// Defines, redefines or (with no actions) deletes the user-defined role <paramref name="definition"/> names, for
+    /// <paramref name="callerId"/> (null: the node itself), as a ledger transaction: serialized with user changes; a
+    /// caller whose roles no longer allow writing roles is refused. A definition that takes actions away counts from the
+    /// moment it is written (entry writes already past their check are sequenced before it), as a demotion does.
+    /// </summary>
+    public async Task<UserChangeRefusal?> ChangeRoleAsync(string? callerId, RoleDefinitionEntry definition, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        await _userChanges.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Refusal(callerId, Auth.LedgerActions.RolesWrite) is { } refused)
+            {
+                return refused;
+            }
+
+            var current = Users.DefinedRole(definition.RoleName)?.Actions ?? [];
+            Users.BeginRoleChange(definition);
+            try
+            {
+                if (current.Any(action => !definition.Actions.Contains(action)))
+                {
+                    await DrainWriteGateAsync().ConfigureAwait(false);
+                }
+
+                await Sequencer.AppendAsync(definition, cancellationToken).ConfigureAwait(false);
+                ReplayUserChanges();
+            }
+            finally
+            {
+                Users.EndRoleChange();
             }
 
             return null;

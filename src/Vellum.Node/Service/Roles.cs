@@ -20,8 +20,27 @@ public static class Roles
         return role.Length > 0;
     }
 
+    /// <summary>Whether <paramref name="name"/> is a built-in role's, in any case (none can be defined under it).</summary>
+    public static bool IsBuiltIn(string name) =>
+        string.Equals(name, Administrator, StringComparison.OrdinalIgnoreCase) || string.Equals(name, Contributor, StringComparison.OrdinalIgnoreCase) ||
+        string.Equals(name, Reader, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The actions a user-defined role can allow that Vellum enforces (ACL's role actions). A role may name others
+    /// (applications name their own), which Vellum keeps but does not enforce; Vellum's own actions (members,
+    /// ledgers) are the built-in Administrator's alone.
+    /// </summary>
+    public static IReadOnlyList<string> EnforcedActions { get; } =
+    [
+        Auth.LedgerActions.EntriesRead, Auth.LedgerActions.EntriesWrite, Auth.LedgerActions.UsersRead, Auth.LedgerActions.UsersWrite,
+        Auth.LedgerActions.RolesRead, Auth.LedgerActions.RolesWrite,
+    ];
+
+    /// <summary>Whether a user-defined role can allow <paramref name="action"/> (see <see cref="EnforcedActions"/>).</summary>
+    public static bool CanBeDefined(string action) => EnforcedActions.Contains(action);
+
     /// <summary>Reader, Contributor and Administrator read.</summary>
-    public static bool CanRead(IReadOnlyList<string> roles) => roles.Count > 0;
+    public static bool CanRead(IReadOnlyList<string> roles) => roles.Contains(Reader) || roles.Contains(Contributor) || roles.Contains(Administrator);
 
     /// <summary>Contributor and Administrator write entries.</summary>
     public static bool CanWrite(IReadOnlyList<string> roles) => roles.Contains(Contributor) || roles.Contains(Administrator);
@@ -36,7 +55,8 @@ public static class Roles
     /// </summary>
     public static bool Allows(IReadOnlyList<string> roles, string action) => action switch
     {
-        Auth.LedgerActions.EntriesRead or Auth.LedgerActions.UsersRead => CanRead(roles),
+        Auth.LedgerActions.EntriesRead or Auth.LedgerActions.UsersRead or Auth.LedgerActions.RolesRead => CanRead(roles),
+        Auth.LedgerActions.RolesWrite => CanManageUsers(roles),
         Auth.LedgerActions.EntriesWrite => CanWrite(roles),
         Auth.LedgerActions.UsersWrite or Auth.LedgerActions.MembersWrite or Auth.LedgerActions.LedgersWrite or Auth.LedgerActions.LedgersRead or Auth.LedgerActions.LedgersDelete => CanManageUsers(roles),
         _ => false,

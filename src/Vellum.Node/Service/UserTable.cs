@@ -4,21 +4,25 @@ using Vellum.Core.Identity;
 namespace Vellum.Node.Service;
 
 /// <summary>
-/// Users and their roles: the state left by replaying every user-management transaction in seqno order.
-/// Reads are lock-free on an immutable snapshot; changes are applied once durable.
+/// Users and their roles, and the roles the ledger defines (user-defined roles, <c>/app/roles</c>): the state left by
+/// replaying every user-management transaction in seqno order. Reads are lock-free on immutable snapshots; changes
+/// are applied once durable.
 /// </summary>
 /// <remarks>
 /// A change that takes roles away counts from the moment it is being written, not from when it is durable:
 /// <see cref="BeginChange"/> publishes it as pending, and while it is, <see cref="RolesOf"/> answers the roles the
-/// user holds both before and after it. So a revoked caller is refused as soon as its revocation is sequenced, and a
-/// grant takes effect only once durable. <see cref="Version"/> moves on every change (pending, applied or dropped),
+/// user holds both before and after it (and a role definition being written, the actions the role allows both
+/// before and after it). So a revoked caller is refused as soon as its revocation is sequenced, and a grant takes
+/// effect only once durable. <see cref="Version"/> moves on every change (pending, applied or dropped),
 /// so a request authorized earlier can tell cheaply whether its roles may have changed since.
 /// </remarks>
 public sealed class UserTable
 {
     private readonly Lock _lock = new();
     private volatile Dictionary<string, string[]> _users = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, RoleDefinitionEntry> _roles = new(StringComparer.OrdinalIgnoreCase);
     private volatile PendingChange? _pending;
+    private volatile RoleDefinitionEntry? _pendingRole;
     private long _version;
 
     /// <summary>Number of users.</summary>
@@ -42,6 +46,72 @@ public sealed class UserTable
         return list;
     }
 
+    /// <summary>The roles the ledger defines, ordered by name.</summary>
+    public IReadOnlyList<RoleDefinitionEntry> DefinedRoles()
+    {
+        var list = _roles.Values.ToList();
+        list.Sort((a, b) => string.CompareOrdinal(a.RoleName, b.RoleName));
+        return list;
+    }
+
+    /// <summary>The defined role named <paramref name="name"/> (any case), when there is one.</summary>
+    public RoleDefinitionEntry? DefinedRole(string name) => _roles.GetValueOrDefault(name);
+
+    /// <summary>
+    /// Whether <paramref name="roles"/> allow <paramref name="action"/>: a built-in role as <see cref="Roles.Allows"/>
+    /// says; a defined role when its actions name it (less any a definition being written takes away). A role that is
+    /// neither (deleted since it was assigned) allows nothing.
+    /// </summary>
+    public bool Allows(IReadOnlyList<string> roles, string action)
+    {
+        if (Roles.Allows(roles, action))
+        {
+            return true;
+        }
+
+        var defined = _roles;
+        if (defined.Count == 0 || !Roles.CanBeDefined(action))
+        {
+            return false;
+        }
+
+        var pending = _pendingRole;
+        foreach (var role in roles)
+        {
+            if (defined.TryGetValue(role, out var definition) && definition.Actions.Contains(action) &&
+                (pending is null || !string.Equals(pending.RoleName, role, StringComparison.OrdinalIgnoreCase) || pending.Actions.Contains(action)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Publishes a role definition being written (serialized with user changes by the caller).</summary>
+    public void BeginRoleChange(RoleDefinitionEntry definition)
+    {
+        _pendingRole = definition;
+        Interlocked.Increment(ref _version);
+    }
+
+    /// <summary>Ends the pending role definition: applied (see <see cref="Apply(RoleDefinitionEntry)"/>) or dropped.</summary>
+    public void EndRoleChange()
+    {
+        _pendingRole = null;
+        Interlocked.Increment(ref _version);
+    }
+
+    /// <summary>Applies a durable role definition (no actions: the role is deleted).</summary>
+    public void Apply(RoleDefinitionEntry definition)
+    {
+        lock (_lock)
+        {
+            _roles = With(_roles, definition.RoleName, definition.Actions.Count == 0 ? null : definition);
+            Interlocked.Increment(ref _version);
+        }
+    }
+
     /// <summary>Publishes a change being written (one at a time: user changes are serialized by the caller).</summary>
     public void BeginChange(string userId, IReadOnlyList<string> roles)
     {
@@ -49,7 +119,7 @@ public sealed class UserTable
         Interlocked.Increment(ref _version);
     }
 
-    /// <summary>Ends the pending change: applied (see <see cref="Apply"/>) or dropped because writing it failed.</summary>
+    /// <summary>Ends the pending change: applied (see <see cref="Apply(UserChangeEntry)"/>) or dropped because writing it failed.</summary>
     public void EndChange()
     {
         _pending = null;
@@ -61,17 +131,7 @@ public sealed class UserTable
     {
         lock (_lock)
         {
-            var next = new Dictionary<string, string[]>(_users, StringComparer.Ordinal);
-            if (change.Roles.Count == 0)
-            {
-                next.Remove(change.UserId);
-            }
-            else
-            {
-                next[change.UserId] = [.. change.Roles];
-            }
-
-            _users = next;
+            _users = With(_users, change.UserId, change.Roles.Count == 0 ? null : [.. change.Roles]);
             Interlocked.Increment(ref _version);
         }
     }
@@ -86,6 +146,23 @@ public sealed class UserTable
     /// issuer is configured.
     /// </summary>
     public static bool CanSignIn(string userId) => userId.Length == CertificateFingerprint.Length && CertificateFingerprint.TryNormalize(userId, out _);
+
+    /// <summary>A copy of <paramref name="current"/> (same comparer) with <paramref name="key"/> set to <paramref name="value"/>, or removed when null.</summary>
+    private static Dictionary<string, T> With<T>(Dictionary<string, T> current, string key, T? value)
+        where T : class
+    {
+        var next = new Dictionary<string, T>(current, current.Comparer);
+        if (value is null)
+        {
+            next.Remove(key);
+        }
+        else
+        {
+            next[key] = value;
+        }
+
+        return next;
+    }
 
     private sealed record PendingChange(string UserId, string[] Roles);
 }
