@@ -58,4 +58,10 @@ internal static partial class LogMessages
 
     [LoggerMessage(1047, LogLevel.Warning, "The tombstone {Path} cannot be read; it is left out", EventName = "TombstoneUnreadable")]
     public static partial void TombstoneUnreadable(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(1048, LogLevel.Warning, "A bearer token names the key '{Kid}', which the issuer {Issuer} does not publish (its keys were fetched again, if a minute has passed since the last fetch)", EventName = "TokenKeyUnknown")]
+    public static partial void TokenKeyUnknown(ILogger logger, string issuer, string kid);
+
+    [LoggerMessage(1049, LogLevel.Error, "The keys of the identity provider {Issuer} cannot be fetched (the keys fetched before, if any, stay in use)", EventName = "IssuerKeysUnavailable")]
+    public static partial void IssuerKeysUnavailable(ILogger logger, string issuer, Exception exception);
 }

@@ -92,6 +92,13 @@ public static class NodeHost
             });
         });
         builder.Services.AddSingleton(ledgers);
+
+        // Bearer tokens from the identity providers the node trusts (made once the host is built, below).
+        if (options.JwtIssuers.Count > 0)
+        {
+            builder.Services.AddSingleton(services => new BearerTokens(options.JwtIssuers, services.GetRequiredService<ILoggerFactory>().CreateLogger("Vellum.Node")));
+        }
+
         if (options.MetricsListen is { } metricsListen)
         {
             // Appends, batch sizes, fsync time, commit watermarks and signature lag (Vellum.Storage), and request
@@ -109,6 +116,7 @@ public static class NodeHost
         builder.Services.AddRouting();
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vellum.Node");
+        _ = app.Services.GetService<BearerTokens>(); // now: a key file that cannot be read fails the start, not a request
 
         // A cluster member that forwards backup writes keeps a client to the primary per ledger, made at its first
         // forwarded write and kept for the ledger's lifetime (it presents that ledger's node certificate).

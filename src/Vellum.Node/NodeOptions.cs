@@ -50,6 +50,19 @@ public sealed class NodeOptions
     /// <summary>PEM files of bootstrap Administrators, added on first start.</summary>
     public IReadOnlyList<string> AdminCertificates { get; init; } = [];
 
+    /// <summary>
+    /// User ids (token subjects: Entra object ids, or another issuer's user claim) made Administrators of every ledger
+    /// the node creates, as <see cref="AdminCertificates"/> are (<c>--admin-oid</c>). They can sign in only with a
+    /// token from one of <see cref="JwtIssuers"/>.
+    /// </summary>
+    public IReadOnlyList<string> AdminObjectIds { get; init; } = [];
+
+    /// <summary>
+    /// The identity providers whose bearer tokens the node accepts on every ledger's data plane (<c>--jwt-issuer</c> and
+    /// the flags with it). Empty (the default): client certificates only.
+    /// </summary>
+    public IReadOnlyList<Auth.JwtIssuerOptions> JwtIssuers { get; init; } = [];
+
     /// <summary>What every ledger of the node is held to (limits, signature interval): see <see cref="LedgerOptions"/>.</summary>
     public LedgerOptions LedgerDefaults { get; init; } = new();
 
@@ -215,6 +228,25 @@ public sealed class NodeOptions
         if (Ledgers.Select(l => l.Name).Distinct().Count() != Ledgers.Count)
         {
             throw new ArgumentException("a ledger is named twice", nameof(Ledgers));
+        }
+
+        if (JwtIssuers.Count > 1)
+        {
+            // A user id minted by one issuer must never match a user registered from another: that binding comes first.
+            throw new ArgumentException("one identity provider at a time for now (several need user ids bound to their issuer)", nameof(JwtIssuers));
+        }
+
+        foreach (var issuer in JwtIssuers)
+        {
+            issuer.Validate();
+        }
+
+        foreach (var id in AdminObjectIds)
+        {
+            if (!Auth.BearerTokens.TryUserId(id, out _))
+            {
+                throw new ArgumentException($"'{id}' is not a user id (a GUID, or up to 256 of A-Z a-z 0-9 . _ : @ -)", nameof(AdminObjectIds));
+            }
         }
 
         if ((TlsCertificateFile is null) != (TlsKeyFile is null))

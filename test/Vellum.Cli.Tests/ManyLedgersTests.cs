@@ -304,6 +304,9 @@ public sealed class ManyLedgersTests : IDisposable
     [InlineData("--domain", "not a domain", "--domain 'not a domain' is not a DNS name")]
     [InlineData("--tls-cert", "/nonexistent/tls.pem", "--tls-cert and --tls-key go together")]
     [InlineData("--tls-key", "/nonexistent/tls.key", "--tls-cert and --tls-key go together")]
+    [InlineData("--jwt-issuer", "http://plain.example", "is not an https URL")]
+    [InlineData("--jwt-audience", "https://confidential-ledger.azure.com", "configure --jwt-issuer, which is missing")]
+    [InlineData("--admin-oid", "not an id", "--admin-oid 'not an id' is not a user id")]
     public async Task A_bad_ledger_flag_is_one_line_and_exit_2(string flag, string value, string message)
     {
         var (exitCode, output, error) = await RunningNode.RunToExit(["start", "--data", Data, "--listen", "127.0.0.1:0", flag, value], TimeSpan.FromSeconds(60));

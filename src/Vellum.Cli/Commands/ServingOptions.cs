@@ -31,6 +31,30 @@ internal sealed class ServingOptions
 
     public Option<int> SnapshotInterval { get; } = SnapshotIntervalOption.Create();
 
+    public Option<string?> JwtIssuer { get; } = new("--jwt-issuer")
+    {
+        Description = "Accept bearer tokens (JWT) from this OIDC issuer on every ledger: the token's iss must equal it ({tenantid} allowed once, for Entra ID). " +
+            "Its keys come from its discovery document unless --jwt-jwks gives them.",
+    };
+
+    public Option<string?> JwtCa { get; } = new("--jwt-ca") { Description = "PEM certificates to trust for TLS to the issuer's discovery and key endpoints." };
+
+    public Option<string[]> JwtAudience { get; } = new("--jwt-audience")
+    {
+        Description = "An audience tokens may carry (repeatable); replaces the defaults, https://confidential-ledger.azure.com and the ledger's own URI.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public Option<string?> JwtJwks { get; } = new("--jwt-jwks") { Description = "A JSON Web Key Set file of the issuer's keys (no discovery)." };
+
+    public Option<string?> JwtUserClaim { get; } = new("--jwt-user-claim") { Description = "The claim naming the user (default oid, Entra ID's object id)." };
+
+    public Option<string[]> AdminOid { get; } = new("--admin-oid")
+    {
+        Description = "A token user's id (an Entra object id, or the --jwt-user-claim value) made Administrator of every ledger the node creates (repeatable).",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     public Option<string?> Config { get; } = new("--config")
     {
         Description = "A JSON file of settings, keyed as the flags in camelCase (\"data\", \"listen\", \"ledgers\": [...], \"tlsCert\", ...); " +
@@ -39,7 +63,7 @@ internal sealed class ServingOptions
     };
 
     /// <summary>Every option, to add to a command.</summary>
-    public IEnumerable<Option> All => [Domain, TlsCert, TlsKey, MetricsListen, BackupWrites, SnapshotInterval, Config];
+    public IEnumerable<Option> All => [Domain, TlsCert, TlsKey, MetricsListen, BackupWrites, SnapshotInterval, JwtIssuer, JwtCa, JwtAudience, JwtJwks, JwtUserClaim, AdminOid, Config];
 
     /// <summary>The values: a flag given wins; else the environment, else the file; else the flag's default.</summary>
     public Values Read(ParseResult result, StartSettings settings) => new(
@@ -48,10 +72,18 @@ internal sealed class ServingOptions
         settings.Maybe(result, TlsKey, "tlsKey"),
         settings.Maybe(result, MetricsListen, "metricsListen"),
         settings.Maybe(result, BackupWrites, "backupWrites"),
-        settings.Number(result, SnapshotInterval, "snapshotInterval"));
+        settings.Number(result, SnapshotInterval, "snapshotInterval"),
+        settings.Maybe(result, JwtIssuer, "jwtIssuer"),
+        settings.Maybe(result, JwtCa, "jwtCa"),
+        settings.List(result, JwtAudience, "jwtAudiences"),
+        settings.Maybe(result, JwtJwks, "jwtJwks"),
+        settings.Maybe(result, JwtUserClaim, "jwtUserClaim"),
+        settings.List(result, AdminOid, "adminOids"));
 
     /// <summary>The serving settings as given, before they are checked.</summary>
-    internal sealed record Values(string Domain, string? TlsCert, string? TlsKey, string? MetricsListen, string? BackupWrites, int SnapshotInterval)
+    internal sealed record Values(
+        string Domain, string? TlsCert, string? TlsKey, string? MetricsListen, string? BackupWrites, int SnapshotInterval,
+        string? JwtIssuer, string? JwtCa, string[] JwtAudiences, string? JwtJwks, string? JwtUserClaim, string[] AdminOids)
     {
         /// <summary>False, with one line on stderr naming the setting, when any is wrong.</summary>
         public bool TryCheck(string command, out Checked? result)
@@ -97,11 +129,50 @@ internal sealed class ServingOptions
                 }
             }
 
-            result = new Checked(this, metrics, backupWrites);
+            IReadOnlyList<Vellum.Node.Auth.JwtIssuerOptions> issuers = [];
+            if (JwtIssuer is null)
+            {
+                if (JwtCa is not null || JwtAudiences.Length > 0 || JwtJwks is not null || JwtUserClaim is not null)
+                {
+                    return Refuse("--jwt-ca, --jwt-audience, --jwt-jwks and --jwt-user-claim configure --jwt-issuer, which is missing");
+                }
+            }
+            else
+            {
+                var issuer = new Vellum.Node.Auth.JwtIssuerOptions
+                {
+                    Issuer = JwtIssuer, CaFile = JwtCa, Audiences = JwtAudiences, JwksFile = JwtJwks, UserClaim = JwtUserClaim ?? "oid",
+                };
+                try
+                {
+                    issuer.Validate();
+                }
+                catch (ArgumentException ex)
+                {
+                    return Refuse(ex.Message);
+                }
+
+                issuers = [issuer];
+            }
+
+            foreach (var oid in AdminOids)
+            {
+                if (!Vellum.Node.Auth.BearerTokens.TryUserId(oid, out _))
+                {
+                    return Refuse($"--admin-oid '{oid}' is not a user id (a GUID, or up to 256 of A-Z a-z 0-9 . _ : @ -)");
+                }
+            }
+
+            if (AdminOids.Length > 0 && JwtIssuer is null)
+            {
+                return Refuse("--admin-oid names a token user: give the identity provider its token comes from (--jwt-issuer)");
+            }
+
+            result = new Checked(this, metrics, backupWrites, issuers);
             return true;
         }
     }
 
     /// <summary>Checked serving settings, ready for <see cref="NodeOptions"/>.</summary>
-    internal sealed record Checked(Values Given, IPEndPoint? MetricsEndPoint, BackupWrites BackupWrites);
+    internal sealed record Checked(Values Given, IPEndPoint? MetricsEndPoint, BackupWrites BackupWrites, IReadOnlyList<Vellum.Node.Auth.JwtIssuerOptions> JwtIssuers);
 }

@@ -40,6 +40,12 @@ internal sealed class StartSettings
         ["identityFrom"] = Kind.Text,
         ["backupWrites"] = Kind.Text,
         ["snapshotInterval"] = Kind.Number,
+        ["jwtIssuer"] = Kind.Text,
+        ["jwtCa"] = Kind.Text,
+        ["jwtAudiences"] = Kind.List,
+        ["jwtJwks"] = Kind.Text,
+        ["jwtUserClaim"] = Kind.Text,
+        ["adminOids"] = Kind.List,
     };
 
     private readonly Dictionary<string, object> _values = new(StringComparer.Ordinal);

@@ -39,7 +39,7 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
                 $"({certificate.NotBefore.ToUniversalTime():O} to {certificate.NotAfter.ToUniversalTime():O}).");
         }
 
-        return ByFingerprint(ledger, fingerprint);
+        return ByUserId(ledger, fingerprint, $"No user has the certificate with fingerprint {fingerprint}.");
     }
 
     /// <summary>
@@ -48,17 +48,25 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
     /// </summary>
     public static Lookup IdentifyForwarded(LedgerService ledger, string? named) =>
         CertificateFingerprint.TryNormalize(named, out var fingerprint)
-            ? ByFingerprint(ledger, fingerprint)
-            : new(null, $"{NodeCaller.ForwardedUserHeader} must hold one certificate fingerprint.");
+            ? ByUserId(ledger, fingerprint, $"No user has the certificate with fingerprint {fingerprint}.")
+            : named is not null && ledger.Options.JwtIssuers.Count > 0 && BearerTokens.TryUserId(named, out var userId)
+                ? ByUserId(ledger, userId, $"No user has the id {userId}.")
+                : new(null, $"{NodeCaller.ForwardedUserHeader} must hold one user id (a certificate fingerprint, or a token user's id).");
 
-    private static Lookup ByFingerprint(LedgerService ledger, string fingerprint)
+    /// <summary>The user a validated bearer token names, when it is for this ledger; or why not.</summary>
+    public static Lookup IdentifyBearer(LedgerService ledger, BearerToken token, string ledgerUri) =>
+        !token.IsFor(ledgerUri)
+            ? new(null, "The token is not for this ledger: none of its audiences (aud) is one this ledger accepts.")
+            : ByUserId(ledger, token.UserId, $"No user of this ledger has the id {token.UserId}.");
+
+    private static Lookup ByUserId(LedgerService ledger, string userId, string unknown)
     {
         // The version first: if the table changes after it is read, the roles read may be newer, never older.
         var version = ledger.Users.Version;
-        var roles = ledger.Users.RolesOf(fingerprint);
+        var roles = ledger.Users.RolesOf(userId);
         return roles.Count == 0
-            ? new(null, $"No user has the certificate with fingerprint {fingerprint}.")
-            : new(new ClientIdentity(fingerprint, roles, version), null);
+            ? new(null, unknown)
+            : new(new ClientIdentity(userId, roles, version), null);
     }
 
     /// <summary>The TLS client certificate of the request's connection, asked for if the handshake did not bring it; null if none.</summary>

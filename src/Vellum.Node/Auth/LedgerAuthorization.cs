@@ -81,13 +81,54 @@ internal static class LedgerAuthorization
     }
 
     /// <summary>
-    /// The ledger user a request comes from: by its TLS client certificate's fingerprint, or, on a request a member
-    /// forwarded (checked above), the user the member names. Bearer tokens join here as a second kind of credential.
+    /// The ledger user a request comes from: on a request a member forwarded (checked above), the user the member names;
+    /// with an <c>Authorization: Bearer</c> header, the user the token names (<see cref="BearerAsync"/>); otherwise by
+    /// its TLS client certificate's fingerprint.
     /// </summary>
-    private static async ValueTask<ClientIdentity.Lookup> Authenticate(HttpContext context, LedgerService ledger, StringValues forwardedUser) =>
-        forwardedUser.Count > 0
-            ? ClientIdentity.IdentifyForwarded(ledger, forwardedUser.Count == 1 ? forwardedUser[0] : null)
-            : ClientIdentity.Identify(ledger, await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), DateTimeOffset.UtcNow);
+    private static async ValueTask<ClientIdentity.Lookup> Authenticate(HttpContext context, LedgerService ledger, StringValues forwardedUser)
+    {
+        if (forwardedUser.Count > 0)
+        {
+            return ClientIdentity.IdentifyForwarded(ledger, forwardedUser.Count == 1 ? forwardedUser[0] : null);
+        }
+
+        if (context.Request.Headers.Authorization is { Count: > 0 } authorization)
+        {
+            return await BearerAsync(context, ledger, authorization).ConfigureAwait(false);
+        }
+
+        return ClientIdentity.Identify(ledger, await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>
+    /// A bearer token (<see cref="BearerTokens"/>): the user it names if the token is valid, for this ledger, and names
+    /// one of its users. A refused token also gets <c>WWW-Authenticate: Bearer error="invalid_token"</c> (RFC 6750).
+    /// </summary>
+    private static async ValueTask<ClientIdentity.Lookup> BearerAsync(HttpContext context, LedgerService ledger, StringValues authorization)
+    {
+        var value = authorization.Count == 1 ? authorization[0] ?? string.Empty : string.Empty;
+        ClientIdentity.Lookup lookup;
+        if (!value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || value.Length <= 7)
+        {
+            lookup = new(null, "The Authorization header is not one bearer token (Authorization: Bearer <JWT>).");
+        }
+        else if (context.RequestServices.GetService(typeof(BearerTokens)) is not BearerTokens tokens)
+        {
+            lookup = new(null, "This node accepts no bearer tokens (it trusts no identity provider); present a client certificate.");
+        }
+        else
+        {
+            var (token, refusal) = await tokens.ValidateAsync(value[7..].Trim(), context.RequestAborted).ConfigureAwait(false);
+            lookup = token is null ? new(null, refusal) : ClientIdentity.IdentifyBearer(ledger, token, ledger.LedgerUri);
+        }
+
+        if (lookup.Identity is null)
+        {
+            context.Response.Headers.WWWAuthenticate = $"Bearer error=\"invalid_token\", error_description=\"{lookup.Refusal!.Replace('"', '\'')}\"";
+        }
+
+        return lookup;
+    }
 }
 
 /// <summary>The ledger actions, named as ACL's role actions; which built-in role allows which is <see cref="Roles.Allows"/>.</summary>

@@ -36,10 +36,12 @@ internal static class UserEndpoints
     }
 
     /// <summary>
-    /// A user id is a certificate fingerprint (64 hex digits, with or without colons, any case → upper-case hex) or
-    /// an object id (a GUID → lower-case).
+    /// A user id is a certificate fingerprint (64 hex digits, with or without colons, any case → upper-case hex), an
+    /// object id (a GUID → lower-case), or, on a node that accepts bearer tokens (<paramref name="tokenUsers"/>), another
+    /// token user's id (up to 256 of <c>A-Za-z0-9._:@-</c>, as its issuer's user claim gives it: see
+    /// <see cref="BearerTokens.TryUserId"/>).
     /// </summary>
-    public static bool TryNormalizeUserId(string? text, out string userId)
+    public static bool TryNormalizeUserId(string? text, bool tokenUsers, out string userId)
     {
         if (CertificateFingerprint.TryNormalize(text, out var fingerprint))
         {
@@ -53,6 +55,11 @@ internal static class UserEndpoints
             return true;
         }
 
+        if (tokenUsers && text is not null && BearerTokens.TryUserId(text, out userId))
+        {
+            return true;
+        }
+
         userId = string.Empty;
         return false;
     }
@@ -60,13 +67,13 @@ internal static class UserEndpoints
     private static async Task<string?> UserIdParameter(HttpContext context)
     {
         var text = (string?)context.Request.RouteValues["userId"];
-        if (TryNormalizeUserId(text, out var userId))
+        if (TryNormalizeUserId(text, LedgerRouting.Of(context).Options.JwtIssuers.Count > 0, out var userId))
         {
             return userId;
         }
 
         await AclResponses.Error(context, AclErrors.InvalidUserId,
-            $"'{text}' is neither a certificate fingerprint (SHA-256, 64 hex digits) nor an object id (GUID).").ConfigureAwait(false);
+            $"'{text}' is neither a certificate fingerprint (SHA-256, 64 hex digits) nor an object id (GUID){(LedgerRouting.Of(context).Options.JwtIssuers.Count > 0 ? " nor a token user's id (up to 256 of A-Z a-z 0-9 . _ : @ -)" : string.Empty)}.").ConfigureAwait(false);
         return null;
     }
 

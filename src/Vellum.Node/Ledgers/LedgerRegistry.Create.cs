@@ -203,8 +203,14 @@ public sealed partial class LedgerRegistry : IGroupLedgers
         var client = channel.PeerClient();
         for (var attempt = 1; ; attempt++)
         {
+            var urls = channel.Peers.Values.Distinct().ToList();
+            if (urls.Count == 0)
+            {
+                return false; // a member alone: its own tombstones are all there is to know
+            }
+
             var answered = false;
-            foreach (var url in channel.Peers.Values.Distinct())
+            foreach (var url in urls)
             {
                 try
                 {

@@ -137,6 +137,16 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 
     private LedgerApplier _applier = null!;
 
+    /// <summary>
+    /// The ledger's URI, <c>https://{name}.{domain}:{port}</c> (no port for 443): its <c>ledgerUri</c>, and an audience
+    /// its bearer tokens may carry.
+    /// </summary>
+    public string LedgerUri => _ledgerUri ??= Options.Listen.Port == 443
+        ? $"https://{Name.Value}.{Options.Domain}"
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"https://{Name.Value}.{Options.Domain}:{Options.Listen.Port}");
+
+    private string? _ledgerUri;
+
     /// <summary>The client address of the current primary, when this node is a backup that knows it.</summary>
     public Uri? PrimaryUrl
     {
@@ -582,11 +592,12 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             }
 
             var current = Users.RolesOf(userId);
-            if (UserTable.CanSignIn(userId) && current.Contains(Roles.Administrator) && !roles.Contains(Roles.Administrator) &&
-                Users.CountSignInWithRole(Roles.Administrator) == 1)
+            var tokensAccepted = Options.JwtIssuers.Count > 0;
+            if (UserTable.CanSignIn(userId, tokensAccepted) && current.Contains(Roles.Administrator) && !roles.Contains(Roles.Administrator) &&
+                Users.CountSignInWithRole(Roles.Administrator, tokensAccepted) == 1)
             {
                 return new UserChangeRefusal(AclErrors.CannotRemoveLastAdministrator,
-                    "The ledger must keep at least one Administrator who can sign in (a certificate user; object ids cannot sign in yet).");
+                    "The ledger must keep at least one Administrator who can sign in (a certificate user, or a token user when the node trusts an identity provider).");
             }
 
             var change = new UserChangeEntry(userId, roles);
@@ -797,7 +808,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             pems.Add(File.ReadAllText(path));
         }
 
-        if (pems.Count == 0)
+        if (pems.Count == 0 && Options.AdminObjectIds.Count == 0)
         {
             // No Administrator named: the deployment's development one, made by the first ledger that needs it (ledgers
             // open in parallel, so one makes it and the others read it), as ACL gives the creator admin rights.
@@ -813,6 +824,13 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             var fingerprint = CertificateFingerprint.Compute(certificate);
             File.WriteAllText(Path.Combine(members, fingerprint + ".pem"), certificate.ExportCertificatePem() + "\n", Encoding.ASCII);
             await ChangeUserAsync(callerId: null, fingerprint, [Roles.Administrator], cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var id in Options.AdminObjectIds)
+        {
+            // Token users (--admin-oid), by id as their tokens name them.
+            _ = Auth.BearerTokens.TryUserId(id, out var userId);
+            await ChangeUserAsync(callerId: null, userId, [Roles.Administrator], cancellationToken).ConfigureAwait(false);
         }
 
         await Sequencer.WaitForCommitAsync(Sequencer.LastSeqno, cancellationToken).ConfigureAwait(false);

@@ -137,15 +137,15 @@ public sealed class UserTable
     }
 
     /// <summary>How many users hold <paramref name="role"/> and can sign in (<see cref="CanSignIn"/>).</summary>
-    public int CountSignInWithRole(string role) => _users.Count(u => CanSignIn(u.Key) && u.Value.Contains(role));
+    public int CountSignInWithRole(string role, bool tokensAccepted) => _users.Count(u => CanSignIn(u.Key, tokensAccepted) && u.Value.Contains(role));
 
     /// <summary>
-    /// Whether a user id names a principal that can authenticate with the authentication this node has: today only
-    /// certificate fingerprints (mutual TLS). Object ids (GUIDs) may hold roles, as in ACL, but nobody can sign in as
-    /// one until token (Entra ID / OIDC) authentication exists; when it does, object ids count here whenever a token
-    /// issuer is configured.
+    /// Whether a user id names a principal that can authenticate here: a certificate fingerprint (mutual TLS) always;
+    /// any other id (an object id, a token subject) only when the node accepts bearer tokens
+    /// (<paramref name="tokensAccepted"/>: an identity provider is configured).
     /// </summary>
-    public static bool CanSignIn(string userId) => userId.Length == CertificateFingerprint.Length && CertificateFingerprint.TryNormalize(userId, out _);
+    public static bool CanSignIn(string userId, bool tokensAccepted) =>
+        tokensAccepted || userId.Length == CertificateFingerprint.Length && CertificateFingerprint.TryNormalize(userId, out _);
 
     /// <summary>A copy of <paramref name="current"/> (same comparer) with <paramref name="key"/> set to <paramref name="value"/>, or removed when null.</summary>
     private static Dictionary<string, T> With<T>(Dictionary<string, T> current, string key, T? value)
