@@ -102,6 +102,12 @@ public sealed class CollectionTagsTests(CollectionTagsTests.Fixture node) : ICla
                 await ledger.AppendEntryAsync("old", "x"u8.ToArray(), ["kept", "also"], default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
             }
 
+            // A plain restart reads the pairs back from their postings.
+            await using (var registry = await LedgerRegistry.OpenAsync(options, NullLogger.Instance))
+            {
+                Assert.Equal(["also", "kept"], registry.Default!.Store.Index.TagsIn("old", null, 10));
+            }
+
             // As an earlier version left it: no format marker and no collection-tag postings.
             var index = Path.Combine(root, "ledgers", "default", "state", "index");
             Assert.True(File.Exists(Path.Combine(index, "format-2")));

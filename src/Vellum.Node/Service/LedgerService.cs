@@ -24,7 +24,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
 {
     private readonly Lock _namesLock = new();
     private readonly HashSet<string> _collections;
-    private readonly HashSet<string> _tags; // (collection, tag) pairs as LedgerIndex.CollectionTagKey: ACL counts a tag once per collection
+    private readonly HashSet<(string CollectionId, string Tag)> _tags; // ACL counts a tag once per collection that uses it
     private readonly SemaphoreSlim _userChanges = new(1, 1);
 
     // Entry writes between their role check and their sequencing, in two halves (see EnterWriteGate).
@@ -61,7 +61,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         Store = store;
         RetiredNodes = new RetiredNodeTable(store);
         _collections = new HashSet<string>(store.Index.Collections(), StringComparer.Ordinal);
-        _tags = new HashSet<string>(store.Index.CollectionTagKeys(), StringComparer.Ordinal);
+        _tags = [.. store.Index.CollectionTags()];
     }
 
     /// <summary>The node's options (listening, TLS, the cluster).</summary>
@@ -449,7 +449,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         lock (_namesLock)
         {
             _collections.UnionWith(Store.Index.Collections());
-            _tags.UnionWith(Store.Index.CollectionTagKeys());
+            _tags.UnionWith(Store.Index.CollectionTags());
         }
 
         if (Users.Count == 0)
@@ -501,7 +501,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             var newTags = 0;
             foreach (var tag in tags)
             {
-                if (!_tags.Contains(LedgerIndex.CollectionTagKey(collectionId, tag)))
+                if (!_tags.Contains((collectionId, tag)))
                 {
                     newTags++;
                 }
@@ -515,7 +515,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             _collections.Add(collectionId);
             foreach (var tag in tags)
             {
-                _tags.Add(LedgerIndex.CollectionTagKey(collectionId, tag));
+                _tags.Add((collectionId, tag));
             }
 
             return null;

@@ -45,6 +45,7 @@ public sealed class LedgerIndex
     private readonly string _directory;
     private readonly Lock _lock = new();
     private readonly Dictionary<(byte Kind, string Key), Posting> _postings = [];
+    private readonly HashSet<(string CollectionId, string Tag)> _collectionTags = []; // the 'p' postings' pairs, looked up without a key string
     private long _watermark;
     private long _indexed;
 
@@ -105,6 +106,7 @@ public sealed class LedgerIndex
                 }
 
                 _postings.Clear();
+                _collectionTags.Clear();
                 _indexed = _watermark = 0;
             }
         }
@@ -167,10 +169,9 @@ public sealed class LedgerIndex
                         posting.Pending.Add(seqno);
                     }
 
-                    var pair = GetPosting(CollectionTagKind, CollectionTagKey(collectionId, tag));
-                    if (pair.IsEmpty)
+                    if (_collectionTags.Add((collectionId, tag)))
                     {
-                        pair.Pending.Add(seqno);
+                        GetPosting(CollectionTagKind, CollectionTagKey(collectionId, tag)).Pending.Add(seqno);
                     }
                 }
             }
@@ -216,8 +217,29 @@ public sealed class LedgerIndex
         return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{collectionId.Length}:{collectionId}{tag}");
     }
 
-    /// <summary>Every (collection, tag) pair that has an entry, as <see cref="CollectionTagKey"/> keys.</summary>
-    public IReadOnlyList<string> CollectionTagKeys() => Keys(CollectionTagKind);
+    private static bool TryParseCollectionTagKey(string key, out string collectionId, out string tag)
+    {
+        var colon = key.IndexOf(':', StringComparison.Ordinal);
+        if (colon > 0 && int.TryParse(key.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length) &&
+            length <= key.Length - colon - 1)
+        {
+            collectionId = key.Substring(colon + 1, length);
+            tag = key[(colon + 1 + length)..];
+            return true;
+        }
+
+        collectionId = tag = string.Empty;
+        return false;
+    }
+
+    /// <summary>Every (collection, tag) pair that has an entry.</summary>
+    public IReadOnlyList<(string CollectionId, string Tag)> CollectionTags()
+    {
+        lock (_lock)
+        {
+            return [.. _collectionTags];
+        }
+    }
 
     /// <summary>
     /// The tags used in collection <paramref name="collectionId"/> that sort (ordinally) after <paramref name="after"/>
@@ -225,14 +247,12 @@ public sealed class LedgerIndex
     /// </summary>
     public IReadOnlyList<string> TagsIn(string collectionId, string? after, int max)
     {
-        var prefix = CollectionTagKey(collectionId, string.Empty);
         var tags = new List<string>();
         lock (_lock)
         {
-            foreach (var (kind, key) in _postings.Keys)
+            foreach (var (collection, tag) in _collectionTags)
             {
-                if (kind == CollectionTagKind && key.StartsWith(prefix, StringComparison.Ordinal) &&
-                    key[prefix.Length..] is var tag && (after is null || string.CompareOrdinal(tag, after) > 0))
+                if (string.Equals(collection, collectionId, StringComparison.Ordinal) && (after is null || string.CompareOrdinal(tag, after) > 0))
                 {
                     tags.Add(tag);
                 }
@@ -336,6 +356,10 @@ public sealed class LedgerIndex
         }
 
         _postings[(kind, key)] = new Posting(path, kind, key, count);
+        if (kind == CollectionTagKind && count > 0 && TryParseCollectionTagKey(key, out var collectionId, out var tag))
+        {
+            _collectionTags.Add((collectionId, tag));
+        }
     }
 
     private static bool TryReadWatermark(string path, out long watermark)
@@ -363,9 +387,6 @@ public sealed class LedgerIndex
         public string Path { get; } = path;
 
         public List<long> Pending { get; } = [];
-
-        /// <summary>No seqno, in the file or pending.</summary>
-        public bool IsEmpty => Persisted == 0 && Pending.Count == 0;
 
         private long Persisted { get; set; } = persisted;
 
