@@ -133,6 +133,58 @@ public sealed class JsClientTests
     }
 
     /// <summary>
+    /// The official client signing in with a TokenCredential (client-credential tokens from a real OIDC issuer over
+    /// HTTPS, as an application does with Entra ID) against a node that trusts that issuer: it posts, reads, lists and
+    /// gets a receipt as the application's user, with no client certificate.
+    /// </summary>
+    [Fact]
+    public async Task The_ACL_JavaScript_client_signs_in_with_a_token_credential()
+    {
+        await NpmCi();
+        await using var issuer = new Vellum.TestSupport.Identity.TestIssuer();
+        await issuer.StartAsync();
+        const string application = "d2c4b6a8-1e3f-4a5b-8c7d-9e0f1a2b3c4d";
+        issuer.AddClient("ledger-app", "app-secret", application);
+        var root = Path.Combine(Path.GetTempPath(), "vellum-token-" + Guid.NewGuid().ToString("N"));
+        var options = new NodeOptions
+        {
+            DataDirectory = Path.Combine(root, "data"), Listen = new IPEndPoint(IPAddress.Loopback, 0), SignatureDelay = TimeSpan.FromMilliseconds(20),
+            JwtIssuers = [new Vellum.Node.Auth.JwtIssuerOptions { Issuer = issuer.Url, CaFile = issuer.CaFile }],
+            AdminObjectIds = [application],
+        };
+        var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+        try
+        {
+            await app.StartAsync();
+            var endpoint = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var ledger = ledgers.Default!;
+            var (exitCode, output, error) = await Run("node", ["token.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
+            {
+                ["VELLUM_ENDPOINT"] = endpoint,
+                ["VELLUM_SERVICE_CERT"] = ledger.Data.Default.ServiceCertificate,
+                ["VELLUM_TOKEN_URL"] = $"{issuer.Url}/token",
+                ["VELLUM_TOKEN_CA"] = issuer.CaFile,
+                ["VELLUM_CLIENT_ID"] = "ledger-app",
+                ["VELLUM_CLIENT_SECRET"] = "app-secret",
+            });
+            Assert.True(exitCode == 0, $"node exited {exitCode}: {output} {error}");
+            using var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+            Assert.True(result.RootElement.GetProperty("ok").GetBoolean());
+            Assert.Equal(["post", "get", "list", "receipt"], result.RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+
+            // Written as the application's user: the entries are in the ledger, and no certificate user was made.
+            Assert.Equal([application], ledger.Users.All().Select(u => u.Key));
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            await ledgers.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// A self-signed reader certificate, as ACL's docs have users make them, written to <c>reader_cert.pem</c> and
     /// <c>reader_privk.pem</c> in <paramref name="folder"/>; its user id (fingerprint).
     /// </summary>

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.IdentityModel.Tokens;
 using Vellum.Node.Auth;
 using Vellum.Node.Ledgers;
+using Vellum.TestSupport.Identity;
 
 namespace Vellum.Node.Tests;
 

@@ -6,14 +6,7 @@
 const fs = require("fs");
 const { default: ConfidentialLedger, isUnexpected, paginate } = require("@azure-rest/confidential-ledger");
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-const read = (name) => fs.readFileSync(env(name), "utf8");
-const check = (condition, message) => { if (!condition) throw new Error(message); };
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { env, read, check, sleep } = require("./common");
 
 async function main() {
   const endpoint = env("VELLUM_ENDPOINT");

@@ -12,15 +12,20 @@ using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
-namespace Vellum.Node.Tests;
+namespace Vellum.TestSupport.Identity;
 
 /// <summary>
 /// A real OIDC issuer over HTTPS on 127.0.0.1, for tests: discovery (<c>/.well-known/openid-configuration</c>), its
-/// keys (<c>/jwks</c>, which <see cref="Rotate"/> changes while it runs), and tokens it signs (<see cref="Token"/>).
+/// keys (<c>/jwks</c>, which <see cref="Rotate"/> changes while it runs), tokens it signs (<see cref="Token"/>), and a
+/// client-credentials token endpoint (<c>/token</c>) for the clients it knows (<see cref="AddClient"/>).
 /// Its TLS certificate is self-signed; <see cref="CaFile"/> holds it for <c>--jwt-ca</c>.
 /// </summary>
 public sealed class TestIssuer : IAsyncDisposable
 {
+    /// <summary>The audience ACL's clients ask tokens for (the scope <c>https://confidential-ledger.azure.com/.default</c>).</summary>
+    public const string AclAudience = "https://confidential-ledger.azure.com";
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Secret, string Oid)> _clients = new(StringComparer.Ordinal);
     private readonly string _folder = Directory.CreateTempSubdirectory("vellum-issuer-").FullName;
     private readonly X509Certificate2 _tls;
     private readonly int _port;
@@ -90,6 +95,20 @@ public sealed class TestIssuer : IAsyncDisposable
                 ["id_token_signing_alg_values_supported"] = new[] { "RS256", "ES256", "PS256" },
             });
         });
+        app.MapPost("/token", async (HttpContext context) =>
+        {
+            // OAuth 2.0 client credentials (RFC 6749 §4.4), as Azure Identity's ClientSecretCredential asks Entra ID.
+            var form = await context.Request.ReadFormAsync();
+            if (form["grant_type"] != "client_credentials" || !_clients.TryGetValue(form["client_id"].ToString(), out var client) || client.Secret != form["client_secret"])
+            {
+                return Results.Json(new { error = "invalid_client" }, statusCode: 401);
+            }
+
+            var scope = form["scope"].ToString();
+            var audience = scope.EndsWith("/.default", StringComparison.Ordinal) ? scope[..^"/.default".Length] : scope;
+            var token = Token(new Dictionary<string, object> { ["oid"] = client.Oid, ["appid"] = form["client_id"].ToString() }, audience);
+            return Results.Json(new { access_token = token, token_type = "Bearer", expires_in = 3600 });
+        });
         app.MapGet("/jwks", () =>
         {
             Interlocked.Increment(ref _keyFetches);
@@ -98,6 +117,9 @@ public sealed class TestIssuer : IAsyncDisposable
         await app.StartAsync();
         _app = app;
     }
+
+    /// <summary>Registers a client (application) whose client-credential tokens name <paramref name="oid"/>.</summary>
+    public void AddClient(string clientId, string secret, string oid) => _clients[clientId] = (secret, oid);
 
     /// <summary>Replaces the RSA key with a new one (kid <paramref name="kid"/>): the old one is no longer published.</summary>
     public void Rotate(string kid)
@@ -116,7 +138,7 @@ public sealed class TestIssuer : IAsyncDisposable
     /// <paramref name="expires"/> (now − 1 min to now + 1 h when null), issued by <paramref name="issuer"/> (this one's).
     /// </summary>
     public string Token(
-        IDictionary<string, object> claims, string audience = Vellum.Node.Auth.JwtIssuerOptions.AclAudience, SigningKey? key = null, string algorithm = SecurityAlgorithms.RsaSha256,
+        IDictionary<string, object> claims, string audience = AclAudience, SigningKey? key = null, string algorithm = SecurityAlgorithms.RsaSha256,
         DateTime? notBefore = null, DateTime? expires = null, string? issuer = null)
     {
         var now = DateTime.UtcNow;
@@ -137,7 +159,7 @@ public sealed class TestIssuer : IAsyncDisposable
     public string UnsignedToken(string oid) =>
         $"{Base64Url("""{"alg":"none","typ":"JWT"}""")}.{Base64Url(JsonSerializer.Serialize(new Dictionary<string, object>
         {
-            ["iss"] = Url, ["aud"] = Vellum.Node.Auth.JwtIssuerOptions.AclAudience, ["oid"] = oid,
+            ["iss"] = Url, ["aud"] = AclAudience, ["oid"] = oid,
             ["exp"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(), ["nbf"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(),
         }))}.";
 
