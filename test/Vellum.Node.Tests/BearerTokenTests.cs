@@ -195,6 +195,14 @@ public sealed class BearerTokenTests(BearerTokenTests.Fixture node) : IClassFixt
             File.WriteAllText(jwks, "{}");
             Assert.Throws<ArgumentException>(() => options.Validate());
             Assert.Throws<ArgumentException>(() => new NodeOptions { DataDirectory = root, JwtIssuers = [new JwtIssuerOptions { Issuer = "http://plain.example" }] }.Validate());
+
+            // One issuer at a time (several need user ids bound to their issuer).
+            var two = Assert.Throws<ArgumentException>(() => new NodeOptions
+            {
+                DataDirectory = root,
+                JwtIssuers = [new JwtIssuerOptions { Issuer = "https://a.example" }, new JwtIssuerOptions { Issuer = "https://b.example" }],
+            }.Validate());
+            Assert.Equal(nameof(NodeOptions.JwtIssuers), two.ParamName);
         }
         finally
         {

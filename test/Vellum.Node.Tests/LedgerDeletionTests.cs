@@ -107,6 +107,23 @@ public sealed class LedgerDeletionTests : IAsyncLifetime
         var tombstoneFile = Assert.Single(Directory.GetFiles(Path.Combine(Data, "node", "tombstones")));
         Assert.Equal($"alpha.{LedgerCreation.DigestOf(certificate)}.json", Path.GetFileName(tombstoneFile));
 
+        // A member asking for the deleted ledger's material (applying its creation from the log) is told it is gone.
+        var member = _node.Client(_node.Ledger.Tls.Certificate); // this node's own TLS certificate for default: a member's
+        var digest = LedgerCreation.DigestOf(certificate);
+        async Task<HttpStatusCode> MaterialAsync(string path)
+        {
+            using var response = await member.GetAsync(path);
+            if (response.StatusCode == HttpStatusCode.Gone)
+            {
+                Assert.Equal("LedgerDeleted", (await NodeFixture.Body(response)).GetProperty("error").GetProperty("code").GetString());
+            }
+
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Gone, await MaterialAsync($"/node/ledgers/alpha/material?digest={digest}"));
+        Assert.Equal(HttpStatusCode.Gone, await MaterialAsync("/node/ledgers/alpha/material"));
+
         // The name is free: a new ledger, with a new identity, and none of the old one's transactions.
         using (var created = await _node.Admin.PutAsync("/node/ledgers/alpha", null))
         {
@@ -120,6 +137,10 @@ public sealed class LedgerDeletionTests : IAsyncLifetime
         {
             Assert.DoesNotContain("secret words of alpha", await entries.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
+
+        // The old ledger stays gone by its digest; the name now gives the new one's material.
+        Assert.Equal(HttpStatusCode.Gone, await MaterialAsync($"/node/ledgers/alpha/material?digest={digest}"));
+        Assert.Equal(HttpStatusCode.OK, await MaterialAsync("/node/ledgers/alpha/material"));
     }
 
     [Fact]
