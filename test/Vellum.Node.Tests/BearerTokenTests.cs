@@ -114,6 +114,7 @@ public sealed class BearerTokenTests(BearerTokenTests.Fixture node) : IClassFixt
             ("key confusion", issuer.KeyConfusionToken(Writer), "'HS256'"),
             ("no user claim", issuer.Token(new Dictionary<string, object> { ["sub"] = Writer }), "no 'oid' claim"),
             ("not a user id", issuer.Token(Oid("spaces are not allowed")), "not a user id"),
+            ("user id too long", issuer.Token(Oid(new string('u', 257))), "not a user id"),
             ("no such user", issuer.Token(Oid(Guid.NewGuid().ToString())), "No user of this ledger"),
             ("malformed", "not.a.jwt", "not a JWT"),
         };

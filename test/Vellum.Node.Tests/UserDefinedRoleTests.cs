@@ -133,6 +133,8 @@ public sealed class UserDefinedRoleTests : IAsyncLifetime
         await Refused(_node.Admin, HttpMethod.Put, path, $$"""{"roles":[{"roleName":"two words","roleActions":["{{EntriesRead}}"]}]}""", HttpStatusCode.BadRequest, "InvalidInput");
         await Refused(_node.Admin, HttpMethod.Put, path, """{"roles":[{"roleName":"empty","roleActions":[]}]}""", HttpStatusCode.BadRequest, "InvalidInput");
         await Refused(_node.Admin, HttpMethod.Put, path, """{"roles":[{"roleName":"numbers","roleActions":[5]}]}""", HttpStatusCode.BadRequest, "InvalidInput");
+        await Refused(_node.Admin, HttpMethod.Put, path, $$"""{"roles":[{"roleName":"{{new string('n', 65)}}","roleActions":["x"]}]}""", HttpStatusCode.BadRequest, "InvalidInput");
+        await Refused(_node.Admin, HttpMethod.Put, path, $$"""{"roles":[{"roleName":"long","roleActions":["{{new string('a', 257)}}"]}]}""", HttpStatusCode.BadRequest, "InvalidInput");
         await Refused(_node.Admin, HttpMethod.Put, path, $$"""{"roles":[{"roleName":"many","roleActions":[{{string.Join(',', Enumerable.Range(0, 33).Select(i => $"\"a{i}\""))}}]}]}""", HttpStatusCode.BadRequest, "InvalidInput");
         await Refused(_node.Admin, HttpMethod.Put, path, $$"""{"roles":[{"roleName":"twice","roleActions":["x"]},{"roleName":"TWICE","roleActions":["y"]}]}""", HttpStatusCode.BadRequest, "InvalidInput");
         await Refused(_node.Admin, HttpMethod.Put, path, """{"roles":[]}""", HttpStatusCode.BadRequest, "InvalidInput");

@@ -77,7 +77,7 @@ public sealed class BearerTokens : IDisposable
 
         if (!Algorithms.Contains(jwt.Alg))
         {
-            return (null, $"The token is signed with '{jwt.Alg}'; only RS256, ES256 and PS256 are accepted.");
+            return (null, AlgorithmRefusal(jwt));
         }
 
         if (!jwt.TryGetPayloadValue<string>("iss", out var iss) || iss is null)
@@ -197,6 +197,8 @@ public sealed class BearerTokens : IDisposable
         return (null, "The token's issuer (iss) is not one this node trusts.");
     }
 
+    private static string AlgorithmRefusal(JsonWebToken jwt) => $"The token is signed with '{jwt.Alg}'; only RS256, ES256 and PS256 are accepted.";
+
     private static string Refusal(Exception? exception, JsonWebToken jwt) => exception switch
     {
         SecurityTokenExpiredException => $"The token expired at {jwt.ValidTo:O}.",
@@ -204,7 +206,7 @@ public sealed class BearerTokens : IDisposable
         SecurityTokenNoExpirationException => "The token has no expiry (exp).",
         SecurityTokenSignatureKeyNotFoundException => $"The token's signing key (kid '{jwt.Kid}') is not one its issuer publishes.",
         SecurityTokenInvalidSignatureException => "The token's signature does not verify.",
-        SecurityTokenInvalidAlgorithmException => $"The token is signed with '{jwt.Alg}'; only RS256, ES256 and PS256 are accepted.",
+        SecurityTokenInvalidAlgorithmException => AlgorithmRefusal(jwt),
         SecurityTokenInvalidIssuerException => "The token's issuer (iss) is not one this node trusts.",
         SecurityTokenInvalidLifetimeException => "The token's validity period (nbf, exp) is not valid.",
         _ => "The token could not be validated (its issuer's keys may be unavailable right now).",
