@@ -259,4 +259,52 @@ public sealed class RaftConsensusFaultTests
         var position = await node.ReplicateAsync(RecordingApplier.Batch("x"), CancellationToken.None).AsTask().WaitAsync(Timeout);
         Assert.Equal(0, position.Term);
     }
+
+    [Fact(Timeout = TestTimeout)]
+    public async Task The_log_files_hold_no_byte_the_log_did_not_write()
+    {
+        // glibc's M_PERTURB fills every block malloc hands out with one byte (and every freed block with another), so
+        // memory that reaches a file without being written first shows as runs of those bytes. Such memory once held
+        // whatever the process had freed: a request's plaintext, for one.
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "glibc's malloc tuning");
+        await using var cluster = new RaftTestCluster(1);
+        const byte Freed = 0xA5, Handed = unchecked((byte)~Freed);
+        Assert.Equal(1, NativeHeap.mallopt(NativeHeap.Perturb, Freed));
+        try
+        {
+            var node = await cluster.StartAsync(0, coldStart: true);
+            await cluster.WaitForLeaderAsync();
+            for (var i = 0; i < 300; i++) // several pages of the log's entry table
+            {
+                await node.ReplicateAsync(RecordingApplier.Batch($"entry {i}"), CancellationToken.None).AsTask().WaitAsync(Timeout);
+            }
+
+            await cluster.StopAsync(0);
+        }
+        finally
+        {
+            Assert.Equal(1, NativeHeap.mallopt(NativeHeap.Perturb, 0));
+        }
+
+        var files = Directory.GetFiles(Path.Combine(cluster.WalPath(0), "log"), "*", SearchOption.AllDirectories);
+        Assert.Contains(files, f => Path.GetFileName(Path.GetDirectoryName(f)) == "metadata");
+        foreach (var file in files)
+        {
+            var bytes = File.ReadAllBytes(file);
+            foreach (var fill in new[] { Freed, Handed })
+            {
+                var run = new byte[16];
+                run.AsSpan().Fill(fill);
+                Assert.True(bytes.AsSpan().IndexOf(run) < 0, $"{file} holds memory the log never wrote (runs of 0x{fill:x2})");
+            }
+        }
+    }
+
+    private static class NativeHeap
+    {
+        public const int Perturb = -6; // M_PERTURB
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallopt")]
+        public static extern int mallopt(int parameter, int value);
+    }
 }

@@ -132,11 +132,11 @@ public sealed partial class RaftConsensus : IConsensusLog
                 Location = Path.Combine(_options.WalPath, "log"),
                 HashAlgorithm = WriteAheadLog.IntegrityHashAlgorithm.XxHash3,
                 ChunkSize = _options.WalChunkSize,
-                // Entries go to private buffers that the flusher writes to the files (write-through), rather than to
-                // memory-mapped pages flushed with msync: on 2 shared cores the mapped pages' msync and TLB
-                // shootdowns cost the primary ~10 µs per append (docs/benchmarks.md). Same guarantee: an entry is on
-                // disk before the leader commits it or a follower acknowledges it.
-                MemoryManagement = WriteAheadLog.MemoryManagementStrategy.PrivateMemory,
+                // Memory-mapped pages over the files, not DotNext's private buffers: a private page comes from
+                // malloc uncleared, and the padding of each entry's slot in the entry table went to disk as whatever
+                // the process had freed there, request plaintext included (RaftConsensusFaultTests shows it with
+                // glibc's M_PERTURB). A mapped page starts as the file's zeros.
+                MemoryManagement = WriteAheadLog.MemoryManagementStrategy.SharedMemory,
             },
             _stateMachine);
 
