@@ -119,12 +119,13 @@ public sealed class LedgerReads
     /// <summary>
     /// The transaction <paramref name="id"/>: NotFound when its seqno is not assigned, its view has not started, its
     /// seqno holds another transaction, or (with <paramref name="userEntriesOnly"/>) it is not a ledger entry; Loading
-    /// when assigned but not yet durable here; else Ready with its body.
+    /// when assigned but not yet durable here, which on a backup includes a seqno of its current view it has not
+    /// applied yet (the primary may have assigned it, as <see cref="Status"/> says); else Ready with its body.
     /// </summary>
     public TransactionResult Transaction(TxId id, bool userEntriesOnly)
     {
         var at = Position;
-        if (id.Seqno > at.LastSeqno || id.View > at.View)
+        if (id.View > at.View || (id.Seqno > at.LastSeqno && (at.IsPrimary || id.View < at.View)))
         {
             return new TransactionResult(ReadOutcome.NotFound, id, null, $"Transaction {id} is not known.");
         }

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using Vellum.TestSupport.Cluster;
 
 namespace Vellum.Cluster.Tests;
 

@@ -5,6 +5,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Vellum.TestSupport.Cluster;
 
 namespace Vellum.Cluster.Tests;
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Vellum.TestSupport.Cluster;
 
 namespace Vellum.Cluster.Tests;
 

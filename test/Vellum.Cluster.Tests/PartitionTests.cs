@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Vellum.TestSupport.Cluster;
 
 namespace Vellum.Cluster.Tests;
 

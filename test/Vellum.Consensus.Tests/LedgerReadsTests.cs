@@ -97,6 +97,17 @@ public sealed class LedgerReadsTests : IDisposable
         var other = reads.Transaction(new TxId(reads.Position.View, first.Seqno), userEntriesOnly: true);
         Assert.Equal(ReadOutcome.NotFound, other.Outcome);
         Assert.Contains($"seqno {first.Seqno} is {first}", other.Reason, StringComparison.Ordinal);
+
+        // A backup has not applied everything the primary assigned in its view: a later seqno of that view is Loading
+        // there (a client that wrote through it polls, as it does for a pending one), of an older view not found.
+        var view = reads.Position.View;
+        var beyond = reads.Position.LastSeqno + 3;
+        await ledger.Sequencer.BecomeBackupAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(reads.Position.IsPrimary);
+        Assert.Equal(ReadOutcome.Loading, reads.Transaction(new TxId(view, beyond), userEntriesOnly: true).Outcome);
+        Assert.Equal(Vellum.Core.Receipts.ReceiptState.Loading, reads.Receipt(reads.Transaction(new TxId(view, beyond), userEntriesOnly: false)).State);
+        Assert.Equal(ReadOutcome.NotFound, reads.Transaction(new TxId(view - 1, beyond), userEntriesOnly: true).Outcome);
+        Assert.Equal(ReadOutcome.NotFound, reads.Transaction(new TxId(view + 1, 1), userEntriesOnly: true).Outcome);
     }
 
     private static EntryHeader EntryHeaderOf(byte[] body)

@@ -19,6 +19,8 @@ namespace Vellum.Interop.Tests;
 /// </summary>
 public sealed class JsClientTests
 {
+    private const string V = "api-version=2022-05-13";
+
     private static readonly string JsFolder = Path.Combine(AppContext.BaseDirectory, "js");
 
     [Fact]
@@ -182,6 +184,105 @@ public sealed class JsClientTests
             await ledgers.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The same client and credential against a backup of a 3-node cluster of <c>vellum</c> processes that trust the
+    /// issuer: the backup forwards each write with the caller's token identity, and the primary authorises it as that
+    /// user (a Reader's write sent to the backup is refused; an Administrator's user change sent to it is applied).
+    /// </summary>
+    [Fact]
+    public async Task The_ACL_JavaScript_client_signs_in_with_a_token_credential_through_a_backup()
+    {
+        await NpmCi();
+        await using var issuer = new Vellum.TestSupport.Identity.TestIssuer();
+        await issuer.StartAsync();
+        const string application = "0b9f3c1e-6a2d-4e8f-9b7c-5d4e3f2a1b0c";
+        var reader = Guid.NewGuid().ToString();
+        issuer.AddClient("ledger-app", "app-secret", application);
+        await using var cluster = new Vellum.TestSupport.Cluster.ClusterProcess(3);
+        await cluster.StartAllAsync("--jwt-issuer", issuer.Url, "--jwt-ca", issuer.CaFile, "--admin-oid", application);
+        await cluster.WaitForAllReadyAsync(Vellum.TestSupport.Cluster.ClusterProcess.Timeout);
+        var primary = await cluster.WaitForPrimaryAsync(Vellum.TestSupport.Cluster.ClusterProcess.Timeout);
+        var backup = primary == 0 ? 1 : 0;
+
+        var (exitCode, output, error) = await Run("node", ["token.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
+        {
+            ["VELLUM_ENDPOINT"] = cluster.Url(backup).ToString().TrimEnd('/'),
+            ["VELLUM_SERVICE_CERT"] = cluster.ServiceCertificatePath,
+            ["VELLUM_TOKEN_URL"] = $"{issuer.Url}/token",
+            ["VELLUM_TOKEN_CA"] = issuer.CaFile,
+            ["VELLUM_CLIENT_ID"] = "ledger-app",
+            ["VELLUM_CLIENT_SECRET"] = "app-secret",
+        });
+        Assert.True(exitCode == 0, $"node exited {exitCode}: {output} {error}\n{cluster.Log(backup)}");
+        using (var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]))
+        {
+            Assert.True(result.RootElement.GetProperty("ok").GetBoolean());
+            Assert.Equal(["post", "get", "list", "receipt"], result.RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+        }
+
+        // The primary holds the three entries the backup forwarded.
+        using (var admin = cluster.Client(primary))
+        {
+            using var listed = JsonDocument.Parse(await admin.GetStringAsync($"/app/transactions?{V}&collectionId=token-collection"));
+            Assert.Equal(["token entry 0", "token entry 1", "token entry 2"],
+                listed.RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("contents").GetString()));
+        }
+
+        // An Administrator's token makes a Reader through the backup; the Reader's own write through the backup is
+        // refused by the primary's check, and a write by an id the ledger does not know is not signed in.
+        using var asApplication = TokenClient(cluster, backup, issuer.Token(new Dictionary<string, object> { ["oid"] = application }));
+        using (var added = await asApplication.PatchAsync($"/app/ledgerUsers/{reader}?{V}",
+            new StringContent("""{"assignedRoles":["Reader"]}""", System.Text.Encoding.UTF8, "application/merge-patch+json")))
+        {
+            Assert.True(added.IsSuccessStatusCode, $"{(int)added.StatusCode} {await added.Content.ReadAsStringAsync()}");
+        }
+
+        // A backup signs in the users it has applied: wait until it has the Reader.
+        using (var admin = cluster.Client(backup))
+        {
+            var clock = Stopwatch.StartNew();
+            while (await admin.GetAsync($"/app/ledgerUsers/{reader}?{V}") is var response && response.StatusCode != HttpStatusCode.OK)
+            {
+                response.Dispose();
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the backup never applied the Reader");
+                await Task.Delay(50);
+            }
+        }
+
+        foreach (var (oid, expected) in new[] { (reader, HttpStatusCode.Forbidden), (Guid.NewGuid().ToString(), HttpStatusCode.Unauthorized), (application, HttpStatusCode.OK) })
+        {
+            using var client = TokenClient(cluster, backup, issuer.Token(new Dictionary<string, object> { ["oid"] = oid }));
+            using var posted = await client.PostAsync($"/app/transactions?{V}&collectionId=forwarded",
+                new StringContent($$"""{"contents":"written by {{oid}}"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.True(posted.StatusCode == expected, $"{oid}: {(int)posted.StatusCode} {await posted.Content.ReadAsStringAsync()}");
+        }
+
+        using (var admin = cluster.Client(primary))
+        {
+            using var user = JsonDocument.Parse(await admin.GetStringAsync($"/app/ledgerUsers/{reader}?{V}"));
+            Assert.Equal("Reader", user.RootElement.GetProperty("assignedRoles")[0].GetString());
+            var listed = await admin.GetStringAsync($"/app/transactions?{V}&collectionId=forwarded");
+            Assert.Contains($"written by {application}", listed, StringComparison.Ordinal);
+            Assert.DoesNotContain($"written by {reader}", listed, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>A client of node <paramref name="i"/> with no client certificate, sending <paramref name="token"/>.</summary>
+    private static HttpClient TokenClient(Vellum.TestSupport.Cluster.ClusterProcess cluster, int i, string token)
+    {
+        var service = X509Certificate2.CreateFromPem(File.ReadAllText(cluster.ServiceCertificatePath));
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => ServiceCertificatePin.Accepts(certificate, service),
+            },
+        };
+        var client = new HttpClient(handler) { BaseAddress = cluster.Url(i), Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
     }
 
     /// <summary>

@@ -8,14 +8,15 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 
-namespace Vellum.Cluster.Tests;
+namespace Vellum.TestSupport.Cluster;
 
 /// <summary>
 /// A static cluster of <c>vellum start</c> processes on 127.0.0.1: fixed ports chosen up front (peers must know each
 /// other's addresses), node 0 creates the service, the others take its identity with <c>--identity-from</c>, and one
-/// Administrator certificate made by the test is given to every node.
+/// Administrator certificate made by the test is given to every node. A test project that uses it references
+/// Vellum.Cli, whose <c>vellum.dll</c> it runs from its own output folder.
 /// </summary>
-internal sealed class ClusterProcess : IAsyncDisposable
+public sealed class ClusterProcess : IAsyncDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "vellum-cluster-" + Guid.NewGuid().ToString("N"));
     private readonly Process?[] _processes;
@@ -339,7 +340,11 @@ internal sealed class ClusterProcess : IAsyncDisposable
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(Timeout);
-        Assert.True(process.ExitCode == 0, $"vellum verify of {ledger} on node {i} exited {process.ExitCode}: {await output} {await error}");
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"vellum verify of {ledger} on node {i} exited {process.ExitCode}: {await output} {await error}");
+        }
+
         return JsonDocument.Parse(await output).RootElement.Clone();
     }
 
