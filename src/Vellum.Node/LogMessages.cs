@@ -64,4 +64,13 @@ internal static partial class LogMessages
 
     [LoggerMessage(1049, LogLevel.Error, "The keys of the identity provider {Issuer} cannot be fetched (the keys fetched before, if any, stay in use)", EventName = "IssuerKeysUnavailable")]
     public static partial void IssuerKeysUnavailable(ILogger logger, string issuer, Exception exception);
+
+    [LoggerMessage(1050, LogLevel.Information, "Control plane: {Kind} of ledger {LedgerName} by {Caller} started (operation {OperationId})", EventName = "ManagementOperationStarted")]
+    public static partial void ManagementOperationStarted(ILogger logger, string kind, string ledgerName, string caller, string operationId);
+
+    [LoggerMessage(1051, LogLevel.Information, "Control plane: {Kind} of ledger {LedgerName} (operation {OperationId}) {Status}", EventName = "ManagementOperationEnded")]
+    public static partial void ManagementOperationEnded(ILogger logger, string kind, string ledgerName, string operationId, string status);
+
+    [LoggerMessage(1052, LogLevel.Error, "Control plane: {Kind} of ledger {LedgerName} (operation {OperationId}) failed", EventName = "ManagementOperationFailed")]
+    public static partial void ManagementOperationFailed(ILogger logger, string kind, string ledgerName, string operationId, Exception exception);
 }

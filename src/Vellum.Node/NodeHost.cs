@@ -14,6 +14,7 @@ using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
 using Vellum.Node.Forwarding;
 using Vellum.Node.Ledgers;
+using Vellum.Node.Management;
 using Vellum.Node.Service;
 using Vellum.Storage.Ledger;
 
@@ -164,6 +165,12 @@ public static class NodeHost
                 await AclResponses.Error(context, AclErrors.InternalError, "The node could not complete the request; see its log.").ConfigureAwait(false);
             }
         });
+        // The control plane (ARM's paths) before any ledger is looked up: it names ledgers in its paths, as resources.
+        var management = new ManagementApi(ledgers, options, app.Services.GetService<BearerTokens>(), host => !routing.NameIn(host).IsEmpty, logger);
+        app.Use((context, next) => ManagementApi.IsManagementPath(context.Request.Path) ? management.HandleAsync(context) : next(context));
+        app.Lifetime.ApplicationStopping.Register(() => management.StopAsync().GetAwaiter().GetResult());
+        app.Lifetime.ApplicationStopped.Register(management.Dispose);
+
         // Routing first: the api-version and identity checks read what the matched endpoint asks for
         // (EndpointAccess), so that a path's spelling cannot take a request past them.
         app.Use(routing.Middleware);

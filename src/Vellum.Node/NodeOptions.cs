@@ -63,6 +63,9 @@ public sealed class NodeOptions
     /// </summary>
     public IReadOnlyList<Auth.JwtIssuerOptions> JwtIssuers { get; init; } = [];
 
+    /// <summary>The control plane's operators, tenant, token audiences and quota (<see cref="Management.ManagementApi"/>).</summary>
+    public Management.ManagementOptions Management { get; init; } = new();
+
     /// <summary>What every ledger of the node is held to (limits, signature interval): see <see cref="LedgerOptions"/>.</summary>
     public LedgerOptions LedgerDefaults { get; init; } = new();
 
@@ -181,6 +184,8 @@ public sealed class NodeOptions
     {
         ArgumentNullException.ThrowIfNull(LedgerDefaults, nameof(LedgerDefaults));
         LedgerDefaults.Validate();
+        ArgumentNullException.ThrowIfNull(Management, nameof(Management));
+        Management.Validate();
         Positive(MaxRequestBodyBytes, nameof(MaxRequestBodyBytes));
         Positive(MaxStreamsPerConnection, nameof(MaxStreamsPerConnection));
         Positive(MaxConcurrentConnections, nameof(MaxConcurrentConnections));

@@ -49,6 +49,9 @@ public sealed class LedgerDirectory
 
     public string LedgerTypeFile => Path.Combine(State, "ledger-type");
 
+    /// <summary>The control plane's record of the ledger (its ARM resource), when the control plane made it.</summary>
+    public string ResourceFile => Path.Combine(State, "resource.json");
+
     /// <summary>Certificates of the users the node made Administrators when it created the ledger.</summary>
     public string Members => Path.Combine(State, "members");
 

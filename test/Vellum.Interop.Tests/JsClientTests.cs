@@ -269,6 +269,74 @@ public sealed class JsClientTests
         }
     }
 
+    /// <summary>
+    /// The official ARM client, <c>@azure/arm-confidentialledger</c> 1.2.0, unmodified, pointed at a node's deployment
+    /// URL with <c>$host</c> and <c>endpoint</c> and a TokenCredential of an operator: it checks a name, creates a ledger
+    /// (polled to Succeeded), reads and lists it (by resource group, by subscription with the type filter), changes its
+    /// tags and principals and deletes it; between, the data-plane client writes to the new ledger at its
+    /// <c>ledgerUri</c> as the principal named at creation.
+    /// </summary>
+    [Fact]
+    public async Task The_ARM_JavaScript_client_manages_a_ledger_and_the_ACL_client_writes_to_it()
+    {
+        await NpmCi();
+        await using var issuer = new Vellum.TestSupport.Identity.TestIssuer();
+        await issuer.StartAsync();
+        const string application = "7c6b5a49-3827-4615-a4b3-c2d1e0f9a8b7";
+        const string tenant = "4f3e2d1c-0b9a-4887-a665-544332211000";
+        issuer.AddClient("ops-app", "ops-secret", application, tenant);
+        var root = Path.Combine(Path.GetTempPath(), "vellum-arm-" + Guid.NewGuid().ToString("N"));
+        var options = new NodeOptions
+        {
+            DataDirectory = Path.Combine(root, "data"), Listen = new IPEndPoint(IPAddress.Loopback, 0), SignatureDelay = TimeSpan.FromMilliseconds(20),
+            JwtIssuers = [new Vellum.Node.Auth.JwtIssuerOptions { Issuer = issuer.Url, CaFile = issuer.CaFile }],
+            AdminObjectIds = [application],
+            Management = new Vellum.Node.Management.ManagementOptions
+            {
+                Operators = [new Vellum.Node.Management.OperatorSpec(application, IsCertificate: false, Vellum.Node.Management.OperatorRole.Owner)],
+            },
+        };
+        var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+        try
+        {
+            await app.StartAsync();
+            var port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+            var name = "arm-" + Guid.NewGuid().ToString("N")[..8];
+            var (exitCode, output, error) = await Run("node", ["arm.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
+            {
+                ["NODE_EXTRA_CA_CERTS"] = Path.Combine(root, "data", "credentials", "deployment_ca_cert.pem"),
+                ["VELLUM_MANAGEMENT"] = $"https://localhost:{port}",
+                ["VELLUM_TOKEN_URL"] = $"{issuer.Url}/token",
+                ["VELLUM_TOKEN_CA"] = issuer.CaFile,
+                ["VELLUM_CLIENT_ID"] = "ops-app",
+                ["VELLUM_CLIENT_SECRET"] = "ops-secret",
+                ["VELLUM_SUBSCRIPTION"] = "0f1e2d3c-4b5a-4697-8887-766554433221",
+                ["VELLUM_RESOURCE_GROUP"] = "interop",
+                ["VELLUM_LEDGER_NAME"] = name,
+                ["VELLUM_PRINCIPAL_ID"] = application,
+                ["VELLUM_TENANT_ID"] = tenant,
+                ["VELLUM_READER_ID"] = "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+            });
+            Assert.True(exitCode == 0, $"node exited {exitCode}: {output} {error}");
+            using var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+            Assert.True(result.RootElement.GetProperty("ok").GetBoolean());
+            Assert.Equal(["available", "create", "taken", "get", "list", "update", "data", "delete"],
+                result.RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+
+            // Gone for good: not served, no folder, and a tombstone names the caller.
+            Assert.False(ledgers.TryGet(name, out _));
+            Assert.False(Directory.Exists(Path.Combine(root, "data", "ledgers", name)));
+            Assert.Contains(ledgers.Tombstones(), t => t.Name == name && t.DeletedBy.Contains(application, StringComparison.Ordinal));
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            await ledgers.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     /// <summary>A client of node <paramref name="i"/> with no client certificate, sending <paramref name="token"/>.</summary>
     private static HttpClient TokenClient(Vellum.TestSupport.Cluster.ClusterProcess cluster, int i, string token)
     {
@@ -301,7 +369,8 @@ public sealed class JsClientTests
 
     private static async Task NpmCi()
     {
-        if (Directory.Exists(Path.Combine(JsFolder, "node_modules", "@azure-rest", "confidential-ledger")))
+        if (Directory.Exists(Path.Combine(JsFolder, "node_modules", "@azure-rest", "confidential-ledger")) &&
+            Directory.Exists(Path.Combine(JsFolder, "node_modules", "@azure", "arm-confidentialledger")))
         {
             return;
         }

@@ -157,7 +157,7 @@ internal static class JoinCommand
                 DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, Domain = serving.Given.Domain,
                 TlsCertificateFile = serving.Given.TlsCert, TlsKeyFile = serving.Given.TlsKey, MetricsListen = serving.Given.MetricsListen,
                 BackupWrites = serving.BackupWrites, SnapshotInterval = serving.Given.SnapshotInterval, DataFolderLock = folderLock,
-                JwtIssuers = serving.JwtIssuers, AdminObjectIds = serving.Given.AdminOids,
+                JwtIssuers = serving.JwtIssuers, AdminObjectIds = serving.Given.AdminOids, Management = serving.Management,
             };
             return await StartCommand.RunNodeAsync(options, identityFrom: null, async token2 =>
             {

@@ -55,6 +55,36 @@ internal sealed class ServingOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
+    public Option<string[]> OperatorCert { get; } = new("--operator-cert")
+    {
+        Description = "A PEM certificate whose holder operates the control plane, as PEM or PEM:Owner or PEM:Reader (Owner when no role is given; repeatable). " +
+            "With no --operator-cert or --operator-oid, the deployment's Administrators (--admin-cert, --admin-oid, or the development one) are Owners.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public Option<string[]> OperatorOid { get; } = new("--operator-oid")
+    {
+        Description = "A token user's id (an Entra object id) that operates the control plane, as ID or ID:Owner or ID:Reader (repeatable).",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public Option<string?> Tenant { get; } = new("--tenant")
+    {
+        Description = "The tenant (a GUID) of certificate operators and of tokens without tid (default 00000000-0000-0000-0000-000000000000).",
+    };
+
+    public Option<string[]> ManagementAudience { get; } = new("--management-audience")
+    {
+        Description = "An audience control-plane tokens may carry (repeatable; replaces the defaults https://management.azure.com/ and the deployment's URL).",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public Option<int> LedgerQuota { get; } = new("--ledger-quota")
+    {
+        Description = "How many ledgers one tenant may make through the control plane.",
+        DefaultValueFactory = _ => new Vellum.Node.Management.ManagementOptions().LedgerQuota,
+    };
+
     public Option<string?> Config { get; } = new("--config")
     {
         Description = "A JSON file of settings, keyed as the flags in camelCase (\"data\", \"listen\", \"ledgers\": [...], \"tlsCert\", ...); " +
@@ -63,7 +93,7 @@ internal sealed class ServingOptions
     };
 
     /// <summary>Every option, to add to a command.</summary>
-    public IEnumerable<Option> All => [Domain, TlsCert, TlsKey, MetricsListen, BackupWrites, SnapshotInterval, JwtIssuer, JwtCa, JwtAudience, JwtJwks, JwtUserClaim, AdminOid, Config];
+    public IEnumerable<Option> All => [Domain, TlsCert, TlsKey, MetricsListen, BackupWrites, SnapshotInterval, JwtIssuer, JwtCa, JwtAudience, JwtJwks, JwtUserClaim, AdminOid, OperatorCert, OperatorOid, Tenant, ManagementAudience, LedgerQuota, Config];
 
     /// <summary>The values: a flag given wins; else the environment, else the file; else the flag's default.</summary>
     public Values Read(ParseResult result, StartSettings settings) => new(
@@ -78,12 +108,18 @@ internal sealed class ServingOptions
         settings.List(result, JwtAudience, "jwtAudiences"),
         settings.Maybe(result, JwtJwks, "jwtJwks"),
         settings.Maybe(result, JwtUserClaim, "jwtUserClaim"),
-        settings.List(result, AdminOid, "adminOids"));
+        settings.List(result, AdminOid, "adminOids"),
+        settings.List(result, OperatorCert, "operatorCerts"),
+        settings.List(result, OperatorOid, "operatorOids"),
+        settings.Maybe(result, Tenant, "tenant"),
+        settings.List(result, ManagementAudience, "managementAudiences"),
+        settings.Number(result, LedgerQuota, "ledgerQuota"));
 
     /// <summary>The serving settings as given, before they are checked.</summary>
     internal sealed record Values(
         string Domain, string? TlsCert, string? TlsKey, string? MetricsListen, string? BackupWrites, int SnapshotInterval,
-        string? JwtIssuer, string? JwtCa, string[] JwtAudiences, string? JwtJwks, string? JwtUserClaim, string[] AdminOids)
+        string? JwtIssuer, string? JwtCa, string[] JwtAudiences, string? JwtJwks, string? JwtUserClaim, string[] AdminOids,
+        string[] OperatorCerts, string[] OperatorOids, string? Tenant, string[] ManagementAudiences, int LedgerQuota)
     {
         /// <summary>False, with one line on stderr naming the setting, when any is wrong.</summary>
         public bool TryCheck(string command, out Checked? result)
@@ -168,11 +204,45 @@ internal sealed class ServingOptions
                 return Refuse("--admin-oid names a token user: give the identity provider its token comes from (--jwt-issuer)");
             }
 
-            result = new Checked(this, metrics, backupWrites, issuers);
+            List<Vellum.Node.Management.OperatorSpec> operators = [];
+            foreach (var (flag, texts, isCertificate) in new[] { ("--operator-cert", OperatorCerts, true), ("--operator-oid", OperatorOids, false) })
+            {
+                foreach (var text in texts)
+                {
+                    if (!Vellum.Node.Management.OperatorSpec.TryParse(text, isCertificate, out var spec, out var error))
+                    {
+                        return Refuse($"{flag} {error}");
+                    }
+
+                    operators.Add(spec!);
+                }
+            }
+
+            if (OperatorOids.Length > 0 && JwtIssuer is null)
+            {
+                return Refuse("--operator-oid names a token user: give the identity provider its token comes from (--jwt-issuer)");
+            }
+
+            var management = new Vellum.Node.Management.ManagementOptions
+            {
+                Operators = operators, TenantId = Tenant ?? Vellum.Node.Management.ManagementOptions.NoTenant, Audiences = ManagementAudiences, LedgerQuota = LedgerQuota,
+            };
+            try
+            {
+                management.Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                return Refuse(ex.Message);
+            }
+
+            result = new Checked(this, metrics, backupWrites, issuers, management);
             return true;
         }
     }
 
     /// <summary>Checked serving settings, ready for <see cref="NodeOptions"/>.</summary>
-    internal sealed record Checked(Values Given, IPEndPoint? MetricsEndPoint, BackupWrites BackupWrites, IReadOnlyList<Vellum.Node.Auth.JwtIssuerOptions> JwtIssuers);
+    internal sealed record Checked(
+        Values Given, IPEndPoint? MetricsEndPoint, BackupWrites BackupWrites, IReadOnlyList<Vellum.Node.Auth.JwtIssuerOptions> JwtIssuers,
+        Vellum.Node.Management.ManagementOptions Management);
 }

@@ -46,6 +46,11 @@ internal sealed class StartSettings
         ["jwtJwks"] = Kind.Text,
         ["jwtUserClaim"] = Kind.Text,
         ["adminOids"] = Kind.List,
+        ["operatorCerts"] = Kind.List,
+        ["operatorOids"] = Kind.List,
+        ["tenant"] = Kind.Text,
+        ["managementAudiences"] = Kind.List,
+        ["ledgerQuota"] = Kind.Number,
     };
 
     private readonly Dictionary<string, object> _values = new(StringComparer.Ordinal);

@@ -129,7 +129,11 @@ public sealed class BearerTokens : IDisposable
             return (null, $"The token's '{issuer.Options.UserClaim}' claim is not a user id (a GUID, or up to {MaxUserIdLength} of A-Z a-z 0-9 . _ : @ -).");
         }
 
-        var validated = new BearerToken(userId, [.. jwt.Audiences], issuer.Options.Audiences, jwt.ValidTo == DateTime.MinValue ? DateTimeOffset.UtcNow : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
+        var tenant = jwt.TryGetPayloadValue<string>("tid", out var tid) && Guid.TryParse(tid, out var tenantGuid) ? tenantGuid.ToString("D") : null;
+        var validated = new BearerToken(userId, [.. jwt.Audiences], issuer.Options.Audiences, jwt.ValidTo == DateTime.MinValue ? DateTimeOffset.UtcNow : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero))
+        {
+            TenantId = tenant,
+        };
         if (_cache.Count >= MaxCached)
         {
             foreach (var (stale, entry) in _cache)
@@ -387,6 +391,9 @@ public sealed class BearerTokens : IDisposable
 /// <param name="Expires">Its expiry: kept until then.</param>
 public sealed record BearerToken(string UserId, IReadOnlyList<string> Audiences, IReadOnlyList<string> Accepted, DateTimeOffset Expires)
 {
+    /// <summary>Its tenant (<c>tid</c>, a GUID in lower case), when it names one.</summary>
+    public string? TenantId { get; init; }
+
     /// <summary>
     /// Whether the token is for the ledger at <paramref name="ledgerUri"/>: one of its audiences is accepted — its
     /// issuer's configured audiences, or by default ACL's (<see cref="JwtIssuerOptions.AclAudience"/>) and the ledger's URI.

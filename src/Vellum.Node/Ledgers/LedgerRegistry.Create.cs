@@ -60,7 +60,8 @@ public sealed partial class LedgerRegistry : IGroupLedgers
                 var folder = _data.Ledger(spec.Name);
                 if (!folder.Exists)
                 {
-                    _data.StageNew(spec.Name, isPrivate);
+                    var staged = _data.StageNew(spec.Name, isPrivate);
+                    spec.Resource?.Write(staged.ResourceFile); // adopted with the material, in the same rename
                     _data.Adopt(spec.Name);
                 }
                 else if (folder.StoredIsPrivate() != isPrivate)
@@ -73,6 +74,11 @@ public sealed partial class LedgerRegistry : IGroupLedgers
                 var ledger = await LedgerService.OpenAsync(_options, _data, spec, _parts, cancellationToken).ConfigureAwait(false);
                 Add(ledger);
                 return ledger;
+            }
+
+            if (spec.Resource is not null)
+            {
+                throw new NotSupportedException("The control plane makes ledgers on a single node only (for now).");
             }
 
             return await CreateReplicatedAsync(spec.Name, isPrivate, cancellationToken).ConfigureAwait(false);

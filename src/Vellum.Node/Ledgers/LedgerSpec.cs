@@ -9,6 +9,12 @@ namespace Vellum.Node.Ledgers;
 public sealed record LedgerSpec(LedgerName Name, bool? IsPrivate)
 {
     /// <summary>
+    /// For a ledger the control plane makes: its resource, kept in the ledger's folder before the ledger is adopted,
+    /// whose principals (not the deployment's Administrators) become the ledger's first users.
+    /// </summary>
+    public Management.LedgerResource? Resource { get; init; }
+
+    /// <summary>
     /// Parses <c>NAME</c> or <c>NAME:Public</c> / <c>NAME:Private</c> (the command line's <c>--ledger</c>). False with a
     /// one-line error naming what is wrong.
     /// </summary>

@@ -802,6 +802,15 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             return;
         }
 
+        if (Management.LedgerResource.Read(Folder.ResourceFile) is { } resource)
+        {
+            // Made by the control plane: the principals it named (the creator among them when it named no
+            // Administrator) are the first users, not the deployment's Administrators.
+            await AddPrincipalsAsync(resource, cancellationToken).ConfigureAwait(false);
+            await Sequencer.WaitForCommitAsync(Sequencer.LastSeqno, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var pems = new List<string>();
         foreach (var path in Options.AdminCertificates)
         {
@@ -834,6 +843,37 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
 
         await Sequencer.WaitForCommitAsync(Sequencer.LastSeqno, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+public sealed partial class LedgerService
+{
+    /// <summary>A task that ends when the ledger's first users are committed (at once if it has users).</summary>
+    public Task FirstUsers => _bootstrap;
+
+    /// <summary>
+    /// Gives each principal of <paramref name="resource"/> its role (a certificate principal's certificate kept with
+    /// the ledger's member certificates), as the node: the control plane's principals become users.
+    /// </summary>
+    internal async Task AddPrincipalsAsync(Management.LedgerResource resource, CancellationToken cancellationToken)
+    {
+        if (resource.CertPrincipals.Count > 0)
+        {
+            Vellum.Storage.IO.OwnerOnly.CreateDirectory(Folder.Members);
+        }
+
+        foreach (var principal in resource.CertPrincipals)
+        {
+            File.WriteAllText(Path.Combine(Folder.Members, principal.UserId + ".pem"), principal.CertificatePem, Encoding.ASCII);
+        }
+
+        foreach (var (userId, role) in resource.Users())
+        {
+            if (await ChangeUserAsync(callerId: null, userId, [role], cancellationToken).ConfigureAwait(false) is { } refusal)
+            {
+                throw new InvalidOperationException($"The principal {userId} cannot be made {role}: {refusal.Message}");
+            }
+        }
     }
 }
 

@@ -4,35 +4,9 @@
 // Environment: VELLUM_ENDPOINT, VELLUM_SERVICE_CERT, VELLUM_TOKEN_URL, VELLUM_TOKEN_CA, VELLUM_CLIENT_ID,
 // VELLUM_CLIENT_SECRET. Exits 0 when every step behaved; prints one JSON line.
 "use strict";
-const https = require("https");
 const { default: ConfidentialLedger, isUnexpected, paginate } = require("@azure-rest/confidential-ledger");
 
-const { env, read, check, sleep } = require("./common");
-
-// A TokenCredential (@azure/core-auth): getToken(scopes) → { token, expiresOnTimestamp }, by the client-credentials grant.
-function clientCredential(tokenUrl, ca, clientId, clientSecret) {
-  let requests = 0;
-  return {
-    get requests() { return requests; },
-    getToken(scopes) {
-      requests++;
-      const body = new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, scope: [].concat(scopes).join(" ") }).toString();
-      return new Promise((resolve, reject) => {
-        const request = https.request(tokenUrl, { method: "POST", ca, headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) } }, (response) => {
-          let text = "";
-          response.on("data", (chunk) => { text += chunk; });
-          response.on("end", () => {
-            if (response.statusCode !== 200) { reject(new Error(`token endpoint: ${response.statusCode} ${text}`)); return; }
-            const json = JSON.parse(text);
-            resolve({ token: json.access_token, expiresOnTimestamp: Date.now() + json.expires_in * 1000 });
-          });
-        });
-        request.on("error", reject);
-        request.end(body);
-      });
-    },
-  };
-}
+const { env, read, check, sleep, clientCredential } = require("./common");
 
 async function main() {
   const credential = clientCredential(env("VELLUM_TOKEN_URL"), read("VELLUM_TOKEN_CA"), env("VELLUM_CLIENT_ID"), env("VELLUM_CLIENT_SECRET"));

@@ -25,7 +25,7 @@ public sealed class TestIssuer : IAsyncDisposable
     /// <summary>The audience ACL's clients ask tokens for (the scope <c>https://confidential-ledger.azure.com/.default</c>).</summary>
     public const string AclAudience = "https://confidential-ledger.azure.com";
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Secret, string Oid)> _clients = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Secret, string Oid, string? Tenant)> _clients = new(StringComparer.Ordinal);
     private readonly string _folder = Directory.CreateTempSubdirectory("vellum-issuer-").FullName;
     private readonly X509Certificate2 _tls;
     private readonly int _port;
@@ -106,7 +106,13 @@ public sealed class TestIssuer : IAsyncDisposable
 
             var scope = form["scope"].ToString();
             var audience = scope.EndsWith("/.default", StringComparison.Ordinal) ? scope[..^"/.default".Length] : scope;
-            var token = Token(new Dictionary<string, object> { ["oid"] = client.Oid, ["appid"] = form["client_id"].ToString() }, audience);
+            var claims = new Dictionary<string, object> { ["oid"] = client.Oid, ["appid"] = form["client_id"].ToString() };
+            if (client.Tenant is { } tenant)
+            {
+                claims["tid"] = tenant;
+            }
+
+            var token = Token(claims, audience);
             return Results.Json(new { access_token = token, token_type = "Bearer", expires_in = 3600 });
         });
         app.MapGet("/jwks", () =>
@@ -118,8 +124,11 @@ public sealed class TestIssuer : IAsyncDisposable
         _app = app;
     }
 
-    /// <summary>Registers a client (application) whose client-credential tokens name <paramref name="oid"/>.</summary>
-    public void AddClient(string clientId, string secret, string oid) => _clients[clientId] = (secret, oid);
+    /// <summary>
+    /// Registers a client (application) whose client-credential tokens name <paramref name="oid"/> and, when given,
+    /// its tenant <paramref name="tenant"/> (<c>tid</c>).
+    /// </summary>
+    public void AddClient(string clientId, string secret, string oid, string? tenant = null) => _clients[clientId] = (secret, oid, tenant);
 
     /// <summary>Replaces the RSA key with a new one (kid <paramref name="kid"/>): the old one is no longer published.</summary>
     public void Rotate(string kid)

@@ -1,0 +1,453 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Vellum.Core.Identity;
+using Vellum.Node.Ledgers;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Management;
+
+/// <summary>Creating, changing and deleting ledgers: the control plane's writes.</summary>
+public sealed partial class ManagementApi
+{
+    /// <summary>
+    /// PUT creates the ledger (201 <c>Creating</c> with <c>Azure-AsyncOperation</c>; the creation runs on) or, for a
+    /// ledger of this tenant, subscription and resource group, changes it as PATCH does (200). PATCH takes the whole
+    /// resource: tags, location and principals change; the type cannot.
+    /// </summary>
+    private async Task PutAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name, bool isPatch)
+    {
+        using var body = await ReadBodyAsync(context).ConfigureAwait(false);
+        if (body is null)
+        {
+            return;
+        }
+
+        var (request, parseError) = ParseBody(body.RootElement);
+        if (request is null)
+        {
+            await Error(context, 400, "InvalidRequestContent", parseError!).ConfigureAwait(false);
+            return;
+        }
+
+        if (_options.NodeListen is not null)
+        {
+            await Error(context, 501, "NotSupported", "This version's control plane makes and changes ledgers on a single node; on a cluster use POST /node/ledgers.").ConfigureAwait(false);
+            return;
+        }
+
+        var existing = Find(name);
+        if (existing is ({ } current, var state))
+        {
+            if (!current.IsAt(caller.TenantId, subscription, resourceGroup))
+            {
+                await Error(context, 409, "Conflict", $"The name '{name}' is taken: ledger names are unique across the deployment.").ConfigureAwait(false);
+                return;
+            }
+
+            if (state != "Succeeded")
+            {
+                await Error(context, 409, "Conflict", $"The ledger '{name}' is {state.ToLowerInvariant()}; try again when that operation ends.").ConfigureAwait(false);
+                return;
+            }
+
+            await UpdateAsync(context, caller, current, request).ConfigureAwait(false);
+            return;
+        }
+
+        if (isPatch)
+        {
+            await ResourceNotFound(context, resourceGroup, name).ConfigureAwait(false);
+            return;
+        }
+
+        await CreateAsync(context, caller, subscription, resourceGroup, name, request).ConfigureAwait(false);
+    }
+
+    private async Task CreateAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name, ResourceRequest request)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var operation = new ManagementOperation(Guid.NewGuid().ToString(), OperationKind.Create, name.Value, subscription, caller.TenantId, request.Location, now);
+        var aad = request.AadPrincipals;
+        var certificates = request.CertPrincipals;
+        if (!request.NamesAdministrator)
+        {
+            // ACL's rule: a ledger made without an Administrator gets its creator as one.
+            if (caller.CertificatePem is { } pem)
+            {
+                certificates = [.. certificates, new CertPrincipal(pem, Roles.Administrator)];
+            }
+            else
+            {
+                aad = [.. aad, new AadPrincipal(caller.Id, caller.TenantId, Roles.Administrator)];
+            }
+        }
+
+        var resource = new LedgerResource
+        {
+            Name = name, SubscriptionId = subscription, ResourceGroup = resourceGroup, TenantId = caller.TenantId, Location = request.Location,
+            IsPrivate = request.IsPrivate ?? false, Tags = request.Tags, AadPrincipals = aad, CertPrincipals = certificates,
+            CreatedBy = caller.Id, CreatedByType = caller.IdType, CreatedAt = now, LastModifiedBy = caller.Id, LastModifiedByType = caller.IdType, LastModifiedAt = now,
+            OperationId = operation.Id,
+        };
+
+        string? refusal = null;
+        lock (_reserving)
+        {
+            if (IsTaken(name))
+            {
+                refusal = $"The name '{name}' is taken: ledger names are unique across the deployment, whatever the type.";
+            }
+            else if (Resources().Count(r => string.Equals(r.Resource.TenantId, caller.TenantId, StringComparison.OrdinalIgnoreCase)) >= _settings.LedgerQuota)
+            {
+                refusal = "quota";
+            }
+            else
+            {
+                _busy[name.Value] = (operation, resource);
+            }
+        }
+
+        if (refusal == "quota")
+        {
+            await Error(context, 409, "QuotaExceeded", $"The tenant has {_settings.LedgerQuota} ledgers, its quota here; delete one first.").ConfigureAwait(false);
+            return;
+        }
+
+        if (refusal is not null)
+        {
+            await Error(context, 409, "Conflict", refusal).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            _operations.Save(operation);
+        }
+        catch
+        {
+            _busy.TryRemove(name.Value, out _);
+            throw;
+        }
+
+        LogMessages.ManagementOperationStarted(_logger, operation.Kind.ToString(), name.Value, caller.Id, operation.Id);
+        Track(CreateInBackgroundAsync(operation, resource));
+        SetPollHeaders(context, operation, asyncOperation: true);
+        await Json(context, 201, writer => WriteResource(writer, resource, "Creating", PortOf(context))).ConfigureAwait(false);
+    }
+
+    private async Task CreateInBackgroundAsync(ManagementOperation operation, LedgerResource resource)
+    {
+        await Task.Yield();
+        try
+        {
+            var ledger = await _ledgers.CreateAsync(new LedgerSpec(resource.Name, resource.IsPrivate) { Resource = resource }, _stopping.Token).ConfigureAwait(false);
+            await ledger.FirstUsers.WaitAsync(FirstUsersTimeout, _stopping.Token).ConfigureAwait(false);
+            _resources[resource.Name.Value] = (ledger, resource);
+            Finish(operation, null);
+        }
+        catch (LedgerExistsException ex)
+        {
+            Finish(operation, ("Conflict", ex.Message));
+        }
+        catch (Exception ex)
+        {
+            LogMessages.ManagementOperationFailed(_logger, operation.Kind.ToString(), operation.LedgerName, operation.Id, ex);
+            Finish(operation, ("InternalServerError", "The ledger could not be made; see the node's log. Nothing of it is served."));
+            if (_ledgers.TryGet(operation.LedgerName, out var half) && LedgerResource.Read(half.Folder.ResourceFile)?.OperationId == operation.Id)
+            {
+                // Made, but its first users are not: a ledger nobody can use is not served.
+                await ((Task)_ledgers.DeleteAsync(resource.Name, $"the control plane (failed creation {operation.Id})", CancellationToken.None)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+        finally
+        {
+            _busy.TryRemove(operation.LedgerName, out _);
+        }
+    }
+
+    private async Task UpdateAsync(HttpContext context, Caller caller, LedgerResource current, ResourceRequest request)
+    {
+        if (request.IsPrivate is { } isPrivate && isPrivate != current.IsPrivate)
+        {
+            await Error(context, 400, "LedgerTypeImmutable",
+                $"The ledger '{current.Name}' is {(current.IsPrivate ? "Private" : "Public")}; a ledger's type is fixed when it is made.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!_ledgers.TryGet(current.Name.Value, out var ledger))
+        {
+            await ResourceNotFound(context, current.ResourceGroup, current.Name).ConfigureAwait(false);
+            return;
+        }
+
+        var changed = current with
+        {
+            Location = request.Location, Tags = request.Tags, AadPrincipals = request.AadPrincipals, CertPrincipals = request.CertPrincipals,
+            LastModifiedBy = caller.Id, LastModifiedByType = caller.IdType, LastModifiedAt = DateTimeOffset.UtcNow,
+        };
+
+        // The principals listed are given their roles; those the control plane gave before and no longer lists lose
+        // theirs. Users made on the data plane are not the control plane's and stay.
+        var kept = changed.Users().Select(u => u.UserId).ToHashSet(StringComparer.Ordinal);
+        await ledger.AddPrincipalsAsync(changed, context.RequestAborted).ConfigureAwait(false);
+        foreach (var (userId, _) in current.Users())
+        {
+            if (!kept.Contains(userId) &&
+                await ledger.ChangeUserAsync(callerId: null, userId, [], context.RequestAborted).ConfigureAwait(false) is { } refusal)
+            {
+                await Error(context, 409, "Conflict", $"The principal {userId} cannot be removed: {refusal.Message}").ConfigureAwait(false);
+                return;
+            }
+        }
+
+        changed.Write(ledger.Folder.ResourceFile);
+        _resources[changed.Name.Value] = (ledger, changed);
+        await Json(context, 200, writer => WriteResource(writer, changed, "Succeeded", PortOf(context))).ConfigureAwait(false);
+    }
+
+    private async Task DeleteAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name)
+    {
+        if (Find(name) is not ({ } resource, var state) || !resource.IsAt(caller.TenantId, subscription, resourceGroup))
+        {
+            context.Response.StatusCode = 204; // ARM: deleting what does not exist succeeds
+            return;
+        }
+
+        if (_options.NodeListen is not null)
+        {
+            await Error(context, 501, "NotSupported", "This version's control plane deletes ledgers on a single node; on a cluster use DELETE /node/ledgers/{name}.").ConfigureAwait(false);
+            return;
+        }
+
+        var operation = new ManagementOperation(Guid.NewGuid().ToString(), OperationKind.Delete, name.Value, subscription, caller.TenantId, resource.Location, DateTimeOffset.UtcNow);
+        lock (_reserving)
+        {
+            if (state != "Succeeded" || !_busy.TryAdd(name.Value, (operation, resource)))
+            {
+                state = "busy";
+            }
+        }
+
+        if (state == "busy")
+        {
+            await Error(context, 409, "Conflict", $"The ledger '{name}' is in an operation; try again when it ends.").ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            _operations.Save(operation);
+        }
+        catch
+        {
+            _busy.TryRemove(name.Value, out _);
+            throw;
+        }
+
+        LogMessages.ManagementOperationStarted(_logger, operation.Kind.ToString(), name.Value, caller.Id, operation.Id);
+        Track(DeleteInBackgroundAsync(operation, $"{caller.Id} (tenant {caller.TenantId}) through the control plane"));
+        SetPollHeaders(context, operation, asyncOperation: true);
+        SetPollHeaders(context, operation, asyncOperation: false);
+        context.Response.StatusCode = 202;
+    }
+
+    private async Task DeleteInBackgroundAsync(ManagementOperation operation, string deletedBy)
+    {
+        await Task.Yield();
+        try
+        {
+            await _ledgers.DeleteAsync(LedgerName.Parse(operation.LedgerName), deletedBy, _stopping.Token).ConfigureAwait(false);
+            _resources.TryRemove(operation.LedgerName, out _);
+            Finish(operation, null);
+        }
+        catch (LedgerNotFoundException)
+        {
+            _resources.TryRemove(operation.LedgerName, out _);
+            Finish(operation, null);
+        }
+        catch (Exception ex)
+        {
+            LogMessages.ManagementOperationFailed(_logger, operation.Kind.ToString(), operation.LedgerName, operation.Id, ex);
+            Finish(operation, ("InternalServerError", "The ledger could not be deleted; see the node's log, and delete it again."));
+        }
+        finally
+        {
+            _busy.TryRemove(operation.LedgerName, out _);
+        }
+    }
+
+    private void Finish(ManagementOperation operation, (string Code, string Message)? error)
+    {
+        var done = operation with { Status = error is null ? "Succeeded" : "Failed", EndTime = DateTimeOffset.UtcNow, Error = error };
+        try
+        {
+            _operations.Save(done);
+        }
+        catch (IOException ex)
+        {
+            // The outcome stands; a start judges the operation again from what the node holds.
+            LogMessages.ManagementOperationFailed(_logger, operation.Kind.ToString(), operation.LedgerName, operation.Id, ex);
+        }
+
+        LogMessages.ManagementOperationEnded(_logger, operation.Kind.ToString(), operation.LedgerName, operation.Id, done.Status);
+    }
+
+    private void Track(Task task)
+    {
+        _running[task] = 0;
+        _ = task.ContinueWith(t => _running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// How an operation a stop cut short ended, from what the node holds: a creation succeeded if the ledger it made is
+    /// served (its resource names the operation), else nothing was made; a deletion succeeded if the ledger is gone
+    /// (a start finishes a deletion that had begun).
+    /// </summary>
+    private ManagementOperation Judge(ManagementOperation operation)
+    {
+        var served = _ledgers.TryGet(operation.LedgerName, out var ledger) ? LedgerResource.Read(ledger.Folder.ResourceFile) : null;
+        var succeeded = operation.Kind == OperationKind.Create ? served?.OperationId == operation.Id : served is null;
+        return operation with
+        {
+            Status = succeeded ? "Succeeded" : "Failed",
+            EndTime = DateTimeOffset.UtcNow,
+            Error = succeeded ? null : ("OperationInterrupted", operation.Kind == OperationKind.Create
+                ? "The node stopped before the creation finished; no ledger was made. Create it again."
+                : "The node stopped before the deletion began; the ledger is still there. Delete it again."),
+        };
+    }
+
+    /// <summary>What a PUT or PATCH body asks for.</summary>
+    private sealed record ResourceRequest(
+        string Location, bool? IsPrivate, IReadOnlyDictionary<string, string> Tags, IReadOnlyList<AadPrincipal> AadPrincipals, IReadOnlyList<CertPrincipal> CertPrincipals)
+    {
+        public bool NamesAdministrator => AadPrincipals.Any(p => p.Role == Roles.Administrator) || CertPrincipals.Any(p => p.Role == Roles.Administrator);
+    }
+
+    /// <summary>The request a body makes, or null with what is wrong.</summary>
+    private static (ResourceRequest? Request, string? Error) ParseBody(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return (null, "The body is not a JSON object.");
+        }
+
+        if (!root.TryGetProperty("location", out var locationElement) || locationElement.ValueKind != JsonValueKind.String ||
+            locationElement.GetString() is not { Length: > 0 and <= 64 } location)
+        {
+            return (null, "The body names no location (\"location\": 1 to 64 characters), which every ledger resource has.");
+        }
+
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (root.TryGetProperty("tags", out var tagsElement) && tagsElement.ValueKind != JsonValueKind.Null)
+        {
+            if (tagsElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, "\"tags\" is not an object of strings.");
+            }
+
+            foreach (var tag in tagsElement.EnumerateObject())
+            {
+                if (tag.Value.ValueKind != JsonValueKind.String || tag.Name.Length is 0 or > 512 || tag.Value.GetString()!.Length > 256)
+                {
+                    return (null, $"The tag '{tag.Name}' is not a name of 1 to 512 characters with a string value of at most 256.");
+                }
+
+                tags[tag.Name] = tag.Value.GetString()!;
+            }
+
+            if (tags.Count > MaxTags)
+            {
+                return (null, $"A ledger has at most {MaxTags} tags.");
+            }
+        }
+
+        bool? isPrivate = null;
+        List<AadPrincipal> aad = [];
+        List<CertPrincipal> certificates = [];
+        if (root.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object)
+        {
+            if (properties.TryGetProperty("ledgerType", out var type) && type.ValueKind != JsonValueKind.Null)
+            {
+                switch (type.GetString()?.ToUpperInvariant())
+                {
+                    case "PUBLIC": isPrivate = false; break;
+                    case "PRIVATE": isPrivate = true; break;
+                    default: return (null, $"\"ledgerType\" is Public or Private, not {type.GetRawText()}.");
+                }
+            }
+
+            if (properties.TryGetProperty("aadBasedSecurityPrincipals", out var aadElement) && aadElement.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var principal in aadElement.EnumerateArray())
+                {
+                    var id = principal.TryGetProperty("principalId", out var p) ? p.GetString() : null;
+                    var tenant = principal.TryGetProperty("tenantId", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                    var role = principal.TryGetProperty("ledgerRoleName", out var r) ? r.GetString() : null;
+                    if (!Guid.TryParse(id, out var guid) || (tenant is not null && !Guid.TryParse(tenant, out _)) || !LedgerResource.IsGivenRole(role))
+                    {
+                        return (null, "Each of \"aadBasedSecurityPrincipals\" has a principalId (a GUID), an optional tenantId (a GUID) and a ledgerRoleName (Administrator, Contributor or Reader).");
+                    }
+
+                    aad.Add(new AadPrincipal(guid.ToString("D"), tenant is null ? null : Guid.Parse(tenant).ToString("D"), role!));
+                }
+            }
+
+            if (properties.TryGetProperty("certBasedSecurityPrincipals", out var certElement) && certElement.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var principal in certElement.EnumerateArray())
+                {
+                    var role = principal.TryGetProperty("ledgerRoleName", out var r) ? r.GetString() : null;
+                    var pem = principal.TryGetProperty("cert", out var c) ? NormalisePem(c.GetString()) : null;
+                    if (pem is null || !LedgerResource.IsGivenRole(role))
+                    {
+                        return (null, "Each of \"certBasedSecurityPrincipals\" has a cert (a PEM certificate) and a ledgerRoleName (Administrator, Contributor or Reader).");
+                    }
+
+                    certificates.Add(new CertPrincipal(pem, role!));
+                }
+            }
+        }
+
+        var ids = aad.Select(p => p.PrincipalId).Concat(certificates.Select(p => p.UserId)).ToList();
+        if (ids.Count > MaxPrincipals)
+        {
+            return (null, $"A ledger is given at most {MaxPrincipals} principals here.");
+        }
+
+        if (ids.Distinct(StringComparer.Ordinal).Count() != ids.Count)
+        {
+            return (null, "A principal is listed twice.");
+        }
+
+        return (new ResourceRequest(location, isPrivate, tags, aad, certificates), null);
+    }
+
+    /// <summary>A PEM certificate with its line breaks (ARM's examples send none), or null if it is not one.</summary>
+    private static string? NormalisePem(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        const string Begin = "-----BEGIN CERTIFICATE-----", End = "-----END CERTIFICATE-----";
+        var body = text.Trim();
+        if (body.StartsWith(Begin, StringComparison.Ordinal) && body.EndsWith(End, StringComparison.Ordinal))
+        {
+            body = body[Begin.Length..^End.Length];
+        }
+
+        try
+        {
+            using var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(string.Concat(body.Where(c => !char.IsWhiteSpace(c)))));
+            return certificate.ExportCertificatePem() + "\n";
+        }
+        catch (Exception ex) when (ex is FormatException or CryptographicException)
+        {
+            return null;
+        }
+    }
+}
