@@ -105,7 +105,7 @@ public static class NodeHost
             // Appends, batch sizes, fsync time, commit watermarks and signature lag (Vellum.Storage), and request
             // latency per route (ASP.NET Core's own http.server.request.duration).
             builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-                .AddMeter(LedgerStoreMetricsName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
+                .AddMeter(LedgerStoreMetricsName, BearerTokens.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel")
                 .AddPrometheusHttpListener(listener =>
                 {
                     var colon = metricsListen.LastIndexOf(':');

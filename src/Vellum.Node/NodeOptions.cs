@@ -179,6 +179,36 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan NodeCertificateCheckInterval { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// Checks each issuer and how they go together: no issuer twice, and (so that a user id minted by one issuer never
+    /// matches a user registered from another) every one but at most one with a user prefix, no prefix twice.
+    /// </summary>
+    /// <exception cref="ArgumentException">An issuer, or the set, is wrong; the message says which.</exception>
+    public static void ValidateIssuers(IReadOnlyList<Auth.JwtIssuerOptions> issuers)
+    {
+        ArgumentNullException.ThrowIfNull(issuers);
+        foreach (var issuer in issuers)
+        {
+            issuer.Validate();
+        }
+
+        if (issuers.Select(i => i.Issuer).Distinct(StringComparer.Ordinal).Count() != issuers.Count)
+        {
+            throw new ArgumentException("an identity provider is named twice", nameof(issuers));
+        }
+
+        if (issuers.Count(i => i.UserPrefix is null) > 1)
+        {
+            throw new ArgumentException("with several identity providers, every one but one has a user prefix (userPrefix), so that their users' ids differ", nameof(issuers));
+        }
+
+        var prefixes = issuers.Where(i => i.UserPrefix is not null).Select(i => i.UserPrefix).ToList();
+        if (prefixes.Distinct(StringComparer.Ordinal).Count() != prefixes.Count)
+        {
+            throw new ArgumentException("two identity providers have the same user prefix", nameof(issuers));
+        }
+    }
+
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
     {
@@ -235,16 +265,7 @@ public sealed class NodeOptions
             throw new ArgumentException("a ledger is named twice", nameof(Ledgers));
         }
 
-        if (JwtIssuers.Count > 1)
-        {
-            // A user id minted by one issuer must never match a user registered from another: that binding comes first.
-            throw new ArgumentException("one identity provider at a time for now (several need user ids bound to their issuer)", nameof(JwtIssuers));
-        }
-
-        foreach (var issuer in JwtIssuers)
-        {
-            issuer.Validate();
-        }
+        ValidateIssuers(JwtIssuers);
 
         foreach (var id in AdminObjectIds)
         {

@@ -71,5 +71,71 @@ public sealed class TokenFlagsTests : IDisposable
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
+    [Fact]
+    public async Task Several_issuers_come_from_the_config_file_and_their_users_carry_its_prefix()
+    {
+        using var rsa = RSA.Create(2048);
+        var key = new RsaSecurityKey(rsa) { KeyId = "k2" };
+        var publicJwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = "k2" });
+        var jwks = Path.Combine(_root, "jwks2.json");
+        File.WriteAllText(jwks, JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", kid = "k2", use = "sig", n = publicJwk.N, e = publicJwk.E } } }));
+        const string Keycloak = "https://keycloak.example/realms/ops";
+
+        // Ids that could collide are refused before anything is made; so is the setting in the environment.
+        var clash = Path.Combine(_root, "clash.json");
+        File.WriteAllText(clash, JsonSerializer.Serialize(new { jwtIssuers = new[] { new { issuer = Issuer, jwks }, new { issuer = Keycloak, jwks } } }));
+        var refused = await RunningNode.RunToExit(["start", "--data", Path.Combine(_root, "refused"), "--listen", "127.0.0.1:0", "--config", clash], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("user prefix", refused.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_root, "refused", "ledgers")));
+        var fromEnvironment = await RunningNode.RunToExit(["start", "--data", Path.Combine(_root, "refused"), "--listen", "127.0.0.1:0"], TimeSpan.FromSeconds(60),
+            new Dictionary<string, string> { ["VELLUM_JWT_ISSUERS"] = "x" });
+        Assert.Equal(2, fromEnvironment.ExitCode);
+        Assert.Contains("config file only", fromEnvironment.Error, StringComparison.Ordinal);
+
+        // Two issuers, the second's users prefixed "kc:": its user alice is the Administrator named "kc:alice".
+        var config = Path.Combine(_root, "issuers.json");
+        File.WriteAllText(config, JsonSerializer.Serialize(new
+        {
+            jwtIssuers = new object[] { new { issuer = Issuer, jwks }, new { issuer = Keycloak, jwks, userClaim = "sub", userPrefix = "kc", ledgers = new[] { "default" } } },
+            adminOids = new[] { "kc:alice" },
+        }));
+        using var node = await RunningNode.Start(Path.Combine(_root, "data2"), "--config", config);
+        string Token(string issuer, string claim, string value) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = "https://confidential-ledger.azure.com",
+            Claims = new Dictionary<string, object> { [claim] = value },
+            Expires = DateTime.UtcNow.AddHours(1),
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
+        });
+        var service = node.ServiceCertificate;
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, service) },
+        }) { BaseAddress = node.Endpoint, Timeout = TimeSpan.FromSeconds(30) };
+
+        async Task<HttpStatusCode> WriteAs(string token)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/app/transactions?api-version=2024-08-22-preview")
+            {
+                Content = new StringContent("""{"contents":"by token"}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await WriteAs(Token(Keycloak, "sub", "alice")) is var status && status != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"kc:alice could not write: {(int)status}");
+            await Task.Delay(100);
+        }
+
+        // The other issuer's "alice" is someone else.
+        Assert.Equal(HttpStatusCode.Unauthorized, await WriteAs(Token(Issuer, "oid", "alice")));
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

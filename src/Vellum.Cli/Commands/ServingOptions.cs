@@ -113,13 +113,15 @@ internal sealed class ServingOptions
         settings.List(result, OperatorOid, "operatorOids"),
         settings.Maybe(result, Tenant, "tenant"),
         settings.List(result, ManagementAudience, "managementAudiences"),
-        settings.Number(result, LedgerQuota, "ledgerQuota"));
+        settings.Number(result, LedgerQuota, "ledgerQuota"),
+        settings.Objects("jwtIssuers") ?? []);
 
     /// <summary>The serving settings as given, before they are checked.</summary>
     internal sealed record Values(
         string Domain, string? TlsCert, string? TlsKey, string? MetricsListen, string? BackupWrites, int SnapshotInterval,
         string? JwtIssuer, string? JwtCa, string[] JwtAudiences, string? JwtJwks, string? JwtUserClaim, string[] AdminOids,
-        string[] OperatorCerts, string[] OperatorOids, string? Tenant, string[] ManagementAudiences, int LedgerQuota)
+        string[] OperatorCerts, string[] OperatorOids, string? Tenant, string[] ManagementAudiences, int LedgerQuota,
+        System.Text.Json.JsonElement[] JwtIssuerObjects)
     {
         /// <summary>False, with one line on stderr naming the setting, when any is wrong.</summary>
         public bool TryCheck(string command, out Checked? result)
@@ -165,7 +167,7 @@ internal sealed class ServingOptions
                 }
             }
 
-            IReadOnlyList<Vellum.Node.Auth.JwtIssuerOptions> issuers = [];
+            List<Vellum.Node.Auth.JwtIssuerOptions> issuers = [];
             if (JwtIssuer is null)
             {
                 if (JwtCa is not null || JwtAudiences.Length > 0 || JwtJwks is not null || JwtUserClaim is not null)
@@ -175,20 +177,29 @@ internal sealed class ServingOptions
             }
             else
             {
-                var issuer = new Vellum.Node.Auth.JwtIssuerOptions
+                issuers.Add(new Vellum.Node.Auth.JwtIssuerOptions
                 {
                     Issuer = JwtIssuer, CaFile = JwtCa, Audiences = JwtAudiences, JwksFile = JwtJwks, UserClaim = JwtUserClaim ?? "oid",
-                };
-                try
+                });
+            }
+
+            foreach (var element in JwtIssuerObjects)
+            {
+                if (!TryReadIssuer(element, out var issuer, out var issuerError))
                 {
-                    issuer.Validate();
-                }
-                catch (ArgumentException ex)
-                {
-                    return Refuse(ex.Message);
+                    return Refuse($"jwtIssuers: {issuerError}");
                 }
 
-                issuers = [issuer];
+                issuers.Add(issuer!);
+            }
+
+            try
+            {
+                NodeOptions.ValidateIssuers(issuers);
+            }
+            catch (ArgumentException ex)
+            {
+                return Refuse(ex.Message);
             }
 
             foreach (var oid in AdminOids)
@@ -199,7 +210,7 @@ internal sealed class ServingOptions
                 }
             }
 
-            if (AdminOids.Length > 0 && JwtIssuer is null)
+            if (AdminOids.Length > 0 && issuers.Count == 0)
             {
                 return Refuse("--admin-oid names a token user: give the identity provider its token comes from (--jwt-issuer)");
             }
@@ -218,7 +229,7 @@ internal sealed class ServingOptions
                 }
             }
 
-            if (OperatorOids.Length > 0 && JwtIssuer is null)
+            if (OperatorOids.Length > 0 && issuers.Count == 0)
             {
                 return Refuse("--operator-oid names a token user: give the identity provider its token comes from (--jwt-issuer)");
             }
@@ -239,6 +250,49 @@ internal sealed class ServingOptions
             result = new Checked(this, metrics, backupWrites, issuers, management);
             return true;
         }
+    }
+
+    /// <summary>
+    /// One issuer of the config file's <c>jwtIssuers</c>: <c>{"issuer", "ca", "audiences", "jwks", "userClaim",
+    /// "userPrefix", "ledgers"}</c>, <c>issuer</c> required; strict, as the rest of the file.
+    /// </summary>
+    private static bool TryReadIssuer(System.Text.Json.JsonElement element, out Vellum.Node.Auth.JwtIssuerOptions? issuer, out string? error)
+    {
+        issuer = null;
+        string[] known = ["issuer", "ca", "audiences", "jwks", "userClaim", "userPrefix", "ledgers"];
+        foreach (var property in element.EnumerateObject())
+        {
+            var ok = property.Name switch
+            {
+                "audiences" or "ledgers" => property.Value.ValueKind == System.Text.Json.JsonValueKind.Array &&
+                                            property.Value.EnumerateArray().All(e => e.ValueKind == System.Text.Json.JsonValueKind.String),
+                _ when known.Contains(property.Name) => property.Value.ValueKind == System.Text.Json.JsonValueKind.String,
+                _ => false,
+            };
+            if (!ok)
+            {
+                error = known.Contains(property.Name)
+                    ? $"'{property.Name}' is {(property.Name is "audiences" or "ledgers" ? "an array of strings" : "a string")}"
+                    : $"unknown setting '{property.Name}' of an issuer (settings: {string.Join(", ", known)})";
+                return false;
+            }
+        }
+
+        string? Text(string name) => element.TryGetProperty(name, out var value) ? value.GetString() : null;
+        string[] List(string name) => element.TryGetProperty(name, out var value) ? [.. value.EnumerateArray().Select(e => e.GetString()!)] : [];
+        if (Text("issuer") is not { } url)
+        {
+            error = "an issuer without 'issuer' (its URL)";
+            return false;
+        }
+
+        issuer = new Vellum.Node.Auth.JwtIssuerOptions
+        {
+            Issuer = url, CaFile = Text("ca"), Audiences = List("audiences"), JwksFile = Text("jwks"), UserClaim = Text("userClaim") ?? "oid",
+            UserPrefix = Text("userPrefix"), Ledgers = List("ledgers"),
+        };
+        error = null;
+        return true;
     }
 
     /// <summary>Checked serving settings, ready for <see cref="NodeOptions"/>.</summary>

@@ -21,6 +21,7 @@ internal sealed class StartSettings
         List,
         Flag,
         Number,
+        Objects, // an array of objects: the config file only
     }
 
     private static readonly Dictionary<string, Kind> Keys = new(StringComparer.Ordinal)
@@ -46,6 +47,7 @@ internal sealed class StartSettings
         ["jwtJwks"] = Kind.Text,
         ["jwtUserClaim"] = Kind.Text,
         ["adminOids"] = Kind.List,
+        ["jwtIssuers"] = Kind.Objects,
         ["operatorCerts"] = Kind.List,
         ["operatorOids"] = Kind.List,
         ["tenant"] = Kind.Text,
@@ -84,6 +86,12 @@ internal sealed class StartSettings
             }
 
             var name = EnvironmentName(key);
+            if (kind == Kind.Objects)
+            {
+                error = $"{name}: '{key}' is set in the config file only (--config FILE)";
+                return false;
+            }
+
             switch (kind)
             {
                 case Kind.Text:
@@ -139,6 +147,9 @@ internal sealed class StartSettings
     /// <summary>A number setting, or null.</summary>
     public int? Number(string key) => _values.TryGetValue(Known(key), out var value) ? (int)value : null;
 
+    /// <summary>An array-of-objects setting (the config file's), or null when the file does not give it.</summary>
+    public JsonElement[]? Objects(string key) => Get<JsonElement[]>(key);
+
     private T? Get<T>(string key)
         where T : class => _values.TryGetValue(Known(key), out var value) ? (T)value : null;
 
@@ -186,6 +197,8 @@ internal sealed class StartSettings
                         value.EnumerateArray().Select(e => e.GetString()!).ToArray(),
                     Kind.Flag when value.ValueKind is JsonValueKind.True or JsonValueKind.False => value.GetBoolean(),
                     Kind.Number when value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var number) => number,
+                    Kind.Objects when value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Object) =>
+                        value.EnumerateArray().Select(e => e.Clone()).ToArray(),
                     _ => null,
                 };
                 if (read is null)
@@ -195,6 +208,7 @@ internal sealed class StartSettings
                         Kind.Text => "a string",
                         Kind.List => "an array of strings",
                         Kind.Flag => "true or false",
+                        Kind.Objects => "an array of objects",
                         _ => "a whole number",
                     };
                     error = $"--config {file}: '{property.Name}' is {expected}, not {value.ValueKind}";

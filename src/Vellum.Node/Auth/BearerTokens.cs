@@ -33,7 +33,17 @@ public sealed class BearerTokens : IDisposable
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
     private readonly ConcurrentDictionary<Hash32, BearerToken> _cache = new();
     private readonly ILogger _logger;
+    private readonly bool _prefixed;
     private long _signatureChecks;
+
+    /// <summary>The meter of the node's authentication (<see cref="KeyFetchFailures"/>).</summary>
+    public const string MeterName = "Vellum.Auth";
+
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new(MeterName);
+
+    /// <summary>Fetches of an issuer's keys (discovery and JWKS) that failed, tagged with the issuer.</summary>
+    private static readonly System.Diagnostics.Metrics.Counter<long> KeyFetchFailures = Meter.CreateCounter<long>(
+        "vellum.auth.jwt_key_fetch_failures", unit: "{fetch}", description: "Fetches of an identity provider's signing keys that failed (the keys held before are kept).");
 
     /// <summary>Trusts <paramref name="issuers"/> (at least one).</summary>
     public BearerTokens(IReadOnlyList<JwtIssuerOptions> issuers, ILogger logger)
@@ -42,6 +52,7 @@ public sealed class BearerTokens : IDisposable
         ArgumentNullException.ThrowIfNull(logger);
         _logger = logger;
         _issuers = [.. issuers.Select(options => new TrustedIssuer(options, logger))];
+        _prefixed = issuers.Any(i => i.UserPrefix is not null);
     }
 
     /// <summary>Tokens whose signature was checked (since start): at most one per token while it is cached.</summary>
@@ -124,15 +135,22 @@ public sealed class BearerTokens : IDisposable
             return (null, $"The token has no '{issuer.Options.UserClaim}' claim (a string) naming the user.");
         }
 
-        if (!TryUserId(text, out var userId))
+        if (!TryUserId(text, out var claimed) || !TryUserId(issuer.Options.UserIdOf(claimed), out var userId))
         {
-            return (null, $"The token's '{issuer.Options.UserClaim}' claim is not a user id (a GUID, or up to {MaxUserIdLength} of A-Z a-z 0-9 . _ : @ -).");
+            return (null, $"The token's '{issuer.Options.UserClaim}' claim is not a user id (a GUID, or up to {MaxUserIdLength} of A-Z a-z 0-9 . _ : @ -, its issuer's prefix included).");
+        }
+
+        if (issuer.Options.UserPrefix is null && _prefixed && claimed.Contains(':', StringComparison.Ordinal))
+        {
+            // Bare ids never hold ':' while other issuers' ids are 'prefix:…': none can pass for another issuer's user.
+            return (null, $"The token's '{issuer.Options.UserClaim}' claim holds ':', which this issuer's user ids may not while other issuers' ids are prefixed.");
         }
 
         var tenant = jwt.TryGetPayloadValue<string>("tid", out var tid) && Guid.TryParse(tid, out var tenantGuid) ? tenantGuid.ToString("D") : null;
         var validated = new BearerToken(userId, [.. jwt.Audiences], issuer.Options.Audiences, jwt.ValidTo == DateTime.MinValue ? DateTimeOffset.UtcNow : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero))
         {
             TenantId = tenant,
+            Ledgers = issuer.Options.Ledgers,
         };
         if (_cache.Count >= MaxCached)
         {
@@ -316,6 +334,7 @@ public sealed class BearerTokens : IDisposable
                 catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or ArgumentException or InvalidDataException)
                 {
                     LogMessages.IssuerKeysUnavailable(_logger, Options.Issuer, ex);
+                    KeyFetchFailures.Add(1, new KeyValuePair<string, object?>("issuer", Options.Issuer));
                     if (_keys is null)
                     {
                         throw;
@@ -393,6 +412,12 @@ public sealed record BearerToken(string UserId, IReadOnlyList<string> Audiences,
 {
     /// <summary>Its tenant (<c>tid</c>, a GUID in lower case), when it names one.</summary>
     public string? TenantId { get; init; }
+
+    /// <summary>The ledgers its issuer is trusted by; empty: every ledger.</summary>
+    public IReadOnlyList<string> Ledgers { get; init; } = [];
+
+    /// <summary>Whether ledger <paramref name="name"/> trusts the token's issuer.</summary>
+    public bool IsTrustedBy(string name) => Ledgers.Count == 0 || Ledgers.Contains(name, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// Whether the token is for the ledger at <paramref name="ledgerUri"/>: one of its audiences is accepted — its

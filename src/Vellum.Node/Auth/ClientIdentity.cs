@@ -55,7 +55,9 @@ internal sealed record ClientIdentity(string UserId, IReadOnlyList<string> Roles
 
     /// <summary>The user a validated bearer token names, when it is for this ledger; or why not.</summary>
     public static Lookup IdentifyBearer(LedgerService ledger, BearerToken token, string ledgerUri) =>
-        !token.IsFor(ledgerUri)
+        !token.IsTrustedBy(ledger.Name.Value)
+            ? new(null, "The token's issuer (iss) is not one this ledger trusts.")
+            : !token.IsFor(ledgerUri)
             ? new(null, "The token is not for this ledger: none of its audiences (aud) is one this ledger accepts.")
             : ByUserId(ledger, token.UserId, $"No user of this ledger has the id {token.UserId}.");
 

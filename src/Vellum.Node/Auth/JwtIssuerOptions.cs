@@ -1,8 +1,9 @@
 namespace Vellum.Node.Auth;
 
 /// <summary>
-/// An identity provider (OIDC issuer) whose bearer tokens the node accepts on every ledger's data plane
-/// (<c>vellum start --jwt-issuer …</c>): Entra ID, Keycloak or any issuer that signs JWTs with RS256, ES256 or PS256.
+/// An identity provider (OIDC issuer) whose bearer tokens the node accepts on every ledger's data plane, or on those
+/// it names (<c>vellum start --jwt-issuer …</c>, or <c>jwtIssuers</c> in the config file for several): Entra ID,
+/// Keycloak or any issuer that signs JWTs with RS256, ES256 or PS256.
 /// </summary>
 public sealed class JwtIssuerOptions
 {
@@ -40,6 +41,20 @@ public sealed class JwtIssuerOptions
 
     /// <summary>The claim that holds the user id (<c>--jwt-user-claim</c>, default <c>oid</c>, Entra ID's object id).</summary>
     public string UserClaim { get; init; } = "oid";
+
+    /// <summary>
+    /// What this issuer's user ids begin with, <c>{prefix}:</c>, so that an id one issuer mints never matches a user
+    /// registered from another: with several issuers, every one but at most one has a prefix (the one without keeps
+    /// bare ids, as ACL's Entra object ids are, and none of its ids may hold <c>:</c>). 1 to 32 of <c>a-z 0-9 -</c>.
+    /// Null: bare ids.
+    /// </summary>
+    public string? UserPrefix { get; init; }
+
+    /// <summary>The ledgers whose data planes accept this issuer's tokens; empty (the default): every ledger.</summary>
+    public IReadOnlyList<string> Ledgers { get; init; } = [];
+
+    /// <summary>The user id a token of this issuer names with <paramref name="claim"/>: the claim, after the prefix if there is one.</summary>
+    public string UserIdOf(string claim) => UserPrefix is null ? claim : $"{UserPrefix}:{claim}";
 
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public void Validate()
@@ -95,6 +110,19 @@ public sealed class JwtIssuerOptions
         if (Audiences.Any(string.IsNullOrWhiteSpace))
         {
             throw new ArgumentException("a JWT audience is empty", nameof(Audiences));
+        }
+
+        if (UserPrefix is not null && (UserPrefix.Length is 0 or > 32 || !UserPrefix.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))
+        {
+            throw new ArgumentException($"the user prefix '{UserPrefix}' of {Issuer} is not 1 to 32 of a-z 0-9 -", nameof(UserPrefix));
+        }
+
+        foreach (var ledger in Ledgers)
+        {
+            if (!Vellum.Core.Identity.LedgerName.TryParse(ledger, out _, out var error))
+            {
+                throw new ArgumentException($"the issuer {Issuer} names the ledger '{ledger}': {error}", nameof(Ledgers));
+            }
         }
     }
 }

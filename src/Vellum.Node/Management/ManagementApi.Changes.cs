@@ -121,18 +121,7 @@ public sealed partial class ManagementApi
             return;
         }
 
-        try
-        {
-            _operations.Save(operation);
-        }
-        catch
-        {
-            _busy.TryRemove(name.Value, out _);
-            throw;
-        }
-
-        LogMessages.ManagementOperationStarted(_logger, operation.Kind.ToString(), name.Value, caller.Id, operation.Id);
-        Track(CreateInBackgroundAsync(operation, resource));
+        Begin(operation, caller, () => CreateInBackgroundAsync(operation, resource));
         SetPollHeaders(context, operation, asyncOperation: true);
         await Json(context, 201, writer => WriteResource(writer, resource, "Creating", PortOf(context))).ConfigureAwait(false);
     }
@@ -182,6 +171,21 @@ public sealed partial class ManagementApi
             return;
         }
 
+        await _changing.WaitAsync(context.RequestAborted).ConfigureAwait(false);
+        try
+        {
+            await ChangeAsync(context, caller, current, ledger, request).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changing.Release();
+        }
+    }
+
+    private async Task ChangeAsync(HttpContext context, Caller caller, LedgerResource current, LedgerService ledger, ResourceRequest request)
+    {
+        // The resource as it is now: another change may have ended while this one waited.
+        current = LedgerResource.Read(ledger.Folder.ResourceFile) ?? current;
         var changed = current with
         {
             Location = request.Location, Tags = request.Tags, AadPrincipals = request.AadPrincipals, CertPrincipals = request.CertPrincipals,
@@ -236,18 +240,7 @@ public sealed partial class ManagementApi
             return;
         }
 
-        try
-        {
-            _operations.Save(operation);
-        }
-        catch
-        {
-            _busy.TryRemove(name.Value, out _);
-            throw;
-        }
-
-        LogMessages.ManagementOperationStarted(_logger, operation.Kind.ToString(), name.Value, caller.Id, operation.Id);
-        Track(DeleteInBackgroundAsync(operation, $"{caller.Id} (tenant {caller.TenantId}) through the control plane"));
+        Begin(operation, caller, () => DeleteInBackgroundAsync(operation, $"{caller.Id} (tenant {caller.TenantId}) through the control plane"));
         SetPollHeaders(context, operation, asyncOperation: true);
         SetPollHeaders(context, operation, asyncOperation: false);
         context.Response.StatusCode = 202;
@@ -294,8 +287,24 @@ public sealed partial class ManagementApi
         LogMessages.ManagementOperationEnded(_logger, operation.Kind.ToString(), operation.LedgerName, operation.Id, done.Status);
     }
 
-    private void Track(Task task)
+    /// <summary>
+    /// Keeps <paramref name="operation"/> (its ledger already held in <see cref="_busy"/>, released if it cannot be
+    /// kept) and runs <paramref name="work"/> in the background, tracked so that a stop waits for it.
+    /// </summary>
+    private void Begin(ManagementOperation operation, Caller caller, Func<Task> work)
     {
+        try
+        {
+            _operations.Save(operation);
+        }
+        catch
+        {
+            _busy.TryRemove(operation.LedgerName, out _);
+            throw;
+        }
+
+        LogMessages.ManagementOperationStarted(_logger, operation.Kind.ToString(), operation.LedgerName, caller.Id, operation.Id);
+        var task = work();
         _running[task] = 0;
         _ = task.ContinueWith(t => _running.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }

@@ -40,6 +40,7 @@ public sealed partial class ManagementApi : IDisposable
     private readonly ConcurrentDictionary<string, (ManagementOperation Operation, LedgerResource Resource)> _busy = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (LedgerService Ledger, LedgerResource? Resource)> _resources = new(StringComparer.Ordinal);
     private readonly Lock _reserving = new();
+    private readonly SemaphoreSlim _changing = new(1, 1); // one change (PATCH) at a time: each reads the resource the last wrote
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _running = new();
 
@@ -415,7 +416,11 @@ public sealed partial class ManagementApi : IDisposable
         await Task.WhenAll(_running.Keys).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        _changing.Dispose();
+    }
 
     /// <summary>Who called the control plane: an operator, by certificate or token, in a tenant.</summary>
     /// <param name="Id">Its user id: the token's object id, or the certificate's fingerprint.</param>
