@@ -44,6 +44,7 @@ public sealed class ConsensusGroup : IAsyncDisposable
     private static ReadOnlySpan<byte> ControlMagic => "VLC1"u8;
     private const byte CreateOperation = 1;
     private const byte DeleteOperation = 2;
+    private const byte DescribeOperation = 3;
     private static ReadOnlySpan<byte> StateMagic => "VLGS"u8;
 
     // Written under _joinLock, read without it by the applier and the snapshot (a ledger may join at any time).
@@ -170,6 +171,16 @@ public sealed class ConsensusGroup : IAsyncDisposable
     public ValueTask<LogPosition> ProposeLedgerDeletionAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token) =>
         ProposeAsync(DeleteOperation, ledger, description, token);
 
+    /// <summary>
+    /// Leader only: appends a new description of ledger <paramref name="ledger"/> (what the node keeps about it beside
+    /// its transactions, such as its control-plane resource; opaque to the group, at most 256 KiB) and returns once it is
+    /// committed. Every member that serves the ledger hands it to its <see cref="IGroupLedgers.DescribeLedgerAsync"/>
+    /// when it applies the entry; one whose entries are skipped (deleted) ignores it.
+    /// </summary>
+    /// <exception cref="ConsensusNotLeaderException">Not the leader, or leadership was lost (the outcome is then unknown).</exception>
+    public ValueTask<LogPosition> ProposeLedgerDescriptionAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token) =>
+        ProposeAsync(DescribeOperation, ledger, description, token);
+
     private ValueTask<LogPosition> ProposeAsync(byte operation, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
     {
         ArgumentException.ThrowIfNullOrEmpty(ledger);
@@ -197,7 +208,7 @@ public sealed class ConsensusGroup : IAsyncDisposable
         return log.ReplicateAsync(entry, token);
     }
 
-    private const int MaxDescriptionLength = 4096;
+    private const int MaxDescriptionLength = 256 * 1024; // a control-plane resource with its certificate principals
 
     /// <summary>A control entry's operation, ledger and description; false when <paramref name="entry"/> is not one.</summary>
     /// <exception cref="InvalidDataException">It is a control entry, but damaged or of an unknown operation.</exception>
@@ -213,7 +224,7 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
 
         var header = ControlMagic.Length + 2;
-        if (span.Length < header || span[ControlMagic.Length] is not (CreateOperation or DeleteOperation) || span[ControlMagic.Length + 1] is var length &&
+        if (span.Length < header || span[ControlMagic.Length] is not (CreateOperation or DeleteOperation or DescribeOperation) || span[ControlMagic.Length + 1] is var length &&
             (length == 0 || length > MaxNameLength || span.Length < header + length) || !Ascii.IsValid(span.Slice(header, length)))
         {
             throw new InvalidDataException($"Consensus entry {position.Index} is a damaged ledger operation, or one this version does not know.");
@@ -353,6 +364,12 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
     }
 
+    /// <summary>A new description of a ledger this node serves (one deleted, or not served, ignores it).</summary>
+    private ValueTask DescribeAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token) =>
+        _ledgers is { } ledgers && !_skipped.Contains(ledger) && _lookup.TryGetValue(ledger, out _)
+            ? ledgers.DescribeLedgerAsync(ledger, description, token)
+            : ValueTask.CompletedTask;
+
     /// <summary>The view an entry goes to; null when its ledger was deleted (the entry is skipped).</summary>
     private View? ViewFor(LogPosition position, ReadOnlyMemory<byte> entry, out ReadOnlyMemory<byte> batch)
     {
@@ -379,13 +396,17 @@ public sealed class ConsensusGroup : IAsyncDisposable
         {
             if (TryReadControl(position, entry, out var operation, out var ledger, out var description))
             {
-                if (operation == CreateOperation)
+                switch (operation)
                 {
-                    await group.CreateAsync(position, ledger, description, token).ConfigureAwait(false);
-                }
-                else
-                {
-                    await group.DeleteAsync(position, ledger, description, token).ConfigureAwait(false);
+                    case CreateOperation:
+                        await group.CreateAsync(position, ledger, description, token).ConfigureAwait(false);
+                        break;
+                    case DeleteOperation:
+                        await group.DeleteAsync(position, ledger, description, token).ConfigureAwait(false);
+                        break;
+                    default:
+                        await group.DescribeAsync(ledger, description, token).ConfigureAwait(false);
+                        break;
                 }
 
                 Volatile.Write(ref _lastApplied, position.Index);

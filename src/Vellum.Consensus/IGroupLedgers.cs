@@ -30,4 +30,10 @@ public interface IGroupLedgers
     /// deleted here already, or never opened), so that the node can keep a record of the deletion.
     /// </summary>
     ValueTask<bool> DeleteLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token);
+
+    /// <summary>
+    /// A committed new description of ledger <paramref name="name"/>, which this node serves
+    /// (<see cref="ConsensusGroup.ProposeLedgerDescriptionAsync"/>): the node keeps it (the control plane's resource).
+    /// </summary>
+    ValueTask DescribeLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token);
 }

@@ -100,6 +100,12 @@ public sealed class ConsensusGroupTests
             await RaftTestCluster.WaitUntilAsync(() => made.All(m => m.Ignored.Count == 1), RaftTestCluster.Timeout, "every member to ignore the second creation");
             Assert.All(made, m => Assert.Equal(["beta: made by the leader"], m.Opened));
             Assert.All(made, m => Assert.Equal("beta: made again", m.Ignored.Single()));
+
+            // A description reaches every member that serves the ledger; one of a name nobody serves reaches no one.
+            await groups[leader].ProposeLedgerDescriptionAsync("gamma", "of nothing"u8.ToArray(), CancellationToken.None);
+            await groups[leader].ProposeLedgerDescriptionAsync("beta", "tags v2"u8.ToArray(), CancellationToken.None);
+            await RaftTestCluster.WaitUntilAsync(() => made.All(m => m.Described.Count == 1), RaftTestCluster.Timeout, "every member to take beta's description");
+            Assert.All(made, m => Assert.Equal("beta: tags v2", m.Described.Single()));
         }
         finally
         {
@@ -124,10 +130,10 @@ public sealed class ConsensusGroupTests
         await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 1), entry, CancellationToken.None).AsTask());
 
         // A damaged or unknown operation is refused, not taken for a batch of default's; so is a deletion here.
-        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 2), "VLC1\u0003\u0004betax"u8.ToArray(), CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 2), "VLC1\u0007\u0004betax"u8.ToArray(), CancellationToken.None).AsTask());
         await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 2), "VLC1\u0002\u0004betax"u8.ToArray(), CancellationToken.None).AsTask());
         await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 3), "VLC1\u0001\u0009beta"u8.ToArray(), CancellationToken.None).AsTask());
-        await Assert.ThrowsAsync<ArgumentException>(() => group.ProposeLedgerAsync("beta", new byte[4097], CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<ArgumentException>(() => group.ProposeLedgerAsync("beta", new byte[(256 * 1024) + 1], CancellationToken.None).AsTask());
     }
 
     /// <summary>Opens each ledger the log makes with a recording applier, and notes what it was told.</summary>
@@ -167,6 +173,14 @@ public sealed class ConsensusGroupTests
             Views[name] = view;
             Opened.Enqueue($"{name}: {text}");
             return true;
+        }
+
+        public System.Collections.Concurrent.ConcurrentQueue<string> Described { get; } = new();
+
+        public ValueTask DescribeLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token)
+        {
+            Described.Enqueue($"{name}: {Encoding.ASCII.GetString(description.Span)}");
+            return ValueTask.CompletedTask;
         }
 
         /// <remarks>Deletes the ledger served under the name when the description names the creation it came from.</remarks>

@@ -164,6 +164,17 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
             Assert.Equal("LedgerTypeImmutable", (await NodeFixture.Body(retype)).GetProperty("error").GetProperty("code").GetString());
         }
 
+        // Principals named as none would leave no Administrator: refused before anything changes (the Reader still reads).
+        using (var orphaning = await node.AsOperator.PatchAsync(Ledger(name), Body("""{"location":"eastus","properties":{"aadBasedSecurityPrincipals":[],"certBasedSecurityPrincipals":[]}}""")))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, orphaning.StatusCode);
+        }
+
+        using (var still = await asReader.GetAsync($"/ledgers/{name}/app/transactions/{id}?{Version}"))
+        {
+            Assert.True(still.IsSuccessStatusCode, await still.Content.ReadAsStringAsync());
+        }
+
         var adminPem = node.Operator.ExportCertificatePem().Replace("\n", "\\n", StringComparison.Ordinal);
         using (var changed = await node.AsOperator.PatchAsync(Ledger(name), Body($$$"""
             {"location":"eastus","tags":{"team":"ledgers","stage":"two"},"properties":{"ledgerType":"Private",

@@ -133,6 +133,31 @@ public sealed class MultipleIssuersTests(MultipleIssuersTests.Fixture node) : IC
     }
 
     [Fact]
+    public async Task An_issuer_s_required_claims_must_be_carried()
+    {
+        await using var issuer = new TestIssuer();
+        await issuer.StartAsync();
+        using var tokens = new BearerTokens(
+            [new JwtIssuerOptions { Issuer = issuer.Url, CaFile = issuer.CaFile, RequiredClaims = new Dictionary<string, string> { ["roles"] = "ledger-users", ["ver"] = "2.0" } }],
+            NullLogger.Instance);
+        foreach (var (roles, accepted) in new (object?, bool)[] { (new[] { "x", "ledger-users" }, true), ("ledger-users", true), (null, false), ("other", false), (new[] { "x" }, false) })
+        {
+            var claims = new Dictionary<string, object> { ["oid"] = Same, ["ver"] = "2.0" };
+            if (roles is not null)
+            {
+                claims["roles"] = roles;
+            }
+
+            var (token, refusal) = await tokens.ValidateAsync(issuer.Token(claims), CancellationToken.None);
+            Assert.True(accepted == token is not null, $"roles {System.Text.Json.JsonSerializer.Serialize(roles)}: {refusal}");
+            if (!accepted)
+            {
+                Assert.DoesNotContain("roles", refusal, StringComparison.Ordinal); // the settings are not the caller's to learn
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_failed_key_fetch_is_counted()
     {
         long failures = 0;

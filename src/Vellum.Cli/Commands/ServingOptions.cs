@@ -254,16 +254,18 @@ internal sealed class ServingOptions
 
     /// <summary>
     /// One issuer of the config file's <c>jwtIssuers</c>: <c>{"issuer", "ca", "audiences", "jwks", "userClaim",
-    /// "userPrefix", "ledgers"}</c>, <c>issuer</c> required; strict, as the rest of the file.
+    /// "userPrefix", "ledgers", "requiredClaims"}</c>, <c>issuer</c> required; strict, as the rest of the file.
     /// </summary>
     private static bool TryReadIssuer(System.Text.Json.JsonElement element, out Vellum.Node.Auth.JwtIssuerOptions? issuer, out string? error)
     {
         issuer = null;
-        string[] known = ["issuer", "ca", "audiences", "jwks", "userClaim", "userPrefix", "ledgers"];
+        string[] known = ["issuer", "ca", "audiences", "jwks", "userClaim", "userPrefix", "ledgers", "requiredClaims"];
         foreach (var property in element.EnumerateObject())
         {
             var ok = property.Name switch
             {
+                "requiredClaims" => property.Value.ValueKind == System.Text.Json.JsonValueKind.Object &&
+                                    property.Value.EnumerateObject().All(c => c.Value.ValueKind == System.Text.Json.JsonValueKind.String),
                 "audiences" or "ledgers" => property.Value.ValueKind == System.Text.Json.JsonValueKind.Array &&
                                             property.Value.EnumerateArray().All(e => e.ValueKind == System.Text.Json.JsonValueKind.String),
                 _ when known.Contains(property.Name) => property.Value.ValueKind == System.Text.Json.JsonValueKind.String,
@@ -272,7 +274,7 @@ internal sealed class ServingOptions
             if (!ok)
             {
                 error = known.Contains(property.Name)
-                    ? $"'{property.Name}' is {(property.Name is "audiences" or "ledgers" ? "an array of strings" : "a string")}"
+                    ? $"'{property.Name}' is {property.Name switch { "audiences" or "ledgers" => "an array of strings", "requiredClaims" => "an object of strings", _ => "a string" }}"
                     : $"unknown setting '{property.Name}' of an issuer (settings: {string.Join(", ", known)})";
                 return false;
             }
@@ -290,6 +292,9 @@ internal sealed class ServingOptions
         {
             Issuer = url, CaFile = Text("ca"), Audiences = List("audiences"), JwksFile = Text("jwks"), UserClaim = Text("userClaim") ?? "oid",
             UserPrefix = Text("userPrefix"), Ledgers = List("ledgers"),
+            RequiredClaims = element.TryGetProperty("requiredClaims", out var required)
+                ? required.EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetString()!, StringComparer.Ordinal)
+                : new Dictionary<string, string>(),
         };
         error = null;
         return true;

@@ -130,6 +130,15 @@ public sealed class BearerTokens : IDisposable
             return (null, Refusal(result.Exception, jwt));
         }
 
+        foreach (var (name, value) in issuer.Options.RequiredClaims)
+        {
+            if (!Carries(jwt, name, value))
+            {
+                // Which claim is not said: the node's settings are not the caller's to learn.
+                return (null, "The token does not carry a claim its issuer's tokens must carry here.");
+            }
+        }
+
         if (!jwt.TryGetPayloadValue<object>(issuer.Options.UserClaim, out var claim) || claim is not string text || text.Length == 0)
         {
             return (null, $"The token has no '{issuer.Options.UserClaim}' claim (a string) naming the user.");
@@ -187,6 +196,10 @@ public sealed class BearerTokens : IDisposable
         userId = text;
         return text.Length is > 0 and <= MaxUserIdLength && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '@' or '-');
     }
+
+    /// <summary>Whether <paramref name="jwt"/> has claim <paramref name="name"/> equal to <paramref name="value"/>, or an array claim holding it.</summary>
+    private static bool Carries(JsonWebToken jwt, string name, string value) =>
+        jwt.Claims.Any(c => string.Equals(c.Type, name, StringComparison.Ordinal) && string.Equals(c.Value, value, StringComparison.Ordinal));
 
     private (TrustedIssuer? Issuer, string? Refusal) IssuerOf(JsonWebToken jwt, string iss)
     {

@@ -50,6 +50,12 @@ public sealed class JwtIssuerOptions
     /// </summary>
     public string? UserPrefix { get; init; }
 
+    /// <summary>
+    /// Claims a token of this issuer must carry, each with the value given (a string claim equal to it, or an array
+    /// claim holding it): e.g. <c>{"roles": "ledger-users"}</c>. Empty (the default): none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> RequiredClaims { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The ledgers whose data planes accept this issuer's tokens; empty (the default): every ledger.</summary>
     public IReadOnlyList<string> Ledgers { get; init; } = [];
 
@@ -110,6 +116,11 @@ public sealed class JwtIssuerOptions
         if (Audiences.Any(string.IsNullOrWhiteSpace))
         {
             throw new ArgumentException("a JWT audience is empty", nameof(Audiences));
+        }
+
+        if (RequiredClaims.Any(c => string.IsNullOrWhiteSpace(c.Key)))
+        {
+            throw new ArgumentException($"a required claim of {Issuer} has no name", nameof(RequiredClaims));
         }
 
         if (UserPrefix is not null && (UserPrefix.Length is 0 or > 32 || !UserPrefix.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))

@@ -76,12 +76,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
                 return ledger;
             }
 
-            if (spec.Resource is not null)
-            {
-                throw new NotSupportedException("The control plane makes ledgers on a single node only (for now).");
-            }
-
-            return await CreateReplicatedAsync(spec.Name, isPrivate, cancellationToken).ConfigureAwait(false);
+            return await CreateReplicatedAsync(spec.Name, isPrivate, spec.Resource, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -89,7 +84,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
         }
     }
 
-    private async Task<LedgerService> CreateReplicatedAsync(LedgerName name, bool isPrivate, CancellationToken cancellationToken)
+    private async Task<LedgerService> CreateReplicatedAsync(LedgerName name, bool isPrivate, Management.LedgerResource? resource, CancellationToken cancellationToken)
     {
         if (Default is not { IsPrimary: true })
         {
@@ -97,6 +92,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
         }
 
         var staged = _data.StageNew(name, isPrivate);
+        resource?.Write(staged.ResourceFile); // the members receive it with the material
         var digest = LedgerCreation.DigestOf(File.ReadAllText(staged.ServiceCertificate));
         var creation = new LedgerCreation(isPrivate, digest, new Uri($"https://{_options.Listen}"));
         var awaited = _awaited.GetOrAdd(name.Value, _ => new TaskCompletionSource<LedgerService>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -365,11 +361,19 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             throw new InvalidDataException("the material is not the ledger the consensus log made (another certificate or type)");
         }
 
-        _data.Stage(name, material.ServiceCertificate, material.ServicePrivateKey, secret, material.LedgerType);
+        Management.LedgerResource? resource = null;
+        if (material.Resource is { } json &&
+            (!Management.LedgerResource.TryDecode(System.Text.Encoding.UTF8.GetBytes(json), out resource, out var resourceError) || resource.Name != name))
+        {
+            throw new InvalidDataException($"the material's resource is damaged: {resourceError ?? "another ledger's"}");
+        }
+
+        var staged = _data.Stage(name, material.ServiceCertificate, material.ServicePrivateKey, secret, material.LedgerType);
+        resource?.Write(staged.ResourceFile);
     }
 
     /// <summary>What <c>GET /node/ledgers/{name}/material</c> answers (the join's per-ledger shape).</summary>
-    internal sealed record MaterialResponse(string? ServiceCertificate, string? ServicePrivateKey, string? LedgerSecret, string? LedgerType);
+    internal sealed record MaterialResponse(string? ServiceCertificate, string? ServicePrivateKey, string? LedgerSecret, string? LedgerType, string? Resource = null);
 
     /// <summary>
     /// The material of ledger <paramref name="name"/> for a member that applies its creation: the served ledger's, or

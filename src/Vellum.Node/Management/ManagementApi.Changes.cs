@@ -31,9 +31,8 @@ public sealed partial class ManagementApi
             return;
         }
 
-        if (_options.NodeListen is not null)
+        if (!await RequirePrimaryAsync(context).ConfigureAwait(false))
         {
-            await Error(context, 501, "NotSupported", "This version's control plane makes and changes ledgers on a single node; on a cluster use POST /node/ledgers.").ConfigureAwait(false);
             return;
         }
 
@@ -132,8 +131,21 @@ public sealed partial class ManagementApi
         try
         {
             var ledger = await _ledgers.CreateAsync(new LedgerSpec(resource.Name, resource.IsPrivate) { Resource = resource }, _stopping.Token).ConfigureAwait(false);
+
+            // Its first users (the principals) are committed before the creation is reported done: on a cluster the
+            // primary makes them once it leads the new ledger, a moment after the creation is applied.
+            var deadline = DateTime.UtcNow + FirstUsersTimeout;
+            while (ledger.Users.Count == 0)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"The ledger '{resource.Name}' got no users within {FirstUsersTimeout.TotalSeconds} s.");
+                }
+
+                await Task.Delay(10, _stopping.Token).ConfigureAwait(false);
+            }
+
             await ledger.FirstUsers.WaitAsync(FirstUsersTimeout, _stopping.Token).ConfigureAwait(false);
-            _resources[resource.Name.Value] = (ledger, resource);
             Finish(operation, null);
         }
         catch (LedgerExistsException ex)
@@ -184,30 +196,41 @@ public sealed partial class ManagementApi
 
     private async Task ChangeAsync(HttpContext context, Caller caller, LedgerResource current, LedgerService ledger, ResourceRequest request)
     {
-        // The resource as it is now: another change may have ended while this one waited.
+        // The resource as it is now: another change may have ended while this one waited. A body that names no
+        // principals keeps them (Terraform and the SDKs send them back; a tags-only change need not).
         current = LedgerResource.Read(ledger.Folder.ResourceFile) ?? current;
         var changed = current with
         {
-            Location = request.Location, Tags = request.Tags, AadPrincipals = request.AadPrincipals, CertPrincipals = request.CertPrincipals,
+            Location = request.Location, Tags = request.Tags,
+            AadPrincipals = request.NamesPrincipals ? request.AadPrincipals : current.AadPrincipals,
+            CertPrincipals = request.NamesPrincipals ? request.CertPrincipals : current.CertPrincipals,
             LastModifiedBy = caller.Id, LastModifiedByType = caller.IdType, LastModifiedAt = DateTimeOffset.UtcNow,
         };
 
         // The principals listed are given their roles; those the control plane gave before and no longer lists lose
-        // theirs. Users made on the data plane are not the control plane's and stay.
+        // theirs. Users made on the data plane are not the control plane's and stay. Checked before anything changes:
+        // the ledger keeps an Administrator.
         var kept = changed.Users().Select(u => u.UserId).ToHashSet(StringComparer.Ordinal);
-        await ledger.AddPrincipalsAsync(changed, context.RequestAborted).ConfigureAwait(false);
-        foreach (var (userId, _) in current.Users())
+        var removed = current.Users().Select(u => u.UserId).Where(id => !kept.Contains(id)).ToHashSet(StringComparer.Ordinal);
+        var administrators = ledger.Users.All().Where(u => u.Value.Contains(Roles.Administrator) && !removed.Contains(u.Key) && !kept.Contains(u.Key)).Select(u => u.Key)
+            .Concat(changed.Users().Where(u => u.Role == Roles.Administrator).Select(u => u.UserId));
+        if (!administrators.Any())
         {
-            if (!kept.Contains(userId) &&
-                await ledger.ChangeUserAsync(callerId: null, userId, [], context.RequestAborted).ConfigureAwait(false) is { } refusal)
+            await Error(context, 409, "Conflict", "The change would leave the ledger without an Administrator; name one among the principals.").ConfigureAwait(false);
+            return;
+        }
+
+        await ledger.AddPrincipalsAsync(changed, context.RequestAborted).ConfigureAwait(false);
+        foreach (var userId in removed)
+        {
+            if (await ledger.ChangeUserAsync(callerId: null, userId, [], context.RequestAborted).ConfigureAwait(false) is { } refusal)
             {
                 await Error(context, 409, "Conflict", $"The principal {userId} cannot be removed: {refusal.Message}").ConfigureAwait(false);
                 return;
             }
         }
 
-        changed.Write(ledger.Folder.ResourceFile);
-        _resources[changed.Name.Value] = (ledger, changed);
+        await _ledgers.DescribeAsync(changed, context.RequestAborted).ConfigureAwait(false);
         await Json(context, 200, writer => WriteResource(writer, changed, "Succeeded", PortOf(context))).ConfigureAwait(false);
     }
 
@@ -219,9 +242,8 @@ public sealed partial class ManagementApi
             return;
         }
 
-        if (_options.NodeListen is not null)
+        if (!await RequirePrimaryAsync(context).ConfigureAwait(false))
         {
-            await Error(context, 501, "NotSupported", "This version's control plane deletes ledgers on a single node; on a cluster use DELETE /node/ledgers/{name}.").ConfigureAwait(false);
             return;
         }
 
@@ -288,6 +310,25 @@ public sealed partial class ManagementApi
     }
 
     /// <summary>
+    /// On a cluster, the control plane's writes are the primary's (they go through the consensus log): a backup answers
+    /// 503 naming the primary, whose address the client may use instead. True on the primary and on a single node.
+    /// </summary>
+    private async Task<bool> RequirePrimaryAsync(HttpContext context)
+    {
+        if (_options.NodeListen is null || _ledgers.Default is { IsPrimary: true })
+        {
+            return true;
+        }
+
+        context.Response.Headers.RetryAfter = "1";
+        var primary = _ledgers.Default?.PrimaryUrl;
+        await Error(context, 503, "NotPrimary", primary is null
+            ? "This member is a backup and knows no primary yet; the control plane's changes are the primary's. Retry shortly."
+            : $"This member is a backup; the control plane's changes are the primary's: send this request to {primary}.").ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>
     /// Keeps <paramref name="operation"/> (its ledger already held in <see cref="_busy"/>, released if it cannot be
     /// kept) and runs <paramref name="work"/> in the background, tracked so that a stop waits for it.
     /// </summary>
@@ -329,8 +370,15 @@ public sealed partial class ManagementApi
     }
 
     /// <summary>What a PUT or PATCH body asks for.</summary>
+    /// <param name="Location">The resource's location.</param>
+    /// <param name="IsPrivate">The type asked for; null when the body names none.</param>
+    /// <param name="Tags">The resource's tags.</param>
+    /// <param name="AadPrincipals">The principals named by object id.</param>
+    /// <param name="CertPrincipals">The principals named by certificate.</param>
+    /// <param name="NamesPrincipals">Whether the body has either principal list (a change without keeps them).</param>
     private sealed record ResourceRequest(
-        string Location, bool? IsPrivate, IReadOnlyDictionary<string, string> Tags, IReadOnlyList<AadPrincipal> AadPrincipals, IReadOnlyList<CertPrincipal> CertPrincipals)
+        string Location, bool? IsPrivate, IReadOnlyDictionary<string, string> Tags, IReadOnlyList<AadPrincipal> AadPrincipals, IReadOnlyList<CertPrincipal> CertPrincipals,
+        bool NamesPrincipals)
     {
         public bool NamesAdministrator => AadPrincipals.Any(p => p.Role == Roles.Administrator) || CertPrincipals.Any(p => p.Role == Roles.Administrator);
     }
@@ -431,7 +479,9 @@ public sealed partial class ManagementApi
             return (null, "A principal is listed twice.");
         }
 
-        return (new ResourceRequest(location, isPrivate, tags, aad, certificates), null);
+        var namesPrincipals = root.TryGetProperty("properties", out var given) && given.ValueKind == JsonValueKind.Object &&
+                              (given.TryGetProperty("aadBasedSecurityPrincipals", out _) || given.TryGetProperty("certBasedSecurityPrincipals", out _));
+        return (new ResourceRequest(location, isPrivate, tags, aad, certificates, namesPrincipals), null);
     }
 
     /// <summary>A PEM certificate with its line breaks (ARM's examples send none), or null if it is not one.</summary>

@@ -115,9 +115,11 @@ public sealed partial class ManagementApi
             return null;
         }
 
-        if (!_resources.TryGetValue(name.Value, out var cached) || !ReferenceEquals(cached.Ledger, ledger))
+        // The file is the truth (on a cluster the apply path rewrites it); the copy read is kept while the file is unchanged.
+        var written = File.GetLastWriteTimeUtc(ledger.Folder.ResourceFile);
+        if (!_resources.TryGetValue(name.Value, out var cached) || !ReferenceEquals(cached.Ledger, ledger) || cached.Written != written)
         {
-            cached = (ledger, LedgerResource.Read(ledger.Folder.ResourceFile));
+            cached = (ledger, LedgerResource.Read(ledger.Folder.ResourceFile), written);
             _resources[name.Value] = cached;
         }
 

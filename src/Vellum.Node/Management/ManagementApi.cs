@@ -38,7 +38,7 @@ public sealed partial class ManagementApi : IDisposable
     private readonly Dictionary<string, OperatorRole> _operatorCertificates = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, OperatorRole> _operatorIds = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (ManagementOperation Operation, LedgerResource Resource)> _busy = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (LedgerService Ledger, LedgerResource? Resource)> _resources = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (LedgerService Ledger, LedgerResource? Resource, DateTime Written)> _resources = new(StringComparer.Ordinal);
     private readonly Lock _reserving = new();
     private readonly SemaphoreSlim _changing = new(1, 1); // one change (PATCH) at a time: each reads the resource the last wrote
     private readonly CancellationTokenSource _stopping = new();

@@ -883,10 +883,16 @@ public sealed record UserChangeRefusal(AclError Error, string Message);
 /// <summary>What a member needs to serve one ledger: see <see cref="LedgerService.Material"/>.</summary>
 public sealed record LedgerMaterial(string Name, string ServiceCertificatePem, string ServicePrivateKeyPem, string LedgerSecretHex, string LedgerType)
 {
+    /// <summary>The ledger's control-plane resource (<see cref="Management.LedgerResource"/>, as its file holds it), when it has one.</summary>
+    public string? ResourceJson { get; init; }
+
     /// <summary>The material in a ledger folder (served, or staged), as its files hold it.</summary>
     public static LedgerMaterial Of(LedgerDirectory folder) => new(
         folder.Name.Value, File.ReadAllText(folder.ServiceCertificate), File.ReadAllText(folder.ServicePrivateKey), File.ReadAllText(folder.LedgerSecretFile).Trim(),
-        folder.StoredIsPrivate() == true ? "Private" : "Public");
+        folder.StoredIsPrivate() == true ? "Private" : "Public")
+    {
+        ResourceJson = File.Exists(folder.ResourceFile) ? File.ReadAllText(folder.ResourceFile) : null,
+    };
 
     /// <summary>The four fields a join and a member fetching a ledger receive (in the object being written).</summary>
     public void WriteFields(System.Text.Json.Utf8JsonWriter writer)
@@ -895,6 +901,10 @@ public sealed record LedgerMaterial(string Name, string ServiceCertificatePem, s
         writer.WriteString("servicePrivateKey", ServicePrivateKeyPem);
         writer.WriteString("ledgerSecret", LedgerSecretHex);
         writer.WriteString("ledgerType", LedgerType);
+        if (ResourceJson is not null)
+        {
+            writer.WriteString("resource", ResourceJson);
+        }
     }
 }
 
