@@ -116,6 +116,27 @@ public sealed class ControlPlaneClusterTests
         }
     }
 
+    [Fact]
+    public async Task A_ledger_whose_first_users_are_not_committed_answers_that_it_is_being_created()
+    {
+        // One member of three: no majority, so no primary commits the ledger's first Administrator yet.
+        await using var cluster = new ClusterProcess(3);
+        await cluster.StartAsync(0);
+        using (var early = await cluster.Client(0).GetAsync("/app/ledgerUsers?api-version=2024-08-22-preview"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, early.StatusCode);
+            Assert.Contains("being created", await early.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        await cluster.StartAsync(1);
+        await cluster.StartAsync(2);
+        await ClusterTests.WaitUntilAsync(async () =>
+        {
+            using var users = await cluster.Client(0).GetAsync("/app/ledgerUsers?api-version=2024-08-22-preview");
+            return users.StatusCode == HttpStatusCode.OK;
+        }, "the ledger's first users to commit once a majority runs");
+    }
+
     /// <summary>The <c>stage</c> tag member <paramref name="i"/> gives the ledger's resource; null when it has none yet.</summary>
     private static async Task<string?> TagOf(ClusterProcess cluster, int i, string name)
     {

@@ -270,6 +270,11 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
         }
 
         Assert.True(node.Ledgers.TryGet(name, out _));
+        using (var patched = await asB.PatchAsync(Ledger(name), Body("""{"location":"westeurope","tags":{"owner":"b"}}""")))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, patched.StatusCode);
+        }
+
         foreach (var type in new[] { "Public", "Private" })
         {
             using var taken = await asB.PutAsync(Ledger(name), Body($$$"""{"location":"westeurope","properties":{"ledgerType":"{{{type}}}"}}"""));

@@ -128,6 +128,14 @@ internal sealed class LedgerRouting
             return;
         }
 
+        if (ledger.Users.Count == 0 && context.Request.Path.StartsWithSegments("/app", StringComparison.OrdinalIgnoreCase))
+        {
+            // Made, but its first users are not committed (or, on a backup, not applied) yet: nobody could sign in.
+            context.Response.Headers.RetryAfter = "1";
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"The ledger '{ledger.Name}' is being created; retry shortly.").ConfigureAwait(false);
+            return;
+        }
+
         context.Features.Set(ledger);
         await next(context).ConfigureAwait(false);
     }

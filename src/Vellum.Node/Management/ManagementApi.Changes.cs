@@ -41,7 +41,10 @@ public sealed partial class ManagementApi
         {
             if (!current.IsAt(caller.TenantId, subscription, resourceGroup))
             {
-                await Error(context, 409, "Conflict", $"The name '{name}' is taken: ledger names are unique across the deployment.").ConfigureAwait(false);
+                // PATCH changes what the caller can see (another's is not found); PUT would make it, and the name is taken.
+                await (isPatch
+                    ? ResourceNotFound(context, resourceGroup, name)
+                    : Error(context, 409, "Conflict", $"The name '{name}' is taken: ledger names are unique across the deployment.")).ConfigureAwait(false);
                 return;
             }
 
@@ -220,17 +223,18 @@ public sealed partial class ManagementApi
             return;
         }
 
-        await ledger.AddPrincipalsAsync(changed, context.RequestAborted).ConfigureAwait(false);
+        // Once begun, the change is carried through whether or not the caller waits for it.
+        await ledger.AddPrincipalsAsync(changed, _stopping.Token).ConfigureAwait(false);
         foreach (var userId in removed)
         {
-            if (await ledger.ChangeUserAsync(callerId: null, userId, [], context.RequestAborted).ConfigureAwait(false) is { } refusal)
+            if (await ledger.ChangeUserAsync(callerId: null, userId, [], _stopping.Token).ConfigureAwait(false) is { } refusal)
             {
                 await Error(context, 409, "Conflict", $"The principal {userId} cannot be removed: {refusal.Message}").ConfigureAwait(false);
                 return;
             }
         }
 
-        await _ledgers.DescribeAsync(changed, context.RequestAborted).ConfigureAwait(false);
+        await _ledgers.DescribeAsync(changed, _stopping.Token).ConfigureAwait(false);
         await Json(context, 200, writer => WriteResource(writer, changed, "Succeeded", PortOf(context))).ConfigureAwait(false);
     }
 
