@@ -6,11 +6,12 @@ root.Subcommands.Add(VerifyCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(StartCommand.Create());
 root.Subcommands.Add(JoinCommand.Create());
+root.Subcommands.Add(LedgerCommand.Create());
 
 if (args.Length == 0)
 {
     // A bare 'vellum' is most often a first try: say where the commands are rather than only that one is missing.
-    Console.Error.WriteLine("usage: vellum <start|join|verify|generate> [options]");
+    Console.Error.WriteLine("usage: vellum <start|join|ledger|verify|generate> [options]");
     Console.Error.WriteLine("'vellum --help' lists the commands; 'vellum <command> --help' a command's options.");
     return 2;
 }

@@ -326,7 +326,7 @@ public sealed class JsClientTests
             // Gone for good: not served, no folder, and a tombstone names the caller.
             Assert.False(ledgers.TryGet(name, out _));
             Assert.False(Directory.Exists(Path.Combine(root, "data", "ledgers", name)));
-            Assert.Contains(ledgers.Tombstones(), t => t.Name == name && t.DeletedBy.Contains(application, StringComparison.Ordinal));
+            Assert.Contains(ledgers.Tombstones(), t => t.Name == name && t.DeletedBy.Contains(application, StringComparison.Ordinal) && t.TenantId == tenant);
         }
         finally
         {

@@ -191,6 +191,16 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
             Assert.Equal(HttpStatusCode.Unauthorized, gone.StatusCode);
         }
 
+        // What a change leaves out is kept: tags alone change here; location and principals stay.
+        using (var tagsOnly = await node.AsOperator.PatchAsync(Ledger(name), Body("""{"tags":{"only":"tags"}}""")))
+        {
+            var body = await NodeFixture.Body(tagsOnly);
+            Assert.True(tagsOnly.StatusCode == HttpStatusCode.OK, body.ToString());
+            Assert.Equal("eastus", body.GetProperty("location").GetString());
+            Assert.Equal("tags", body.GetProperty("tags").GetProperty("only").GetString());
+            Assert.Single(body.GetProperty("properties").GetProperty("certBasedSecurityPrincipals").EnumerateArray());
+        }
+
         // The name is taken from another resource group; PUT there is a conflict.
         using (var conflict = await node.AsOperator.PutAsync(Ledger(name, "rg-two"), Body("""{"location":"eastus"}""")))
         {
@@ -380,6 +390,49 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
         {
             using var deleted = await asA.DeleteAsync(Ledger(made));
             Assert.Equal("Succeeded", await PollStatusAsync(asA, deleted.Headers.GetValues("Azure-AsyncOperation").Single()));
+        }
+    }
+
+    [Fact]
+    public async Task A_hundred_concurrent_creations_of_distinct_names_all_succeed()
+    {
+        var plain = new QuotaFixture();
+        await plain.InitializeAsync();
+        try
+        {
+            var names = Enumerable.Range(0, 100).Select(i => $"many-{i:D3}").ToList();
+            var statuses = await Task.WhenAll(names.Select(async name =>
+            {
+                using var created = await plain.Admin.PutAsync(Ledger(name, "many"), Body("""{"location":"local"}"""));
+                Assert.True(created.StatusCode == HttpStatusCode.Created, $"{name}: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}");
+                return created.Headers.GetValues("Azure-AsyncOperation").Single();
+            }));
+            foreach (var status in statuses)
+            {
+                Assert.Equal("Succeeded", await PollStatusAsync(plain.Admin, status));
+            }
+
+            using var list = await plain.Admin.GetAsync($"/subscriptions/{Subscription}/resourceGroups/many/providers/Microsoft.ConfidentialLedger/ledgers?{Version}");
+            Assert.Equal(names, (await NodeFixture.Body(list)).GetProperty("value").EnumerateArray().Select(l => l.GetProperty("name").GetString()));
+            Assert.All(names, name => Assert.True(plain.Ledgers.TryGet(name, out var ledger) && ledger.Users.Count > 0, name));
+        }
+        finally
+        {
+            await plain.DisposeAsync();
+        }
+    }
+
+    /// <summary>A node with the default operators (the development Administrator) and a quota of 100 ledgers a tenant, which the test fills.</summary>
+    private sealed class QuotaFixture : NodeFixture
+    {
+        protected override NodeOptions CreateOptions(string data)
+        {
+            var options = Options(data);
+            return new NodeOptions
+            {
+                DataDirectory = options.DataDirectory, Listen = options.Listen, SignatureDelay = options.SignatureDelay,
+                Management = new ManagementOptions { LedgerQuota = 100 },
+            };
         }
     }
 

@@ -158,6 +158,20 @@ public sealed class MultipleIssuersTests(MultipleIssuersTests.Fixture node) : IC
     }
 
     [Fact]
+    public async Task A_token_without_tid_takes_its_issuer_s_tenant()
+    {
+        await using var issuer = new TestIssuer();
+        await issuer.StartAsync();
+        const string Realm = "77777777-8888-4999-8aaa-bbbbbbbbbbbb";
+        using var tokens = new BearerTokens([new JwtIssuerOptions { Issuer = issuer.Url, CaFile = issuer.CaFile, TenantId = Realm.ToUpperInvariant() }], NullLogger.Instance);
+        var (without, _) = await tokens.ValidateAsync(issuer.Token(new Dictionary<string, object> { ["oid"] = Same }), CancellationToken.None);
+        Assert.Equal(Realm, without!.TenantId);
+        const string Own = "12121212-3434-4565-8787-909090909090";
+        var (with, _) = await tokens.ValidateAsync(issuer.Token(new Dictionary<string, object> { ["oid"] = Same, ["tid"] = Own }), CancellationToken.None);
+        Assert.Equal(Own, with!.TenantId);
+    }
+
+    [Fact]
     public async Task A_failed_key_fetch_is_counted()
     {
         long failures = 0;

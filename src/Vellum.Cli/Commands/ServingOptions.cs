@@ -254,12 +254,12 @@ internal sealed class ServingOptions
 
     /// <summary>
     /// One issuer of the config file's <c>jwtIssuers</c>: <c>{"issuer", "ca", "audiences", "jwks", "userClaim",
-    /// "userPrefix", "ledgers", "requiredClaims"}</c>, <c>issuer</c> required; strict, as the rest of the file.
+    /// "userPrefix", "ledgers", "requiredClaims", "tenant"}</c>, <c>issuer</c> required; strict, as the rest of the file.
     /// </summary>
     private static bool TryReadIssuer(System.Text.Json.JsonElement element, out Vellum.Node.Auth.JwtIssuerOptions? issuer, out string? error)
     {
         issuer = null;
-        string[] known = ["issuer", "ca", "audiences", "jwks", "userClaim", "userPrefix", "ledgers", "requiredClaims"];
+        string[] known = ["issuer", "ca", "audiences", "jwks", "userClaim", "userPrefix", "ledgers", "requiredClaims", "tenant"];
         foreach (var property in element.EnumerateObject())
         {
             var ok = property.Name switch
@@ -291,7 +291,7 @@ internal sealed class ServingOptions
         issuer = new Vellum.Node.Auth.JwtIssuerOptions
         {
             Issuer = url, CaFile = Text("ca"), Audiences = List("audiences"), JwksFile = Text("jwks"), UserClaim = Text("userClaim") ?? "oid",
-            UserPrefix = Text("userPrefix"), Ledgers = List("ledgers"),
+            UserPrefix = Text("userPrefix"), Ledgers = List("ledgers"), TenantId = Text("tenant"),
             RequiredClaims = element.TryGetProperty("requiredClaims", out var required)
                 ? required.EnumerateObject().ToDictionary(c => c.Name, c => c.Value.GetString()!, StringComparer.Ordinal)
                 : new Dictionary<string, string>(),

@@ -155,7 +155,9 @@ public sealed class BearerTokens : IDisposable
             return (null, $"The token's '{issuer.Options.UserClaim}' claim holds ':', which this issuer's user ids may not while other issuers' ids are prefixed.");
         }
 
-        var tenant = jwt.TryGetPayloadValue<string>("tid", out var tid) && Guid.TryParse(tid, out var tenantGuid) ? tenantGuid.ToString("D") : null;
+        var tenant = jwt.TryGetPayloadValue<string>("tid", out var tid) && Guid.TryParse(tid, out var tenantGuid)
+            ? tenantGuid.ToString("D")
+            : issuer.Options.TenantId is { } configured ? Guid.Parse(configured).ToString("D") : null;
         var validated = new BearerToken(userId, [.. jwt.Audiences], issuer.Options.Audiences, jwt.ValidTo == DateTime.MinValue ? DateTimeOffset.UtcNow : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero))
         {
             TenantId = tenant,
@@ -423,7 +425,7 @@ public sealed class BearerTokens : IDisposable
 /// <param name="Expires">Its expiry: kept until then.</param>
 public sealed record BearerToken(string UserId, IReadOnlyList<string> Audiences, IReadOnlyList<string> Accepted, DateTimeOffset Expires)
 {
-    /// <summary>Its tenant (<c>tid</c>, a GUID in lower case), when it names one.</summary>
+    /// <summary>Its tenant (<c>tid</c>, a GUID in lower case), else its issuer's configured one; null when neither.</summary>
     public string? TenantId { get; init; }
 
     /// <summary>The ledgers its issuer is trusted by; empty: every ledger.</summary>

@@ -56,6 +56,12 @@ public sealed class JwtIssuerOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> RequiredClaims { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// The tenant (a GUID) of this issuer's tokens that carry no <c>tid</c> (a Keycloak realm, say), for the control
+    /// plane's tenancy. Null: the deployment's (<c>--tenant</c>).
+    /// </summary>
+    public string? TenantId { get; init; }
+
     /// <summary>The ledgers whose data planes accept this issuer's tokens; empty (the default): every ledger.</summary>
     public IReadOnlyList<string> Ledgers { get; init; } = [];
 
@@ -116,6 +122,11 @@ public sealed class JwtIssuerOptions
         if (Audiences.Any(string.IsNullOrWhiteSpace))
         {
             throw new ArgumentException("a JWT audience is empty", nameof(Audiences));
+        }
+
+        if (TenantId is not null && !Guid.TryParseExact(TenantId, "D", out _))
+        {
+            throw new ArgumentException($"the tenant '{TenantId}' of {Issuer} is not a GUID", nameof(TenantId));
         }
 
         if (RequiredClaims.Any(c => string.IsNullOrWhiteSpace(c.Key)))

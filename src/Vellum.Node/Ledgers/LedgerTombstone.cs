@@ -16,9 +16,9 @@ namespace Vellum.Node.Ledgers;
 /// same one; every node keeps it as <c>node/tombstones/{name}.{certificate SHA-256}.json</c>.
 /// </summary>
 /// <remarks>
-/// In the log: <c>u8 version (1) · u8 type (0 Public, 1 Private) · i64 view · i64 seqno of the last signature ·
-/// 32-byte root it signed · i64 deleted at (Unix ms) · u16 length · deleted by (UTF-8) · u16 length · service
-/// certificate (DER)</c>, little-endian.
+/// In the log: <c>u8 version (1, or 2 with a tenant) · u8 type (0 Public, 1 Private) · i64 view · i64 seqno of the
+/// last signature · 32-byte root it signed · i64 deleted at (Unix ms) · u16 length · deleted by (UTF-8) · u16 length ·
+/// service certificate (DER)</c> and, in version 2, <c>· u8 length · tenant (ASCII GUID)</c>, little-endian.
 /// </remarks>
 /// <param name="Name">The ledger's name.</param>
 /// <param name="IsPrivate">Its type.</param>
@@ -31,9 +31,13 @@ public sealed record LedgerTombstone(
     string Name, bool IsPrivate, byte[] ServiceCertificateDer, TxId LastSigned, Hash32 LastSignedRoot, string DeletedBy, DateTimeOffset DeletedAt)
 {
     private const byte Version = 1;
+    private const byte VersionWithTenant = 2;
     private const int MaxDeletedByBytes = 1024;
     private const int MaxCertificateBytes = 2048;
     private const int FixedLength = 2 + 8 + 8 + Hash32.Size + 8 + 2 + 2;
+
+    /// <summary>The tenant the ledger belonged to (a control-plane ledger's), or null.</summary>
+    public string? TenantId { get; init; }
 
     /// <summary>SHA-256 of the service certificate: which ledger of the name this was.</summary>
     public Hash32 ServiceCertificateDigest => Hash32.Compute(ServiceCertificateDer);
@@ -50,9 +54,15 @@ public sealed record LedgerTombstone(
             throw new ArgumentException("a tombstone's caller or certificate is too long");
         }
 
-        var bytes = new byte[FixedLength + deletedBy.Length + ServiceCertificateDer.Length];
+        var tenant = TenantId is null ? [] : Encoding.ASCII.GetBytes(TenantId);
+        if (tenant.Length > 64)
+        {
+            throw new ArgumentException("a tombstone's tenant is too long");
+        }
+
+        var bytes = new byte[FixedLength + deletedBy.Length + ServiceCertificateDer.Length + (TenantId is null ? 0 : 1 + tenant.Length)];
         var span = bytes.AsSpan();
-        span[0] = Version;
+        span[0] = TenantId is null ? Version : VersionWithTenant;
         span[1] = IsPrivate ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteInt64LittleEndian(span[2..], LastSigned.View);
         BinaryPrimitives.WriteInt64LittleEndian(span[10..], LastSigned.Seqno);
@@ -64,6 +74,13 @@ public sealed record LedgerTombstone(
         at += 2 + deletedBy.Length;
         BinaryPrimitives.WriteUInt16LittleEndian(span[at..], (ushort)ServiceCertificateDer.Length);
         ServiceCertificateDer.CopyTo(span[(at + 2)..]);
+        if (TenantId is not null)
+        {
+            at += 2 + ServiceCertificateDer.Length;
+            span[at] = (byte)tenant.Length;
+            tenant.CopyTo(span[(at + 1)..]);
+        }
+
         return bytes;
     }
 
@@ -71,9 +88,9 @@ public sealed record LedgerTombstone(
     public static bool TryDecode(string name, ReadOnlySpan<byte> bytes, [NotNullWhen(true)] out LedgerTombstone? tombstone, [NotNullWhen(false)] out string? error)
     {
         tombstone = null;
-        if (bytes.Length < FixedLength || bytes[0] != Version || bytes[1] > 1)
+        if (bytes.Length < FixedLength || bytes[0] is not (Version or VersionWithTenant) || bytes[1] > 1)
         {
-            error = "not a ledger deletion of version 1";
+            error = "not a ledger deletion of version 1 or 2";
             return false;
         }
 
@@ -88,10 +105,23 @@ public sealed record LedgerTombstone(
         var deletedBy = Encoding.UTF8.GetString(bytes.Slice(at + 2, byLength));
         at += 2 + byLength;
         var certificateLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes[at..]);
-        if (certificateLength is 0 or > MaxCertificateBytes || bytes.Length != at + 2 + certificateLength)
+        var end = at + 2 + certificateLength;
+        if (certificateLength is 0 or > MaxCertificateBytes || (bytes[0] == Version ? bytes.Length != end : bytes.Length <= end))
         {
             error = "the service certificate is damaged";
             return false;
+        }
+
+        string? tenant = null;
+        if (bytes[0] == VersionWithTenant)
+        {
+            if (bytes[end] is var tenantLength && bytes.Length != end + 1 + tenantLength || !Ascii.IsValid(bytes.Slice(end + 1, bytes[end])))
+            {
+                error = "the tenant is damaged";
+                return false;
+            }
+
+            tenant = Encoding.ASCII.GetString(bytes.Slice(end + 1, bytes[end]));
         }
 
         tombstone = new LedgerTombstone(
@@ -101,7 +131,10 @@ public sealed record LedgerTombstone(
             new TxId(BinaryPrimitives.ReadInt64LittleEndian(bytes[2..]), BinaryPrimitives.ReadInt64LittleEndian(bytes[10..])),
             new Hash32(bytes.Slice(18, Hash32.Size)),
             deletedBy,
-            DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(bytes[(18 + Hash32.Size)..])));
+            DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(bytes[(18 + Hash32.Size)..])))
+        {
+            TenantId = tenant,
+        };
         error = null;
         return true;
     }
@@ -118,6 +151,10 @@ public sealed record LedgerTombstone(
         writer.WriteString("lastSignedRoot", LastSignedRoot.ToString());
         writer.WriteString("deletedBy", DeletedBy);
         writer.WriteString("deletedAt", DeletedAt.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        if (TenantId is not null)
+        {
+            writer.WriteString("tenantId", TenantId);
+        }
     }
 
     /// <summary>The tombstone file's contents: <see cref="WriteFields"/> as one JSON object.</summary>
@@ -153,7 +190,10 @@ public sealed record LedgerTombstone(
                 TxId.TryParse(Text("lastSignedTransactionId"), out var id) ? id : throw new InvalidDataException("the tombstone's transaction id is damaged"),
                 Hash32.ParseHex(Text("lastSignedRoot")),
                 Text("deletedBy"),
-                DateTimeOffset.Parse(Text("deletedAt"), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal));
+                DateTimeOffset.Parse(Text("deletedAt"), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal))
+            {
+                TenantId = root.TryGetProperty("tenantId", out var tenant) ? tenant.GetString() : null,
+            };
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or System.Security.Cryptography.CryptographicException or ArgumentException)
         {

@@ -14,7 +14,7 @@ public sealed partial class ManagementApi
     /// <summary>
     /// PUT creates the ledger (201 <c>Creating</c> with <c>Azure-AsyncOperation</c>; the creation runs on) or, for a
     /// ledger of this tenant, subscription and resource group, changes it as PATCH does (200). PATCH takes the whole
-    /// resource: tags, location and principals change; the type cannot.
+    /// resource: tags, location and principals change (those the body leaves out are kept); the type cannot.
     /// </summary>
     private async Task PutAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name, bool isPatch)
     {
@@ -70,7 +70,13 @@ public sealed partial class ManagementApi
     private async Task CreateAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name, ResourceRequest request)
     {
         var now = DateTimeOffset.UtcNow;
-        var operation = new ManagementOperation(Guid.NewGuid().ToString(), OperationKind.Create, name.Value, subscription, caller.TenantId, request.Location, now);
+        if (request.Location is not { } location)
+        {
+            await Error(context, 400, "InvalidRequestContent", "The body names no location (\"location\": 1 to 64 characters), which every ledger resource has.").ConfigureAwait(false);
+            return;
+        }
+
+        var operation = new ManagementOperation(Guid.NewGuid().ToString(), OperationKind.Create, name.Value, subscription, caller.TenantId, location, now);
         var aad = request.AadPrincipals;
         var certificates = request.CertPrincipals;
         if (!request.NamesAdministrator)
@@ -88,8 +94,8 @@ public sealed partial class ManagementApi
 
         var resource = new LedgerResource
         {
-            Name = name, SubscriptionId = subscription, ResourceGroup = resourceGroup, TenantId = caller.TenantId, Location = request.Location,
-            IsPrivate = request.IsPrivate ?? false, Tags = request.Tags, AadPrincipals = aad, CertPrincipals = certificates,
+            Name = name, SubscriptionId = subscription, ResourceGroup = resourceGroup, TenantId = caller.TenantId, Location = location,
+            IsPrivate = request.IsPrivate ?? false, Tags = request.Tags ?? new Dictionary<string, string>(), AadPrincipals = aad, CertPrincipals = certificates,
             CreatedBy = caller.Id, CreatedByType = caller.IdType, CreatedAt = now, LastModifiedBy = caller.Id, LastModifiedByType = caller.IdType, LastModifiedAt = now,
             OperationId = operation.Id,
         };
@@ -200,11 +206,11 @@ public sealed partial class ManagementApi
     private async Task ChangeAsync(HttpContext context, Caller caller, LedgerResource current, LedgerService ledger, ResourceRequest request)
     {
         // The resource as it is now: another change may have ended while this one waited. A body that names no
-        // principals keeps them (Terraform and the SDKs send them back; a tags-only change need not).
+        // principals, tags or location keeps them (Terraform and the SDKs send them back; a tags-only change need not).
         current = LedgerResource.Read(ledger.Folder.ResourceFile) ?? current;
         var changed = current with
         {
-            Location = request.Location, Tags = request.Tags,
+            Location = request.Location ?? current.Location, Tags = request.Tags ?? current.Tags,
             AadPrincipals = request.NamesPrincipals ? request.AadPrincipals : current.AadPrincipals,
             CertPrincipals = request.NamesPrincipals ? request.CertPrincipals : current.CertPrincipals,
             LastModifiedBy = caller.Id, LastModifiedByType = caller.IdType, LastModifiedAt = DateTimeOffset.UtcNow,
@@ -374,14 +380,14 @@ public sealed partial class ManagementApi
     }
 
     /// <summary>What a PUT or PATCH body asks for.</summary>
-    /// <param name="Location">The resource's location.</param>
+    /// <param name="Location">The resource's location; null when the body names none (required to create).</param>
     /// <param name="IsPrivate">The type asked for; null when the body names none.</param>
-    /// <param name="Tags">The resource's tags.</param>
+    /// <param name="Tags">The resource's tags; null when the body has no <c>tags</c>.</param>
     /// <param name="AadPrincipals">The principals named by object id.</param>
     /// <param name="CertPrincipals">The principals named by certificate.</param>
     /// <param name="NamesPrincipals">Whether the body has either principal list (a change without keeps them).</param>
     private sealed record ResourceRequest(
-        string Location, bool? IsPrivate, IReadOnlyDictionary<string, string> Tags, IReadOnlyList<AadPrincipal> AadPrincipals, IReadOnlyList<CertPrincipal> CertPrincipals,
+        string? Location, bool? IsPrivate, IReadOnlyDictionary<string, string>? Tags, IReadOnlyList<AadPrincipal> AadPrincipals, IReadOnlyList<CertPrincipal> CertPrincipals,
         bool NamesPrincipals)
     {
         public bool NamesAdministrator => AadPrincipals.Any(p => p.Role == Roles.Administrator) || CertPrincipals.Any(p => p.Role == Roles.Administrator);
@@ -395,15 +401,20 @@ public sealed partial class ManagementApi
             return (null, "The body is not a JSON object.");
         }
 
-        if (!root.TryGetProperty("location", out var locationElement) || locationElement.ValueKind != JsonValueKind.String ||
-            locationElement.GetString() is not { Length: > 0 and <= 64 } location)
+        string? location = null;
+        if (root.TryGetProperty("location", out var locationElement) && locationElement.ValueKind != JsonValueKind.Null)
         {
-            return (null, "The body names no location (\"location\": 1 to 64 characters), which every ledger resource has.");
+            location = locationElement.ValueKind == JsonValueKind.String ? locationElement.GetString() : null;
+            if (location is not { Length: > 0 and <= 64 })
+            {
+                return (null, "\"location\" is 1 to 64 characters.");
+            }
         }
 
-        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        Dictionary<string, string>? tags = null;
         if (root.TryGetProperty("tags", out var tagsElement) && tagsElement.ValueKind != JsonValueKind.Null)
         {
+            tags = new Dictionary<string, string>(StringComparer.Ordinal);
             if (tagsElement.ValueKind != JsonValueKind.Object)
             {
                 return (null, "\"tags\" is not an object of strings.");

@@ -64,10 +64,17 @@ public sealed partial class ManagementApi
         }
 
         var fingerprint = CertificateFingerprint.Compute(certificate);
-        if (!_operatorCertificates.TryGetValue(fingerprint, out var role) && !IsDevelopmentOwner(fingerprint))
+        if (!_operatorCertificates.TryGetValue(fingerprint, out var role))
         {
-            await Error(context, 403, "AuthorizationFailed", $"The certificate {fingerprint} is not an operator's of this deployment's control plane.").ConfigureAwait(false);
-            return null;
+            if (IsDevelopmentOwner(fingerprint))
+            {
+                role = OperatorRole.Owner;
+            }
+            else
+            {
+                await Error(context, 403, "AuthorizationFailed", $"The certificate {fingerprint} is not an operator's of this deployment's control plane.").ConfigureAwait(false);
+                return null;
+            }
         }
 
         return new Caller(fingerprint, "Application", _settings.TenantId, role, certificate.ExportCertificatePem() + "\n");

@@ -209,7 +209,10 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             root = signature!.Root;
         }
 
-        return new LedgerTombstone(Name.Value, IsPrivate, Service.Certificate.RawData, lastSigned, root, deletedBy, deletedAt);
+        return new LedgerTombstone(Name.Value, IsPrivate, Service.Certificate.RawData, lastSigned, root, deletedBy, deletedAt)
+        {
+            TenantId = Management.LedgerResource.Read(Folder.ResourceFile)?.TenantId,
+        };
     }
 
     /// <summary>
