@@ -22,10 +22,7 @@ public sealed class TokenFlagsTests : IDisposable
     public async Task A_token_user_named_at_start_administers_the_ledger()
     {
         using var rsa = RSA.Create(2048);
-        var key = new RsaSecurityKey(rsa) { KeyId = "k1" };
-        var publicJwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = "k1" });
-        var jwks = Path.Combine(_root, "jwks.json");
-        File.WriteAllText(jwks, JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", kid = "k1", use = "sig", n = publicJwk.N, e = publicJwk.E } } }));
+        var (key, jwks) = SigningKey(rsa, "k1");
         var data = Path.Combine(_root, "data");
 
         using var node = await RunningNode.Start(data, "--jwt-issuer", Issuer, "--jwt-jwks", jwks, "--admin-oid", AdminOid.ToUpperInvariant());
@@ -75,10 +72,7 @@ public sealed class TokenFlagsTests : IDisposable
     public async Task Several_issuers_come_from_the_config_file_and_their_users_carry_its_prefix()
     {
         using var rsa = RSA.Create(2048);
-        var key = new RsaSecurityKey(rsa) { KeyId = "k2" };
-        var publicJwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = "k2" });
-        var jwks = Path.Combine(_root, "jwks2.json");
-        File.WriteAllText(jwks, JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", kid = "k2", use = "sig", n = publicJwk.N, e = publicJwk.E } } }));
+        var (key, jwks) = SigningKey(rsa, "k2");
         const string Keycloak = "https://keycloak.example/realms/ops";
 
         // Ids that could collide are refused before anything is made; so is the setting in the environment.
@@ -135,6 +129,15 @@ public sealed class TokenFlagsTests : IDisposable
 
         // The other issuer's "alice" is someone else.
         Assert.Equal(HttpStatusCode.Unauthorized, await WriteAs(Token(Issuer, "oid", "alice")));
+    }
+
+    /// <summary>A signing key of <paramref name="rsa"/> named <paramref name="kid"/>, and a JWKS file of its public part.</summary>
+    private (RsaSecurityKey Key, string JwksFile) SigningKey(RSA rsa, string kid)
+    {
+        var publicJwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = kid });
+        var jwks = Path.Combine(_root, $"jwks-{kid}.json");
+        File.WriteAllText(jwks, JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", kid, use = "sig", n = publicJwk.N, e = publicJwk.E } } }));
+        return (new RsaSecurityKey(rsa) { KeyId = kid }, jwks);
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);

@@ -343,6 +343,15 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
             Assert.Equal(code, JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("code").GetString());
         }
 
+        // Only a member node may name the operator it sends a request on for; an operator who tries is refused.
+        using (var forged = new HttpRequestMessage(HttpMethod.Put, Ledger(name)) { Content = Body("""{"location":"eastus"}""") })
+        {
+            forged.Headers.Add("x-vellum-operator", "eyJpZCI6ImFueW9uZSJ9");
+            using var response = await node.AsOperator.SendAsync(forged);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Equal("AuthorizationFailed", (await NodeFixture.Body(response)).GetProperty("error").GetProperty("code").GetString());
+        }
+
         Assert.Equal(before, node.Ledgers.All.Count);
         Assert.False(Directory.Exists(Path.Combine(node.Root, "data", "ledgers", name)));
 

@@ -90,7 +90,11 @@ internal sealed class WriteForwarder : IDisposable
     /// which is also the TLS server name, so the primary answers for the same ledger with its certificate), and writes
     /// its answer as this request's answer; 503 in the ACL shape when that cannot be done. The response must not have started.
     /// </summary>
-    public async Task ForwardAsync(HttpContext context, Uri primary, string host)
+    /// <param name="context">The request to send on.</param>
+    /// <param name="primary">The primary's client address.</param>
+    /// <param name="host">The host name to name there (and the TLS server name).</param>
+    /// <param name="extraHeaders">Headers to add (the control plane's operator, vouched for by this node).</param>
+    public async Task ForwardAsync(HttpContext context, Uri primary, string host, IEnumerable<KeyValuePair<string, string>>? extraHeaders = null)
     {
         var request = context.Request;
         if (!request.Body.CanSeek)
@@ -135,6 +139,11 @@ internal sealed class WriteForwarder : IDisposable
         if (ClientIdentity.Find(context) is { } caller)
         {
             message.Headers.TryAddWithoutValidation(NodeCaller.ForwardedUserHeader, caller.UserId);
+        }
+
+        foreach (var (name, value) in extraHeaders ?? [])
+        {
+            message.Headers.TryAddWithoutValidation(name, value);
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);

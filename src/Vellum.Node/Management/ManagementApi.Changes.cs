@@ -31,7 +31,7 @@ public sealed partial class ManagementApi
             return;
         }
 
-        if (!await RequirePrimaryAsync(context).ConfigureAwait(false))
+        if (await ForwardedAsync(context, caller).ConfigureAwait(false))
         {
             return;
         }
@@ -252,7 +252,7 @@ public sealed partial class ManagementApi
             return;
         }
 
-        if (!await RequirePrimaryAsync(context).ConfigureAwait(false))
+        if (await ForwardedAsync(context, caller).ConfigureAwait(false))
         {
             return;
         }
@@ -320,22 +320,34 @@ public sealed partial class ManagementApi
     }
 
     /// <summary>
-    /// On a cluster, the control plane's writes are the primary's (they go through the consensus log): a backup answers
-    /// 503 naming the primary, whose address the client may use instead. True on the primary and on a single node.
+    /// On a cluster, the control plane's changes are the primary's (they go through the consensus log): a backup sends
+    /// the request on to the primary as the operator it authenticated, over the node channel, and relays the answer
+    /// (503 when it knows no primary). True when the request was handled so; false on the primary, on a single node,
+    /// and for a request a member sent here (never sent on again: 503 if this node is no longer primary).
     /// </summary>
-    private async Task<bool> RequirePrimaryAsync(HttpContext context)
+    private async Task<bool> ForwardedAsync(HttpContext context, Caller caller)
     {
-        if (_options.NodeListen is null || _ledgers.Default is { IsPrimary: true })
+        if (_options.NodeListen is null || _ledgers.Default is not { } channel || channel.IsPrimary)
         {
-            return true;
+            return false;
         }
 
         context.Response.Headers.RetryAfter = "1";
-        var primary = _ledgers.Default?.PrimaryUrl;
-        await Error(context, 503, "NotPrimary", primary is null
-            ? "This member is a backup and knows no primary yet; the control plane's changes are the primary's. Retry shortly."
-            : $"This member is a backup; the control plane's changes are the primary's: send this request to {primary}.").ConfigureAwait(false);
-        return false;
+        if (caller.FromMember || channel.PrimaryUrl is not { } primary)
+        {
+            await Error(context, 503, "NotPrimary", caller.FromMember
+                ? "Another member sent this change here as to the primary, but this node is not primary (the primary changed); nothing was done. Retry shortly."
+                : "This member is a backup and knows no primary yet; the control plane's changes are the primary's. Retry shortly.").ConfigureAwait(false);
+            return true;
+        }
+
+        context.Response.Headers.Remove("Retry-After");
+        await channel.Forwarder(_logger).ForwardAsync(context, primary, $"{Vellum.Core.Identity.LedgerName.Default.Value}.{_options.Domain}",
+        [
+            new(OperatorHeader, EncodeCaller(caller)),
+            new(ForwardedHostHeader, context.Request.Host.Value ?? string.Empty),
+        ]).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>

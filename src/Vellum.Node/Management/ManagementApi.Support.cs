@@ -80,6 +80,47 @@ public sealed partial class ManagementApi
         return new Caller(fingerprint, "Application", _settings.TenantId, role, certificate.ExportCertificatePem() + "\n");
     }
 
+    /// <summary>The header in which a member names the operator it authenticated (base64url of its JSON).</summary>
+    private const string OperatorHeader = "x-vellum-operator";
+
+    /// <summary>The header in which a member names the host its caller used (the URLs the answer holds point there).</summary>
+    private const string ForwardedHostHeader = "x-vellum-forwarded-host";
+
+    private static string EncodeCaller(Caller caller) => Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string?>
+    {
+        ["id"] = caller.Id, ["type"] = caller.IdType, ["tenant"] = caller.TenantId, ["role"] = caller.Role.ToString(), ["cert"] = caller.CertificatePem,
+    }));
+
+    /// <summary>The operator a member named (the member checked already); null once 400 is answered for a damaged header.</summary>
+    private static async Task<Caller?> ForwardedCallerAsync(HttpContext context)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.DecodeBytes(context.Request.Headers[OperatorHeader].ToString()));
+            var root = document.RootElement;
+            string? Text(string name) => root.TryGetProperty(name, out var value) ? value.GetString() : null;
+            if (Text("id") is { } id && Text("type") is { } type && Text("tenant") is { } tenant && Enum.TryParse<OperatorRole>(Text("role"), out var role))
+            {
+                if (context.Request.Headers[ForwardedHostHeader].ToString() is { Length: > 0 } host)
+                {
+                    context.Items[ForwardedHostHeader] = new HostString(host);
+                }
+
+                return new Caller(id, type, tenant, role, Text("cert")) { FromMember = true };
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException)
+        {
+        }
+
+        await Error(context, 400, "InvalidRequestContent", $"The {OperatorHeader} header is damaged.").ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>The host the caller used: the request's, or the one a forwarding member named.</summary>
+    private static HostString HostOf(HttpContext context) =>
+        context.Items.TryGetValue(ForwardedHostHeader, out var named) && named is HostString host ? host : context.Request.Host;
+
     /// <summary>With no operator named anywhere, the development Administrator (made by the first ledger) is an Owner.</summary>
     private bool IsDevelopmentOwner(string fingerprint)
     {
@@ -152,7 +193,7 @@ public sealed partial class ManagementApi
     /// reached the deployment on, none for 443.
     /// </summary>
     private static string PortOf(HttpContext context) =>
-        context.Request.Host.Port is { } port && port != 443 ? string.Create(CultureInfo.InvariantCulture, $":{port}") : string.Empty;
+        HostOf(context).Port is { } port && port != 443 ? string.Create(CultureInfo.InvariantCulture, $":{port}") : string.Empty;
 
     private void WriteResource(Utf8JsonWriter writer, LedgerResource resource, string state, string port)
     {
@@ -240,7 +281,7 @@ public sealed partial class ManagementApi
     /// <summary><c>Azure-AsyncOperation</c> (the status resource) or <c>Location</c> (the result), absolute, and <c>Retry-After</c>.</summary>
     private static void SetPollHeaders(HttpContext context, ManagementOperation operation, bool asyncOperation)
     {
-        var url = $"https://{context.Request.Host}{OperationPath(operation, asyncOperation)}?api-version={Uri.EscapeDataString(context.Request.Query["api-version"].ToString())}";
+        var url = $"https://{HostOf(context)}{OperationPath(operation, asyncOperation)}?api-version={Uri.EscapeDataString(context.Request.Query["api-version"].ToString())}";
         context.Response.Headers[asyncOperation ? "Azure-AsyncOperation" : "Location"] = url;
         context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
     }

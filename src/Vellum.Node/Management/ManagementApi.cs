@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Vellum.Core.Identity;
 using Vellum.Node.Auth;
+using Vellum.Node.Forwarding;
 using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 
@@ -96,8 +97,17 @@ public sealed partial class ManagementApi : IDisposable
     /// <summary>Answers a control-plane request (<see cref="IsManagementPath"/>).</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        if (_isLedgerHost(context.Request.Host.Host) ||
-            context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.HostName is { Length: > 0 } serverName && _isLedgerHost(serverName))
+        // A member forwarding an operator's request names the operator and the host the operator used; only a member
+        // node may (checked before anything else is read), and it names `default`'s host for the node channel's TLS.
+        var fromMember = context.Request.Headers.ContainsKey(OperatorHeader);
+        if (fromMember && !(_ledgers.Default is { } channel && await NodeCaller.IsFromNodeAsync(context, channel).ConfigureAwait(false)))
+        {
+            await Error(context, 403, "AuthorizationFailed", $"Only a member node of this deployment may name the operator in {OperatorHeader}.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!fromMember && (_isLedgerHost(context.Request.Host.Host) ||
+            context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.HostName is { Length: > 0 } serverName && _isLedgerHost(serverName)))
         {
             await Error(context, 404, "NotFound", "The control plane is served on the deployment's host name, not on a ledger's.").ConfigureAwait(false);
             return;
@@ -118,10 +128,16 @@ public sealed partial class ManagementApi : IDisposable
             return;
         }
 
-        var caller = await AuthenticateAsync(context).ConfigureAwait(false);
+        var caller = await (fromMember ? ForwardedCallerAsync(context) : AuthenticateAsync(context)).ConfigureAwait(false);
         if (caller is null)
         {
             return;
+        }
+
+        if (_options.NodeListen is not null)
+        {
+            // A cluster member may send a change (or a status request) on to the primary: the body must be readable twice.
+            WriteForwarder.PrepareReplay(context, _options.MaxRequestBodyBytes);
         }
 
         var method = context.Request.Method;
@@ -359,7 +375,12 @@ public sealed partial class ManagementApi : IDisposable
 
     private async Task OperationAsync(HttpContext context, Caller caller, string subscription, string id, bool asStatus)
     {
-        if (!_operations.TryGet(id, out var operation) ||
+        if (!_operations.TryGet(id, out var operation) && await ForwardedAsync(context, caller).ConfigureAwait(false))
+        {
+            return; // run by the primary (a change this backup sent on): its status is the primary's
+        }
+
+        if (operation is null ||
             !string.Equals(operation.TenantId, caller.TenantId, StringComparison.OrdinalIgnoreCase) ||
             !string.Equals(operation.SubscriptionId, subscription, StringComparison.OrdinalIgnoreCase))
         {
@@ -428,5 +449,9 @@ public sealed partial class ManagementApi : IDisposable
     /// <param name="TenantId">Its tenant.</param>
     /// <param name="Role">Its operator role.</param>
     /// <param name="CertificatePem">The caller's certificate, when it came with one (the creator of a ledger made without an Administrator becomes one).</param>
-    private sealed record Caller(string Id, string IdType, string TenantId, OperatorRole Role, string? CertificatePem);
+    private sealed record Caller(string Id, string IdType, string TenantId, OperatorRole Role, string? CertificatePem)
+    {
+        /// <summary>Named by a member that sent the request on (never sent on again).</summary>
+        public bool FromMember { get; init; }
+    }
 }
