@@ -203,7 +203,7 @@ public sealed class DataDirectory
             }
 
             WriteSecretFile(ledger.ServicePrivateKey, created.ExportPrivateKeyPem());
-            OwnerOnly.WriteAllText(ledger.ServiceCertificate, created.ExportCertificatePem());
+            Durability.WriteFileAtomic(ledger.ServiceCertificate, System.Text.Encoding.ASCII.GetBytes(created.ExportCertificatePem()));
         }
 
         var service = ServiceIdentity.LoadPemFiles(ledger.ServiceCertificate, ledger.ServicePrivateKey);
@@ -211,8 +211,9 @@ public sealed class DataDirectory
         {
             if (!File.Exists(ledger.NodeCertificate))
             {
+                // Whole or absent (a stop mid-write left an empty certificate, and the next start could not open the ledger).
                 using var node = NodeIdentity.CreateForKey(service, EnsureNodeKey(), nodeOptions ?? DefaultNodeOptions());
-                OwnerOnly.WriteAllText(ledger.NodeCertificate, node.ExportCertificatePem());
+                Durability.WriteFileAtomic(ledger.NodeCertificate, System.Text.Encoding.ASCII.GetBytes(node.ExportCertificatePem()));
             }
             else if (!File.Exists(NodePrivateKey))
             {

@@ -98,7 +98,7 @@ public sealed class LedgerDirectory
         DataDirectory.WriteSecretFile(ServicePrivateKey, servicePrivateKeyPem);
         DataDirectory.WriteSecretFile(LedgerSecretFile, ledgerSecretHex.Trim() + "\n");
         Durability.WriteFileAtomic(LedgerTypeFile, System.Text.Encoding.ASCII.GetBytes(ledgerType.Trim() + "\n"));
-        OwnerOnly.WriteAllText(ServiceCertificate, serviceCertificatePem);
+        Durability.WriteFileAtomic(ServiceCertificate, System.Text.Encoding.ASCII.GetBytes(serviceCertificatePem));
     }
 
     /// <summary>The folder and its parts, owner-only (0700) whatever the umask; <c>secrets/</c> is made 0700 even if it existed.</summary>

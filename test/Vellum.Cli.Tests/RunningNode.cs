@@ -49,7 +49,7 @@ internal sealed class RunningNode : IDisposable
     {
         var process = Process.Start(StartInfo(args, umask, environment))!;
         var banner = new StringBuilder();
-        _ = process.StandardError.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         Uri? endpoint = null;
         while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
@@ -69,7 +69,8 @@ internal sealed class RunningNode : IDisposable
         if (endpoint is null)
         {
             process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"vellum start did not start: {banner}");
+            await ((Task)errors).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw new InvalidOperationException($"vellum start did not start: {banner}{Environment.NewLine}stderr: {(errors.IsCompletedSuccessfully ? errors.Result : "(not read)")}");
         }
 
         _ = process.StandardOutput.ReadToEndAsync();

@@ -25,8 +25,15 @@ public sealed class ControlPlaneClusterTests
     [Fact]
     public async Task A_ledger_made_changed_and_deleted_through_a_backup_is_so_on_every_member()
     {
-        await using var cluster = new ClusterProcess(3);
-        await cluster.StartAllAsync();
+        // Three members (the first alone, two joined); a fourth joins once the ledger is made and changed.
+        await using var cluster = new ClusterProcess(4);
+        await cluster.StartAsync(0, alone: true);
+        await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        var token = await ManyLedgersClusterTests.JoinTokenAsync(cluster, 0);
+        // Operators are each member's settings: a joining member is given the Administrator's certificate as one.
+        string[] asOperator = ["--operator-cert", cluster.AdminCertificatePath];
+        await cluster.JoinAsync(1, target: 0, token, asOperator);
+        await cluster.JoinAsync(2, target: 0, token, asOperator);
         await cluster.WaitForAllReadyAsync(ClusterProcess.Timeout);
         var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
         var backups = Enumerable.Range(0, 3).Where(i => i != primary).ToArray();
@@ -78,6 +85,10 @@ public sealed class ControlPlaneClusterTests
             await ClusterTests.WaitUntilAsync(async () => (await TagOf(cluster, i, Name)) == "two", $"member {i} to take the new tags");
         }
 
+        // A member that joins now receives the ledger with its resource as it is.
+        await cluster.JoinAsync(3, target: primary, await ManyLedgersClusterTests.JoinTokenAsync(cluster, primary), asOperator);
+        await ClusterTests.WaitUntilAsync(async () => (await TagOf(cluster, 3, Name)) == "two", "the joined member to serve the ledger's resource");
+
         // Deleted through the backup: gone on every member, and no member's files hold its contents.
         using (var deleting = await admin.DeleteAsync(Ledger(Name)))
         {
@@ -91,7 +102,7 @@ public sealed class ControlPlaneClusterTests
             }, "the deletion to end");
         }
 
-        foreach (var i in Enumerable.Range(0, 3))
+        foreach (var i in Enumerable.Range(0, 4))
         {
             await ClusterTests.WaitUntilAsync(async () =>
             {
@@ -100,7 +111,7 @@ public sealed class ControlPlaneClusterTests
             }, $"member {i} to erase the ledger");
         }
 
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < 4; i++)
         {
             Assert.Equal(0, await cluster.TerminateAsync(i));
             foreach (var file in Directory.EnumerateFiles(cluster.Data(i), "*", SearchOption.AllDirectories))

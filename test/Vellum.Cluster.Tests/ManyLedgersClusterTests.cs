@@ -388,7 +388,7 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<string> JoinTokenAsync(ClusterProcess cluster, int i)
+    internal static async Task<string> JoinTokenAsync(ClusterProcess cluster, int i)
     {
         using var admin = cluster.Client(i);
         using var response = await admin.PostAsync("/node/join-tokens?lifetimeMinutes=10", null);

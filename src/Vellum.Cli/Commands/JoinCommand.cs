@@ -235,9 +235,18 @@ internal static class JoinCommand
                 throw new HttpRequestException("the target's material names two identities for the ledger 'default'");
             }
 
-            directory.Ledger(name).Provision(
+            var ledger = directory.Ledger(name);
+            Vellum.Node.Management.LedgerResource? resource = null;
+            if (material.TryGetProperty("resource", out var resourceJson) &&
+                (!Vellum.Node.Management.LedgerResource.TryDecode(System.Text.Encoding.UTF8.GetBytes(resourceJson.GetString() ?? string.Empty), out resource, out _) || resource.Name != name))
+            {
+                throw new HttpRequestException($"the target's material of the ledger '{name}' has a damaged control-plane resource");
+            }
+
+            ledger.Provision(
                 pem, material.GetProperty("servicePrivateKey").GetString()!, material.GetProperty("ledgerSecret").GetString()!,
                 material.GetProperty("ledgerType").GetString()!);
+            resource?.Write(ledger.ResourceFile); // the control plane's record of it, when it made it
         }
     }
 

@@ -897,7 +897,7 @@ public sealed record LedgerMaterial(string Name, string ServiceCertificatePem, s
         ResourceJson = File.Exists(folder.ResourceFile) ? File.ReadAllText(folder.ResourceFile) : null,
     };
 
-    /// <summary>The four fields a join and a member fetching a ledger receive (in the object being written).</summary>
+    /// <summary>The fields a join and a member fetching a ledger receive (in the object being written): the four, and the resource when there is one.</summary>
     public void WriteFields(System.Text.Json.Utf8JsonWriter writer)
     {
         writer.WriteString("serviceCertificate", ServiceCertificatePem);

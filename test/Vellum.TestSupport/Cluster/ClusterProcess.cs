@@ -125,11 +125,14 @@ public sealed class ClusterProcess : IAsyncDisposable
         await LaunchAsync(i, args);
     }
 
-    /// <summary>Runs <c>vellum join</c> for node <paramref name="i"/> against member <paramref name="target"/>.</summary>
-    public Task JoinAsync(int i, int target, string token) => LaunchAsync(i,
+    /// <summary>
+    /// Runs <c>vellum join</c> for node <paramref name="i"/> against member <paramref name="target"/>, with
+    /// <paramref name="options"/> added to the command line.
+    /// </summary>
+    public Task JoinAsync(int i, int target, string token, params string[] options) => LaunchAsync(i,
     [
         "join", "--data", Data(i), "--listen", $"{Hosts[i]}:{HttpPorts[i]}", "--node-listen", $"{Hosts[i]}:{NodePorts[i]}",
-        "--target", Url(target).ToString(), "--token", token, "--service-cert", ServiceCertificatePath,
+        "--target", Url(target).ToString(), "--token", token, "--service-cert", ServiceCertificatePath, .. options,
     ]);
 
     private async Task LaunchAsync(int i, List<string> args)
