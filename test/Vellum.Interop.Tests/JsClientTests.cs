@@ -160,19 +160,7 @@ public sealed class JsClientTests
             await app.StartAsync();
             var endpoint = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             var ledger = ledgers.Default!;
-            var (exitCode, output, error) = await Run("node", ["token.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
-            {
-                ["VELLUM_ENDPOINT"] = endpoint,
-                ["VELLUM_SERVICE_CERT"] = ledger.Data.Default.ServiceCertificate,
-                ["VELLUM_TOKEN_URL"] = $"{issuer.Url}/token",
-                ["VELLUM_TOKEN_CA"] = issuer.CaFile,
-                ["VELLUM_CLIENT_ID"] = "ledger-app",
-                ["VELLUM_CLIENT_SECRET"] = "app-secret",
-            });
-            Assert.True(exitCode == 0, $"node exited {exitCode}: {output} {error}");
-            using var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
-            Assert.True(result.RootElement.GetProperty("ok").GetBoolean());
-            Assert.Equal(["post", "get", "list", "receipt"], result.RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+            await RunTokenScriptAsync(endpoint, ledger.Data.Default.ServiceCertificate, issuer, () => string.Empty);
 
             // Written as the application's user: the entries are in the ledger, and no certificate user was made.
             Assert.Equal([application], ledger.Users.All().Select(u => u.Key));
@@ -206,21 +194,7 @@ public sealed class JsClientTests
         var primary = await cluster.WaitForPrimaryAsync(Vellum.TestSupport.Cluster.ClusterProcess.Timeout);
         var backup = primary == 0 ? 1 : 0;
 
-        var (exitCode, output, error) = await Run("node", ["token.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
-        {
-            ["VELLUM_ENDPOINT"] = cluster.Url(backup).ToString().TrimEnd('/'),
-            ["VELLUM_SERVICE_CERT"] = cluster.ServiceCertificatePath,
-            ["VELLUM_TOKEN_URL"] = $"{issuer.Url}/token",
-            ["VELLUM_TOKEN_CA"] = issuer.CaFile,
-            ["VELLUM_CLIENT_ID"] = "ledger-app",
-            ["VELLUM_CLIENT_SECRET"] = "app-secret",
-        });
-        Assert.True(exitCode == 0, $"node exited {exitCode}: {output} {error}\n{cluster.Log(backup)}");
-        using (var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]))
-        {
-            Assert.True(result.RootElement.GetProperty("ok").GetBoolean());
-            Assert.Equal(["post", "get", "list", "receipt"], result.RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
-        }
+        await RunTokenScriptAsync(cluster.Url(backup).ToString().TrimEnd('/'), cluster.ServiceCertificatePath, issuer, () => cluster.Log(backup));
 
         // The primary holds the three entries the backup forwarded.
         using (var admin = cluster.Client(primary))
@@ -335,6 +309,28 @@ public sealed class JsClientTests
             await ledgers.DisposeAsync();
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Runs <c>token.js</c> (the official client with a client-credentials TokenCredential of the issuer's client
+    /// <c>ledger-app</c>) against <paramref name="endpoint"/> and checks that every step passed; on failure the message
+    /// includes <paramref name="context"/> (a node's log).
+    /// </summary>
+    private static async Task RunTokenScriptAsync(string endpoint, string serviceCertificate, Vellum.TestSupport.Identity.TestIssuer issuer, Func<string> context)
+    {
+        var (exitCode, output, error) = await Run("node", ["token.js"], JsFolder, TimeSpan.FromSeconds(180), new Dictionary<string, string>
+        {
+            ["VELLUM_ENDPOINT"] = endpoint,
+            ["VELLUM_SERVICE_CERT"] = serviceCertificate,
+            ["VELLUM_TOKEN_URL"] = $"{issuer.Url}/token",
+            ["VELLUM_TOKEN_CA"] = issuer.CaFile,
+            ["VELLUM_CLIENT_ID"] = "ledger-app",
+            ["VELLUM_CLIENT_SECRET"] = "app-secret",
+        });
+        Assert.True(exitCode == 0, $"node exited {exitCode}: {output} {error}\n{(exitCode == 0 ? string.Empty : context())}");
+        using var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+        Assert.True(result.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal(["post", "get", "list", "receipt"], result.RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
     }
 
     /// <summary>A client of node <paramref name="i"/> with no client certificate, sending <paramref name="token"/>.</summary>
