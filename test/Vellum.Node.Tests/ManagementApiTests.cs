@@ -310,6 +310,11 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
     {
         var before = node.Ledgers.All.Count;
         var name = "refused-" + Guid.NewGuid().ToString("N")[..6];
+        // Over the limits: a tag value of 257 characters, 51 tags, 101 principals.
+        var longTag = "{\"location\":\"eastus\",\"tags\":{\"k\":\"" + new string('v', 257) + "\"}}";
+        var manyTags = "{\"location\":\"eastus\",\"tags\":{" + string.Join(",", Enumerable.Range(0, 51).Select(i => $"\"t{i}\":\"v\"")) + "}}";
+        var manyPrincipals = "{\"location\":\"eastus\",\"properties\":{\"aadBasedSecurityPrincipals\":[" +
+            string.Join(",", Enumerable.Range(0, 101).Select(_ => $"{{\"principalId\":\"{Guid.NewGuid()}\",\"ledgerRoleName\":\"Reader\"}}")) + "]}}";
         (HttpClient Client, HttpMethod Method, string Path, string? Body, HttpStatusCode Status, string Code)[] cases =
         [
             (TokenClient(ReaderOperator, TenantA), HttpMethod.Put, Ledger(name), """{"location":"eastus"}""", HttpStatusCode.Forbidden, "AuthorizationFailed"),
@@ -328,6 +333,11 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
             (node.AsOperator, HttpMethod.Put, Ledger(name), """{"location":"eastus","properties":{"certBasedSecurityPrincipals":[{"cert":"-----BEGIN CERTIFICATE-----AAAA-----END CERTIFICATE-----","ledgerRoleName":"Reader"}]}}""", HttpStatusCode.BadRequest, "InvalidRequestContent"),
             (node.AsOperator, HttpMethod.Put, Ledger(name), """{"location":"eastus","properties":{"aadBasedSecurityPrincipals":[{"principalId":"0a0a0a0a-1b1b-4c2c-8d3d-4e4e4e4e4e4e","ledgerRoleName":"Owner"}]}}""", HttpStatusCode.BadRequest, "InvalidRequestContent"),
             (node.AsOperator, HttpMethod.Put, Ledger(name), "not json", HttpStatusCode.BadRequest, "InvalidRequestContent"),
+            (node.AsOperator, HttpMethod.Put, Ledger(name), $$"""{"location":"{{new string('l', 65)}}"}""", HttpStatusCode.BadRequest, "InvalidRequestContent"),
+            (node.AsOperator, HttpMethod.Put, Ledger(name), longTag, HttpStatusCode.BadRequest, "InvalidRequestContent"),
+            (node.AsOperator, HttpMethod.Put, Ledger(name), manyTags, HttpStatusCode.BadRequest, "InvalidRequestContent"),
+            (node.AsOperator, HttpMethod.Put, Ledger(name), manyPrincipals, HttpStatusCode.BadRequest, "InvalidRequestContent"),
+            (node.AsOperator, HttpMethod.Put, Ledger(name), """{"location":"eastus","properties":{"aadBasedSecurityPrincipals":[{"principalId":"0a0a0a0a-1b1b-4c2c-8d3d-4e4e4e4e4e4e","ledgerRoleName":"Reader"},{"principalId":"0A0A0A0A-1B1B-4C2C-8D3D-4E4E4E4E4E4E","ledgerRoleName":"Contributor"}]}}""", HttpStatusCode.BadRequest, "InvalidRequestContent"),
             (node.AsOperator, HttpMethod.Patch, Ledger(name), """{"location":"eastus"}""", HttpStatusCode.NotFound, "ResourceNotFound"),
             (node.AsOperator, HttpMethod.Put, $"/subscriptions/{Subscription}/resourceGroups/bad.group./providers/Microsoft.ConfidentialLedger/ledgers/{name}?{Version}", """{"location":"eastus"}""", HttpStatusCode.BadRequest, "InvalidResourceGroupName"),
             (node.AsOperator, HttpMethod.Get, $"/subscriptions/{Subscription}/providers/Microsoft.ConfidentialLedger/ledgers?{Version}&$filter=name%20eq%20'x'", null, HttpStatusCode.BadRequest, "InvalidFilter"),
