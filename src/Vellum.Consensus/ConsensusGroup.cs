@@ -560,6 +560,8 @@ public sealed class ConsensusGroup : IAsyncDisposable
 
         public long AppliedIndex => Log?.AppliedIndex ?? 0;
 
+        public long LastIndex => Log?.LastIndex ?? 0;
+
         public bool KeepsEntriesDurably => Log?.KeepsEntriesDurably ?? false;
 
         public long SnapshotIndex => Log?.SnapshotIndex ?? 0;

@@ -49,6 +49,12 @@ public interface IConsensusLog : IAsyncDisposable
     long AppliedIndex => CommitIndex;
 
     /// <summary>
+    /// The last entry this node's log holds, committed or not; implementations that commit at once report the commit
+    /// index. A leader whose applied index has reached it has applied everything an earlier leader may have committed.
+    /// </summary>
+    long LastIndex => CommitIndex;
+
+    /// <summary>
     /// True when every entry is durable (fsynced) on a majority before it commits and this node replays its own
     /// committed entries after a crash, so the applier need not fsync what it applies until a snapshot. Default false.
     /// </summary>

@@ -114,6 +114,17 @@ public sealed class LedgerCreationTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Forbidden, material.StatusCode);
         }
 
+        // And only a member is asked to stage one (a creator's request before it proposes a creation).
+        using (var staging = await _node.Admin.PostAsync("/node/ledgers/gamma/material", new ByteArrayContent([1, 2, 3]) { Headers = { ContentType = new("application/octet-stream") } }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, staging.StatusCode);
+        }
+
+        using (var staging = await _node.Client(null).PostAsync("/node/ledgers/gamma/material", new ByteArrayContent([1, 2, 3]) { Headers = { ContentType = new("application/octet-stream") } }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, staging.StatusCode);
+        }
+
         Assert.Equal(["beta", "default"], LedgerFolders());
     }
 

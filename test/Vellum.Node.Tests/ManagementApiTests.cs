@@ -244,6 +244,52 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
     }
 
     [Fact]
+    public async Task An_operation_this_node_did_not_run_is_judged_from_the_ledgers_it_holds()
+    {
+        // A member that did not run an operation (it ran on a primary that failed since) judges it from its id, which
+        // names what it does: here a single node stands in for it with ids it never issued.
+        var name = "judged-" + Guid.NewGuid().ToString("N")[..6];
+        using (var created = await node.AsOperator.PutAsync(Ledger(name), Body("""{"location":"eastus"}""")))
+        {
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+            var status = created.Headers.GetValues("Azure-AsyncOperation").Single();
+            Assert.Contains($"/operationStatuses/create.{name}.", status, StringComparison.Ordinal);
+            Assert.Equal("Succeeded", await PollStatusAsync(node.AsOperator, status));
+        }
+
+        string Path(string id) => $"/subscriptions/{Subscription}/providers/Microsoft.ConfidentialLedger/locations/eastus/operationStatuses/{id}?{Version}";
+        var other = Guid.NewGuid().ToString("N");
+        (string Id, string Status, string? Code)[] cases =
+        [
+            ($"create.never-made.{other}", "Failed", "OperationInterrupted"), // nothing of it here: it never committed
+            ($"create.{name}.{other}", "Failed", "OperationInterrupted"),     // the ledger is another creation's
+            ($"delete.{name}.{other}", "Failed", "OperationInterrupted"),     // the ledger is still here
+            ($"delete.never-made.{other}", "Succeeded", null),                // nothing of it here
+        ];
+        foreach (var (id, expected, code) in cases)
+        {
+            using var got = await node.AsOperator.GetAsync(Path(id));
+            var body = await NodeFixture.Body(got);
+            Assert.True(got.StatusCode == HttpStatusCode.OK, $"{id}: {(int)got.StatusCode} {body}");
+            Assert.Equal(expected, body.GetProperty("status").GetString());
+            Assert.Equal(id, body.GetProperty("name").GetString());
+            Assert.Equal(code, body.TryGetProperty("error", out var error) ? error.GetProperty("code").GetString() : null);
+        }
+
+        // Ids of no operation's shape, and another tenant's ledger, are not found.
+        foreach (var id in new[] { Guid.NewGuid().ToString(), $"rename.{name}.{other}", $"create.{name}.not-hex", $"create.-bad-.{other}" })
+        {
+            using var got = await node.AsOperator.GetAsync(Path(id));
+            Assert.Equal(HttpStatusCode.NotFound, got.StatusCode);
+        }
+
+        using (var elsewhere = await TokenClient(OperatorB, TenantB).GetAsync(Path($"delete.{name}.{other}")))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task A_tenant_sees_and_manages_only_its_own_ledgers_and_a_name_is_the_deployment_s()
     {
         var asA = TokenClient(OperatorA, TenantA);

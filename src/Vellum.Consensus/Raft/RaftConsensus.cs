@@ -1,4 +1,5 @@
 using System.Net;
+using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 using DotNext.Net.Cluster.Consensus.Raft.Membership;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
@@ -53,6 +54,9 @@ public sealed partial class RaftConsensus : IConsensusLog
 
     /// <summary>The index of the last entry applied on this node (no-ops and configuration entries included).</summary>
     public long AppliedIndex => _wal?.LastAppliedIndex ?? 0;
+
+    /// <inheritdoc />
+    public long LastIndex => _wal is { } wal ? ((IAuditTrail)wal).LastEntryIndex : 0;
 
     /// <inheritdoc />
     public IReadOnlyList<ConsensusMember> Members

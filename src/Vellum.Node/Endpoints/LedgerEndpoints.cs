@@ -30,6 +30,8 @@ internal static class LedgerEndpoints
             .Describe("Administrator of `default`: the ledgers this node serves, with their types, and the tombstones of those deleted.");
         app.MapGet("/node/ledgers/{name}/material", Material).Requires(EndpointAccess.NodeCertificate)
             .Describe("Members only (a node certificate endorsed by `default`): a ledger's material, for a member applying its creation.");
+        app.MapPost("/node/ledgers/{name}/material", StageMaterial).Requires(EndpointAccess.NodeCertificate)
+            .Describe("Members only: the creator of a ledger has this member fetch and stage its material (body: the creation it will propose) before it proposes it.");
     }
 
     private static async Task Create(HttpContext context)
@@ -86,6 +88,11 @@ internal static class LedgerEndpoints
         catch (LedgerExistsException ex)
         {
             await AclResponses.Error(context, AclErrors.LedgerExists, ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (LedgerStagingException ex)
+        {
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable, ex.Message).ConfigureAwait(false);
             return;
         }
 
@@ -167,18 +174,8 @@ internal static class LedgerEndpoints
 
     private static async Task Material(HttpContext context)
     {
-        var channel = LedgerRouting.Of(context);
-        var certificate = await ClientIdentity.CertificateAsync(context).ConfigureAwait(false);
-        if (certificate is null)
+        if (!await IsMemberAsync(context).ConfigureAwait(false))
         {
-            await AclResponses.Error(context, AclErrors.InvalidAuthenticationInfo, "Only members fetch a ledger's material: present a node certificate (mutual TLS).").ConfigureAwait(false);
-            return;
-        }
-
-        // The node channel's trust, the deployment's: a node certificate endorsed by default's service identity, not retired.
-        if (channel.Name != LedgerName.Default || !NodeCaller.IsEndorsedNode(context, certificate, channel))
-        {
-            await AclResponses.Error(context, AclErrors.Forbidden, "Only members fetch a ledger's material: this certificate is not a current node certificate of the ledger 'default' (or its node was retired).").ConfigureAwait(false);
             return;
         }
 
@@ -207,6 +204,72 @@ internal static class LedgerEndpoints
         }
 
         await AclResponses.Json(context, material.WriteFields).ConfigureAwait(false);
+    }
+
+    private static async Task StageMaterial(HttpContext context)
+    {
+        if (!await IsMemberAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var text = (string?)context.Request.RouteValues["name"];
+        if (!LedgerName.TryParse(text, out var name, out var nameError))
+        {
+            await AclResponses.Error(context, AclErrors.InvalidInput, $"'{text}' is not a ledger name: {nameError}.").ConfigureAwait(false);
+            return;
+        }
+
+        if (await RequestBody.ReadJsonAsync(context, BodyLimit, "application/octet-stream").ConfigureAwait(false) is not { } segment)
+        {
+            return;
+        }
+
+        var body = segment.AsSpan().ToArray();
+        System.Buffers.ArrayPool<byte>.Shared.Return(segment.Array!);
+
+        var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
+        try
+        {
+            if (!await registry.StageForCreatorAsync(name, body, context.RequestAborted).ConfigureAwait(false))
+            {
+                await AclResponses.Error(context, AclErrors.LedgerExists, $"The ledger '{name}' served or given here is not the one this creation makes.").ConfigureAwait(false);
+                return;
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            await AclResponses.Error(context, AclErrors.InvalidInput, ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"The material of the ledger '{name}' could not be fetched in time.").ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+
+    /// <summary>Whether the caller is a member (a current node certificate endorsed by <c>default</c>); answered when not.</summary>
+    private static async Task<bool> IsMemberAsync(HttpContext context)
+    {
+        var channel = LedgerRouting.Of(context);
+        var certificate = await ClientIdentity.CertificateAsync(context).ConfigureAwait(false);
+        if (certificate is null)
+        {
+            await AclResponses.Error(context, AclErrors.InvalidAuthenticationInfo, "Only members ask for a ledger's material: present a node certificate (mutual TLS).").ConfigureAwait(false);
+            return false;
+        }
+
+        // The node channel's trust, the deployment's: a node certificate endorsed by default's service identity, not retired.
+        if (channel.Name != LedgerName.Default || !NodeCaller.IsEndorsedNode(context, certificate, channel))
+        {
+            await AclResponses.Error(context, AclErrors.Forbidden, "Only members ask for a ledger's material: this certificate is not a current node certificate of the ledger 'default' (or its node was retired).").ConfigureAwait(false);
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>The ledger a management call names in its path, once the call is known to be to <c>default</c>; null when refused.</summary>

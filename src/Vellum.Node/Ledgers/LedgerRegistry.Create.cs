@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Vellum.Consensus;
 using Vellum.Core.Identity;
+using Vellum.Core.Primitives;
 using Vellum.Node.Service;
 using Vellum.Storage;
 using Vellum.Storage.Ledger;
@@ -11,6 +12,9 @@ namespace Vellum.Node.Ledgers;
 
 /// <summary>A ledger of that name exists (or its creation already holds): names are unique across the deployment.</summary>
 public sealed class LedgerExistsException(string message) : InvalidOperationException(message);
+
+/// <summary>Too few members took a new ledger's material for its creation to be proposed; nothing was made.</summary>
+public sealed class LedgerStagingException(string message) : InvalidOperationException(message);
 
 /// <summary>
 /// Making a ledger while the node runs. The material (service identity, ledger secret, type) is made in the node's
@@ -21,13 +25,22 @@ public sealed class LedgerExistsException(string message) : InvalidOperationExce
 /// certificates both ways) and checks it against the certificate digest in the log. The entries of the new ledger
 /// follow its creation in the log, so every member has it before the first of them.
 /// </summary>
+/// <remarks>
+/// Before it proposes the creation, the creator has a majority of the members stage the material
+/// (<c>POST /node/ledgers/{name}/material</c>, which makes the member fetch it): a committed creation whose material
+/// only its creator held would stop every member's log at that entry for as long as the creator stayed down.
+/// </remarks>
 public sealed partial class LedgerRegistry : IGroupLedgers
 {
     private readonly SemaphoreSlim _creating = new(1, 1); // one creation or deletion at a time
+    private readonly SemaphoreSlim _staging = new(1, 1); // the staged folders: one staging or adoption at a time
     private readonly ConcurrentDictionary<string, TaskCompletionSource<LedgerService>> _awaited = new(StringComparer.Ordinal);
 
     /// <summary>How long a creation on a cluster waits for its entry to commit and be applied here.</summary>
     private static readonly TimeSpan CreationTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a creator waits for a majority of the members to stage a new ledger's material, and a member to fetch it.</summary>
+    private static readonly TimeSpan StagingTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// Makes ledger <paramref name="spec"/> (Public unless it says Private) and serves it: on a single node at once; on
@@ -91,10 +104,21 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             throw new NotPrimaryException();
         }
 
-        var staged = _data.StageNew(name, isPrivate);
-        resource?.Write(staged.ResourceFile); // the members receive it with the material
-        var digest = LedgerCreation.DigestOf(File.ReadAllText(staged.ServiceCertificate));
+        Hash32 digest;
+        await _staging.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var staged = _data.StageNew(name, isPrivate);
+            resource?.Write(staged.ResourceFile); // the members receive it with the material
+            digest = LedgerCreation.DigestOf(File.ReadAllText(staged.ServiceCertificate));
+        }
+        finally
+        {
+            _staging.Release();
+        }
+
         var creation = new LedgerCreation(isPrivate, digest, new Uri($"https://{_options.Listen}"));
+        await StageAtMajorityAsync(name, creation, cancellationToken).ConfigureAwait(false);
         var awaited = _awaited.GetOrAdd(name.Value, _ => new TaskCompletionSource<LedgerService>(TaskCreationOptions.RunContinuationsAsynchronously));
         try
         {
@@ -149,14 +173,22 @@ public sealed partial class LedgerRegistry : IGroupLedgers
         var folder = _data.Ledger(ledgerName);
         if (!folder.Exists)
         {
-            var staged = _data.Staged(ledgerName);
-            if ((!staged.Exists || creation is not null && !Matches(staged, creation)) &&
-                !await FetchMaterialAsync(ledgerName, creation, token).ConfigureAwait(false))
+            await _staging.WaitAsync(token).ConfigureAwait(false);
+            try
             {
-                return false;
-            }
+                var staged = _data.Staged(ledgerName);
+                if ((!staged.Exists || creation is not null && !Matches(staged, creation)) &&
+                    !await FetchMaterialAsync(ledgerName, creation, token).ConfigureAwait(false))
+                {
+                    return false;
+                }
 
-            _data.Adopt(ledgerName);
+                _data.Adopt(ledgerName);
+            }
+            finally
+            {
+                _staging.Release();
+            }
         }
         else if (creation is not null && !Matches(folder, creation))
         {
@@ -166,6 +198,95 @@ public sealed partial class LedgerRegistry : IGroupLedgers
         var ledger = await LedgerService.OpenAsync(_options, _data, new LedgerSpec(ledgerName, null), _parts, token, madeByLog: true).ConfigureAwait(false);
         Add(ledger);
         return true;
+    }
+
+    /// <summary>
+    /// Has the other members stage the material of the creation this node is about to propose, and returns once a
+    /// majority of the members (this one included) hold it, so that the creation, once committed, never waits for one
+    /// member. Members that answer late go on staging in the background.
+    /// </summary>
+    /// <exception cref="LedgerStagingException">Too few members took the material within <see cref="StagingTimeout"/>: nothing was proposed.</exception>
+    private async Task StageAtMajorityAsync(LedgerName name, LedgerCreation creation, CancellationToken cancellationToken)
+    {
+        var members = _group!.Log?.Members ?? [];
+        var needed = members.Count / 2; // a majority, less this member
+        if (needed == 0)
+        {
+            return;
+        }
+
+        var channel = Default ?? throw new InvalidOperationException("A cluster member serves the ledger 'default', whose node certificate asks the members.");
+        var others = members.Where(m => !m.IsLocal).Select(m => m.EndPoint.ToString()).ToHashSet(StringComparer.Ordinal);
+        var urls = channel.Peers.Where(p => others.Contains(p.Key)).Select(p => p.Value).Distinct().ToList();
+        var client = channel.PeerClient();
+        var body = creation.Encode();
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(StagingTimeout);
+        var asks = urls.Select(async url =>
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(url, $"/node/ledgers/{name.Value}/material"))
+                {
+                    Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/octet-stream") } },
+                };
+                request.Headers.Host = channel.HostOn(url);
+                using var response = await client.SendAsync(request, timeout.Token).ConfigureAwait(false);
+                return response.IsSuccessStatusCode;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+            {
+                return false;
+            }
+        }).ToList();
+        _ = Task.WhenAll(asks).ContinueWith(_ => timeout.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        var staged = 0;
+        while (staged < needed && asks.Count > 0)
+        {
+            var answered = await Task.WhenAny(asks).ConfigureAwait(false);
+            asks.Remove(answered);
+            staged += await answered.ConfigureAwait(false) ? 1 : 0;
+        }
+
+        if (staged < needed)
+        {
+            throw new LedgerStagingException(
+                $"Only {staged + 1} of {members.Count} members took the material of the ledger '{name}' within {StagingTimeout.TotalSeconds} s (a majority must before its creation is proposed); nothing was made.");
+        }
+    }
+
+    /// <summary>
+    /// A creator asks this member to stage the material of the creation <paramref name="description"/> it is about to
+    /// propose (<see cref="StageAtMajorityAsync"/>): fetched from the creator and checked as an applied creation's
+    /// would be. True once staged (or served already); false when the material is not that creation's ledger's.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The description is damaged.</exception>
+    /// <exception cref="OperationCanceledException">Not fetched within <see cref="StagingTimeout"/>.</exception>
+    internal async Task<bool> StageForCreatorAsync(LedgerName name, ReadOnlyMemory<byte> description, CancellationToken cancellationToken)
+    {
+        if (!LedgerCreation.TryDecode(description.Span, out var creation, out var error))
+        {
+            throw new InvalidDataException($"The creation is damaged: {error}.");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(StagingTimeout);
+        await _staging.WaitAsync(timeout.Token).ConfigureAwait(false);
+        try
+        {
+            if (TryGet(name.Value, out var served))
+            {
+                return LedgerCreation.DigestOf(served.Service.Certificate) == creation.ServiceCertificateDigest;
+            }
+
+            var staged = _data.Staged(name);
+            return staged.Exists && Matches(staged, creation) || await FetchMaterialAsync(name, creation, timeout.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _staging.Release();
+        }
     }
 
     /// <summary>

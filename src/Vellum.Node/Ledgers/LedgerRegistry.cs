@@ -84,6 +84,12 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     /// <summary>The full Merkle tiles every ledger's tree keeps in memory, under one budget (<see cref="NodeOptions.TileCacheTiles"/>).</summary>
     public Vellum.Core.Merkle.TileCache Tiles => _parts.Tiles;
 
+    /// <summary>
+    /// Whether this node has applied every entry its consensus log holds (always on a single node): a new primary that
+    /// has, has made or deleted every ledger an earlier primary's committed entries name, so what it lacks was never made.
+    /// </summary>
+    public bool HasAppliedAll => _group?.Log is not { } log || log.AppliedIndex >= log.LastIndex;
+
     /// <summary>A cluster member's view of the deployment's members and the changes to them; null on a single node.</summary>
     public NodeMembership? Membership { get; }
 
@@ -344,6 +350,7 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
         // Ledgers deleted on the apply path close off it; what they leave in node/deleting/ is erased at the next start.
         await WaitForErasuresAsync().ConfigureAwait(false);
         _creating.Dispose();
+        _staging.Dispose();
         if (_nodeLog is not null)
         {
             await _nodeLog.DisposeAsync().ConfigureAwait(false);

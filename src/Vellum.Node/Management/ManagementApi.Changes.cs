@@ -76,7 +76,7 @@ public sealed partial class ManagementApi
             return;
         }
 
-        var operation = new ManagementOperation(Guid.NewGuid().ToString(), OperationKind.Create, name.Value, subscription, caller.TenantId, location, now);
+        var operation = new ManagementOperation(ManagementOperation.NewId(OperationKind.Create, name.Value), OperationKind.Create, name.Value, subscription, caller.TenantId, location, now);
         var aad = request.AadPrincipals;
         var certificates = request.CertPrincipals;
         if (!request.NamesAdministrator)
@@ -160,6 +160,10 @@ public sealed partial class ManagementApi
         catch (LedgerExistsException ex)
         {
             Finish(operation, ("Conflict", ex.Message));
+        }
+        catch (LedgerStagingException ex)
+        {
+            Finish(operation, ("MembersUnavailable", ex.Message));
         }
         catch (Exception ex)
         {
@@ -257,7 +261,7 @@ public sealed partial class ManagementApi
             return;
         }
 
-        var operation = new ManagementOperation(Guid.NewGuid().ToString(), OperationKind.Delete, name.Value, subscription, caller.TenantId, resource.Location, DateTimeOffset.UtcNow);
+        var operation = new ManagementOperation(ManagementOperation.NewId(OperationKind.Delete, name.Value), OperationKind.Delete, name.Value, subscription, caller.TenantId, resource.Location, DateTimeOffset.UtcNow);
         lock (_reserving)
         {
             if (state != "Succeeded" || !_busy.TryAdd(name.Value, (operation, resource)))
@@ -373,21 +377,65 @@ public sealed partial class ManagementApi
     }
 
     /// <summary>
-    /// How an operation a stop cut short ended, from what the node holds: a creation succeeded if the ledger it made is
-    /// served (its resource names the operation), else nothing was made; a deletion succeeded if the ledger is gone
-    /// (a start finishes a deletion that had begun).
+    /// Operation <paramref name="id"/> as it stands: as kept here when it ended or runs here; otherwise (a stop cut it
+    /// short, or another member ran it and failed) judged from the ledgers this node holds, by the id's kind and ledger
+    /// (<see cref="ManagementOperation.NewId"/>). Null for an id that names no operation. A backup asks the primary
+    /// instead, so the judge is the primary or a single node.
+    /// </summary>
+    private ManagementOperation? Current(ManagementOperation? known, string id, string subscription, string location, string callerTenant)
+    {
+        if (known is { IsDone: true } ||
+            known is not null && _busy.TryGetValue(known.LedgerName, out var running) && running.Operation.Id == known.Id)
+        {
+            return known;
+        }
+
+        if (known is null)
+        {
+            if (!ManagementOperation.TryParseId(id, out var kind, out var ledgerName))
+            {
+                return null;
+            }
+
+            // What the node knows of the ledger says whose it is: its resource, else the tombstone of its last deletion.
+            var resource = _ledgers.TryGet(ledgerName, out var held) ? LedgerResource.Read(held.Folder.ResourceFile) : null;
+            var tenant = resource?.TenantId ?? _ledgers.Tombstones().Where(t => t.Name == ledgerName).MaxBy(t => t.DeletedAt)?.TenantId ?? callerTenant;
+            known = new ManagementOperation(
+                id, kind, ledgerName, resource?.SubscriptionId ?? subscription, tenant, resource?.Location ?? location,
+                kind == OperationKind.Create && resource?.OperationId == id ? resource.CreatedAt : DateTimeOffset.UtcNow);
+        }
+
+        return Judge(known);
+    }
+
+    /// <summary>
+    /// How an operation that does not run here ended, from what the node holds: a creation succeeded once the ledger it
+    /// made (its resource names the operation) has its first users, and runs while that ledger waits for them (a new
+    /// primary makes them); a deletion succeeded once the ledger is gone. Until this node has applied every entry its
+    /// consensus log holds, an operation not seen done is still running (an earlier primary may have committed it);
+    /// after that, it failed.
     /// </summary>
     private ManagementOperation Judge(ManagementOperation operation)
     {
-        var served = _ledgers.TryGet(operation.LedgerName, out var ledger) ? LedgerResource.Read(ledger.Folder.ResourceFile) : null;
-        var succeeded = operation.Kind == OperationKind.Create ? served?.OperationId == operation.Id : served is null;
-        return operation with
+        var ledger = _ledgers.TryGet(operation.LedgerName, out var held) && !held.IsClosing ? held : null;
+        bool? succeeded = operation.Kind == OperationKind.Create
+            ? ledger is not null && LedgerResource.Read(ledger.Folder.ResourceFile)?.OperationId == operation.Id
+                ? ledger.Users.Count > 0 ? true : null
+                : _ledgers.HasAppliedAll ? false : null
+            : ledger is null && !_ledgers.TryGet(operation.LedgerName, out _) ? true
+                : _ledgers.HasAppliedAll && ledger is not null ? false : null;
+        return succeeded switch
         {
-            Status = succeeded ? "Succeeded" : "Failed",
-            EndTime = DateTimeOffset.UtcNow,
-            Error = succeeded ? null : ("OperationInterrupted", operation.Kind == OperationKind.Create
-                ? "The node stopped before the creation finished; no ledger was made. Create it again."
-                : "The node stopped before the deletion began; the ledger is still there. Delete it again."),
+            null => operation,
+            true => operation with { Status = "Succeeded", EndTime = DateTimeOffset.UtcNow },
+            false => operation with
+            {
+                Status = "Failed",
+                EndTime = DateTimeOffset.UtcNow,
+                Error = ("OperationInterrupted", operation.Kind == OperationKind.Create
+                    ? "The node running the creation stopped before it was committed; no ledger was made. Create it again."
+                    : "The node running the deletion stopped before it was committed; the ledger is still there. Delete it again."),
+            },
         };
     }
 

@@ -86,7 +86,7 @@ public sealed partial class ManagementApi : IDisposable
             }
         }
 
-        _operations = OperationStore.Open(Path.Combine(options.DataDirectory, "node", "operations"), Judge);
+        _operations = OperationStore.Open(Path.Combine(options.DataDirectory, "node", "operations"));
     }
 
     /// <summary>Whether <paramref name="path"/> is the control plane's.</summary>
@@ -174,7 +174,7 @@ public sealed partial class ManagementApi : IDisposable
             }
             else if (rest.Length == 4 && Is(rest, 0, "locations") && (Is(rest, 2, "operationStatuses") || Is(rest, 2, "operationResults")) && HttpMethods.IsGet(method))
             {
-                await OperationAsync(context, caller, subscription, rest[3], asStatus: Is(rest, 2, "operationStatuses")).ConfigureAwait(false);
+                await OperationAsync(context, caller, subscription, rest[1], rest[3], asStatus: Is(rest, 2, "operationStatuses")).ConfigureAwait(false);
             }
             else
             {
@@ -373,13 +373,15 @@ public sealed partial class ManagementApi : IDisposable
         }).ConfigureAwait(false);
     }
 
-    private async Task OperationAsync(HttpContext context, Caller caller, string subscription, string id, bool asStatus)
+    private async Task OperationAsync(HttpContext context, Caller caller, string subscription, string location, string id, bool asStatus)
     {
-        if (!_operations.TryGet(id, out var operation) && await ForwardedAsync(context, caller).ConfigureAwait(false))
+        // A backup asks the primary about any operation it did not see end: the primary ran it, or judges it.
+        if (!(_operations.TryGet(id, out var known) && known.IsDone) && await ForwardedAsync(context, caller).ConfigureAwait(false))
         {
-            return; // run by the primary (a change this backup sent on): its status is the primary's
+            return;
         }
 
+        var operation = Current(known, id, subscription, location, caller.TenantId);
         if (operation is null ||
             !string.Equals(operation.TenantId, caller.TenantId, StringComparison.OrdinalIgnoreCase) ||
             !string.Equals(operation.SubscriptionId, subscription, StringComparison.OrdinalIgnoreCase))

@@ -13,8 +13,9 @@ public enum OperationKind
 
 /// <summary>
 /// One long-running control-plane operation (ARM's operation-status resource): what it does to which ledger, for whom,
-/// and how it ended. Kept in <c>node/operations/{id}.json</c> when it starts and when it ends, so that its status
-/// survives a stop; one that a stop cut short is judged at the next start (<see cref="OperationStore.Open"/>).
+/// and how it ended. Kept in <c>node/operations/{id}.json</c> by the node that runs it, when it starts and when it ends.
+/// Its id names what it does (<see cref="NewId"/>), so that any node can judge from the ledgers it holds how an
+/// operation it does not run ended: one a stop cut short, or one that another member ran before it failed.
 /// </summary>
 public sealed record ManagementOperation(
     string Id, OperationKind Kind, string LedgerName, string SubscriptionId, string TenantId, string Location, DateTimeOffset StartTime)
@@ -28,6 +29,38 @@ public sealed record ManagementOperation(
     public (string Code, string Message)? Error { get; init; }
 
     public bool IsDone => Status != "InProgress";
+
+    /// <summary>A new operation's id: <c>{create|delete}.{ledger name}.{32 hex digits}</c>.</summary>
+    public static string NewId(OperationKind kind, string ledgerName) =>
+        $"{(kind == OperationKind.Create ? "create" : "delete")}.{ledgerName}.{Guid.NewGuid():N}";
+
+    /// <summary>What an id made by <see cref="NewId"/> names; false for any other text.</summary>
+    public static bool TryParseId(string id, out OperationKind kind, [NotNullWhen(true)] out string? ledgerName)
+    {
+        kind = default;
+        ledgerName = null;
+        var parts = id.Split('.');
+        if (parts.Length != 3 || parts[2].Length != 32 || !Guid.TryParseExact(parts[2], "N", out _) ||
+            !Vellum.Core.Identity.LedgerName.TryParse(parts[1], out var name, out _))
+        {
+            return false;
+        }
+
+        switch (parts[0])
+        {
+            case "create":
+                kind = OperationKind.Create;
+                break;
+            case "delete":
+                kind = OperationKind.Delete;
+                break;
+            default:
+                return false;
+        }
+
+        ledgerName = name.Value;
+        return true;
+    }
 
     public byte[] Encode()
     {
@@ -87,7 +120,7 @@ public sealed record ManagementOperation(
     }
 }
 
-/// <summary>The node's control-plane operations, in memory and in <c>node/operations/</c>; finished ones are kept a day.</summary>
+/// <summary>The node's control-plane operations, in memory and in <c>node/operations/</c>; each kept a day from its start.</summary>
 public sealed class OperationStore
 {
     private static readonly TimeSpan Kept = TimeSpan.FromDays(1);
@@ -98,10 +131,10 @@ public sealed class OperationStore
     private OperationStore(string folder) => _folder = folder;
 
     /// <summary>
-    /// Reads the operations kept in <paramref name="folder"/>, drops those finished over a day ago and judges those a
-    /// stop cut short with <paramref name="judge"/> (which says how the operation ended, from what the node holds).
+    /// Reads the operations kept in <paramref name="folder"/> and drops those that began over a day ago. Those a stop cut
+    /// short stay in progress here: the control plane judges them when asked, from what the node then holds.
     /// </summary>
-    public static OperationStore Open(string folder, Func<ManagementOperation, ManagementOperation> judge)
+    public static OperationStore Open(string folder)
     {
         Vellum.Storage.IO.OwnerOnly.CreateDirectory(folder);
         var store = new OperationStore(folder);
@@ -113,16 +146,10 @@ public sealed class OperationStore
                 continue;
             }
 
-            if (operation.IsDone && operation.EndTime < DateTimeOffset.UtcNow - Kept)
+            if (operation.StartTime < DateTimeOffset.UtcNow - Kept)
             {
                 File.Delete(file);
                 continue;
-            }
-
-            if (!operation.IsDone)
-            {
-                operation = judge(operation);
-                store.Save(operation);
             }
 
             store._operations[operation.Id] = operation;
