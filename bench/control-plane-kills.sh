@@ -20,8 +20,12 @@ for project in test/Vellum.Cli.Tests test/Vellum.Cluster.Tests; do
 done
 
 status=0
+log=$(mktemp /tmp/vellum-control-plane-kills.XXXXXX)
 dotnet test test/Vellum.Cli.Tests -c Release --no-build --filter "FullyQualifiedName~ControlPlaneCrashTests" \
-  --logger "console;verbosity=detailed" | grep -E "round [0-9]+:|Passed |Failed |Error Message" || status=1
+  --logger "console;verbosity=detailed" > "$log" 2>&1 || status=1
 dotnet test test/Vellum.Cluster.Tests -c Release --no-build --filter "FullyQualifiedName~Killing_the_primary_during_a_creation" \
-  --logger "console;verbosity=detailed" | grep -E "primary killed|Passed |Failed |Error Message" || status=1
+  --logger "console;verbosity=detailed" >> "$log" 2>&1 || status=1
+grep -E "round [0-9]+:|primary killed|Passed |Failed " "$log"
+grep -E -A4 "Error Message" "$log" || true
+echo "whole output: $log" >&2
 exit $status

@@ -63,34 +63,11 @@ public static class NodeHost
             // fewer streams per connection and a ceiling on connections bound what clients can make the node hold.
             kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
             kestrel.Limits.MaxConcurrentConnections = options.MaxConcurrentConnections;
-            kestrel.Listen(options.Listen, listen =>
+            kestrel.Listen(options.Listen, listen => UseTls(listen, routing, serverName: null));
+            if (options.Management.Listen is { } management)
             {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
-                listen.UseHttps(new TlsHandshakeCallbackOptions
-                {
-                    // Per connection, from the client's hello: the certificate of the ledger its server name (SNI) names
-                    // (this node's certificate for that ledger, endorsed by the ledger's service identity, which is what
-                    // its clients pin), the deployment's for the domain itself, and default's (else the deployment's)
-                    // for no name or another name (LedgerRouting.CertificateFor). The certificate of the moment: one
-                    // renewed while the node runs serves new connections. No self-signed root is sent (SslStream never
-                    // sends one); an operator's chain is. Kestrel adds ALPN (h2, http/1.1).
-                    OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
-                    {
-                        ServerCertificateContext = routing.CertificateFor(context.ClientHelloInfo.ServerName),
-                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                        // Ask for a client certificate; any one (or none) is accepted at the TLS layer because
-                        // authorization is by fingerprint against the ledger's user table, as in ACL (self-signed
-                        // client certificates work).
-                        ClientCertificateRequired = true,
-#pragma warning disable CA5359 // the callback judges the client's certificate, not a server's; users are checked by fingerprint after TLS
-                        RemoteCertificateValidationCallback = static (_, _, _, _) => true,
-#pragma warning restore CA5359
-                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                        // The chain SslStream builds for a client certificate must not go online (see OfflineChainPolicy).
-                        CertificateChainPolicy = OfflineChainPolicy.Create(),
-                    }),
-                });
-            });
+                kestrel.Listen(management, listen => UseTls(listen, routing, serverName: options.Domain));
+            }
         });
         builder.Services.AddSingleton(ledgers);
 
@@ -166,8 +143,20 @@ public static class NodeHost
             }
         });
         // The control plane (ARM's paths) before any ledger is looked up: it names ledgers in its paths, as resources.
-        var management = new ManagementApi(ledgers, options, app.Services.GetService<BearerTokens>(), host => !routing.NameIn(host).IsEmpty, logger);
-        app.Use((context, next) => ManagementApi.IsManagementPath(context.Request.Path) ? management.HandleAsync(context) : next(context));
+        var server = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>();
+        var management = new ManagementApi(ledgers, options, app.Services.GetService<BearerTokens>(), host => !routing.NameIn(host).IsEmpty, () => ListenPort(server, options), logger);
+        if (options.Management.Listen is { Port: var managementPort })
+        {
+            // The control plane's own listener answers it alone; the main one only for members sending a request on.
+            app.Use((context, next) => context.Connection.LocalPort == managementPort
+                ? ManagementApi.IsManagementPath(context.Request.Path) ? management.HandleAsync(context) : ManagementApi.NotOnThisListenerAsync(context)
+                : !ManagementApi.IsManagementPath(context.Request.Path) ? next(context)
+                : ManagementApi.IsFromMember(context) ? management.HandleAsync(context) : ManagementApi.NotOnThisListenerAsync(context));
+        }
+        else
+        {
+            app.Use((context, next) => ManagementApi.IsManagementPath(context.Request.Path) ? management.HandleAsync(context) : next(context));
+        }
         app.Lifetime.ApplicationStopping.Register(() => management.StopAsync().GetAwaiter().GetResult());
         app.Lifetime.ApplicationStopped.Register(management.Dispose);
 
@@ -217,6 +206,55 @@ public static class NodeHost
     /// <see cref="NodeOptions.BackupWrites"/> says; 503 when no primary is known, and 503 for a write another member
     /// forwarded here (it thought this node primary): a forwarded write is never forwarded again, so none can loop.
     /// </summary>
+    /// <summary>The main listener's port, as bound (<c>--listen</c> may name port 0); 0 before the server listens.</summary>
+    private static int ListenPort(Microsoft.AspNetCore.Hosting.Server.IServer server, NodeOptions options)
+    {
+        if (options.Listen.Port != 0)
+        {
+            return options.Listen.Port;
+        }
+
+        foreach (var address in server.Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses ?? [])
+        {
+            if (Uri.TryCreate(address.Replace("[::]", "localhost", StringComparison.Ordinal), UriKind.Absolute, out var url) && url.Port != options.Management.Listen?.Port)
+            {
+                return url.Port;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// TLS 1.2+ on a listener. Per connection, from the client's hello: the certificate of the ledger its server name
+    /// (SNI) names (this node's certificate for that ledger, endorsed by the ledger's service identity, which is what its
+    /// clients pin), the deployment's for the domain itself, and default's (else the deployment's) for no name or another
+    /// name (LedgerRouting.CertificateFor); on the control plane's own listener always the deployment's. The certificate
+    /// of the moment: one renewed while the node runs serves new connections. No self-signed root is sent (SslStream
+    /// never sends one); an operator's chain is. Kestrel adds ALPN (h2, http/1.1).
+    /// </summary>
+    private static void UseTls(ListenOptions listen, LedgerRouting routing, string? serverName)
+    {
+        listen.Protocols = HttpProtocols.Http1AndHttp2;
+        listen.UseHttps(new TlsHandshakeCallbackOptions
+        {
+            OnConnection = context => ValueTask.FromResult(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = routing.CertificateFor(serverName ?? context.ClientHelloInfo.ServerName),
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                // Ask for a client certificate; any one (or none) is accepted at the TLS layer because authorization is
+                // by fingerprint against the ledger's user table, as in ACL (self-signed client certificates work).
+                ClientCertificateRequired = true,
+#pragma warning disable CA5359 // the callback judges the client's certificate, not a server's; users are checked by fingerprint after TLS
+                RemoteCertificateValidationCallback = static (_, _, _, _) => true,
+#pragma warning restore CA5359
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                // The chain SslStream builds for a client certificate must not go online (see OfflineChainPolicy).
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
+            }),
+        });
+    }
+
     private static async Task NotPrimary(HttpContext context, LedgerService ledger, NodeOptions options, WriteForwarder? forwarder)
     {
         if (await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false))

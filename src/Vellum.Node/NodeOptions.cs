@@ -250,6 +250,11 @@ public sealed class NodeOptions
             throw new ArgumentException("ForwardTimeout must be positive", nameof(ForwardTimeout));
         }
 
+        if (Management.Listen is { } management && (management.Port == Listen.Port || management.Port == NodeListen?.Port || management.Port == 0))
+        {
+            throw new ArgumentException($"the control plane's listener (--management-listen {management}) needs a port of its own, not --listen's or --node-listen's", nameof(Management));
+        }
+
         if (Peers.Count > 0 && NodeListen is null)
         {
             throw new ArgumentException("peers need a node channel address of this node (--node-listen)", nameof(Peers));

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -156,6 +157,75 @@ public sealed class LedgerCommandTests : IDisposable
             Assert.StartsWith("vellum ledger ", line, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task A_listener_of_the_control_plane_s_own_answers_it_alone()
+    {
+        var data = Path.Combine(_root, "own-listener");
+        int managementPort;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            managementPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        using var node = await RunningNode.Start(data, "--management-listen", $"127.0.0.1:{managementPort}");
+        var port = node.Endpoint.Port;
+
+        // The CLI at the control plane's port; the ledger's URLs name the main listener, where the ledger is served.
+        var created = await Vellum(["create", "papers", "--endpoint", $"https://localhost:{managementPort}", "--data", data]);
+        Assert.True(created.ExitCode == 0, created.Output + created.Error);
+        Assert.Contains($"papers: Succeeded, ledgerUri https://papers.localhost:{port}, identityServiceUri https://localhost:{port}/ledgerIdentity/papers", created.Output,
+            StringComparison.Ordinal);
+        using (var ledger = node.LedgerClient("papers"))
+        using (var write = await ledger.PostAsync("/app/transactions?api-version=2022-05-13", new StringContent("""{"contents":"on the main listener"}""", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.True(write.IsSuccessStatusCode, await write.Content.ReadAsStringAsync());
+        }
+
+        // The main listener no longer answers the control plane; the control plane's answers nothing else.
+        var path = $"/subscriptions/{Guid.Empty}/providers/Microsoft.ConfidentialLedger/ledgers?api-version=2022-05-13";
+        using (var main = node.Client())
+        using (var refused = await main.GetAsync(path))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, refused.StatusCode);
+            Assert.Contains("--management-listen", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var trusted = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(data, "credentials", "deployment_ca_cert.pem")));
+        using var own = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                // The deployment's certificate whatever name the client sends (here none: an address).
+                RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && RunningNode.ChainsTo(cert, trusted, "localhost"),
+                ClientCertificates = [X509CertificateLoader.LoadPkcs12(AdminCertificate(data).Export(X509ContentType.Pkcs12), null)],
+            },
+        }) { BaseAddress = new Uri($"https://127.0.0.1:{managementPort}") };
+        using (var listed = await own.GetAsync(path))
+        {
+            Assert.True(listed.IsSuccessStatusCode, await listed.Content.ReadAsStringAsync());
+            Assert.Contains("\"papers\"", await listed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var notHere = await own.GetAsync("/app/transactions?api-version=2022-05-13"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, notHere.StatusCode);
+            Assert.Contains("control plane only", await notHere.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Refused at start: not host:port, or the port of another listener of the node.
+        foreach (var wrong in new[] { "nowhere", $"127.0.0.1:{managementPort + 1}" })
+        {
+            var start = await RunningNode.RunToExit(
+                ["start", "--data", Path.Combine(_root, "refused"), "--listen", $"127.0.0.1:{managementPort + 1}", "--management-listen", wrong], Limit);
+            Assert.True(start.ExitCode == 2, $"{wrong}: {start.ExitCode} {start.Error}");
+            Assert.Contains("management", start.Error, StringComparison.Ordinal);
+        }
+    }
+
+    private static X509Certificate2 AdminCertificate(string data) => X509Certificate2.CreateFromPem(
+        File.ReadAllText(Path.Combine(data, "credentials", "admin_cert.pem")), File.ReadAllText(Path.Combine(data, "credentials", "admin_privk.pem")));
 
     private static Task<(int ExitCode, string Output, string Error)> Vellum(string[] args, IReadOnlyDictionary<string, string>? environment = null) =>
         RunningNode.RunToExit(["ledger", .. args], Limit, environment);

@@ -8,7 +8,8 @@ namespace Vellum.Cluster.Tests;
 /// <summary>
 /// The control plane on a 3-process cluster, driven through a backup (which sends changes on to the primary): a ledger
 /// made so, with its resource, reaches every member; a change of its tags reaches them through the consensus log; the
-/// deletion erases it everywhere.
+/// deletion erases it everywhere (no file of any member holds its 1,000 entries' marker), and its tombstone still
+/// judges its receipts, which fail against a new ledger of the name. The primary killed during creations and deletions.
 /// </summary>
 [Collection(nameof(ClusterCollection))]
 public sealed class ControlPlaneClusterTests
@@ -63,16 +64,32 @@ public sealed class ControlPlaneClusterTests
             await ClusterTests.WaitUntilAsync(async () => (await TagOf(cluster, i, Name)) == "one", $"member {i} to serve the ledger's resource");
         }
 
-        string? id = null;
-        for (var n = 0; n < 20; n++)
+        // 1,000 entries with the marker, through a backup (50 at a time), the last waiting for its commit; a receipt of one.
+        using var writer = cluster.Client(backups[1]);
+        for (var n = 0; n < 1000; n += 50)
         {
-            using var write = await cluster.Client(backups[1]).PostAsync($"/ledgers/{Name}/app/transactions?api-version=2022-05-13&waitForCommit=true",
-                Json($$"""{"contents":"{{Marker}}{{n}}"}"""));
-            Assert.True(write.IsSuccessStatusCode, await write.Content.ReadAsStringAsync());
-            id = write.Headers.GetValues("x-ms-ccf-transaction-id").Single();
+            await Task.WhenAll(Enumerable.Range(n, 50).Select(async k =>
+            {
+                using var write = await writer.PostAsync($"/ledgers/{Name}/app/transactions?api-version=2022-05-13{(k == 999 ? "&waitForCommit=true" : string.Empty)}",
+                    Json($$"""{"contents":"{{Marker}}{{k}}"}"""));
+                Assert.True(write.IsSuccessStatusCode, await write.Content.ReadAsStringAsync());
+            }));
         }
 
-        Assert.NotNull(id);
+        string? receiptJson = null;
+        using (var last = await writer.PostAsync($"/ledgers/{Name}/app/transactions?api-version=2022-05-13&waitForCommit=true", Json($$"""{"contents":"{{Marker}}receipted"}""")))
+        {
+            Assert.True(last.IsSuccessStatusCode, await last.Content.ReadAsStringAsync());
+            var id = last.Headers.GetValues("x-ms-ccf-transaction-id").Single();
+            await ClusterTests.WaitUntilAsync(async () =>
+            {
+                using var receipt = await writer.GetAsync($"/ledgers/{Name}/app/transactions/{id}/receipt?api-version=2022-05-13");
+                receiptJson = await receipt.Content.ReadAsStringAsync();
+                return receipt.StatusCode == HttpStatusCode.OK && receiptJson.Contains("\"Ready\"", StringComparison.Ordinal);
+            }, "the receipt");
+        }
+
+        Assert.True(Vellum.Core.Receipts.ReceiptJson.TryParse(receiptJson, out var oldReceipt, out var receiptError), receiptError);
 
         // A change of tags (sent to the backup, made by the primary) reaches every member through the consensus log.
         using (var changed = await admin.PatchAsync(Ledger(Name), Json("""{"location":"local","tags":{"stage":"two"},"properties":{"ledgerType":"Public"}}""")))
@@ -109,6 +126,41 @@ public sealed class ControlPlaneClusterTests
                 using var got = await cluster.Client(i).GetAsync(Ledger(Name));
                 return got.StatusCode == HttpStatusCode.NotFound && !Directory.Exists(Path.Combine(cluster.Data(i), "ledgers", Name));
             }, $"member {i} to erase the ledger");
+        }
+
+        // What is kept: the tombstone, whose service certificate still judges the old receipt; a ledger made again under
+        // the name has a new identity, against which the old receipt fails.
+        string tombstoneCertificate;
+        using (var listed = await admin.GetAsync("/node/ledgers"))
+        {
+            var deleted = (await ClusterTests.JsonAsync(listed)).GetProperty("deleted").EnumerateArray().Single(t => t.GetProperty("name").GetString() == Name);
+            tombstoneCertificate = deleted.GetProperty("serviceCertificate").GetString()!;
+        }
+
+        using (var again = await admin.PutAsync(Ledger(Name), Json("""{"location":"local","properties":{"ledgerType":"Public"}}""")))
+        {
+            Assert.True(again.StatusCode == HttpStatusCode.Created, await again.Content.ReadAsStringAsync());
+            var status = new Uri(again.Headers.GetValues("Azure-AsyncOperation").Single()).PathAndQuery;
+            await ClusterTests.WaitUntilAsync(async () =>
+            {
+                using var poll = await admin.GetAsync(status);
+                return (await ClusterTests.JsonAsync(poll)).GetProperty("status").GetString() == "Succeeded";
+            }, "the name's new ledger");
+        }
+
+        string newCertificate;
+        using (var identity = await admin.GetAsync($"/ledgerIdentity/{Name}"))
+        {
+            newCertificate = (await ClusterTests.JsonAsync(identity)).GetProperty("ledgerTlsCertificate").GetString()!;
+        }
+
+        Assert.NotEqual(tombstoneCertificate, newCertificate);
+        using (var kept = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(tombstoneCertificate))
+        using (var made = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(newCertificate))
+        {
+            var judged = Vellum.Core.Receipts.ReceiptVerifier.Verify(oldReceipt, kept);
+            Assert.True(judged.IsValid, judged.Message);
+            Assert.False(Vellum.Core.Receipts.ReceiptVerifier.Verify(oldReceipt, made).IsValid);
         }
 
         for (var i = 0; i < 4; i++)

@@ -92,8 +92,14 @@ internal sealed class ServingOptions
             "vellum join reads the same file and takes the settings it has flags for.",
     };
 
+    public Option<string?> ManagementListen { get; } = new("--management-listen")
+    {
+        Description = "host:port of a listener that answers the control plane alone (any host name, the deployment certificate); " +
+            "the main listener then no longer answers it. Off when absent.",
+    };
+
     /// <summary>Every option, to add to a command.</summary>
-    public IEnumerable<Option> All => [Domain, TlsCert, TlsKey, MetricsListen, BackupWrites, SnapshotInterval, JwtIssuer, JwtCa, JwtAudience, JwtJwks, JwtUserClaim, AdminOid, OperatorCert, OperatorOid, Tenant, ManagementAudience, LedgerQuota, Config];
+    public IEnumerable<Option> All => [Domain, TlsCert, TlsKey, MetricsListen, BackupWrites, SnapshotInterval, JwtIssuer, JwtCa, JwtAudience, JwtJwks, JwtUserClaim, AdminOid, OperatorCert, OperatorOid, Tenant, ManagementAudience, LedgerQuota, ManagementListen, Config];
 
     /// <summary>The values: a flag given wins; else the environment, else the file; else the flag's default.</summary>
     public Values Read(ParseResult result, StartSettings settings) => new(
@@ -114,13 +120,14 @@ internal sealed class ServingOptions
         settings.Maybe(result, Tenant, "tenant"),
         settings.List(result, ManagementAudience, "managementAudiences"),
         settings.Number(result, LedgerQuota, "ledgerQuota"),
+        settings.Maybe(result, ManagementListen, "managementListen"),
         settings.Objects("jwtIssuers") ?? []);
 
     /// <summary>The serving settings as given, before they are checked.</summary>
     internal sealed record Values(
         string Domain, string? TlsCert, string? TlsKey, string? MetricsListen, string? BackupWrites, int SnapshotInterval,
         string? JwtIssuer, string? JwtCa, string[] JwtAudiences, string? JwtJwks, string? JwtUserClaim, string[] AdminOids,
-        string[] OperatorCerts, string[] OperatorOids, string? Tenant, string[] ManagementAudiences, int LedgerQuota,
+        string[] OperatorCerts, string[] OperatorOids, string? Tenant, string[] ManagementAudiences, int LedgerQuota, string? ManagementListen,
         System.Text.Json.JsonElement[] JwtIssuerObjects)
     {
         /// <summary>False, with one line on stderr naming the setting, when any is wrong.</summary>
@@ -234,9 +241,16 @@ internal sealed class ServingOptions
                 return Refuse("--operator-oid names a token user: give the identity provider its token comes from (--jwt-issuer)");
             }
 
+            IPEndPoint? managementListen = null;
+            if (ManagementListen is not null && !StartCommand.TryParseEndpoint(ManagementListen, out managementListen))
+            {
+                return Refuse($"--management-listen '{ManagementListen}' is not host:port");
+            }
+
             var management = new Vellum.Node.Management.ManagementOptions
             {
                 Operators = operators, TenantId = Tenant ?? Vellum.Node.Management.ManagementOptions.NoTenant, Audiences = ManagementAudiences, LedgerQuota = LedgerQuota,
+                Listen = managementListen,
             };
             try
             {

@@ -318,6 +318,11 @@ internal static class StartCommand
             Console.WriteLine(ledgers.Deployment.IsOperators
                 ? $"deployment: https://{options.Domain}:{port} with the --tls-cert certificate; any ledger at /ledgers/NAME/"
                 : $"deployment: https://{options.Domain}:{port}, certificate issued by the development CA {new DataDirectory(options.DataDirectory).DeploymentCaCertificate}; any ledger at /ledgers/NAME/");
+            if (options.Management.Listen is { } managementListen)
+            {
+                Console.WriteLine($"control plane: https://{options.Domain}:{managementListen.Port} (listening on {managementListen}; the deployment's certificate)");
+            }
+
             foreach (var served in ledgers.All)
             {
                 Console.WriteLine(

@@ -53,6 +53,7 @@ internal sealed class StartSettings
         ["tenant"] = Kind.Text,
         ["managementAudiences"] = Kind.List,
         ["ledgerQuota"] = Kind.Number,
+        ["managementListen"] = Kind.Text,
     };
 
     private readonly Dictionary<string, object> _values = new(StringComparer.Ordinal);

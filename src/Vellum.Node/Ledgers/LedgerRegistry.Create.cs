@@ -275,9 +275,12 @@ public sealed partial class LedgerRegistry : IGroupLedgers
         await _staging.WaitAsync(timeout.Token).ConfigureAwait(false);
         try
         {
-            if (TryGet(name.Value, out var served))
+            // Adopted already (the creation committed and this member applied it, which adopts under the same lock,
+            // before this late request): nothing to stage, or a staged copy would outlive the creation.
+            var folder = _data.Ledger(name);
+            if (folder.Exists)
             {
-                return LedgerCreation.DigestOf(served.Service.Certificate) == creation.ServiceCertificateDigest;
+                return Matches(folder, creation);
             }
 
             var staged = _data.Staged(name);

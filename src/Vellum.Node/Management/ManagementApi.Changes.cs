@@ -131,7 +131,7 @@ public sealed partial class ManagementApi
 
         Begin(operation, caller, () => CreateInBackgroundAsync(operation, resource));
         SetPollHeaders(context, operation, asyncOperation: true);
-        await Json(context, 201, writer => WriteResource(writer, resource, "Creating", PortOf(context))).ConfigureAwait(false);
+        await Json(context, 201, writer => WriteResource(writer, resource, "Creating", LedgerPortOf(context))).ConfigureAwait(false);
     }
 
     private async Task CreateInBackgroundAsync(ManagementOperation operation, LedgerResource resource)
@@ -245,7 +245,7 @@ public sealed partial class ManagementApi
         }
 
         await _ledgers.DescribeAsync(changed, _stopping.Token).ConfigureAwait(false);
-        await Json(context, 200, writer => WriteResource(writer, changed, "Succeeded", PortOf(context))).ConfigureAwait(false);
+        await Json(context, 200, writer => WriteResource(writer, changed, "Succeeded", LedgerPortOf(context))).ConfigureAwait(false);
     }
 
     private async Task DeleteAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name)

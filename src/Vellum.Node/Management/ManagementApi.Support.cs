@@ -192,6 +192,14 @@ public sealed partial class ManagementApi
     /// The port part of the URLs a resource names (<c>ledgerUri</c>, <c>identityServiceUri</c>): the port the caller
     /// reached the deployment on, none for 443.
     /// </summary>
+    /// <summary>
+    /// The port part of a ledger's URLs: the caller's (<see cref="PortOf"/>) when the main listener answers the control
+    /// plane, else the main listener's, where the ledgers are (the control plane's own listener serves no ledger).
+    /// </summary>
+    private string LedgerPortOf(HttpContext context) =>
+        _settings.Listen is null ? PortOf(context)
+        : _listenPort() is var port && port == 443 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $":{port}");
+
     private static string PortOf(HttpContext context) =>
         HostOf(context).Port is { } port && port != 443 ? string.Create(CultureInfo.InvariantCulture, $":{port}") : string.Empty;
 

@@ -35,6 +35,7 @@ public sealed partial class ManagementApi : IDisposable
     private readonly BearerTokens? _tokens;
     private readonly ILogger _logger;
     private readonly Func<string, bool> _isLedgerHost;
+    private readonly Func<int> _listenPort;
     private readonly OperationStore _operations;
     private readonly Dictionary<string, OperatorRole> _operatorCertificates = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, OperatorRole> _operatorIds = new(StringComparer.Ordinal);
@@ -49,9 +50,11 @@ public sealed partial class ManagementApi : IDisposable
     /// <param name="options">The node's options (its <see cref="NodeOptions.Management"/> validated).</param>
     /// <param name="tokens">The node's bearer-token validator, when it trusts an identity provider.</param>
     /// <param name="isLedgerHost">Whether a host name is a ledger's (<c>{name}.{domain}</c>).</param>
+    /// <param name="listenPort">The main listener's port as bound (the ledgers' URLs name it when the control plane has a listener of its own).</param>
     /// <param name="logger">Where operations are logged.</param>
-    public ManagementApi(LedgerRegistry ledgers, NodeOptions options, BearerTokens? tokens, Func<string, bool> isLedgerHost, ILogger logger)
+    public ManagementApi(LedgerRegistry ledgers, NodeOptions options, BearerTokens? tokens, Func<string, bool> isLedgerHost, Func<int> listenPort, ILogger logger)
     {
+        _listenPort = listenPort;
         _ledgers = ledgers;
         _options = options;
         _settings = options.Management;
@@ -94,6 +97,18 @@ public sealed partial class ManagementApi : IDisposable
         path.StartsWithSegments("/subscriptions", StringComparison.OrdinalIgnoreCase) ||
         path.StartsWithSegments("/providers/" + Provider, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>Whether a request names an operator as a member sending it on (<see cref="HandleAsync"/> checks that it is one).</summary>
+    public static bool IsFromMember(HttpContext context) => context.Request.Headers.ContainsKey(OperatorHeader);
+
+    /// <summary>
+    /// With a listener of the control plane's own (<see cref="ManagementOptions.Listen"/>): 404, in ARM's shape, for the
+    /// control plane on the main listener and for anything else on the control plane's.
+    /// </summary>
+    public static Task NotOnThisListenerAsync(HttpContext context) =>
+        Error(context, 404, "NotFound", IsManagementPath(context.Request.Path)
+            ? "The control plane is served on its own listener (--management-listen), not on this one."
+            : "This listener serves the control plane only; ledgers are served on the node's main listener.");
+
     /// <summary>Answers a control-plane request (<see cref="IsManagementPath"/>).</summary>
     public async Task HandleAsync(HttpContext context)
     {
@@ -106,7 +121,8 @@ public sealed partial class ManagementApi : IDisposable
             return;
         }
 
-        if (!fromMember && (_isLedgerHost(context.Request.Host.Host) ||
+        var onOwnListener = _settings.Listen is { } own && context.Connection.LocalPort == own.Port; // any host name there
+        if (!fromMember && !onOwnListener && (_isLedgerHost(context.Request.Host.Host) ||
             context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.HostName is { Length: > 0 } serverName && _isLedgerHost(serverName)))
         {
             await Error(context, 404, "NotFound", "The control plane is served on the deployment's host name, not on a ledger's.").ConfigureAwait(false);
@@ -263,7 +279,7 @@ public sealed partial class ManagementApi : IDisposable
             return;
         }
 
-        await Json(context, 200, writer => WriteResource(writer, resource, state, PortOf(context))).ConfigureAwait(false);
+        await Json(context, 200, writer => WriteResource(writer, resource, state, LedgerPortOf(context))).ConfigureAwait(false);
     }
 
     private async Task ListAsync(HttpContext context, Caller caller, string subscription, string? resourceGroup)
@@ -291,7 +307,7 @@ public sealed partial class ManagementApi : IDisposable
             foreach (var (resource, state) in listed)
             {
                 writer.WriteStartObject();
-                WriteResource(writer, resource, state, PortOf(context));
+                WriteResource(writer, resource, state, LedgerPortOf(context));
                 writer.WriteEndObject();
             }
 
@@ -413,7 +429,7 @@ public sealed partial class ManagementApi : IDisposable
         if (operation.Kind == OperationKind.Create && _ledgers.TryGet(operation.LedgerName, out _) &&
             Find(LedgerName.Parse(operation.LedgerName)) is ({ } resource, var state))
         {
-            await Json(context, 200, writer => WriteResource(writer, resource, state, PortOf(context))).ConfigureAwait(false);
+            await Json(context, 200, writer => WriteResource(writer, resource, state, LedgerPortOf(context))).ConfigureAwait(false);
             return;
         }
 

@@ -65,6 +65,13 @@ public sealed class ManagementOptions
     /// <summary>How many ledgers one tenant may have through the control plane (<c>--ledger-quota</c>).</summary>
     public int LedgerQuota { get; init; } = 100;
 
+    /// <summary>
+    /// A listener of its own for the control plane (<c>--management-listen</c>): it answers the control plane alone, on
+    /// any host name, with the deployment certificate, and the main listener then answers it only for members sending
+    /// an operator's request on. Null (the default): the main listener answers it on the deployment's host name.
+    /// </summary>
+    public System.Net.IPEndPoint? Listen { get; init; }
+
     /// <summary>Checks every setting; the message names what is wrong.</summary>
     /// <exception cref="ArgumentException">A setting is out of range, or an operator certificate cannot be read.</exception>
     public void Validate()
