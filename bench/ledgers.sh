@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Many ledgers on one node: what a ledger costs and whether spreading appends over ledgers costs throughput.
 # Builds Release, then on 127.0.0.1:
-#   1. creates COUNT ledgers (default 1,000) with --ledger on a new data folder: time until the node is ready, threads
-#      and resident memory once idle (against a node with one ledger);
-#   2. restarts that folder with no flag: time until ready;
+#   1. creates COUNT ledgers (default 1,000) with --ledger on a new data folder: time until the node is ready, threads,
+#      resident memory and open file descriptors once idle (against a node with one ledger);
+#   2. restarts that folder with no flag: time until ready, and file descriptors once idle;
 #   3. on a node with the ledger 'default' and SPREAD ledgers (default 100), alternates ROUNDS times (default 3) a
 #      load-generator run appending to one ledger with one spreading the same appends over the SPREAD ledgers.
 # Prints one line per figure; not part of the tests or CI. About 4-6 minutes on a 2-core machine.
@@ -58,17 +58,18 @@ names() { for i in $(seq 1 "$1"); do printf 'l%04d\n' "$i"; done; }
 
 # 1. Creation, threads and memory.
 start_node "$WORK/one"; sleep 3
-one_threads=$(status "$NODE_PID" Threads); one_rss=$(status "$NODE_PID" VmRSS); stop_node
+one_threads=$(status "$NODE_PID" Threads); one_rss=$(status "$NODE_PID" VmRSS); one_fds=$(ls "/proc/$NODE_PID/fd" | wc -l); stop_node
 args=(); while read -r n; do args+=(--ledger "$n"); done < <(names "$COUNT")
 start_node "$WORK/many" "${args[@]}"; created=$READY; sleep 3
-many_threads=$(status "$NODE_PID" Threads); many_rss=$(status "$NODE_PID" VmRSS); stop_node
+many_threads=$(status "$NODE_PID" Threads); many_rss=$(status "$NODE_PID" VmRSS); many_fds=$(ls "/proc/$NODE_PID/fd" | wc -l); stop_node
 echo "create $COUNT ledgers: ${created} s until ready"
 echo "threads: 1 ledger $one_threads, $COUNT ledgers $many_threads"
 echo "idle RSS: 1 ledger ${one_rss} kB, $COUNT ledgers ${many_rss} kB, $(( (many_rss - one_rss) / COUNT )) kB a ledger"
 
 # 2. Restart.
-start_node "$WORK/many"; restarted=$READY; stop_node
+start_node "$WORK/many"; restarted=$READY; sleep 3; restart_fds=$(ls "/proc/$NODE_PID/fd" | wc -l); stop_node
 echo "restart with $COUNT ledgers: ${restarted} s until ready"
+echo "file descriptors once idle: 1 ledger $one_fds, $COUNT ledgers $many_fds, $COUNT ledgers after a restart $restart_fds"
 
 # 3. Appends to one ledger against appends spread over SPREAD ledgers, same node, same run.
 args=(--ledger default); spread=(); while read -r n; do args+=(--ledger "$n"); spread+=(--ledger "$n"); done < <(names "$SPREAD")

@@ -162,12 +162,7 @@ public sealed class LedgerCommandTests : IDisposable
     public async Task A_listener_of_the_control_plane_s_own_answers_it_alone()
     {
         var data = Path.Combine(_root, "own-listener");
-        int managementPort;
-        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            managementPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        var managementPort = FreePort();
 
         using var node = await RunningNode.Start(data, "--management-listen", $"127.0.0.1:{managementPort}");
         var port = node.Endpoint.Port;
@@ -215,13 +210,22 @@ public sealed class LedgerCommandTests : IDisposable
         }
 
         // Refused at start: not host:port, or the port of another listener of the node.
-        foreach (var wrong in new[] { "nowhere", $"127.0.0.1:{managementPort + 1}" })
+        var listen = FreePort();
+        foreach (var wrong in new[] { "nowhere", $"127.0.0.1:{listen}" })
         {
             var start = await RunningNode.RunToExit(
-                ["start", "--data", Path.Combine(_root, "refused"), "--listen", $"127.0.0.1:{managementPort + 1}", "--management-listen", wrong], Limit);
+                ["start", "--data", Path.Combine(_root, "refused"), "--listen", $"127.0.0.1:{listen}", "--management-listen", wrong], Limit);
             Assert.True(start.ExitCode == 2, $"{wrong}: {start.ExitCode} {start.Error}");
             Assert.Contains("management", start.Error, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>A port the system just gave out and took back (free now, barring a race with another test).</summary>
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     private static X509Certificate2 AdminCertificate(string data) => X509Certificate2.CreateFromPem(

@@ -323,12 +323,14 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
             await consensus.StartAsync(ledger._applier, cancellationToken).ConfigureAwait(false);
             ledger._roles = Task.Run(() => sequencer.FollowLeadershipAsync(ledger._stopping.Token), CancellationToken.None);
             ledger._chores = Task.Run(ledger.PrimaryChoresAsync, CancellationToken.None);
+            store.ReleaseFiles(); // opening's reads are done: an idle ledger holds no file (the next write or read opens it)
             return ledger;
         }
 
         await consensus.StartAsync(ledger._applier, cancellationToken).ConfigureAwait(false);
         await sequencer.BecomePrimaryAsync(consensus.Term, signInherited: false, cancellationToken).ConfigureAwait(false);
         await ledger.BootstrapAdministratorsAsync(logger, cancellationToken).ConfigureAwait(false);
+        store.ReleaseFiles(); // opening's reads are done: an idle ledger holds no file (the next write or read opens it)
         return ledger;
     }
 

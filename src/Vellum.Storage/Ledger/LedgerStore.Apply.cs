@@ -39,6 +39,40 @@ public sealed partial class LedgerStore
     }
 
     /// <summary>
+    /// Closes the files the store holds open: the open chunk's (fsynced first when something written to it waits for a
+    /// sync) and the committed chunks' read handles. The next write or read opens what it needs again; a read that
+    /// raced with the close retries (<see cref="ReadBody"/>). A node calls it once a ledger has opened (opening reads
+    /// the tree's last leaves and the user changes), so that its idle ledgers hold no file descriptor.
+    /// </summary>
+    public void ReleaseFiles()
+    {
+        lock (_applyLock)
+        {
+            if (_fault is null && _openChunk is { IsOpen: true } chunk)
+            {
+                if (_unsynced)
+                {
+                    RandomAccess.FlushToDisk(chunk.Handle);
+                    _unsynced = false;
+                }
+
+                chunk.Close();
+            }
+
+            lock (_readLock)
+            {
+                foreach (var handle in _committedHandles.Values)
+                {
+                    handle.Dispose();
+                }
+
+                _committedHandles.Clear();
+                _committedHandleOrder.Clear();
+            }
+        }
+    }
+
+    /// <summary>
     /// fsyncs what has been applied to the open chunk (closed chunks were synced when they closed), so that every
     /// transaction up to <see cref="DurableSeqno"/> survives a crash without consensus passing it again. Consensus
     /// calls it before a snapshot lets its log drop entries (<see cref="LedgerStoreOptions.SyncEachBatch"/> false).
@@ -50,7 +84,8 @@ public sealed partial class LedgerStore
         lock (_applyLock)
         {
             ThrowIfFaulted();
-            if (_openChunk is { } chunk && _unsynced)
+            // Not open: nothing was written to the chunk since the store opened (a write opens it), so nothing to sync.
+            if (_openChunk is { IsOpen: true } chunk && _unsynced)
             {
                 RandomAccess.FlushToDisk(chunk.Handle);
                 SnapshotSyncs++;
@@ -252,7 +287,7 @@ public sealed partial class LedgerStore
 
         // Readers find the chunk as committed from here on; one that took the open handle just before retries there
         // (ReadBody). The handle stayed valid through the rename, so no read ever saw a closed file before this.
-        chunk.Handle.Dispose();
+        chunk.Close();
 
         LogMessages.ChunkClosed(_logger, committedPath);
 

@@ -376,8 +376,7 @@ public sealed partial class LedgerStore
             throw new LedgerCorruptException(path, 10, "open chunk header does not match its name or the ledger type");
         }
 
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-        var chunk = new OpenChunk(path, firstSeqno, handle, ChunkFormat.HeaderSize);
+        var chunk = new OpenChunk(path, firstSeqno, handle: null, ChunkFormat.HeaderSize); // the file is opened at its first use
         var offset = ChunkFormat.HeaderSize;
         var expected = firstSeqno;
         while (offset < bytes.Length)
@@ -388,7 +387,6 @@ public sealed partial class LedgerStore
             {
                 if (FindValidFrameAfter(bytes, offset + 1, expected))
                 {
-                    handle.Dispose();
                     throw new LedgerCorruptException(path, offset, $"entry for seqno {expected}: {Describe(status)}, and valid entries follow it");
                 }
 
@@ -411,6 +409,7 @@ public sealed partial class LedgerStore
         {
             // Torn tail: drop it and make the shorter file durable before anything is appended after it.
             tornTail = (path, offset, bytes.Length - offset);
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
             RandomAccess.SetLength(handle, offset);
             RandomAccess.FlushToDisk(handle);
         }

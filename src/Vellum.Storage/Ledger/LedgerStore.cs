@@ -147,12 +147,12 @@ public sealed partial class LedgerStore : IAsyncDisposable
             {
                 // Applied batches that a durable consensus log holds may not be fsynced yet
                 // (LedgerStoreOptions.SyncEachBatch): a clean stop leaves the files complete on their own.
-                if (_options.Durable && _fault is null)
+                if (_options.Durable && _fault is null && open.IsOpen)
                 {
                     RandomAccess.FlushToDisk(open.Handle);
                 }
 
-                open.Handle.Dispose();
+                open.Close();
             }
 
             lock (_readLock)
@@ -181,20 +181,46 @@ public sealed partial class LedgerStore : IAsyncDisposable
     /// <summary>A committed chunk: its seqno range and where its positions table starts.</summary>
     internal sealed record ChunkInfo(string Path, long FirstSeqno, long LastSeqno, long PositionsOffset);
 
-    /// <summary>The chunk being appended to. Positions grow with the chunk only, so they stay bounded.</summary>
-    internal sealed class OpenChunk(string path, long firstSeqno, SafeFileHandle handle, long length)
+    /// <summary>
+    /// The chunk being appended to. Positions grow with the chunk only, so they stay bounded. Its file is opened at
+    /// first use (a write, a read or a sync): a ledger that is only opened, as most of a node's many ledgers are at a
+    /// time, holds no file descriptor.
+    /// </summary>
+    internal sealed class OpenChunk(string path, long firstSeqno, SafeFileHandle? handle, long length)
     {
+        private SafeFileHandle? _handle = handle;
+
         public string Path { get; } = path;
 
         public long FirstSeqno { get; } = firstSeqno;
 
-        public SafeFileHandle Handle { get; } = handle;
+        /// <summary>The chunk's handle (read and write), opened now if it is not yet.</summary>
+        public SafeFileHandle Handle => Volatile.Read(ref _handle) ?? OpenHandle();
+
+        /// <summary>Whether the file is open (nothing was written or read through it since the store opened, when not).</summary>
+        public bool IsOpen => Volatile.Read(ref _handle) is not null;
 
         public long Length { get; set; } = length;
 
         public List<long> Positions { get; } = [];
 
         public long LastSeqno => FirstSeqno + Positions.Count - 1;
+
+        /// <summary>Closes the file, if open.</summary>
+        public void Close() => Interlocked.Exchange(ref _handle, null)?.Dispose();
+
+        private SafeFileHandle OpenHandle()
+        {
+            // A reader and the applier may both get here first: one handle is kept, the other closed.
+            var opened = File.OpenHandle(Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+            if (Interlocked.CompareExchange(ref _handle, opened, null) is { } first)
+            {
+                opened.Dispose();
+                return first;
+            }
+
+            return opened;
+        }
     }
 }
 

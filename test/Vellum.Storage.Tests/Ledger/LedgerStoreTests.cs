@@ -63,6 +63,36 @@ public sealed class LedgerStoreTests
     }
 
     [Fact]
+    public async Task Released_files_are_closed_and_the_next_read_or_write_opens_them_again()
+    {
+        using var ledger = new TestLedger();
+        var chunks = ledger.Data.Default.Chunks;
+        int OpenFilesUnder(string folder) => Directory.GetFiles("/proc/self/fd").Count(fd =>
+            new FileInfo(fd).LinkTarget is { } target && target.StartsWith(folder + "/", StringComparison.Ordinal));
+
+        await using var store = ledger.Open(ledger.Options(chunkSize: 4 * 1024));
+        var written = await TestLedger.AppendMany(store, 60); // several committed chunks and an open one
+        await store.WaitForCommitAsync(store.LastSeqno);
+        foreach (var (seqno, index) in written)
+        {
+            Assert.Equal(TestLedger.Entry(index).ContentsText, store.ReadUserEntry(seqno).Entry.ContentsText); // committed chunks' handles cached
+        }
+
+        Assert.True(OpenFilesUnder(chunks) > 1);
+        store.Store.ReleaseFiles();
+        Assert.Equal(0, OpenFilesUnder(chunks));
+
+        // Reads and writes open what they need again, and what was written before is there.
+        Assert.Equal(TestLedger.Entry(written[0].Index).ContentsText, store.ReadUserEntry(written[0].Seqno).Entry.ContentsText);
+        Assert.Equal(TestLedger.Entry(written[^1].Index).ContentsText, store.ReadUserEntry(written[^1].Seqno).Entry.ContentsText);
+        var id = await store.AppendAsync(TestLedger.Entry(1000));
+        await store.WaitForCommitAsync(id.Seqno);
+        Assert.Equal(TestLedger.Entry(1000).ContentsText, store.ReadUserEntry(id.Seqno).Entry.ContentsText);
+        store.Store.SyncToDisk();
+        Assert.Null(LedgerDirectoryVerifier.Verify(chunks, ledger.Service.Certificate).Failure);
+    }
+
+    [Fact]
     public async Task Restart_continues_the_same_ledger_in_a_new_view()
     {
         using var ledger = new TestLedger();
