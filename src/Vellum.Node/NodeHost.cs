@@ -201,11 +201,6 @@ public static class NodeHost
 
     private const string LedgerStoreMetricsName = "Vellum.Storage";
 
-    /// <summary>
-    /// A write reached a backup: forwarded to the primary, 307 to it (same path and query), or 503 — as
-    /// <see cref="NodeOptions.BackupWrites"/> says; 503 when no primary is known, and 503 for a write another member
-    /// forwarded here (it thought this node primary): a forwarded write is never forwarded again, so none can loop.
-    /// </summary>
     /// <summary>The main listener's port, as bound (<c>--listen</c> may name port 0); 0 before the server listens.</summary>
     private static int ListenPort(Microsoft.AspNetCore.Hosting.Server.IServer server, NodeOptions options)
     {
@@ -255,6 +250,11 @@ public static class NodeHost
         });
     }
 
+    /// <summary>
+    /// A write reached a backup: forwarded to the primary, 307 to it (same path and query), or 503 — as
+    /// <see cref="NodeOptions.BackupWrites"/> says; 503 when no primary is known, and 503 for a write another member
+    /// forwarded here (it thought this node primary): a forwarded write is never forwarded again, so none can loop.
+    /// </summary>
     private static async Task NotPrimary(HttpContext context, LedgerService ledger, NodeOptions options, WriteForwarder? forwarder)
     {
         if (await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false))

@@ -148,11 +148,14 @@ public sealed class ControlPlaneClusterTests
             }, "the name's new ledger");
         }
 
-        string newCertificate;
-        using (var identity = await admin.GetAsync($"/ledgerIdentity/{Name}"))
+        // The backup asked answers once it has applied the creation too (the status is the primary's).
+        string? newCertificate = null;
+        await ClusterTests.WaitUntilAsync(async () =>
         {
-            newCertificate = (await ClusterTests.JsonAsync(identity)).GetProperty("ledgerTlsCertificate").GetString()!;
-        }
+            using var identity = await admin.GetAsync($"/ledgerIdentity/{Name}");
+            newCertificate = identity.IsSuccessStatusCode ? (await ClusterTests.JsonAsync(identity)).GetProperty("ledgerTlsCertificate").GetString() : null;
+            return newCertificate is not null;
+        }, "the backup to serve the name's new ledger");
 
         Assert.NotEqual(tombstoneCertificate, newCertificate);
         using (var kept = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(tombstoneCertificate))

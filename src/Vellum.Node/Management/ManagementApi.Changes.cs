@@ -276,7 +276,7 @@ public sealed partial class ManagementApi
             return;
         }
 
-        Begin(operation, caller, () => DeleteInBackgroundAsync(operation, $"{caller.Id} (tenant {caller.TenantId}) through the control plane"));
+        Begin(operation, caller, () => DeleteInBackgroundAsync(operation, $"{caller.Id} (tenant {caller.TenantId}) through the control plane, operation {operation.Id}"));
         SetPollHeaders(context, operation, asyncOperation: true);
         SetPollHeaders(context, operation, asyncOperation: false);
         context.Response.StatusCode = 202;
@@ -411,19 +411,33 @@ public sealed partial class ManagementApi
     /// <summary>
     /// How an operation that does not run here ended, from what the node holds: a creation succeeded once the ledger it
     /// made (its resource names the operation) has its first users, and runs while that ledger waits for them (a new
-    /// primary makes them); a deletion succeeded once the ledger is gone. Until this node has applied every entry its
-    /// consensus log holds, an operation not seen done is still running (an earlier primary may have committed it);
-    /// after that, it failed.
+    /// primary makes them); a deletion succeeded once a tombstone names it (its <c>deletedBy</c>), or the ledger is gone.
+    /// Until this node has applied every entry its consensus log holds, an operation not seen done is still running (an
+    /// earlier primary may have committed it); after that, it failed.
     /// </summary>
     private ManagementOperation Judge(ManagementOperation operation)
     {
         var ledger = _ledgers.TryGet(operation.LedgerName, out var held) && !held.IsClosing ? held : null;
-        bool? succeeded = operation.Kind == OperationKind.Create
-            ? ledger is not null && LedgerResource.Read(ledger.Folder.ResourceFile)?.OperationId == operation.Id
+        bool? succeeded; // null: still running
+        if (operation.Kind == OperationKind.Create)
+        {
+            succeeded = ledger is not null && LedgerResource.Read(ledger.Folder.ResourceFile)?.OperationId == operation.Id
                 ? ledger.Users.Count > 0 ? true : null
-                : _ledgers.HasAppliedAll ? false : null
-            : ledger is null && !_ledgers.TryGet(operation.LedgerName, out _) ? true
-                : _ledgers.HasAppliedAll && ledger is not null ? false : null;
+                : _ledgers.HasAppliedAll ? false : null;
+        }
+        else if (_ledgers.Tombstones().Any(t => t.Name == operation.LedgerName && t.DeletedBy.EndsWith($"operation {operation.Id}", StringComparison.Ordinal)))
+        {
+            succeeded = true; // its tombstone, even when the name was made again since
+        }
+        else if (!_ledgers.TryGet(operation.LedgerName, out _))
+        {
+            succeeded = true;
+        }
+        else
+        {
+            succeeded = ledger is not null && _ledgers.HasAppliedAll ? false : null; // a ledger closing is being deleted
+        }
+
         return succeeded switch
         {
             null => operation,
