@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Vellum.Consensus.Raft;
 using Vellum.Core.Identity;
 
@@ -16,7 +15,7 @@ internal sealed class RaftTestCluster : IAsyncDisposable
     {
         Service = ServiceIdentity.Create();
         _identities.Add(Service);
-        EndPoints = [.. Enumerable.Range(0, size).Select(_ => new IPEndPoint(IPAddress.Loopback, FreePort()))];
+        EndPoints = [.. Enumerable.Range(0, size).Select(_ => new IPEndPoint(IPAddress.Loopback, Vellum.TestSupport.Cluster.ClusterProcess.FreePort()))];
         Nodes = new RaftConsensus?[size];
         Appliers = new RecordingApplier[size];
         Identities = new NodeIdentity[size];
@@ -152,12 +151,5 @@ internal sealed class RaftTestCluster : IAsyncDisposable
         catch (DirectoryNotFoundException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -360,12 +360,15 @@ public sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The ports <see cref="FreePort"/> has given out in this process: never the same one twice.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> GivenPorts = new();
+
     /// <summary>
     /// A port free now, below the kernel's ephemeral range: ports are picked when the cluster is made and some are
     /// listened on only minutes later (a joining member), and a port from the ephemeral range can meanwhile become the
     /// local end of one of the test's own outgoing connections (it happened: "--node-listen … is in use").
     /// </summary>
-    private static int FreePort()
+    public static int FreePort()
     {
         var firstEphemeral = 32768;
         try
@@ -381,6 +384,11 @@ public sealed class ClusterProcess : IAsyncDisposable
         for (var attempt = 0; attempt < 1000; attempt++)
         {
             var port = Random.Shared.Next(low, firstEphemeral);
+            if (!GivenPorts.TryAdd(port, 0))
+            {
+                continue; // given out already in this process (a node's HTTP and Raft ports once drew the same number)
+            }
+
             try
             {
                 using var listener = new TcpListener(IPAddress.Loopback, port);
