@@ -8,7 +8,17 @@ namespace Vellum.Ledger;
 /// </summary>
 internal sealed class SequencedBatch
 {
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+    private const int MinimumSize = 1024;
+    private const int MaximumHint = 1024 * 1024;
+
+    // Rented at the first frame, sized from the ledger's last batch: a ledger that sequences nothing holds no buffer,
+    // and a ledger whose batches hold two or three appends (many ledgers sharing the clients) rents a small array the
+    // pool keeps many of, not 64 KiB that the pool runs out of and that is allocated and cleared afresh each batch.
+    private readonly int _sizeHint;
+    private byte[] _buffer = [];
+
+    /// <summary>Creates an empty batch whose first frame rents at least <paramref name="sizeHint"/> bytes.</summary>
+    public SequencedBatch(int sizeHint = MinimumSize) => _sizeHint = Math.Clamp(sizeHint, MinimumSize, MaximumHint);
 
     /// <summary>Completed once the batch is committed and applied on this node, or failed when its outcome is unknown.</summary>
     public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -28,9 +38,13 @@ internal sealed class SequencedBatch
     {
         if (Length + frameLength > _buffer.Length)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, Length + frameLength));
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_buffer.Length * 2, _sizeHint), Length + frameLength));
             _buffer.AsSpan(0, Length).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            if (_buffer.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+
             _buffer = bigger;
         }
 
@@ -43,7 +57,11 @@ internal sealed class SequencedBatch
     /// <summary>Gives the buffer back to the pool. The batch is not used after this.</summary>
     public void Release()
     {
-        ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
+
         _buffer = [];
     }
 }

@@ -65,6 +65,7 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
     private long _unsignedCount;
     private long _epoch;
     private SequencedBatch _current = new();
+    private int _lastBatchLength;
     private volatile bool _isPrimary;
     private TaskCompletionSource _roleChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -422,7 +423,7 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
         }
 
         _current.Release();
-        _current = new SequencedBatch { Epoch = _epoch };
+        _current = new SequencedBatch(_lastBatchLength) { Epoch = _epoch };
     }
 
     private void ThrowIfNotWritable()
@@ -497,7 +498,8 @@ public sealed class Sequencer : IAsyncDisposable, ISignsOnTick
             }
 
             var batch = _current;
-            _current = new SequencedBatch { Epoch = _epoch };
+            _lastBatchLength = batch.Length;
+            _current = new SequencedBatch(_lastBatchLength) { Epoch = _epoch };
             var inFlight = Interlocked.Increment(ref _inFlight);
             if (inFlight > _peakInFlight)
             {

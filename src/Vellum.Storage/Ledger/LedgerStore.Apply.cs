@@ -117,7 +117,7 @@ public sealed partial class LedgerStore
     /// </summary>
     private void WriteChecked(ReadOnlySpan<byte> frames, List<CheckedFrame> leaves)
     {
-        var batch = new PendingBatch();
+        var batch = new PendingBatch(frames.Length);
         try
         {
             foreach (var (leaf, frameOffset, frameLength, header) in leaves)
@@ -149,7 +149,7 @@ public sealed partial class LedgerStore
                         _bytesInChunk = 0;
                         WriteDurably(batch);
                         batch.Release();
-                        batch = new PendingBatch();
+                        batch = new PendingBatch(frames.Length);
                     }
                 }
             }

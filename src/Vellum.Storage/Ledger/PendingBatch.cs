@@ -7,8 +7,18 @@ namespace Vellum.Storage.Ledger;
 /// </summary>
 internal sealed class PendingBatch
 {
-    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-    private int[] _frameOffsets = ArrayPool<int>.Shared.Rent(256);
+    private byte[] _buffer;
+    private int[] _frameOffsets;
+
+    /// <summary>
+    /// Creates an empty batch with room for <paramref name="capacity"/> bytes (the committed batch it copies), so a
+    /// small batch rents a small array the pool keeps many of rather than one it runs out of.
+    /// </summary>
+    public PendingBatch(int capacity)
+    {
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(capacity, 256));
+        _frameOffsets = ArrayPool<int>.Shared.Rent(Math.Clamp(capacity / 128, 16, 256));
+    }
 
     public int Length { get; private set; }
 
