@@ -364,6 +364,35 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// After a snapshot is installed: a ledger served here that it does not name was made after it (a join handed it
+    /// over) or deleted before it while this node missed the deletion (down while the entry was compacted away). The
+    /// node tells which (<see cref="IGroupLedgers.ForgetIfDeletedAsync"/>); a deleted one loses its view, and its
+    /// entries are skipped until the name is made again.
+    /// </summary>
+    private async ValueTask ForgetUnnamedAsync(List<(string Name, ReadOnlyMemory<byte> State)> parts, CancellationToken token)
+    {
+        if (_ledgers is not { } ledgers)
+        {
+            return;
+        }
+
+        foreach (var name in _views.Keys)
+        {
+            if (parts.Exists(p => p.Name == name) || !await ledgers.ForgetIfDeletedAsync(name, token).ConfigureAwait(false))
+            {
+                continue;
+            }
+
+            lock (_joinLock)
+            {
+                _views.TryRemove(name, out _);
+            }
+
+            _skipped.Add(name);
+        }
+    }
+
     /// <summary>A new description of a ledger this node serves (one deleted, or not served, ignores it).</summary>
     private ValueTask DescribeAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token) =>
         _ledgers is { } ledgers && !_skipped.Contains(ledger) && _lookup.TryGetValue(ledger, out _)
@@ -476,7 +505,8 @@ public sealed class ConsensusGroup : IAsyncDisposable
         /// </remarks>
         public async ValueTask RestoreAsync(LogPosition position, ReadOnlyMemory<byte> state, CancellationToken token)
         {
-            foreach (var (name, part) in Parse(position, state))
+            var parts = Parse(position, state);
+            foreach (var (name, part) in parts)
             {
                 if (!group._lookup.TryGetValue(name, out var view))
                 {
@@ -492,6 +522,8 @@ public sealed class ConsensusGroup : IAsyncDisposable
                     await view.Applier!.RestoreAsync(position, part, token).ConfigureAwait(false);
                 }
             }
+
+            await group.ForgetUnnamedAsync(parts, token).ConfigureAwait(false);
 
             if (position.Index > Volatile.Read(ref _lastApplied))
             {

@@ -32,6 +32,15 @@ public interface IGroupLedgers
     ValueTask<bool> DeleteLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token);
 
     /// <summary>
+    /// A snapshot this node installs does not name ledger <paramref name="name"/>, which it serves: the ledger was made
+    /// after the snapshot was taken (a join handed it over), or deleted before it while this node missed the deletion
+    /// (it was down, and the deletion's entry is compacted away). Returns true once the node has found it deleted (it,
+    /// or a member it asks, keeps that ledger's tombstone) and no longer serves it: the group then drops its view and
+    /// skips its entries until the name is made again. False when it is still a ledger of the deployment.
+    /// </summary>
+    ValueTask<bool> ForgetIfDeletedAsync(string name, CancellationToken token);
+
+    /// <summary>
     /// A committed new description of ledger <paramref name="name"/>, which this node serves
     /// (<see cref="ConsensusGroup.ProposeLedgerDescriptionAsync"/>): the node keeps it (the control plane's resource).
     /// </summary>

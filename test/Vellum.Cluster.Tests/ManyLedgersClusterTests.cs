@@ -372,6 +372,71 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_member_that_missed_a_deletion_compacted_into_a_snapshot_erases_the_ledger_when_it_installs_the_snapshot()
+    {
+        // Snapshots every 20 batches: once the writes below are in, the log no longer holds the deletion's entry.
+        await using var cluster = new ClusterProcess(3) { SnapshotInterval = 20 };
+        await cluster.StartAllAsync();
+        var primary = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        using (var admin = cluster.Client(primary, TimeSpan.FromSeconds(40)))
+        {
+            using var created = await admin.PutAsync("/node/ledgers/doomed", null);
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+            await WaitForReadyAsync(cluster, [0, 1, 2], ["doomed"]);
+            using var written = await admin.PostAsync($"/ledgers/doomed/app/transactions?{V}&waitForCommit=true", Body($"{Marker}doomed straggler words"));
+            Assert.True(written.StatusCode == HttpStatusCode.OK, await written.Content.ReadAsStringAsync());
+        }
+
+        var away = (primary + 1) % 3;
+        await WaitUntilAsync(() => Task.FromResult(File.Exists(Path.Combine(cluster.Data(away), "ledgers", "doomed", "credentials", "service_cert.pem"))),
+            ClusterProcess.Timeout, $"node {away} to hold the ledger");
+        Assert.Equal(0, await cluster.TerminateAsync(away));
+
+        string deletedBy;
+        using (var admin = cluster.Client(primary, TimeSpan.FromSeconds(40)))
+        {
+            using var deleted = await admin.DeleteAsync("/node/ledgers/doomed");
+            var tombstone = await deleted.Content.ReadAsStringAsync();
+            Assert.True(deleted.StatusCode == HttpStatusCode.OK, tombstone);
+            deletedBy = JsonDocument.Parse(tombstone).RootElement.GetProperty("deletedBy").GetString()!;
+            for (var k = 0; k < 60; k++)
+            {
+                using var response = await admin.PostAsync($"/app/transactions?{V}", Body($"after the deletion {k}"));
+                Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+            }
+
+            using var last = await admin.PostAsync($"/app/transactions?{V}&waitForCommit=true", Body("last"));
+            Assert.True(last.StatusCode == HttpStatusCode.OK, await last.Content.ReadAsStringAsync());
+        }
+
+        Assert.True(File.Exists(Path.Combine(cluster.Data(primary), "node", "raft", "snapshot")), "the primary took a snapshot");
+        await cluster.StartAsync(away);
+        await WaitUntilAsync(() => Task.FromResult(!Directory.Exists(Path.Combine(cluster.Data(away), "ledgers", "doomed"))),
+            ClusterProcess.Timeout, $"node {away} to erase the ledger deleted while it was away");
+
+        // It installed the leader's snapshot (the writes it missed came from a peer's ledger, not from the log) and keeps
+        // the deletion's own tombstone, which the member it asked sent with its 410.
+        Assert.True(cluster.TransactionsFetchedFromPeers(away) > 0, cluster.Log(away));
+        var kept = Assert.Single(Directory.GetFiles(Path.Combine(cluster.Data(away), "node", "tombstones"), "doomed.*.json"));
+        Assert.Equal(deletedBy, JsonDocument.Parse(File.ReadAllText(kept)).RootElement.GetProperty("deletedBy").GetString());
+        using (var client = cluster.Client(away, TimeSpan.FromSeconds(10)))
+        {
+            using var gone = await client.GetAsync($"/ledgers/doomed/app/transactions?{V}");
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        }
+
+        Assert.Equal(0, await cluster.TerminateAsync(away));
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(cluster.Data(away), "ledgers"), "*", SearchOption.AllDirectories))
+        {
+            Assert.True(File.ReadAllBytes(file).AsSpan().IndexOf("plain-contents-doomed straggler words"u8) < 0, $"{file} holds the deleted ledger's contents");
+        }
+
+        // Back with the ledger gone it starts and serves default as before.
+        await cluster.StartAsync(away);
+        await WaitForReadyAsync(cluster, [away], ["default"]);
+    }
+
     /// <summary>The base64 body of a PEM key's first line of data (enough to find the key anywhere in a file).</summary>
     private static string KeyBody(string pem) => pem.Split('\n')[1].Trim();
 

@@ -198,6 +198,62 @@ public sealed class ConsensusGroupTests
             Buried.Add(text);
             return ValueTask.FromResult(true);
         }
+
+        /// <summary>Names a member would answer 410 for, as deleted while this node was away.</summary>
+        public HashSet<string> DeletedElsewhere { get; } = [];
+
+        public System.Collections.Concurrent.ConcurrentQueue<string> Asked { get; } = new();
+
+        public ValueTask<bool> ForgetIfDeletedAsync(string name, CancellationToken token)
+        {
+            Asked.Enqueue(name);
+            return ValueTask.FromResult(DeletedElsewhere.Contains(name) && Views.TryRemove(name, out _));
+        }
+    }
+
+    [Fact]
+    public async Task A_snapshot_that_leaves_out_a_served_ledger_has_the_node_ask_and_a_deleted_one_is_forgotten()
+    {
+        // The snapshot a leader sends after beta's deletion was compacted away names default and alpha only.
+        var described = new ConsensusGroup();
+        await using var __ = described;
+        await described.Join("default").StartAsync(new SnapshotApplier { State = [4] }, CancellationToken.None);
+        await described.Join("alpha").StartAsync(new SnapshotApplier { State = [5] }, CancellationToken.None);
+        var leaderLog = new CapturingLog();
+        await described.StartAsync(leaderLog, null, CancellationToken.None);
+        var snapshot = leaderLog.Applier!.DescribeAppliedState()!;
+
+        // This node serves default, alpha, beta (deleted while it was away) and gamma (made after the snapshot).
+        var group = new ConsensusGroup();
+        await using var _ = group;
+        var fallback = new SnapshotApplier();
+        await group.Join("default").StartAsync(fallback, CancellationToken.None);
+        var alpha = new SnapshotApplier();
+        await group.Join("alpha").StartAsync(alpha, CancellationToken.None);
+        var made = new MakingLedgers(group);
+        Assert.True(await made.OpenLedgerAsync("beta", "first"u8.ToArray(), CancellationToken.None));
+        Assert.True(await made.OpenLedgerAsync("gamma", "one"u8.ToArray(), CancellationToken.None));
+        made.DeletedElsewhere.Add("beta");
+        var log = new CapturingLog();
+        await group.StartAsync(log, made, CancellationToken.None);
+
+        await log.Applier!.RestoreAsync(new LogPosition(3, 50), snapshot, CancellationToken.None);
+        Assert.Equal([4], fallback.Restored);
+        Assert.Equal([5], alpha.Restored);
+        Assert.Equal(["beta", "gamma"], made.Asked.Order(StringComparer.Ordinal));
+
+        // Beta's entries are skipped from now on (batches it had in flight); gamma's still apply.
+        await log.Applier.ApplyAsync(new LogPosition(3, 51), ConsensusGroup.Tag("beta"u8, "late"u8), CancellationToken.None);
+        await log.Applier.ApplyAsync(new LogPosition(3, 52), ConsensusGroup.Tag("gamma"u8, "g1"u8), CancellationToken.None);
+        Assert.Empty(made.Appliers["beta"].Batches);
+        Assert.Equal(["g1"], made.Appliers["gamma"].Batches);
+        Assert.Equal(52, log.Applier.LastAppliedIndex);
+
+        // The name is free again: its next creation opens a new ledger whose entries apply.
+        await group.ProposeLedgerAsync("beta", "second"u8.ToArray(), CancellationToken.None);
+        await log.Applier.ApplyAsync(new LogPosition(3, 53), log.Replicated[0], CancellationToken.None);
+        await log.Applier.ApplyAsync(new LogPosition(3, 54), ConsensusGroup.Tag("beta"u8, "b2"u8), CancellationToken.None);
+        Assert.Equal(["b2"], made.Appliers["beta"].Batches);
     }
 
     [Fact]

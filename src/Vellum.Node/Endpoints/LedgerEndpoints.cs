@@ -187,11 +187,31 @@ internal static class LedgerEndpoints
             return;
         }
 
-        // The member names the ledger it wants by its certificate's digest (from the creation in the log): a ledger of
-        // that name made again since is not the one it is applying. Without one (a snapshot named the ledger), 410 when
-        // a ledger of the name was deleted here and none is served or being made.
+        // The member names the ledger it wants by its certificate's digest (from the creation in the log, or the ledger
+        // it serves): a ledger of that name made again since is not that one. The 410 then carries the deletion's
+        // tombstone, which a member that missed the deletion keeps. Without a digest (a snapshot named the ledger), 410
+        // when a ledger of the name was deleted here and none is served or being made.
         var asked = context.Request.Query["digest"].ToString();
-        if (asked.Length > 0 ? Vellum.Core.Primitives.Hash32.TryParseHex(asked, out var digest) && registry.IsDeleted(name, digest) : registry.IsDeleted(name))
+        if (asked.Length > 0 && Vellum.Core.Primitives.Hash32.TryParseHex(asked, out var digest) && registry.IsDeleted(name, digest))
+        {
+            var tombstone = registry.TombstoneOf(name, digest);
+            await AclResponses.Json(context, writer =>
+            {
+                writer.WriteStartObject("error");
+                writer.WriteString("code", AclErrors.LedgerDeleted.Code);
+                writer.WriteString("message", $"The ledger '{name}' was deleted.");
+                writer.WriteEndObject();
+                if (tombstone is not null)
+                {
+                    writer.WriteStartObject("tombstone");
+                    tombstone.WriteFields(writer);
+                    writer.WriteEndObject();
+                }
+            }, AclErrors.LedgerDeleted.Status).ConfigureAwait(false);
+            return;
+        }
+
+        if (asked.Length == 0 && registry.IsDeleted(name))
         {
             await AclResponses.Error(context, AclErrors.LedgerDeleted, $"The ledger '{name}' was deleted.").ConfigureAwait(false);
             return;

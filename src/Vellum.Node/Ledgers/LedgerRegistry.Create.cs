@@ -176,9 +176,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             await _staging.WaitAsync(token).ConfigureAwait(false);
             try
             {
-                var staged = _data.Staged(ledgerName);
-                if ((!staged.Exists || creation is not null && !Matches(staged, creation)) &&
-                    !await FetchMaterialAsync(ledgerName, creation, token).ConfigureAwait(false))
+                if (!await StagedOrFetchedAsync(ledgerName, creation, token).ConfigureAwait(false))
                 {
                     return false;
                 }
@@ -283,13 +281,22 @@ public sealed partial class LedgerRegistry : IGroupLedgers
                 return Matches(folder, creation);
             }
 
-            var staged = _data.Staged(name);
-            return staged.Exists && Matches(staged, creation) || await FetchMaterialAsync(name, creation, timeout.Token).ConfigureAwait(false);
+            return await StagedOrFetchedAsync(name, creation, timeout.Token).ConfigureAwait(false);
         }
         finally
         {
             _staging.Release();
         }
+    }
+
+    /// <summary>
+    /// True once the material of the ledger <paramref name="creation"/> makes (with none, of the name's) is staged here:
+    /// staged already, or fetched from the members (<see cref="FetchMaterialAsync"/>). Caller holds <see cref="_staging"/>.
+    /// </summary>
+    private async Task<bool> StagedOrFetchedAsync(LedgerName name, LedgerCreation? creation, CancellationToken token)
+    {
+        var staged = _data.Staged(name);
+        return staged.Exists && (creation is null || Matches(staged, creation)) || await FetchMaterialAsync(name, creation, token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -305,7 +312,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             return true;
         }
 
-        if (IsDeleted(served.Name, creation.ServiceCertificateDigest) || await DeletedAtMembersAsync(served.Name, creation, token).ConfigureAwait(false))
+        if (IsDeleted(served.Name, creation.ServiceCertificateDigest) || (await DeletedAtMembersAsync(served.Name, creation.ServiceCertificateDigest, token).ConfigureAwait(false)).Deleted)
         {
             return false;
         }
@@ -320,10 +327,11 @@ public sealed partial class LedgerRegistry : IGroupLedgers
     }
 
     /// <summary>
-    /// Whether any member knows the ledger <paramref name="creation"/> made as deleted (answers 410 for its material):
-    /// asks every member once, and again with a growing pause while none answers at all.
+    /// Whether any member knows the ledger of <paramref name="name"/> whose service certificate has
+    /// <paramref name="digest"/> as deleted (answers 410 for its material), with the tombstone that member keeps (null
+    /// if it sent none): asks every member once, and again with a growing pause while none answers at all.
     /// </summary>
-    private async Task<bool> DeletedAtMembersAsync(LedgerName name, LedgerCreation creation, CancellationToken token)
+    private async Task<(bool Deleted, LedgerTombstone? Tombstone)> DeletedAtMembersAsync(LedgerName name, Hash32 digest, CancellationToken token)
     {
         var channel = Default ?? throw new InvalidOperationException("A cluster member serves the ledger 'default', whose node certificate asks the members.");
         var client = channel.PeerClient();
@@ -332,7 +340,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             var urls = channel.Peers.Values.Distinct().ToList();
             if (urls.Count == 0)
             {
-                return false; // a member alone: its own tombstones are all there is to know
+                return (false, null); // a member alone: its own tombstones are all there is to know
             }
 
             var answered = false;
@@ -340,12 +348,12 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             {
                 try
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, $"/node/ledgers/{name.Value}/material?digest={creation.ServiceCertificateDigest}"));
+                    using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, $"/node/ledgers/{name.Value}/material?digest={digest}"));
                     request.Headers.Host = channel.HostOn(url);
                     using var response = await client.SendAsync(request, token).ConfigureAwait(false);
                     if (response.StatusCode == System.Net.HttpStatusCode.Gone)
                     {
-                        return true;
+                        return (true, await TombstoneInAsync(response, token).ConfigureAwait(false));
                     }
 
                     answered = true;
@@ -357,11 +365,27 @@ public sealed partial class LedgerRegistry : IGroupLedgers
 
             if (answered)
             {
-                return false;
+                return (false, null);
             }
 
             LogMessages.LedgerMaterialUnavailable(_logger, name.Value, attempt, null);
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 << Math.Min(attempt, 6))), token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The tombstone a member's 410 for a ledger's material carries (<c>tombstone</c>); null if none or unreadable.</summary>
+    private static async Task<LedgerTombstone?> TombstoneInAsync(HttpResponseMessage response, CancellationToken token)
+    {
+        try
+        {
+            using var body = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(token).ConfigureAwait(false));
+            return body.RootElement.TryGetProperty("tombstone", out var tombstone) && tombstone.ValueKind == JsonValueKind.Object
+                ? LedgerTombstone.FromJson(System.Text.Encoding.UTF8.GetBytes(tombstone.GetRawText()))
+                : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidDataException)
+        {
+            return null;
         }
     }
 

@@ -186,10 +186,43 @@ public sealed partial class LedgerRegistry
             return ValueTask.FromResult(false);
         }
 
-        // On the apply path: the tombstone is kept and the ledger leaves the lookups now; it closes, and its folder is
-        // buried and erased, off this path, since closing waits for its batches in flight, which are applied (skipped)
-        // after this entry. A crash before the folder is buried finishes the deletion at the next start (a folder with
-        // a tombstone of its own is not served); a creation of the name waits for the erasure (see OpenLedgerAsync).
+        Forget(ledger, ledgerName, tombstone, file);
+        return ValueTask.FromResult(true);
+    }
+
+    /// <inheritdoc />
+    async ValueTask<bool> IGroupLedgers.ForgetIfDeletedAsync(string name, CancellationToken token)
+    {
+        if (!TryGet(name, out var ledger) || ledger.Name == LedgerName.Default)
+        {
+            return false;
+        }
+
+        var digest = LedgerCreation.DigestOf(ledger.Service.Certificate);
+        var (deleted, tombstone) = await DeletedAtMembersAsync(ledger.Name, digest, token).ConfigureAwait(false);
+        if (!deleted)
+        {
+            return false;
+        }
+
+        // The deletion's own tombstone, from the member that kept it; one made here only if that member sent none.
+        tombstone = tombstone is not null && tombstone.Name == name && tombstone.ServiceCertificateDigest == digest
+            ? tombstone
+            : ledger.Tombstone("unknown (deleted while this member was away)", DateTimeOffset.UtcNow);
+        Forget(ledger, ledger.Name, tombstone, _data.TombstoneFile(ledger.Name, digest.ToString()));
+        return true;
+    }
+
+    /// <summary>
+    /// Deletes a served ledger on the apply path: the tombstone is kept and the ledger leaves the lookups now; it closes,
+    /// and its folder is buried and erased, off this path, since closing waits for its batches in flight, which are
+    /// applied (skipped) after this entry. A crash before the folder is buried finishes the deletion at the next start
+    /// (a folder with a tombstone of its own is not served); a creation of the name waits for the erasure (see
+    /// OpenLedgerAsync).
+    /// </summary>
+    private void Forget(LedgerService ledger, LedgerName ledgerName, LedgerTombstone tombstone, string file)
+    {
+        var name = ledgerName.Value;
         ledger.BeginClosing();
         Remove(ledger);
         _data.KeepTombstone(file, tombstone.ToJson());
@@ -220,7 +253,6 @@ public sealed partial class LedgerRegistry
             }
         }, CancellationToken.None);
         _erasures[name] = erasure;
-        return ValueTask.FromResult(true);
     }
 
     /// <summary>Takes a ledger out of the lookups and <see cref="All"/> (it is not <c>default</c>).</summary>
@@ -237,6 +269,21 @@ public sealed partial class LedgerRegistry
 
     /// <summary>Whether the ledger <paramref name="name"/> whose certificate has <paramref name="digest"/> was deleted here.</summary>
     internal bool IsDeleted(LedgerName name, Hash32 digest) => File.Exists(_data.TombstoneFile(name, digest.ToString()));
+
+    /// <summary>The tombstone kept here of the ledger <paramref name="name"/> whose certificate has <paramref name="digest"/>; null if none (or unreadable).</summary>
+    internal LedgerTombstone? TombstoneOf(LedgerName name, Hash32 digest)
+    {
+        var file = _data.TombstoneFile(name, digest.ToString());
+        try
+        {
+            return File.Exists(file) ? LedgerTombstone.FromJson(File.ReadAllBytes(file)) : null;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
+        {
+            LogMessages.TombstoneUnreadable(_logger, file, ex);
+            return null;
+        }
+    }
 
     /// <summary>Whether a ledger once named <paramref name="name"/> was deleted here and none of the name is served or being made.</summary>
     internal bool IsDeleted(LedgerName name) => !TryGet(name.Value, out _) && !_data.Staged(name).Exists && _data.TombstoneFiles(name).Count > 0;
