@@ -129,6 +129,42 @@ public sealed class LedgerCreationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_member_asked_to_stage_a_creation_refuses_a_damaged_one_another_ledgers_and_one_it_cannot_fetch()
+    {
+        using (var created = await _node.Admin.PutAsync("/node/ledgers/beta", null))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        // The node's own TLS certificate for default: what a member presents on the node channel.
+        var data = Path.Combine(_node.Root, "data");
+        var client = _node.Client(_node.Ledger.Tls.Certificate);
+
+        async Task<string> StageAsync(string name, byte[] description, HttpStatusCode status, string code)
+        {
+            using var response = await client.PostAsync($"/node/ledgers/{name}/material",
+                new ByteArrayContent(description) { Headers = { ContentType = new("application/octet-stream") } });
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == status, $"{name}: {(int)response.StatusCode} {text}");
+            Assert.Equal(code, JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("code").GetString());
+            return text;
+        }
+
+        // A description that is not a creation's.
+        await StageAsync("gamma", [1, 2, 3], HttpStatusCode.BadRequest, "InvalidInput");
+
+        // A creation of a name this member serves as another ledger (another certificate).
+        var other = Vellum.Core.Primitives.Hash32.Compute("another certificate"u8);
+        await StageAsync("beta", new LedgerCreation(false, other, _node.Endpoint).Encode(), HttpStatusCode.Conflict, "LedgerExists");
+
+        // A creator that does not answer: 503 once the member has tried for its 10 s, and nothing staged.
+        var text = await StageAsync("gamma", new LedgerCreation(false, other, new Uri("https://127.0.0.1:1/")).Encode(), HttpStatusCode.ServiceUnavailable, "ServiceUnavailable");
+        Assert.Contains("could not be fetched in time", text, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(data, "node", "staged", "gamma")));
+        Assert.Equal(["beta", "default"], LedgerFolders());
+    }
+
+    [Fact]
     public async Task A_ledger_made_while_running_is_served_after_a_restart_and_an_unfinished_creation_is_not()
     {
         var root = Directory.CreateTempSubdirectory("vellum-create-").FullName;
