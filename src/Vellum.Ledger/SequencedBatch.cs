@@ -11,9 +11,9 @@ internal sealed class SequencedBatch
     private const int MinimumSize = 1024;
     private const int MaximumHint = 1024 * 1024;
 
-    // Rented at the first frame, sized from the ledger's last batch: a ledger that sequences nothing holds no buffer,
-    // and a ledger whose batches hold two or three appends (many ledgers sharing the clients) rents a small array the
-    // pool keeps many of, not 64 KiB that the pool runs out of and that is allocated and cleared afresh each batch.
+    // Rented at the first frame, sized from the ledger's last batch: a ledger that sequences nothing (a backup, an idle
+    // ledger) holds no buffer, and a ledger whose batches hold two or three appends (many ledgers sharing the clients)
+    // rents a small array rather than 64 KiB.
     private readonly int _sizeHint;
     private byte[] _buffer = [];
 

@@ -12,7 +12,7 @@ internal sealed class PendingBatch
 
     /// <summary>
     /// Creates an empty batch with room for <paramref name="capacity"/> bytes (the committed batch it copies), so a
-    /// small batch rents a small array the pool keeps many of rather than one it runs out of.
+    /// small batch rents a small array rather than 64 KiB.
     /// </summary>
     public PendingBatch(int capacity)
     {
