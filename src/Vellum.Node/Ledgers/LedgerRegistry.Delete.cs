@@ -186,7 +186,7 @@ public sealed partial class LedgerRegistry
             return ValueTask.FromResult(false);
         }
 
-        Forget(ledger, ledgerName, tombstone, file);
+        Forget(ledger, tombstone, file);
         return ValueTask.FromResult(true);
     }
 
@@ -209,7 +209,7 @@ public sealed partial class LedgerRegistry
         tombstone = tombstone is not null && tombstone.Name == name && tombstone.ServiceCertificateDigest == digest
             ? tombstone
             : ledger.Tombstone("unknown (deleted while this member was away)", DateTimeOffset.UtcNow);
-        Forget(ledger, ledger.Name, tombstone, _data.TombstoneFile(ledger.Name, digest.ToString()));
+        Forget(ledger, tombstone, _data.TombstoneFile(ledger.Name, digest.ToString()));
         return true;
     }
 
@@ -220,8 +220,9 @@ public sealed partial class LedgerRegistry
     /// (a folder with a tombstone of its own is not served); a creation of the name waits for the erasure (see
     /// OpenLedgerAsync).
     /// </summary>
-    private void Forget(LedgerService ledger, LedgerName ledgerName, LedgerTombstone tombstone, string file)
+    private void Forget(LedgerService ledger, LedgerTombstone tombstone, string file)
     {
+        var ledgerName = ledger.Name;
         var name = ledgerName.Value;
         ledger.BeginClosing();
         Remove(ledger);
