@@ -440,7 +440,7 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
     /// <summary>The base64 body of a PEM key's first line of data (enough to find the key anywhere in a file).</summary>
     private static string KeyBody(string pem) => pem.Split('\n')[1].Trim();
 
-    /// <summary>Waits until each ledger named is ready on each member named.</summary>
+    /// <summary>Waits until each ledger named is ready on each member named; a timeout says what the member logged last.</summary>
     private static async Task WaitForReadyAsync(ClusterProcess cluster, int[] members, string[] ledgers)
     {
         foreach (var i in members)
@@ -448,7 +448,16 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
             using var client = cluster.Client(i, TimeSpan.FromSeconds(2));
             foreach (var ledger in ledgers)
             {
-                await WaitUntilAsync(async () => await NetworkAsync(client, ledger) is { } n && n.GetProperty("ready").GetBoolean(), ClusterProcess.Timeout, $"{ledger} on node {i} to be ready");
+                try
+                {
+                    await WaitUntilAsync(async () => await NetworkAsync(client, ledger) is { } n && n.GetProperty("ready").GetBoolean(), ClusterProcess.Timeout, $"{ledger} on node {i} to be ready");
+                }
+                catch (TimeoutException e)
+                {
+                    var network = await NetworkAsync(client, ledger);
+                    var log = string.Join('\n', cluster.Log(i).Split('\n').TakeLast(40));
+                    throw new TimeoutException($"{e.Message}; /node/network: {network?.ToString() ?? "no answer"}; its log ends:\n{log}", e);
+                }
             }
         }
     }

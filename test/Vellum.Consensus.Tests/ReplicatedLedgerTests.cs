@@ -176,6 +176,59 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_node_that_installed_a_snapshot_whose_reply_the_leader_missed_is_replicated_to_from_the_log()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await StartAsync(i, snapshotInterval: 5);
+        }
+
+        var primary = await WaitForPrimaryAsync();
+        var behind = (primary + 1) % 3;
+        await StopAsync(behind);
+        var leader = _nodes[primary]!;
+        var acked = new List<long>();
+        for (var round = 0; round < 20; round++)
+        {
+            acked.AddRange(await AppendManyAsync(leader.Sequencer, 20, start: round * 20));
+        }
+
+        await leader.Sequencer.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        await RaftTestCluster.WaitUntilAsync(() => leader.Consensus.SnapshotIndex > 10, RaftTestCluster.Timeout, "the leader to take a snapshot");
+
+        // The leader's log must go on past its snapshot, so that the node can only reach the end through entries.
+        for (var k = 0; leader.Consensus.AppliedIndex < leader.Consensus.CommitIndex || leader.Consensus.CommitIndex <= leader.Consensus.SnapshotIndex; k++)
+        {
+            Assert.True(k < 20, $"commit {leader.Consensus.CommitIndex}, snapshot {leader.Consensus.SnapshotIndex}");
+            var one = await AppendManyAsync(leader.Sequencer, 1, start: 1000 + k);
+            await leader.Sequencer.WaitForCommitAsync(one.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+            await Task.Delay(50);
+        }
+
+        var target = leader.Consensus.CommitIndex;
+
+        // The node installs the snapshot, and its answer reaches the leader after the leader gave up on the request (a
+        // slow disk or network at that moment): every later copy of the same snapshot finds it already held.
+        await StartAsync(behind, snapshotInterval: 5, installLag: TimeSpan.FromSeconds(1.5), catchUp: (needed, _) =>
+        {
+            var store = _nodes[behind]!.Store;
+            while (store.DurableSeqno < needed)
+            {
+                store.ApplyCommitted(leader.Store.ReadFrames(store.DurableSeqno + 1, 4096, out long _));
+            }
+
+            return Task.CompletedTask;
+        });
+
+        // No writes from here: the node reaches the leader's last entry only if the leader replicates to it again.
+        var rejoined = _nodes[behind]!;
+        await RaftTestCluster.WaitUntilAsync(() => rejoined.Consensus.SnapshotsInstalled >= 1, RaftTestCluster.Timeout, "the node to install the snapshot");
+        await RaftTestCluster.WaitUntilAsync(() => rejoined.Consensus.CommitIndex >= target, RaftTestCluster.Timeout,
+            $"the node to commit {target} (it is at {rejoined.Consensus.CommitIndex}, snapshot {rejoined.Consensus.SnapshotIndex})");
+        await WaitIdenticalAsync();
+    }
+
+    [Fact]
     public async Task Ledger_writes_that_never_reached_the_disk_come_back_from_the_raft_log()
     {
         // Applied batches are not fsynced on their own in a Raft cluster (the WAL holds them, fsynced before they
@@ -278,7 +331,9 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         return acked;
     }
 
-    private async Task StartAsync(int i, int snapshotInterval = 0, Func<long, CancellationToken, Task>? catchUp = null, long chunkSizeThreshold = 16 * 1024, int maxBatchesInFlight = 1)
+    private async Task StartAsync(
+        int i, int snapshotInterval = 0, Func<long, CancellationToken, Task>? catchUp = null, long chunkSizeThreshold = 16 * 1024, int maxBatchesInFlight = 1,
+        TimeSpan installLag = default)
     {
         var root = _raft.WalPath(i) + "-ledger";
         var options = new LedgerStoreOptions
@@ -306,7 +361,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
             SignatureDelay = TimeSpan.FromMilliseconds(20),
             MaxBatchesInFlight = maxBatchesInFlight,
         });
-        await consensus.StartAsync(applier, CancellationToken.None).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        await consensus.StartAsync(installLag > TimeSpan.Zero ? new LaggingInstall(applier, installLag) : applier, CancellationToken.None).AsTask().WaitAsync(RaftTestCluster.Timeout);
         var stopping = new CancellationTokenSource();
         _nodes[i] = new Node(consensus, applier, sequencer, store, stopping, Task.Run(() => sequencer.FollowLeadershipAsync(stopping.Token)));
     }
@@ -392,6 +447,22 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
     }
 
     /// <summary>One member: consensus, the applier under it, the sequencer over it (following leadership), the store.</summary>
+    /// <summary>An applier whose snapshot installs finish <c>lag</c> late, whatever the request's token says.</summary>
+    private sealed class LaggingInstall(IConsensusApplier inner, TimeSpan lag) : IConsensusApplier
+    {
+        public long LastAppliedIndex => inner.LastAppliedIndex;
+
+        public ValueTask ApplyAsync(LogPosition position, ReadOnlyMemory<byte> batch, CancellationToken token) => inner.ApplyAsync(position, batch, token);
+
+        public byte[]? DescribeAppliedState() => inner.DescribeAppliedState();
+
+        public async ValueTask RestoreAsync(LogPosition position, ReadOnlyMemory<byte> state, CancellationToken token)
+        {
+            await inner.RestoreAsync(position, state, token);
+            await Task.Delay(lag, CancellationToken.None);
+        }
+    }
+
     private sealed record Node(RaftConsensus Consensus, LedgerApplier Applier, Sequencer Sequencer, LedgerStore Store, CancellationTokenSource Stopping, Task Roles)
         : IAsyncDisposable
     {

@@ -149,4 +149,41 @@ public sealed partial class RaftConsensus
 
     /// <summary>One leadership of this node: the term it leads and DotNext's token for it.</summary>
     private sealed record Leadership(long Term, CancellationToken Token);
+
+    /// <summary>
+    /// A member refused a snapshot it already holds (<see cref="SnapshotRefusalWatch"/>): this leader would send it only
+    /// that snapshot from now on, so it steps down, and the next term replicates to the member from the log. At most
+    /// once per ten election timeouts, so a member that keeps refusing cannot keep the cluster electing.
+    /// </summary>
+    private void OnSnapshotAlreadyHeld(EndPoint member, long index)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastStepDown);
+        if (_cluster is not { } cluster || (last != 0 && now - last < 10L * _options.LowerElectionTimeout) ||
+            Interlocked.CompareExchange(ref _lastStepDown, now, last) != last)
+        {
+            return;
+        }
+
+        LogMessages.SnapshotAlreadyHeld(_logger, member, index);
+
+        // DotNext's replication is the caller (it is logging): step down on another thread.
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await cluster.StepDownAsync(_lifetime.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                // Stopping.
+            }
+        });
+    }
+
+    /// <summary>DotNext's TCP cluster, with its leader's own resignation (ICluster's asks a remote leader to resign when this node is not one).</summary>
+    private sealed class Cluster(RaftCluster.NodeConfiguration configuration) : RaftCluster(configuration)
+    {
+        public ValueTask<bool> StepDownAsync(CancellationToken token) => ResignAsync(token);
+    }
 }

@@ -31,7 +31,8 @@ public sealed partial class RaftConsensus : IConsensusLog
     private DurableWriteAheadLog? _wal;
     private ApplierStateMachine? _stateMachine;
     private MembershipFile? _membership;
-    private RaftCluster? _cluster;
+    private Cluster? _cluster;
+    private long _lastStepDown; // Environment.TickCount64 of the last step-down for a refused snapshot; 0: none yet
 
     /// <summary>Validates <paramref name="options"/>; nothing is opened or bound until <see cref="StartAsync"/>.</summary>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
@@ -159,11 +160,11 @@ public sealed partial class RaftConsensus : IConsensusLog
             AggressiveLeaderStickiness = true,
             ColdStart = _options.ColdStart,
             ConfigurationStorage = _membership,
-            LoggerFactory = _options.LoggerFactory,
+            LoggerFactory = new SnapshotRefusalWatch(_options.LoggerFactory, OnSnapshotAlreadyHeld),
             SslOptions = PeerAuthentication.CreateOptions(_options.TlsCertificate ?? new NodeTlsCertificate(_options.NodeIdentity), _options.ServiceCertificate, _options.RetiredNodes, _logger),
         };
 
-        _cluster = new RaftCluster(configuration) { AuditTrail = _wal };
+        _cluster = new Cluster(configuration) { AuditTrail = _wal };
 
         // Verifies the WAL's integrity hashes, waits until the committed entries it holds are applied, then listens.
         await _cluster.StartAsync(token).ConfigureAwait(false);
@@ -313,7 +314,7 @@ public sealed partial class RaftConsensus : IConsensusLog
         _lifetime.Dispose();
     }
 
-    private RaftCluster RequireStarted()
+    private Cluster RequireStarted()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == Disposed, this);
         return _cluster ?? throw new InvalidOperationException("The consensus log is not started.");
