@@ -43,6 +43,6 @@ internal static partial class LogMessages
     [LoggerMessage(3010, LogLevel.Information, "The leader sent a snapshot at index {Index} (term {Term}); this node had applied up to {AppliedIndex} and catches up to it", EventName = "SnapshotReceived")]
     public static partial void SnapshotReceived(ILogger logger, long index, long term, long appliedIndex);
 
-    [LoggerMessage(3012, LogLevel.Warning, "Member {Member} refused the snapshot at index {Index} because it already holds it (its answer to an earlier copy came too late); this leader would send it nothing else, so it steps down and the next term replicates to it from the log", EventName = "SnapshotAlreadyHeld")]
+    [LoggerMessage(3013, LogLevel.Warning, "Member {Member} refused the snapshot at index {Index} because it already holds it (its answer to an earlier copy came too late); this leader would send it nothing else, so it steps down and the next term replicates to it from the log", EventName = "SnapshotAlreadyHeld")]
     public static partial void SnapshotAlreadyHeld(ILogger logger, EndPoint member, long index);
 }

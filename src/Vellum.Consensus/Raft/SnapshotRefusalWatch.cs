@@ -36,8 +36,16 @@ internal sealed class SnapshotRefusalWatch(ILoggerFactory inner, Action<EndPoint
     // Per member: the index of the last snapshot sent that has had no failure answered since.
     private readonly ConcurrentDictionary<EndPoint, long> _sent = new();
 
-    // Every logger: only DotNext's cluster is given this factory, and its category follows the class it is made for.
-    public ILogger CreateLogger(string categoryName) => new Watcher(this, inner.CreateLogger(categoryName));
+    /// <summary>The category DotNext's cluster (and the replication it runs) logs under.</summary>
+    internal const string ClusterCategory = "DotNext.Net.Cluster.Consensus.Raft.RaftCluster";
+
+    // Only the cluster's logger is watched: the other loggers DotNext makes keep the node's own filter, so none of them
+    // starts formatting events at levels the node leaves off.
+    public ILogger CreateLogger(string categoryName)
+    {
+        var logger = inner.CreateLogger(categoryName);
+        return categoryName == ClusterCategory ? new Watcher(this, logger) : logger;
+    }
 
     public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
 

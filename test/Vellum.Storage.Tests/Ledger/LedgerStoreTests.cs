@@ -71,8 +71,11 @@ public sealed class LedgerStoreTests
             new FileInfo(fd).LinkTarget is { } target && target.StartsWith(folder + "/", StringComparison.Ordinal));
 
         await using var store = ledger.Open(ledger.Options(chunkSize: 4 * 1024));
-        var written = await TestLedger.AppendMany(store, 60); // several committed chunks and an open one
+        // One at a time: batches of a few entries, so several committed chunks and an open one (60 appends at once could
+        // all go into one batch, and so into one chunk).
+        var written = await TestLedger.AppendMany(store, 60, concurrency: 1);
         await store.WaitForCommitAsync(store.LastSeqno);
+        Assert.True(Directory.GetFiles(chunks, "*.committed").Length >= 2, string.Join(", ", Directory.GetFiles(chunks).Select(Path.GetFileName)));
         foreach (var (seqno, index) in written)
         {
             Assert.Equal(TestLedger.Entry(index).ContentsText, store.ReadUserEntry(seqno).Entry.ContentsText); // committed chunks' handles cached
