@@ -111,25 +111,8 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
     [Fact]
     public async Task The_log_is_compacted_at_snapshots_and_a_node_behind_them_fetches_the_ledger_then_follows_the_log()
     {
-        for (var i = 0; i < 3; i++)
-        {
-            await StartAsync(i, snapshotInterval: 5);
-        }
-
-        var primary = await WaitForPrimaryAsync();
-        var behind = (primary + 1) % 3;
-        await StopAsync(behind);
-
-        // Enough batches, with the node away, for the others to snapshot several times and drop those entries.
-        var acked = new List<long>();
-        for (var round = 0; round < 20; round++)
-        {
-            acked.AddRange(await AppendManyAsync(_nodes[primary]!.Sequencer, 20, start: round * 20));
-        }
-
-        await _nodes[primary]!.Sequencer.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        var (primary, behind, acked) = await WriteWithOneAwayAsync();
         var leader = _nodes[primary]!;
-        await RaftTestCluster.WaitUntilAsync(() => leader.Consensus.SnapshotIndex > 10, RaftTestCluster.Timeout, "the leader to take a snapshot");
 
         // The node comes back with its old ledger; the leader no longer holds what it misses, so it sends its
         // snapshot, and the node fetches the transactions (here straight from the leader's store: the node layer
@@ -178,23 +161,8 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
     [Fact]
     public async Task A_node_that_installed_a_snapshot_whose_reply_the_leader_missed_is_replicated_to_from_the_log()
     {
-        for (var i = 0; i < 3; i++)
-        {
-            await StartAsync(i, snapshotInterval: 5);
-        }
-
-        var primary = await WaitForPrimaryAsync();
-        var behind = (primary + 1) % 3;
-        await StopAsync(behind);
+        var (primary, behind, _) = await WriteWithOneAwayAsync();
         var leader = _nodes[primary]!;
-        var acked = new List<long>();
-        for (var round = 0; round < 20; round++)
-        {
-            acked.AddRange(await AppendManyAsync(leader.Sequencer, 20, start: round * 20));
-        }
-
-        await leader.Sequencer.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
-        await RaftTestCluster.WaitUntilAsync(() => leader.Consensus.SnapshotIndex > 10, RaftTestCluster.Timeout, "the leader to take a snapshot");
 
         // The leader's log must go on past its snapshot, so that the node can only reach the end through entries.
         for (var k = 0; leader.Consensus.AppliedIndex < leader.Consensus.CommitIndex || leader.Consensus.CommitIndex <= leader.Consensus.SnapshotIndex; k++)
@@ -331,6 +299,32 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         return acked;
     }
 
+    /// <summary>
+    /// Three nodes that snapshot every 5 entries; one (returned as <c>Behind</c>) is stopped, and enough batches go in
+    /// without it for the others to snapshot several times and drop those entries.
+    /// </summary>
+    private async Task<(int Primary, int Behind, List<long> Acked)> WriteWithOneAwayAsync()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await StartAsync(i, snapshotInterval: 5);
+        }
+
+        var primary = await WaitForPrimaryAsync();
+        var behind = (primary + 1) % 3;
+        await StopAsync(behind);
+        var leader = _nodes[primary]!;
+        var acked = new List<long>();
+        for (var round = 0; round < 20; round++)
+        {
+            acked.AddRange(await AppendManyAsync(leader.Sequencer, 20, start: round * 20));
+        }
+
+        await leader.Sequencer.WaitForCommitAsync(acked.Max()).AsTask().WaitAsync(RaftTestCluster.Timeout);
+        await RaftTestCluster.WaitUntilAsync(() => leader.Consensus.SnapshotIndex > 10, RaftTestCluster.Timeout, "the leader to take a snapshot");
+        return (primary, behind, acked);
+    }
+
     private async Task StartAsync(
         int i, int snapshotInterval = 0, Func<long, CancellationToken, Task>? catchUp = null, long chunkSizeThreshold = 16 * 1024, int maxBatchesInFlight = 1,
         TimeSpan installLag = default)
@@ -446,7 +440,6 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         _secret.Dispose();
     }
 
-    /// <summary>One member: consensus, the applier under it, the sequencer over it (following leadership), the store.</summary>
     /// <summary>An applier whose snapshot installs finish <c>lag</c> late, whatever the request's token says.</summary>
     private sealed class LaggingInstall(IConsensusApplier inner, TimeSpan lag) : IConsensusApplier
     {
@@ -463,6 +456,7 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
         }
     }
 
+    /// <summary>One member: consensus, the applier under it, the sequencer over it (following leadership), the store.</summary>
     private sealed record Node(RaftConsensus Consensus, LedgerApplier Applier, Sequencer Sequencer, LedgerStore Store, CancellationTokenSource Stopping, Task Roles)
         : IAsyncDisposable
     {
