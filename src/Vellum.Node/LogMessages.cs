@@ -73,4 +73,7 @@ internal static partial class LogMessages
 
     [LoggerMessage(1052, LogLevel.Error, "Control plane: {Kind} of ledger {LedgerName} (operation {OperationId}) failed", EventName = "ManagementOperationFailed")]
     public static partial void ManagementOperationFailed(ILogger logger, string kind, string ledgerName, string operationId, Exception exception);
+
+    [LoggerMessage(1053, LogLevel.Warning, "This member had no deployment identity: it adopted the service key of the ledger 'default' as the deployment's (an upgrade, or the folder was lost): {Path}", EventName = "DeploymentIdentityAdopted")]
+    public static partial void DeploymentIdentityAdopted(ILogger logger, string path);
 }

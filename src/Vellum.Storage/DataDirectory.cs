@@ -13,6 +13,7 @@ namespace Vellum.Storage;
 /// &lt;data&gt;/node/log/                    a single node's write-ahead log: every ledger's batches, one fsync per round
 /// &lt;data&gt;/node/raft/                   the consensus log and membership of a cluster member
 /// &lt;data&gt;/node/peers                   the other members' client addresses
+/// &lt;data&gt;/node/deployment/              a cluster's deployment identity: see <see cref="OpenOrCreateDeployment"/>
 /// &lt;data&gt;/node/staged/{name}/          a ledger being made on a running node, until its creation is decided (then moved)
 /// &lt;data&gt;/node/tombstones/             what is kept of each deleted ledger: {name}.{certificate SHA-256}.json
 /// &lt;data&gt;/node/deleting/               a deleted ledger's folder while it is erased (finished at the next start)
@@ -48,6 +49,24 @@ public sealed class DataDirectory
 
     /// <summary>The other members' client addresses, one <c>nodeAddress url</c> per line.</summary>
     public string PeersFile => Path.Combine(Node, "peers");
+
+    /// <summary>
+    /// A cluster's deployment identity (<c>node/deployment/</c>): <c>service_cert.pem</c> and <c>service_privk.pem</c>
+    /// (the key that endorses every member's node certificate on the node channel), <c>deployment.secret</c> (what join
+    /// tokens are derived from) and <c>node_cert.pem</c> (this node's certificate for the node channel).
+    /// </summary>
+    public string Deployment => Path.Combine(Node, "deployment");
+
+    public string DeploymentServiceCertificate => Path.Combine(Deployment, "service_cert.pem");
+
+    public string DeploymentServicePrivateKey => Path.Combine(Deployment, "service_privk.pem");
+
+    public string DeploymentSecretFile => Path.Combine(Deployment, "deployment.secret");
+
+    public string DeploymentNodeCertificate => Path.Combine(Deployment, "node_cert.pem");
+
+    /// <summary>Whether this folder holds a deployment identity (its service certificate, written last, is there).</summary>
+    public bool HasDeployment => File.Exists(DeploymentServiceCertificate);
 
     /// <summary>The deployment's credentials (<c>credentials/</c>).</summary>
     public string Credentials => Path.Combine(Root, "credentials");
@@ -114,7 +133,7 @@ public sealed class DataDirectory
         {
             EnsureLayout();
             OwnerOnly.Tighten(Root);
-            OwnerOnly.TightenFolders([Node, Credentials, Ledgers], [Node, Credentials]);
+            OwnerOnly.TightenFolders([Node, Credentials, Ledgers, Deployment], [Node, Credentials, Deployment]);
 
             foreach (var name in LedgerNames())
             {
@@ -241,8 +260,8 @@ public sealed class DataDirectory
     }
 
     /// <summary>
-    /// Gives this (new) data folder every ledger of another member's, each with the source's service identity, ledger
-    /// secret and ledger type, so a node of a static cluster starts in the same service with node certificates of its
+    /// Gives this (new) data folder the deployment identity of another member's (when it has one) and every ledger of
+    /// it, each with the source's service identity, ledger secret and ledger type, so a node of a static cluster starts in the same service with node certificates of its
     /// own. The source may be in this layout or the single-ledger one (a member not yet upgraded: its one ledger becomes
     /// <c>default</c>); it is only read. A ledger this folder already holds with the same service certificate is left as
     /// it is, so a provisioning cut short is finished by the next; <c>default</c> comes last, since the join path takes its
@@ -273,6 +292,15 @@ public sealed class DataDirectory
             throw new InvalidOperationException($"{source.Root} holds no ledger: start the first member once before provisioning others from it");
         }
 
+        // The deployment identity first (default's presence marks the folder provisioned). A source without one adopts
+        // default's at its next start as a member, and so does this folder (see OpenOrCreateDeployment).
+        if (source.HasDeployment)
+        {
+            ProvisionDeployment(
+                File.ReadAllText(source.DeploymentServiceCertificate), File.ReadAllText(source.DeploymentServicePrivateKey),
+                File.ReadAllText(source.DeploymentSecretFile));
+        }
+
         foreach (var (target, serviceCertificate, servicePrivateKey, ledgerSecret, ledgerType) in sources)
         {
             if (target.Exists)
@@ -297,6 +325,111 @@ public sealed class DataDirectory
             target.Provision(
                 File.ReadAllText(serviceCertificate), File.ReadAllText(servicePrivateKey), File.ReadAllText(ledgerSecret), File.ReadAllText(ledgerType));
         }
+    }
+
+    /// <summary>
+    /// Opens the deployment identity of a cluster member (<see cref="Deployment"/>), or makes it on the member's first
+    /// start as one. A folder that holds the ledger <c>default</c> then — a member upgraded from a version without a
+    /// deployment identity, or a single node's folder becoming a cluster's first member — adopts <c>default</c>'s service
+    /// key, which endorsed every member's node certificate until then, so members upgraded one by one agree without
+    /// talking. A new folder gets a new key before any ledger is made in it (the first member of a new cluster); later
+    /// members receive it through <see cref="ProvisionFrom"/> or a join (<see cref="ProvisionDeployment"/>).
+    /// The deployment secret is never a ledger's: a new one, or, on adoption, one derived from <c>default</c>'s (HKDF,
+    /// one way), so that destroying a ledger's secret is never undone by a copy kept here. This node's certificate for the
+    /// node channel (its node key endorsed by the deployment's) is made when missing.
+    /// </summary>
+    public (ServiceIdentity Service, NodeIdentity Node, byte[] Secret, bool Adopted) OpenOrCreateDeployment(NodeIdentityOptions? nodeOptions = null)
+    {
+        if (!_layoutEnsured)
+        {
+            EnsureLayout();
+        }
+
+        CreateFolders();
+        var adopted = false;
+        if (!HasDeployment)
+        {
+            if (Default.Exists)
+            {
+                using var secret = LedgerSecret.Load(Default.LedgerSecretFile);
+                var derived = secret.DeriveKey(AdoptedSecretPurpose);
+                ProvisionDeployment(File.ReadAllText(Default.ServiceCertificate), File.ReadAllText(Default.ServicePrivateKey), Convert.ToHexStringLower(derived));
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(derived);
+                adopted = true;
+            }
+            else
+            {
+                using var created = ServiceIdentity.Create();
+                ProvisionDeployment(
+                    created.ExportCertificatePem(), created.ExportPrivateKeyPem(),
+                    Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(LedgerSecret.Size)));
+            }
+        }
+
+        var service = ServiceIdentity.LoadPemFiles(DeploymentServiceCertificate, DeploymentServicePrivateKey);
+        try
+        {
+            if (!File.Exists(DeploymentNodeCertificate))
+            {
+                using var node = NodeIdentity.CreateForKey(service, EnsureNodeKey(), nodeOptions ?? DefaultNodeOptions());
+                Durability.WriteFileAtomic(DeploymentNodeCertificate, System.Text.Encoding.ASCII.GetBytes(node.ExportCertificatePem()));
+            }
+
+            var text = File.ReadAllText(DeploymentSecretFile).Trim();
+            if (text.Length != 2 * LedgerSecret.Size || !System.Text.RegularExpressions.Regex.IsMatch(text, "^[0-9a-fA-F]+$"))
+            {
+                throw new InvalidDataException($"{DeploymentSecretFile}: a deployment secret file holds 64 hex digits");
+            }
+
+            return (service, NodeIdentity.LoadPemFiles(DeploymentNodeCertificate, NodePrivateKey), Convert.FromHexString(text), adopted);
+        }
+        catch
+        {
+            service.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The purpose under which an adopted deployment secret is derived from <c>default</c>'s ledger secret.</summary>
+    public const string AdoptedSecretPurpose = "deployment secret";
+
+    /// <summary>
+    /// Writes a deployment identity into this folder (<see cref="Deployment"/>), whole or not at all: into a folder of
+    /// its own beside it, made durable, then renamed into place. Nothing when this folder holds the same one already.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This folder holds another deployment's identity.</exception>
+    public void ProvisionDeployment(string serviceCertificatePem, string servicePrivateKeyPem, string secretHex)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(serviceCertificatePem);
+        if (HasDeployment)
+        {
+            if (File.ReadAllText(DeploymentServiceCertificate).Trim() != serviceCertificatePem.Trim())
+            {
+                throw new InvalidOperationException($"{Root} already belongs to another deployment; it cannot take another's identity");
+            }
+
+            return;
+        }
+
+        CreateFolders();
+        var making = Deployment + ".new";
+        if (Directory.Exists(making))
+        {
+            Directory.Delete(making, recursive: true); // what a stop in the middle of an earlier provisioning left
+        }
+
+        if (Directory.Exists(Deployment))
+        {
+            Directory.Delete(Deployment, recursive: true); // no service certificate: never finished, never used
+        }
+
+        OwnerOnly.CreateDirectory(making);
+        WriteSecretFile(Path.Combine(making, Path.GetFileName(DeploymentServicePrivateKey)), servicePrivateKeyPem);
+        WriteSecretFile(Path.Combine(making, Path.GetFileName(DeploymentSecretFile)), secretHex.Trim() + "\n");
+        Durability.WriteFileAtomic(Path.Combine(making, Path.GetFileName(DeploymentServiceCertificate)), System.Text.Encoding.ASCII.GetBytes(serviceCertificatePem));
+        Durability.SyncDirectory(making);
+        Directory.Move(making, Deployment);
+        Durability.SyncDirectory(Node);
     }
 
     /// <summary>

@@ -212,7 +212,18 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
 
         // Until it is retired, the fourth node's certificate has a member's powers on the others' node endpoints.
         using var fourthCertificate = cluster.NodeCertificate(3);
-        Assert.False(await NodeChannelRefusesAsync(cluster, 0, fourthCertificate), "node 0 refused a member's certificate on its node channel");
+        using var fourthChannel = cluster.ChannelCertificate(3);
+        Assert.False(await NodeChannelRefusesAsync(cluster, 0, fourthChannel), "node 0 refused a member's certificate on its node channel");
+
+        // The node channel is the deployment's: the join handed the fourth node the deployment identity (not default's
+        // service key), and a member's node certificate for a ledger, even default, does not open it.
+        Assert.Equal(
+            File.ReadAllText(Path.Combine(cluster.Data(0), "node", "deployment", "service_cert.pem")),
+            File.ReadAllText(Path.Combine(cluster.Data(3), "node", "deployment", "service_cert.pem")));
+        Assert.NotEqual(
+            File.ReadAllText(Path.Combine(cluster.Data(3), "node", "deployment", "service_cert.pem")),
+            File.ReadAllText(Path.Combine(cluster.Data(3), "ledgers", "default", "credentials", "service_cert.pem")));
+        Assert.True(await NodeChannelRefusesAsync(cluster, 0, fourthCertificate), "node 0 took a ledger's node certificate on its node channel");
         using (var asFourth = cluster.Client(0, fourthCertificate))
         {
             Assert.Equal(HttpStatusCode.OK, (await asFourth.GetAsync("/node/ledger/frames?from=1")).StatusCode);
@@ -257,7 +268,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         // is not something to wait for, so the test knocks itself.)
         foreach (var i in new[] { 0, 1, 2 })
         {
-            Assert.True(await NodeChannelRefusesAsync(cluster, i, fourthCertificate), $"node {i} accepted the retired node's certificate on its node channel");
+            Assert.True(await NodeChannelRefusesAsync(cluster, i, fourthChannel), $"node {i} accepted the retired node's certificate on its node channel");
             await WaitUntilAsync(() => Task.FromResult(cluster.Log(i).Contains("is of a retired node", StringComparison.Ordinal)), $"node {i} to log the refusal");
         }
 

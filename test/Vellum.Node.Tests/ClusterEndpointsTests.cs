@@ -8,7 +8,10 @@ namespace Vellum.Node.Tests;
 /// <summary>A node started as the only member of a new cluster (<c>--node-listen</c>, no peers).</summary>
 public sealed class ClusterNodeFixture : NodeFixture
 {
-    protected override NodeOptions CreateOptions(string data)
+    protected override NodeOptions CreateOptions(string data) => MemberOptions(data);
+
+    /// <summary>The options of the only member of a new cluster in <paramref name="data"/>, on free loopback ports.</summary>
+    public static NodeOptions MemberOptions(string data)
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();

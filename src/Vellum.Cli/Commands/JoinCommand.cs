@@ -151,6 +151,11 @@ internal static class JoinCommand
                 Console.Error.WriteLine($"vellum join: cannot reach {target}: {ex.Message}");
                 return 1;
             }
+            catch (InvalidOperationException ex)
+            {
+                Console.Error.WriteLine($"vellum join: {ex.Message}");
+                return 2;
+            }
 
             var options = new NodeOptions
             {
@@ -196,9 +201,9 @@ internal static class JoinCommand
     }
 
     /// <summary>
-    /// Writes every ledger's material into a new data folder, after checking that the top-level service certificate is
-    /// the pinned one (the material came over TLS from a node that certificate endorsed); <c>default</c> last, since its
-    /// presence marks the folder as provisioned.
+    /// Writes the deployment's identity and every ledger's material into a new data folder, after checking that the
+    /// top-level service certificate is the pinned one (the material came over TLS from a node that certificate
+    /// endorsed); <c>default</c> last, since its presence marks the folder as provisioned.
     /// </summary>
     private static void Provision(DataDirectory directory, JsonElement root, X509Certificate2 pinned)
     {
@@ -226,6 +231,18 @@ internal static class JoinCommand
         {
             throw new HttpRequestException("the target's material has no ledger 'default'");
         }
+
+        // The deployment's identity first: the node channel authenticates with it (default, written last, marks the
+        // folder as provisioned).
+        if (!root.TryGetProperty("deployment", out var deployment) || deployment.ValueKind != JsonValueKind.Object ||
+            deployment.GetProperty("serviceCertificate").GetString() is not { Length: > 0 } deploymentCertificate ||
+            deployment.GetProperty("servicePrivateKey").GetString() is not { Length: > 0 } deploymentKey ||
+            deployment.GetProperty("secret").GetString() is not { Length: 64 } deploymentSecret)
+        {
+            throw new HttpRequestException("the target's material has no deployment identity (a member of an older version?)");
+        }
+
+        directory.ProvisionDeployment(deploymentCertificate, deploymentKey, deploymentSecret);
 
         foreach (var (name, material) in ledgers.OrderBy(l => l.Name == LedgerName.Default ? 1 : 0))
         {

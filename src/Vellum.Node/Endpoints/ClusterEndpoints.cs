@@ -48,7 +48,7 @@ internal static class ClusterEndpoints
         }
 
         var expires = DateTimeOffset.UtcNow.AddMinutes(minutes);
-        var token = JoinToken.Issue(ledger.JoinKey, expires);
+        var token = JoinToken.Issue(Identity(context).JoinKey, expires);
         await AclResponses.Json(context, writer =>
         {
             writer.WriteString("token", token);
@@ -64,15 +64,21 @@ internal static class ClusterEndpoints
             return;
         }
 
-        // Every ledger of the node: a member serves them all. The top-level fields are the default ledger's, whose
-        // service certificate the joining node pinned (join --service-cert).
+        // The deployment's identity, and every ledger of the node: a member serves them all. The top-level fields are
+        // the default ledger's, whose service certificate the joining node pinned (join --service-cert).
         var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
         var materials = registry.All.Select(l => l.Material()).ToList();
         var material = ledger.Material();
+        var deployment = Identity(context).Material();
         var options = ledger.Options;
         await AclResponses.Json(context, writer =>
         {
             material.WriteFields(writer);
+            writer.WriteStartObject("deployment");
+            writer.WriteString("serviceCertificate", deployment.ServiceCertificatePem);
+            writer.WriteString("servicePrivateKey", deployment.ServicePrivateKeyPem);
+            writer.WriteString("secret", deployment.SecretHex);
+            writer.WriteEndObject();
             writer.WriteStartArray("ledgers");
             foreach (var each in materials)
             {
@@ -97,6 +103,10 @@ internal static class ClusterEndpoints
             writer.WriteEndArray();
         }).ConfigureAwait(false);
     }
+
+    /// <summary>The deployment's identity (the caller checked that the node is a cluster member).</summary>
+    private static DeploymentIdentity Identity(HttpContext context) =>
+        context.RequestServices.GetRequiredService<LedgerRegistry>().Identity ?? throw new InvalidOperationException("this node is not a cluster member");
 
     /// <summary>The node's membership (the caller checked that the node is a cluster member).</summary>
     private static NodeMembership Membership(HttpContext context) =>
@@ -199,7 +209,7 @@ internal static class ClusterEndpoints
     /// <summary>
     /// True when the node is a cluster member and <paramref name="ledger"/> is <c>default</c>: the members are the
     /// deployment's, and a join hands over every ledger's keys, so only the Administrators of the ledger that stands
-    /// for the deployment (until it has an identity of its own) manage them; another ledger's would reach beyond it.
+    /// for the deployment (until the deployment has Administrators of its own) manage them; another ledger's would reach beyond it.
     /// </summary>
     private static async Task<bool> IsCluster(HttpContext context, LedgerService ledger)
     {
@@ -246,7 +256,7 @@ internal static class ClusterEndpoints
             ArrayPool<byte>.Shared.Return(body.Array!);
         }
 
-        if (!JoinToken.IsValid(ledger.JoinKey, request.Token, DateTimeOffset.UtcNow))
+        if (!JoinToken.IsValid(Identity(context).JoinKey, request.Token, DateTimeOffset.UtcNow))
         {
             await AclResponses.Error(context, AclErrors.InvalidJoinToken, "The join token is missing, malformed, not this service's, or expired.").ConfigureAwait(false);
             return null;

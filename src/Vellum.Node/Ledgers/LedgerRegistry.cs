@@ -19,8 +19,10 @@ namespace Vellum.Node.Ledgers;
 /// one set of members in <see cref="ClusterPeers"/>). Every member serves the same ledgers: those of the first member's
 /// first start reach the others through <c>--identity-from</c> or a join, and a ledger made while the node runs
 /// (<see cref="CreateAsync"/>) reaches every member through the consensus log (see the partial file
-/// <c>LedgerRegistry.Create.cs</c>). A member always serves <c>default</c>, whose identity authenticates the node
-/// channel and joins until the deployment has one of its own.
+/// <c>LedgerRegistry.Create.cs</c>). A cluster member's node channel authenticates with the
+/// deployment's identity (<see cref="Identity"/>), and join tokens are keyed by it; a member always serves
+/// <c>default</c> still, whose node certificate and governance serve the deployment-wide calls between members (a
+/// ledger's material, the control plane's forwarding) and hold the retired node keys.
 /// </remarks>
 public sealed partial class LedgerRegistry : IAsyncDisposable
 {
@@ -44,9 +46,11 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     private readonly Task _renewal;
 
     private LedgerRegistry(
-        NodeOptions options, DataDirectory data, IReadOnlyList<LedgerService> ledgers, NodeParts parts, DataFolderLock folderLock, DeploymentCertificate deployment)
+        NodeOptions options, DataDirectory data, IReadOnlyList<LedgerService> ledgers, NodeParts parts, DataFolderLock folderLock, DeploymentCertificate deployment,
+        DeploymentIdentity? identity)
     {
         Deployment = deployment;
+        Identity = identity;
         _options = options;
         _data = data;
         _parts = parts;
@@ -64,9 +68,9 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
         _default = _byName.GetValueOrDefault(LedgerName.Default.Value);
         _lookup = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
         _folderLock = folderLock;
-        if (_group is not null && peers is not null)
+        if (_group is not null && peers is not null && identity is not null)
         {
-            Membership = new NodeMembership(options, _group, peers, () => Default);
+            Membership = new NodeMembership(options, _group, peers, identity);
         }
 
         if (peers is not null && Default is { } channel)
@@ -95,6 +99,12 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
 
     /// <summary>The deployment's own TLS certificate (the operator's, or the development CA's).</summary>
     public DeploymentCertificate Deployment { get; }
+
+    /// <summary>
+    /// A cluster member's deployment identity: what the node channel authenticates with and join tokens are keyed by;
+    /// null on a single node.
+    /// </summary>
+    public DeploymentIdentity? Identity { get; }
 
     /// <summary>The ledger <c>default</c>, when the node serves one.</summary>
     public LedgerService? Default => _default;
@@ -145,6 +155,7 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
 
         var folderLock = options.DataFolderLock ?? data.Lock();
         var opened = new List<LedgerService>();
+        DeploymentIdentity? identity = null;
         NodeLog? nodeLog = null;
         ConsensusGroup? group = null;
         ClusterPeers? peers = null;
@@ -165,6 +176,9 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             // beyond the ledgers' files is applied as each ledger opens, then dropped once all have.
             if (options.NodeListen is not null)
             {
+                // Before any ledger is made, so that a new cluster's first member makes a key of its own (one that holds
+                // default already adopts default's: an upgrade).
+                identity = DeploymentIdentity.OpenOrCreate(data, logger);
                 group = new ConsensusGroup();
                 peers = new ClusterPeers(options, data);
             }
@@ -195,11 +209,11 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             }
 
             nodeLog?.DropRecovered();
-            registry = new LedgerRegistry(options, data, opened, parts, folderLock, deployment);
+            registry = new LedgerRegistry(options, data, opened, parts, folderLock, deployment, identity);
             if (group is not null)
             {
                 // The registry opens the ledgers the log makes (a creation entry, or a snapshot that names one).
-                await group.StartAsync(Raft(options, data, opened, logger), registry, cancellationToken).ConfigureAwait(false);
+                await group.StartAsync(Raft(options, data, identity!, registry.RetiredNodes, logger), registry, cancellationToken).ConfigureAwait(false);
             }
 
             return registry;
@@ -227,6 +241,7 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             }
 
             await clock.DisposeAsync().ConfigureAwait(false);
+            identity?.Dispose();
             folderLock.Dispose();
             throw;
         }
@@ -234,12 +249,11 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
 
     /// <summary>
     /// The Raft node of a cluster member, which every ledger of the node replicates through. Its node channel presents
-    /// the default ledger's node certificate and takes peers endorsed by that ledger's service identity (until the
-    /// deployment has an identity of its own).
+    /// this node's certificate of the deployment identity and takes peers the deployment's service key endorsed, whose
+    /// node keys were not retired.
     /// </summary>
-    private static RaftConsensus Raft(NodeOptions options, DataDirectory data, List<LedgerService> ledgers, ILogger logger)
+    private static RaftConsensus Raft(NodeOptions options, DataDirectory data, DeploymentIdentity identity, IRetiredNodes retired, ILogger logger)
     {
-        var channel = ledgers.Find(l => l.Name == LedgerName.Default)!;
         var nodeListen = options.NodeListen!;
         return new RaftConsensus(new RaftConsensusOptions
         {
@@ -248,10 +262,10 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             // membership seeds the Raft membership on the first start only (later starts use what is stored).
             Members = options.Join ? [] : [nodeListen, .. options.Peers.Select(p => p.NodeEndPoint)],
             WalPath = data.Raft,
-            NodeIdentity = channel.Node,
-            TlsCertificate = channel.Tls,
-            ServiceCertificate = channel.Service.Certificate,
-            RetiredNodes = channel.RetiredNodes,
+            NodeIdentity = identity.Node,
+            TlsCertificate = identity.Tls,
+            ServiceCertificate = identity.Service.Certificate,
+            RetiredNodes = retired,
             SnapshotInterval = options.SnapshotInterval,
             // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
             LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
@@ -320,6 +334,7 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
                 }
 
                 Deployment.RenewIfDue(DateTimeOffset.UtcNow);
+                Identity?.RenewIfDue(_logger);
             }
         }
         catch (OperationCanceledException)
@@ -357,6 +372,7 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
         }
 
         await _clock.DisposeAsync().ConfigureAwait(false);
+        Identity?.Dispose();
         _folderLock.Dispose(); // last: the folder is free once nothing of ours writes to it
     }
 }

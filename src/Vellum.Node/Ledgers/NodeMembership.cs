@@ -18,14 +18,14 @@ public sealed class NodeMembership
     private readonly NodeOptions _options;
     private readonly ConsensusGroup _group;
     private readonly ClusterPeers _peers;
-    private readonly Func<LedgerService?> _channel;
+    private readonly Hash32 _nodeId;
 
-    internal NodeMembership(NodeOptions options, ConsensusGroup group, ClusterPeers peers, Func<LedgerService?> channel)
+    internal NodeMembership(NodeOptions options, ConsensusGroup group, ClusterPeers peers, DeploymentIdentity identity)
     {
         _options = options;
         _group = group;
         _peers = peers;
-        _channel = channel;
+        _nodeId = Hash32.ParseHex(identity.Node.NodeId); // of the node key, which every certificate of this node shares
     }
 
     /// <summary>Whether this node leads the consensus group (is the deployment's primary).</summary>
@@ -42,7 +42,7 @@ public sealed class NodeMembership
     /// as discovery learnt it.
     /// </summary>
     public Hash32? NodeIdOf(string nodeAddress) =>
-        _options.NodeListen?.ToString() == nodeAddress && _channel() is { } channel ? Hash32.ParseHex(channel.Node.NodeId) : _peers.NodeIdOf(nodeAddress);
+        _options.NodeListen?.ToString() == nodeAddress ? _nodeId : _peers.NodeIdOf(nodeAddress);
 
     /// <summary>Forgets a member (a retired one): it leaves <c>/node/network</c>, catch-up and forwarding.</summary>
     public void Forget(string nodeAddress) => _peers.Forget(nodeAddress);

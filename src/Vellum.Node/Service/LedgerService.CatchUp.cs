@@ -109,11 +109,6 @@ public sealed partial class LedgerService
     }
 
     /// <summary>
-    /// The one client for member-to-member HTTPS (catch-up and discovery; forwarded writes have their own, see
-    /// <c>WriteForwarder</c>): presents this node's certificate and accepts a server only if the service identity
-    /// endorsed its certificate.
-    /// </summary>
-    /// <summary>
     /// The Host a request to the member at <paramref name="url"/> names for this ledger, <c>{name}.{domain}:{port}</c>: the
     /// member routes the request to it and, as the client sends it as the TLS server name, answers with this ledger's
     /// node certificate, which <see cref="PeerClient"/> and the forwarder check against this ledger's service identity.
@@ -144,6 +139,11 @@ public sealed partial class LedgerService
         return forwarder;
     }
 
+    /// <summary>
+    /// The one client for member-to-member HTTPS (catch-up and discovery; forwarded writes have their own, see
+    /// <c>WriteForwarder</c>): presents this node's certificate and accepts a server only if the service identity
+    /// endorsed its certificate.
+    /// </summary>
     internal HttpClient PeerClient()
     {
         if (_peerClient is { } existing)

@@ -32,7 +32,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     private int _writeGateHalf;
     private readonly LedgerSecret _secret;
     private ClusterPeers? _clusterPeers;
-    private byte[]? _joinKey;
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private readonly UserTable _users = new();
     private readonly Lock _usersLock = new();
@@ -165,9 +164,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     public IReadOnlyDictionary<string, Uri> Peers => _clusterPeers?.Peers ?? NoPeers;
 
     private static readonly IReadOnlyDictionary<string, Uri> NoPeers = new Dictionary<string, Uri>();
-
-    /// <summary>The key that authenticates join tokens (derived from the ledger secret, so every member has it).</summary>
-    public byte[] JoinKey => _joinKey ??= _secret.DeriveKey(JoinToken.KeyPurpose);
 
     /// <summary>
     /// What a new member needs to serve this ledger: the service identity (certificate and key: every member issues

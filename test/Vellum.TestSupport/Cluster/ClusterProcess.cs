@@ -258,11 +258,22 @@ public sealed class ClusterProcess : IAsyncDisposable
     /// <summary>The Administrator certificate every node was given.</summary>
     public X509Certificate2 AdminCertificate => _admin;
 
-    /// <summary>Node <paramref name="i"/>'s own certificate and key (endorsed by the service identity), from its data folder.</summary>
+    /// <summary>Node <paramref name="i"/>'s own certificate and key for the ledger <c>default</c> (endorsed by its service identity), from its data folder.</summary>
     public X509Certificate2 NodeCertificate(int i)
     {
         using var pem = X509Certificate2.CreateFromPemFile(
             Path.Combine(Data(i), "ledgers", "default", "credentials", "node_cert.pem"), Path.Combine(Data(i), "node", "node_privk.pem"));
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+    }
+
+    /// <summary>
+    /// Node <paramref name="i"/>'s certificate and key for the node channel (endorsed by the deployment identity, in
+    /// <c>node/deployment/</c>), from its data folder.
+    /// </summary>
+    public X509Certificate2 ChannelCertificate(int i)
+    {
+        using var pem = X509Certificate2.CreateFromPemFile(
+            Path.Combine(Data(i), "node", "deployment", "node_cert.pem"), Path.Combine(Data(i), "node", "node_privk.pem"));
         return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 

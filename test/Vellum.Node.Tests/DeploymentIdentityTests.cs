@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Vellum.Core.Crypto;
+using Vellum.Core.Identity;
+using Vellum.Node.Service;
+
+namespace Vellum.Node.Tests;
+
+/// <summary>
+/// A cluster member's deployment identity (<c>node/deployment/</c>): what the node channel presents and trusts, what
+/// join tokens are keyed by and a join hands over; adopted from <c>default</c> by a member upgraded without one.
+/// </summary>
+public sealed class DeploymentIdentityTests(ClusterNodeFixture node) : IClassFixture<ClusterNodeFixture>
+{
+    [Fact]
+    public async Task The_node_channel_presents_a_certificate_of_the_deployment_identity_not_of_a_ledger()
+    {
+        var data = node.Ledger.Data;
+        using var deployment = X509Certificate2.CreateFromPem(File.ReadAllText(data.DeploymentServiceCertificate));
+        var presented = await NodeChannelCertificateAsync(node.Ledger.Options.NodeListen!);
+        Assert.True(CertificateEndorsement.IsEndorsedBy(presented, deployment), "the node channel's certificate is not endorsed by the deployment identity");
+        Assert.False(CertificateEndorsement.IsEndorsedBy(presented, node.Ledger.Service.Certificate), "the node channel's certificate is default's");
+        Assert.NotEqual(deployment.Thumbprint, node.Ledger.Service.Certificate.Thumbprint);
+        Assert.Equal(node.Ledger.Node.NodeId, NodeIdentity.ComputeNodeId(presented)); // one node key for everything
+        Assert.False(node.Ledgers.Identity!.Adopted);
+    }
+
+    [Fact]
+    public async Task A_join_hands_over_the_deployment_identity_and_takes_only_tokens_keyed_by_its_secret()
+    {
+        var data = node.Ledger.Data;
+        var anonymous = node.Client(null);
+        var token = (await NodeFixture.Body(await node.Admin.PostAsync("/node/join-tokens?lifetimeMinutes=5", null))).GetProperty("token").GetString()!;
+        var material = await NodeFixture.Body(await anonymous.PostAsync("/node/join", NodeFixture.Json($$"""{"token":"{{token}}"}""")));
+        var handed = material.GetProperty("deployment");
+        Assert.Equal(File.ReadAllText(data.DeploymentServiceCertificate), handed.GetProperty("serviceCertificate").GetString());
+        Assert.Equal(File.ReadAllText(data.DeploymentServicePrivateKey), handed.GetProperty("servicePrivateKey").GetString());
+        Assert.Equal(File.ReadAllText(data.DeploymentSecretFile).Trim(), handed.GetProperty("secret").GetString());
+
+        // A token keyed as before the deployment had an identity (by default's ledger secret) is refused.
+        using var ledgerSecret = LedgerSecret.Load(data.Default.LedgerSecretFile);
+        var old = JoinToken.Issue(ledgerSecret.DeriveKey(JoinToken.KeyPurpose), DateTimeOffset.UtcNow.AddMinutes(5));
+        var refused = await anonymous.PostAsync("/node/join", NodeFixture.Json($$"""{"token":"{{old}}"}"""));
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.DoesNotContain("PRIVATE KEY", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // One made with the deployment's join key is taken: any member can check it.
+        var made = JoinToken.Issue(node.Ledgers.Identity!.JoinKey, DateTimeOffset.UtcNow.AddMinutes(5));
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.PostAsync("/node/join", NodeFixture.Json($$"""{"token":"{{made}}"}"""))).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_member_upgraded_without_a_deployment_identity_adopts_defaults_service_key_and_leads_again()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "vellum-upgrade-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = ClusterNodeFixture.MemberOptions(Path.Combine(root, "data"));
+            var data = new Vellum.Storage.DataDirectory(options.DataDirectory);
+            await RunAsync(options, async (_, ledgers) =>
+            {
+                Assert.False(ledgers.Identity!.Adopted);
+                await Task.CompletedTask;
+            });
+
+            // A folder of the version before deployment identities: the same, without node/deployment/.
+            Directory.Delete(data.Deployment, recursive: true);
+            await RunAsync(options, async (app, ledgers) =>
+            {
+                Assert.True(ledgers.Identity!.Adopted);
+                Assert.Equal(File.ReadAllText(data.Default.ServiceCertificate), File.ReadAllText(data.DeploymentServiceCertificate));
+                var presented = await NodeChannelCertificateAsync(options.NodeListen!);
+                Assert.True(CertificateEndorsement.IsEndorsedBy(presented, ledgers.Default!.Service.Certificate));
+
+                // Raft took it: the member leads again and commits a write.
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (!ledgers.Default!.IsPrimary)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, "the upgraded member did not lead again within 30 s");
+                    await Task.Delay(20);
+                }
+
+                var id = await ledgers.Default.AppendEntryAsync("c", "after the upgrade"u8.ToArray(), [], default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+                Assert.True(id.Seqno > 0);
+            });
+
+            // And it keeps what it adopted.
+            await RunAsync(options, async (_, ledgers) =>
+            {
+                Assert.False(ledgers.Identity!.Adopted);
+                Assert.Equal(File.ReadAllText(data.Default.ServiceCertificate), File.ReadAllText(data.DeploymentServiceCertificate));
+                await Task.CompletedTask;
+            });
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static async Task RunAsync(NodeOptions options, Func<Microsoft.AspNetCore.Builder.WebApplication, Vellum.Node.Ledgers.LedgerRegistry, Task> test)
+    {
+        var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });
+        try
+        {
+            await app.StartAsync();
+            await test(app, ledgers);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            await ledgers.DisposeAsync();
+        }
+    }
+
+    /// <summary>The certificate the node channel at <paramref name="endPoint"/> presents (the handshake may then fail: no client certificate is given).</summary>
+    private static async Task<X509Certificate2> NodeChannelCertificateAsync(IPEndPoint endPoint)
+    {
+        X509Certificate2? presented = null;
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(endPoint);
+        await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, server, _, _) =>
+        {
+            presented = server is null ? null : X509CertificateLoader.LoadCertificate(server.GetRawCertData());
+            return presented is not null; // kept for the test to judge
+        });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "vellum-node" }, timeout.Token);
+        }
+        catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException)
+        {
+        }
+
+        return presented ?? throw new InvalidOperationException("the node channel presented no certificate");
+    }
+}
