@@ -52,6 +52,89 @@ public sealed class DeploymentIdentityTests(ClusterNodeFixture node) : IClassFix
     }
 
     [Fact]
+    public async Task A_ledgers_material_is_given_at_the_deployments_server_name_to_a_certificate_of_the_deployment_only()
+    {
+        string certificate;
+        using (var created = await node.Admin.PutAsync("/node/ledgers/alpha", null))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            certificate = (await NodeFixture.Body(created)).GetProperty("serviceCertificate").GetString()!;
+        }
+
+        using (var deleted = await node.Admin.DeleteAsync("/node/ledgers/alpha"))
+        {
+            Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        }
+
+        var digest = Vellum.Node.Ledgers.LedgerCreation.DigestOf(certificate);
+        var identity = node.Ledgers.Identity!;
+        using var member = DeploymentClient(identity.Tls.Certificate, identity.Service.Certificate);
+        async Task<(HttpStatusCode Status, System.Text.Json.JsonElement Body)> AskAsync(HttpClient client, string path)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(node.Endpoint, path));
+            request.Headers.Host = Vellum.Node.Ledgers.DeploymentIdentity.HostOn(node.Endpoint);
+            using var response = await client.SendAsync(request);
+            return (response.StatusCode, await NodeFixture.Body(response));
+        }
+
+        // Gone, asked by the deleted ledger's digest: with its tombstone, for a member that missed the deletion.
+        var (status, body) = await AskAsync(member, $"/node/ledgers/alpha/material?digest={digest}");
+        Assert.Equal(HttpStatusCode.Gone, status);
+        Assert.Equal("LedgerDeleted", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(digest.ToString(), body.GetProperty("tombstone").GetProperty("serviceCertificateDigest").GetString());
+        (status, body) = await AskAsync(member, "/node/ledgers/alpha/material");
+        Assert.Equal(HttpStatusCode.Gone, status);
+        Assert.False(body.TryGetProperty("tombstone", out _));
+
+        // Made again: the name gives the new ledger's material; the old one stays gone by its digest.
+        using (var created = await node.Admin.PutAsync("/node/ledgers/alpha", null))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        (status, body) = await AskAsync(member, "/node/ledgers/alpha/material");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains("PRIVATE KEY", body.GetProperty("servicePrivateKey").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Gone, (await AskAsync(member, $"/node/ledgers/alpha/material?digest={digest}")).Status);
+
+        // A node certificate for a ledger, even default's, is not a member's; and nothing but those calls is served there.
+        using var asDefault = DeploymentClient(node.Ledger.Tls.Certificate, identity.Service.Certificate);
+        (status, body) = await AskAsync(asDefault, "/node/ledgers/alpha/material");
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.DoesNotContain("PRIVATE KEY", body.ToString(), StringComparison.Ordinal);
+        (status, body) = await AskAsync(member, $"/app/transactions?api-version={NodeFixture.Version}");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("LedgerNotFound", body.GetProperty("error").GetProperty("code").GetString());
+
+        // The TLS server name and the Host must both be the deployment's (an HTTP client sends its Host as the server
+        // name; a raw one need not).
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(node.Endpoint.Host, node.Endpoint.Port);
+        await using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, server, _, _) =>
+            server is X509Certificate2 presented && CertificateEndorsement.IsEndorsedBy(presented, identity.Service.Certificate));
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = Vellum.Node.Ledgers.DeploymentIdentity.ServerName, ClientCertificates = [identity.Tls.Certificate],
+        });
+        await tls.WriteAsync("GET /node/ledgers/alpha/material HTTP/1.1\r\nHost: default.localhost\r\nConnection: close\r\n\r\n"u8.ToArray());
+        using var reader = new StreamReader(tls);
+        var answer = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.StartsWith("HTTP/1.1 404", answer, StringComparison.Ordinal);
+        Assert.DoesNotContain("PRIVATE KEY", answer, StringComparison.Ordinal);
+    }
+
+    /// <summary>A client that presents <paramref name="certificate"/> and takes a server the deployment identity endorsed.</summary>
+    private static HttpClient DeploymentClient(X509Certificate2 certificate, X509Certificate2 deployment) => new(new SocketsHttpHandler
+    {
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            ClientCertificates = [certificate],
+            RemoteCertificateValidationCallback = (_, server, _, _) =>
+                server is X509Certificate2 presented && CertificateEndorsement.IsEndorsedBy(presented, deployment),
+        },
+    });
+
+    [Fact]
     public async Task A_member_upgraded_without_a_deployment_identity_adopts_defaults_service_key_and_leads_again()
     {
         var root = Path.Combine(Path.GetTempPath(), "vellum-upgrade-" + Guid.NewGuid().ToString("N"));

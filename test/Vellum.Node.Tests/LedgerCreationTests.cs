@@ -131,14 +131,17 @@ public sealed class LedgerCreationTests : IAsyncLifetime
     [Fact]
     public async Task A_member_asked_to_stage_a_creation_refuses_a_damaged_one_another_ledgers_and_one_it_cannot_fetch()
     {
-        using (var created = await _node.Admin.PutAsync("/node/ledgers/beta", null))
+        // A member of a cluster (of one) is asked, by a caller with a certificate of the deployment identity: a member's.
+        var node = new ClusterNodeFixture();
+        await node.InitializeAsync();
+        await using var stop = node;
+        using (var created = await node.Admin.PutAsync("/node/ledgers/beta", null))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         }
 
-        // The node's own TLS certificate for default: what a member presents on the node channel.
-        var data = Path.Combine(_node.Root, "data");
-        var client = _node.Client(_node.Ledger.Tls.Certificate);
+        var data = Path.Combine(node.Root, "data");
+        var client = node.Client(node.Ledgers.Identity!.Tls.Certificate);
 
         async Task<string> StageAsync(string name, byte[] description, HttpStatusCode status, string code)
         {
@@ -155,13 +158,13 @@ public sealed class LedgerCreationTests : IAsyncLifetime
 
         // A creation of a name this member serves as another ledger (another certificate).
         var other = Vellum.Core.Primitives.Hash32.Compute("another certificate"u8);
-        await StageAsync("beta", new LedgerCreation(false, other, _node.Endpoint).Encode(), HttpStatusCode.Conflict, "LedgerExists");
+        await StageAsync("beta", new LedgerCreation(false, other, node.Endpoint).Encode(), HttpStatusCode.Conflict, "LedgerExists");
 
         // A creator that does not answer: 503 once the member has tried for its 10 s, and nothing staged.
         var text = await StageAsync("gamma", new LedgerCreation(false, other, new Uri("https://127.0.0.1:1/")).Encode(), HttpStatusCode.ServiceUnavailable, "ServiceUnavailable");
         Assert.Contains("could not be fetched in time", text, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(data, "node", "staged", "gamma")));
-        Assert.Equal(["beta", "default"], LedgerFolders());
+        Assert.Equal(["beta", "default"], Directory.GetDirectories(Path.Combine(data, "ledgers")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -271,10 +271,13 @@ internal static class LedgerEndpoints
         context.Response.StatusCode = StatusCodes.Status204NoContent;
     }
 
-    /// <summary>Whether the caller is a member (a current node certificate endorsed by <c>default</c>); answered when not.</summary>
+    /// <summary>
+    /// Whether the caller is a member (a current certificate endorsed by the deployment identity, of a node key not
+    /// retired); answered when not.
+    /// </summary>
     private static async Task<bool> IsMemberAsync(HttpContext context)
     {
-        var channel = LedgerRouting.Of(context);
+        var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
         var certificate = await ClientIdentity.CertificateAsync(context).ConfigureAwait(false);
         if (certificate is null)
         {
@@ -282,10 +285,10 @@ internal static class LedgerEndpoints
             return false;
         }
 
-        // The node channel's trust, the deployment's: a node certificate endorsed by default's service identity, not retired.
-        if (channel.Name != LedgerName.Default || !NodeCaller.IsEndorsedNode(context, certificate, channel))
+        // The node channel's trust: a certificate the deployment identity endorsed, of a node key not retired.
+        if (registry.Identity is not { } identity || !NodeCaller.IsEndorsedNode(certificate, identity.Service.Certificate, registry.RetiredNodes))
         {
-            await AclResponses.Error(context, AclErrors.Forbidden, "Only members ask for a ledger's material: this certificate is not a current node certificate of the ledger 'default' (or its node was retired).").ConfigureAwait(false);
+            await AclResponses.Error(context, AclErrors.Forbidden, "Only members ask for a ledger's material: this certificate is not a current certificate of the deployment identity (or its node was retired).").ConfigureAwait(false);
             return false;
         }
 

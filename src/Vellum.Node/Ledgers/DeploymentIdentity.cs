@@ -15,15 +15,27 @@ namespace Vellum.Node.Ledgers;
 /// </summary>
 /// <remarks>
 /// A deployment upgraded from a version without one adopted the ledger <c>default</c>'s service key (the one that
-/// endorsed its members until then) with a secret derived from <c>default</c>'s, never a copy of it. Member-to-member
-/// HTTPS (forwarding, catch-up, a ledger's material) still authenticates per ledger, with each ledger's node
-/// certificate, and the retired node keys are still <c>default</c>'s governance.
+/// endorsed its members until then) with a secret derived from <c>default</c>'s, never a copy of it. The calls between
+/// members about the deployment (a ledger's material, the control plane's forwarding) go to <see cref="ServerName"/>
+/// with this identity too; those about one ledger (a forwarded write, catch-up) authenticate with that ledger's node
+/// certificates. The retired node keys are still <c>default</c>'s governance, and discovery reads <c>default</c>'s
+/// <c>/node/network</c>.
 /// </remarks>
 public sealed class DeploymentIdentity : IDisposable
 {
+    /// <summary>
+    /// The TLS server name, and Host, of the calls between members that are about the deployment rather than one ledger
+    /// (a ledger's material, the control plane's forwarding): a member answers it with its certificate of the deployment
+    /// identity and serves only those calls there. Under <c>.invalid</c> (RFC 2606), so no ledger's or deployment's name
+    /// can be it; members reach each other by address, so it is never looked up.
+    /// </summary>
+    public const string ServerName = "vellum-deployment.invalid";
+
     private readonly DataDirectory _data;
     private readonly byte[] _secret;
     private NodeIdentity _node; // the current one: renewed in place while the node runs
+    private HttpClient? _peerClient;
+    private Forwarding.WriteForwarder? _forwarder;
 
     private DeploymentIdentity(DataDirectory data, ServiceIdentity service, NodeIdentity node, byte[] secret, bool adopted)
     {
@@ -95,9 +107,74 @@ public sealed class DeploymentIdentity : IDisposable
         }
     }
 
+    /// <summary>The Host (and TLS server name) a call about the deployment to the member at <paramref name="url"/> names.</summary>
+    internal static string HostOn(Uri url) => $"{ServerName}:{url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <summary>
+    /// The client for calls between members about the deployment (name <see cref="HostOn"/> as Host): presents this
+    /// node's certificate of the deployment identity and takes a member only if the deployment identity endorsed its
+    /// certificate. Made at the first call, kept until the node stops.
+    /// </summary>
+    internal HttpClient PeerClient()
+    {
+        if (Volatile.Read(ref _peerClient) is { } existing)
+        {
+            return existing;
+        }
+
+        var service = Service.Certificate;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                // Selected per handshake: a renewed certificate is presented on new connections.
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => Tls.Certificate,
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    certificate is System.Security.Cryptography.X509Certificates.X509Certificate2 c &&
+                    CertificateEndorsement.IsEndorsedBy(c, service) && CertificateValidity.IsCurrent(c, DateTimeOffset.UtcNow),
+                // The chain SslStream builds before that callback must not go online (AIA URLs, revocation lists).
+                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                CertificateChainPolicy = OfflineChainPolicy.Create(),
+            },
+        };
+        var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        if (Interlocked.CompareExchange(ref _peerClient, client, null) is { } raced)
+        {
+            client.Dispose();
+            return raced;
+        }
+
+        return client;
+    }
+
+    /// <summary>
+    /// The client that sends a request on to the primary as a call about the deployment (the control plane's changes,
+    /// naming <see cref="ServerName"/>): made at the first, kept until the node stops.
+    /// </summary>
+    internal Forwarding.WriteForwarder Forwarder(TimeSpan timeout, ILogger logger)
+    {
+        if (Volatile.Read(ref _forwarder) is { } existing)
+        {
+            return existing;
+        }
+
+        var forwarder = new Forwarding.WriteForwarder(Tls, Service.Certificate, timeout, logger);
+        if (Interlocked.CompareExchange(ref _forwarder, forwarder, null) is { } raced)
+        {
+            forwarder.Dispose();
+            return raced;
+        }
+
+        return forwarder;
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        _peerClient?.Dispose();
+        _forwarder?.Dispose();
         Node.Dispose();
         Service.Dispose();
         CryptographicOperations.ZeroMemory(_secret);

@@ -213,9 +213,10 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             return;
         }
 
-        var channel = Default ?? throw new InvalidOperationException("A cluster member serves the ledger 'default', whose node certificate asks the members.");
+        var channel = Identity ?? throw new InvalidOperationException("Only a cluster member asks the members for a ledger's material.");
+        var peers = Membership!.Peers;
         var others = members.Where(m => !m.IsLocal).Select(m => m.EndPoint.ToString()).ToHashSet(StringComparer.Ordinal);
-        var urls = channel.Peers.Where(p => others.Contains(p.Key)).Select(p => p.Value).Distinct().ToList();
+        var urls = peers.Where(p => others.Contains(p.Key)).Select(p => p.Value).Distinct().ToList();
         var client = channel.PeerClient();
         var body = creation.Encode();
         var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -228,7 +229,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
                 {
                     Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/octet-stream") } },
                 };
-                request.Headers.Host = channel.HostOn(url);
+                request.Headers.Host = DeploymentIdentity.HostOn(url);
                 using var response = await client.SendAsync(request, timeout.Token).ConfigureAwait(false);
                 return response.IsSuccessStatusCode;
             }
@@ -333,11 +334,12 @@ public sealed partial class LedgerRegistry : IGroupLedgers
     /// </summary>
     private async Task<(bool Deleted, LedgerTombstone? Tombstone)> DeletedAtMembersAsync(LedgerName name, Hash32 digest, CancellationToken token)
     {
-        var channel = Default ?? throw new InvalidOperationException("A cluster member serves the ledger 'default', whose node certificate asks the members.");
+        var channel = Identity ?? throw new InvalidOperationException("Only a cluster member asks the members for a ledger's material.");
+        var peers = Membership!.Peers;
         var client = channel.PeerClient();
         for (var attempt = 1; ; attempt++)
         {
-            var urls = channel.Peers.Values.Distinct().ToList();
+            var urls = peers.Values.Distinct().ToList();
             if (urls.Count == 0)
             {
                 return (false, null); // a member alone: its own tombstones are all there is to know
@@ -349,7 +351,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
                 try
                 {
                     using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, $"/node/ledgers/{name.Value}/material?digest={digest}"));
-                    request.Headers.Host = channel.HostOn(url);
+                    request.Headers.Host = DeploymentIdentity.HostOn(url);
                     using var response = await client.SendAsync(request, token).ConfigureAwait(false);
                     if (response.StatusCode == System.Net.HttpStatusCode.Gone)
                     {
@@ -426,11 +428,12 @@ public sealed partial class LedgerRegistry : IGroupLedgers
     /// </summary>
     private async Task<bool> FetchMaterialAsync(LedgerName name, LedgerCreation? creation, CancellationToken token)
     {
-        var channel = Default ?? throw new InvalidOperationException("A cluster member serves the ledger 'default', whose node certificate fetches the material.");
+        var channel = Identity ?? throw new InvalidOperationException("Only a cluster member asks the members for a ledger's material.");
+        var peers = Membership!.Peers;
         var client = channel.PeerClient();
         for (var attempt = 1; ; attempt++)
         {
-            var urls = channel.Peers.Values.Distinct().ToList();
+            var urls = peers.Values.Distinct().ToList();
             if (creation is not null)
             {
                 urls.Remove(creation.Creator);
@@ -445,7 +448,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
                 {
                     var query = creation is null ? string.Empty : $"?digest={creation.ServiceCertificateDigest}";
                     using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, $"/node/ledgers/{name.Value}/material{query}"));
-                    request.Headers.Host = channel.HostOn(url);
+                    request.Headers.Host = DeploymentIdentity.HostOn(url);
                     using var response = await client.SendAsync(request, token).ConfigureAwait(false);
                     if (response.StatusCode == System.Net.HttpStatusCode.Gone)
                     {

@@ -11,6 +11,9 @@ namespace Vellum.Node.Ledgers;
 /// Host <c>{name}.{domain}</c> (any port) and the path prefix <c>/ledgers/{name}/…</c> each name a ledger or none; the
 /// names given must agree (else 421 Misdirected Request), a name not served here is 404 <c>LedgerNotFound</c>, and a
 /// request that names none is for <c>default</c> (404 <c>LedgerNotFound</c> when the node serves no such ledger).
+/// The deployment's own server name between members (<see cref="DeploymentIdentity.ServerName"/>) names no ledger: a
+/// cluster member serves only the calls about the deployment there (a ledger's material), which check the caller's
+/// certificate against the deployment identity themselves.
 /// </summary>
 internal sealed class LedgerRouting
 {
@@ -60,6 +63,11 @@ internal sealed class LedgerRouting
     {
         if (serverName is { Length: > 0 })
         {
+            if (_ledgers.Identity is { } identity && serverName.Equals(DeploymentIdentity.ServerName, StringComparison.OrdinalIgnoreCase))
+            {
+                return identity.Tls.Context;
+            }
+
             if (serverName.Equals(_domain, StringComparison.OrdinalIgnoreCase))
             {
                 return _ledgers.Deployment.Context;
@@ -81,6 +89,21 @@ internal sealed class LedgerRouting
         if (path.StartsWith(IdentityPrefix, StringComparison.OrdinalIgnoreCase))
         {
             // A ledger's identity is the node's to give, on any host: it names its ledger in the path.
+            await next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var handshakeName = context.Features.Get<ITlsHandshakeFeature>()?.HostName;
+        if (IsDeploymentName(context.Request.Host.Host) || IsDeploymentName(handshakeName))
+        {
+            // Between members, about the deployment: no ledger is chosen, and only those calls are served.
+            if (_ledgers.Identity is null || !IsDeploymentCall(path) || !IsDeploymentName(context.Request.Host.Host) || !IsDeploymentName(handshakeName))
+            {
+                await AclResponses.Error(context, AclErrors.LedgerNotFound,
+                    $"{DeploymentIdentity.ServerName} serves only the calls between a cluster's members about the deployment, over TLS with that server name.").ConfigureAwait(false);
+                return;
+            }
+
             await next(context).ConfigureAwait(false);
             return;
         }
@@ -139,6 +162,14 @@ internal sealed class LedgerRouting
         context.Features.Set(ledger);
         await next(context).ConfigureAwait(false);
     }
+
+    private static bool IsDeploymentName(string? name) => DeploymentIdentity.ServerName.Equals(name, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The calls a member serves at <see cref="DeploymentIdentity.ServerName"/>: GET and POST <c>/node/ledgers/{name}/material</c>.</summary>
+    private static bool IsDeploymentCall(string path) =>
+        path.StartsWith("/node/ledgers/", StringComparison.OrdinalIgnoreCase) &&
+        path.EndsWith("/material", StringComparison.OrdinalIgnoreCase) &&
+        path.AsSpan("/node/ledgers/".Length..^"/material".Length).IndexOf('/') < 0;
 
     /// <summary>Merges a ledger name given one more way: false when both name one and they differ.</summary>
     private static bool Agree(ref ReadOnlySpan<char> named, ReadOnlySpan<char> other)

@@ -31,6 +31,9 @@ public sealed class NodeMembership
     /// <summary>Whether this node leads the consensus group (is the deployment's primary).</summary>
     public bool IsPrimary => _group.Log?.IsLeader ?? false;
 
+    /// <summary>The primary's client address, when this node knows who leads and where it listens.</summary>
+    public Uri? PrimaryUrl => _peers.UrlOf(_group.Log?.LeaderEndPoint);
+
     /// <summary>The other members this node knows the client address of (node-channel address → URL).</summary>
     public IReadOnlyDictionary<string, Uri> Peers => _peers.Peers;
 

@@ -331,13 +331,13 @@ public sealed partial class ManagementApi
     /// </summary>
     private async Task<bool> ForwardedAsync(HttpContext context, Caller caller)
     {
-        if (_options.NodeListen is null || _ledgers.Default is not { } channel || channel.IsPrimary)
+        if (_options.NodeListen is null || _ledgers.Identity is not { } identity || _ledgers.Membership is not { } membership || membership.IsPrimary)
         {
             return false;
         }
 
         context.Response.Headers.RetryAfter = "1";
-        if (caller.FromMember || channel.PrimaryUrl is not { } primary)
+        if (caller.FromMember || membership.PrimaryUrl is not { } primary)
         {
             await Error(context, 503, "NotPrimary", caller.FromMember
                 ? "Another member sent this change here as to the primary, but this node is not primary (the primary changed); nothing was done. Retry shortly."
@@ -346,7 +346,7 @@ public sealed partial class ManagementApi
         }
 
         context.Response.Headers.Remove("Retry-After");
-        await channel.Forwarder(_logger).ForwardAsync(context, primary, $"{Vellum.Core.Identity.LedgerName.Default.Value}.{_options.Domain}",
+        await identity.Forwarder(_options.ForwardTimeout, _logger).ForwardAsync(context, primary, DeploymentIdentity.ServerName,
         [
             new(OperatorHeader, EncodeCaller(caller)),
             new(ForwardedHostHeader, context.Request.Host.Value ?? string.Empty),

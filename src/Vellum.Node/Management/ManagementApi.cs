@@ -113,9 +113,11 @@ public sealed partial class ManagementApi : IDisposable
     public async Task HandleAsync(HttpContext context)
     {
         // A member forwarding an operator's request names the operator and the host the operator used; only a member
-        // node may (checked before anything else is read), and it names `default`'s host for the node channel's TLS.
+        // node may (checked before anything else is read): it calls as the deployment (DeploymentIdentity.ServerName),
+        // with its certificate of the deployment identity.
         var fromMember = context.Request.Headers.ContainsKey(OperatorHeader);
-        if (fromMember && !(_ledgers.Default is { } channel && await NodeCaller.IsFromNodeAsync(context, channel).ConfigureAwait(false)))
+        if (fromMember && !(_ledgers.Identity is { } identity &&
+            NodeCaller.IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), identity.Service.Certificate, _ledgers.RetiredNodes)))
         {
             await Error(context, 403, "AuthorizationFailed", $"Only a member node of this deployment may name the operator in {OperatorHeader}.").ConfigureAwait(false);
             return;
