@@ -14,7 +14,8 @@ namespace Vellum.Consensus;
 /// Entries: <c>"VLG1" · u8 name length · ledger name (ASCII) · batch</c>. An entry without that prefix was written
 /// before ledgers shared a log, when a member served only <see cref="UntaggedLedger"/>, and is that ledger's. A
 /// ledger's creation or deletion on a running group is an entry of its own, <c>"VLC1" · u8 operation (1: create,
-/// 2: delete) · u8 name length · name · description</c> (<see cref="ProposeLedgerAsync"/>,
+/// 2: delete, 3: describe) · u8 name length · name · description</c>, and a change of the deployment itself
+/// (<see cref="ProposeDeploymentChangeAsync"/>) is <c>"VLC1" · 4 · 0 · change</c> (<see cref="ProposeLedgerAsync"/>,
 /// <see cref="ProposeLedgerDeletionAsync"/>): every member opens the ledger when it applies its creation, so the
 /// entries that follow find it, and closes it when it applies its deletion; entries of a deleted ledger that follow its
 /// deletion (batches it had in flight) are skipped, as are those of a ledger the node finds deleted when it replays its
@@ -22,8 +23,9 @@ namespace Vellum.Consensus;
 /// </para>
 /// <para>
 /// Leadership, terms, membership and the commit index are the group's: every view reports the same. The group's
-/// snapshot is the list of each ledger's own description (<see cref="IConsensusApplier.DescribeAppliedState"/>), and a
-/// member that installs one restores each ledger from its part.
+/// snapshot is the list of each ledger's own description (<see cref="IConsensusApplier.DescribeAppliedState"/>) and the
+/// node's deployment state (<see cref="IGroupLedgers.DescribeDeployment"/>), and a member that installs one restores
+/// each from its part.
 /// </para>
 /// <para>
 /// Order of life: make the group, join every ledger and start each view with its applier (which only registers it),
@@ -39,12 +41,13 @@ public sealed class ConsensusGroup : IAsyncDisposable
     public const string UntaggedLedger = "default";
 
     private const int MaxNameLength = 64;
-    private const int StateVersion = 1;
+    private const int StateVersion = 2; // 1: ledgers only; 2: ledgers, then the deployment's state
     private static ReadOnlySpan<byte> EntryMagic => "VLG1"u8;
     private static ReadOnlySpan<byte> ControlMagic => "VLC1"u8;
     private const byte CreateOperation = 1;
     private const byte DeleteOperation = 2;
     private const byte DescribeOperation = 3;
+    private const byte DeploymentOperation = 4;
     private static ReadOnlySpan<byte> StateMagic => "VLGS"u8;
 
     // Written under _joinLock, read without it by the applier and the snapshot (a ledger may join at any time).
@@ -181,6 +184,33 @@ public sealed class ConsensusGroup : IAsyncDisposable
     public ValueTask<LogPosition> ProposeLedgerDescriptionAsync(string ledger, ReadOnlyMemory<byte> description, CancellationToken token) =>
         ProposeAsync(DescribeOperation, ledger, description, token);
 
+    /// <summary>
+    /// Leader only: appends a change of the deployment itself, of no one ledger (such as a node key's retirement; opaque
+    /// to the group, at most 4 KiB), and returns once it is committed. Every member hands it to its
+    /// <see cref="IGroupLedgers.ChangeDeploymentAsync"/> when it applies the entry.
+    /// </summary>
+    /// <exception cref="ConsensusNotLeaderException">Not the leader, or leadership was lost (the outcome is then unknown).</exception>
+    public ValueTask<LogPosition> ProposeDeploymentChangeAsync(ReadOnlyMemory<byte> change, CancellationToken token)
+    {
+        if (change.IsEmpty || change.Length > MaxDeploymentChangeLength)
+        {
+            throw new ArgumentException($"a deployment change is 1 to {MaxDeploymentChangeLength} bytes", nameof(change));
+        }
+
+        if (Log is not { } log)
+        {
+            return ValueTask.FromException<LogPosition>(new ConsensusNotLeaderException("The consensus group is not started."));
+        }
+
+        var entry = new byte[ControlMagic.Length + 2 + change.Length];
+        ControlMagic.CopyTo(entry);
+        entry[ControlMagic.Length] = DeploymentOperation;
+        change.Span.CopyTo(entry.AsSpan(ControlMagic.Length + 2));
+        return log.ReplicateAsync(entry, token);
+    }
+
+    private const int MaxDeploymentChangeLength = 4 * 1024;
+
     private ValueTask<LogPosition> ProposeAsync(byte operation, string ledger, ReadOnlyMemory<byte> description, CancellationToken token)
     {
         ArgumentException.ThrowIfNullOrEmpty(ledger);
@@ -224,6 +254,13 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
 
         var header = ControlMagic.Length + 2;
+        if (span.Length > header && span[ControlMagic.Length] == DeploymentOperation && span[ControlMagic.Length + 1] == 0)
+        {
+            operation = DeploymentOperation;
+            description = entry[header..];
+            return true;
+        }
+
         if (span.Length < header || span[ControlMagic.Length] is not (CreateOperation or DeleteOperation or DescribeOperation) || span[ControlMagic.Length + 1] is var length &&
             (length == 0 || length > MaxNameLength || span.Length < header + length) || !Ascii.IsValid(span.Slice(header, length)))
         {
@@ -433,6 +470,10 @@ public sealed class ConsensusGroup : IAsyncDisposable
                     case DeleteOperation:
                         await group.DeleteAsync(position, ledger, description, token).ConfigureAwait(false);
                         break;
+                    case DeploymentOperation:
+                        await (group._ledgers ?? throw new InvalidDataException($"Consensus entry {position.Index} changes the deployment, and this node keeps no deployment state."))
+                            .ChangeDeploymentAsync(description, token).ConfigureAwait(false);
+                        break;
                     default:
                         await group.DescribeAsync(ledger, description, token).ConfigureAwait(false);
                         break;
@@ -451,8 +492,9 @@ public sealed class ConsensusGroup : IAsyncDisposable
         }
 
         /// <remarks>
-        /// <c>"VLGS" · u8 version (1) · u32 count</c>, then for each ledger in ordinal order of name <c>u8 name length ·
-        /// name · u32 state length · state</c>, little-endian. Null when any ledger takes no snapshots.
+        /// <c>"VLGS" · u8 version (2) · u32 count</c>, then for each ledger in ordinal order of name <c>u8 name length ·
+        /// name · u32 state length · state</c>, then <c>u32 length · the deployment's state</c>, little-endian (version 1
+        /// ended after the ledgers). Null when any ledger takes no snapshots.
         /// </remarks>
         public byte[]? DescribeAppliedState()
         {
@@ -474,7 +516,8 @@ public sealed class ConsensusGroup : IAsyncDisposable
                 parts.Add((Encoding.ASCII.GetBytes(view.Name), state));
             }
 
-            var length = StateMagic.Length + 1 + 4;
+            var deployment = group._ledgers?.DescribeDeployment() ?? [];
+            var length = StateMagic.Length + 1 + 4 + 4 + deployment.Length;
             foreach (var (name, state) in parts)
             {
                 length += 1 + name.Length + 4 + state.Length;
@@ -496,6 +539,8 @@ public sealed class ConsensusGroup : IAsyncDisposable
                 at += state.Length;
             }
 
+            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(at), deployment.Length);
+            deployment.CopyTo(bytes.AsSpan(at + 4));
             return bytes;
         }
 
@@ -505,7 +550,13 @@ public sealed class ConsensusGroup : IAsyncDisposable
         /// </remarks>
         public async ValueTask RestoreAsync(LogPosition position, ReadOnlyMemory<byte> state, CancellationToken token)
         {
-            var parts = Parse(position, state);
+            var (parts, deployment) = Parse(position, state);
+            if (deployment.Length > 0 && group._ledgers is { } ledgers)
+            {
+                // First: a retired node is refused before anything else of the snapshot is taken in.
+                await ledgers.RestoreDeploymentAsync(deployment, token).ConfigureAwait(false);
+            }
+
             foreach (var (name, part) in parts)
             {
                 if (!group._lookup.TryGetValue(name, out var view))
@@ -531,21 +582,22 @@ public sealed class ConsensusGroup : IAsyncDisposable
             }
         }
 
-        private static List<(string Name, ReadOnlyMemory<byte> State)> Parse(LogPosition position, ReadOnlyMemory<byte> state)
+        private static (List<(string Name, ReadOnlyMemory<byte> State)> Parts, ReadOnlyMemory<byte> Deployment) Parse(LogPosition position, ReadOnlyMemory<byte> state)
         {
             var span = state.Span;
             if (!span.StartsWith(StateMagic))
             {
-                return [(UntaggedLedger, state)];
+                return ([(UntaggedLedger, state)], ReadOnlyMemory<byte>.Empty);
             }
 
             var damaged = new InvalidDataException($"The leader's snapshot at index {position.Index} is damaged.");
             var at = StateMagic.Length;
-            if (span.Length < at + 5 || span[at] != StateVersion)
+            if (span.Length < at + 5 || span[at] is not (1 or StateVersion))
             {
                 throw new InvalidDataException($"The leader's snapshot at index {position.Index} is of a version this node does not read.");
             }
 
+            var version = span[at];
             var count = BinaryPrimitives.ReadInt32LittleEndian(span[(at + 1)..]);
             at += 5;
             var parts = new List<(string, ReadOnlyMemory<byte>)>();
@@ -569,7 +621,20 @@ public sealed class ConsensusGroup : IAsyncDisposable
                 at += partLength;
             }
 
-            return at == span.Length ? parts : throw damaged;
+            var deployment = ReadOnlyMemory<byte>.Empty;
+            if (version >= 2)
+            {
+                var deploymentLength = span.Length - at < 4 ? -1 : BinaryPrimitives.ReadInt32LittleEndian(span[at..]);
+                if (deploymentLength < 0 || span.Length - at - 4 < deploymentLength)
+                {
+                    throw damaged;
+                }
+
+                deployment = state.Slice(at + 4, deploymentLength);
+                at += 4 + deploymentLength;
+            }
+
+            return at == span.Length ? (parts, deployment) : throw damaged;
         }
     }
 

@@ -3,7 +3,8 @@ namespace Vellum.Consensus;
 /// <summary>
 /// What a <see cref="ConsensusGroup"/> asks of the node above it when the log makes or deletes a ledger: a committed
 /// ledger-creation entry (<see cref="ConsensusGroup.ProposeLedgerAsync"/>), a leader's snapshot that holds a ledger made
-/// since this member last looked, or a committed deletion (<see cref="ConsensusGroup.ProposeLedgerDeletionAsync"/>).
+/// since this member last looked, or a committed deletion (<see cref="ConsensusGroup.ProposeLedgerDeletionAsync"/>); and
+/// when it changes the deployment itself (<see cref="ConsensusGroup.ProposeDeploymentChangeAsync"/>).
 /// Given to the group when it starts, as the applier is given to a log. Every call is on the apply path, one at a time;
 /// a throw stops applying as any applier's does, so an implementation waits (bounded by the token) rather than fails
 /// for what may come later, such as a member that is briefly unreachable.
@@ -45,4 +46,19 @@ public interface IGroupLedgers
     /// (<see cref="ConsensusGroup.ProposeLedgerDescriptionAsync"/>): the node keeps it (the control plane's resource).
     /// </summary>
     ValueTask DescribeLedgerAsync(string name, ReadOnlyMemory<byte> description, CancellationToken token);
+
+    /// <summary>
+    /// A committed change of the deployment itself rather than of one ledger (<see cref="ConsensusGroup.ProposeDeploymentChangeAsync"/>,
+    /// such as a node key's retirement): the node applies <paramref name="change"/> to its deployment state.
+    /// </summary>
+    ValueTask ChangeDeploymentAsync(ReadOnlyMemory<byte> change, CancellationToken token);
+
+    /// <summary>
+    /// The node's deployment state as of the last entry applied (what <see cref="ChangeDeploymentAsync"/> built), for
+    /// the group's snapshot; called on the apply path.
+    /// </summary>
+    byte[] DescribeDeployment();
+
+    /// <summary>A leader's snapshot this node installs holds <paramref name="state"/> (a <see cref="DescribeDeployment"/>): the node takes it in.</summary>
+    ValueTask RestoreDeploymentAsync(ReadOnlyMemory<byte> state, CancellationToken token);
 }

@@ -13,6 +13,7 @@ namespace Vellum.Storage;
 /// &lt;data&gt;/node/log/                    a single node's write-ahead log: every ledger's batches, one fsync per round
 /// &lt;data&gt;/node/raft/                   the consensus log and membership of a cluster member
 /// &lt;data&gt;/node/peers                   the other members' client addresses
+/// &lt;data&gt;/node/retired                 the node keys a cluster retired
 /// &lt;data&gt;/node/deployment/              a cluster's deployment identity: see <see cref="OpenOrCreateDeployment"/>
 /// &lt;data&gt;/node/staged/{name}/          a ledger being made on a running node, until its creation is decided (then moved)
 /// &lt;data&gt;/node/tombstones/             what is kept of each deleted ledger: {name}.{certificate SHA-256}.json
@@ -46,6 +47,9 @@ public sealed class DataDirectory
 
     /// <summary>A single node's durable log: the batches of every ledger, one fsync per round (see the node log).</summary>
     public string NodeLog => Path.Combine(Node, "log");
+
+    /// <summary>The node keys a cluster retired, one <c>nodeId address</c> per line (see the node's retired node list).</summary>
+    public string RetiredNodesFile => Path.Combine(Node, "retired");
 
     /// <summary>The other members' client addresses, one <c>nodeAddress url</c> per line.</summary>
     public string PeersFile => Path.Combine(Node, "peers");

@@ -249,7 +249,7 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         }
 
         // Retired: its still valid, still endorsed certificate is refused by every member (the retirement is a
-        // committed transaction of the ledger default, applied by each).
+        // committed deployment entry of the consensus log, applied by each).
         foreach (var i in new[] { 0, 1, 2 })
         {
             await AssertRetiredAsync(cluster, i, fourthCertificate);
@@ -283,8 +283,9 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         }
 
         await cluster.StartAsync(down);
-        // A restart rebuilds the retired list from the ledger.
+        // A restart keeps the retired list (node/retired, which every member wrote as it applied the retirement).
         await AssertRetiredAsync(cluster, down, fourthCertificate);
+        Assert.All(new[] { 0, 1, 2 }, i => Assert.Contains($"{fourthId} {fourthAddress}", File.ReadAllText(Path.Combine(cluster.Data(i), "node", "retired")), StringComparison.Ordinal));
         await AssertAllVerifyToOneRootAsync(cluster, nodes: [0, 1, 2]);
     }
 

@@ -209,6 +209,89 @@ public sealed class ConsensusGroupTests
             Asked.Enqueue(name);
             return ValueTask.FromResult(DeletedElsewhere.Contains(name) && Views.TryRemove(name, out _));
         }
+
+        /// <summary>The deployment's state: the changes applied, in order, one text each.</summary>
+        public List<string> Deployment { get; } = [];
+
+        public ValueTask ChangeDeploymentAsync(ReadOnlyMemory<byte> change, CancellationToken token)
+        {
+            Deployment.Add(Encoding.ASCII.GetString(change.Span));
+            return ValueTask.CompletedTask;
+        }
+
+        public byte[] DescribeDeployment() => Encoding.ASCII.GetBytes(string.Join(',', Deployment));
+
+        public ValueTask RestoreDeploymentAsync(ReadOnlyMemory<byte> state, CancellationToken token)
+        {
+            Deployment.AddRange(Encoding.ASCII.GetString(state.Span).Split(',').Where(c => !Deployment.Contains(c)));
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    [Fact]
+    public async Task A_deployment_change_reaches_the_node_and_travels_in_the_snapshot_which_still_reads_the_version_before()
+    {
+        var group = new ConsensusGroup();
+        await using var _ = group;
+        await group.Join("default").StartAsync(new SnapshotApplier { State = [4] }, CancellationToken.None);
+        var log = new CapturingLog();
+        var made = new MakingLedgers(group);
+        await group.StartAsync(log, made, CancellationToken.None);
+        await group.ProposeDeploymentChangeAsync("retire n1"u8.ToArray(), CancellationToken.None);
+        Assert.Equal("VLC1\u0004\u0000retire n1", Encoding.ASCII.GetString(log.Replicated[0].Span));
+        await log.Applier!.ApplyAsync(new LogPosition(1, 1), log.Replicated[0], CancellationToken.None);
+        Assert.Equal(["retire n1"], made.Deployment);
+        Assert.Equal(1, log.Applier.LastAppliedIndex);
+
+        // The snapshot: version 2, the ledgers' parts, then the deployment's state.
+        var snapshot = log.Applier.DescribeAppliedState()!;
+        Assert.Equal(2, snapshot[4]);
+        Assert.EndsWith("retire n1", Encoding.ASCII.GetString(snapshot), StringComparison.Ordinal);
+
+        // A member that installs it takes the deployment's state in, as well as each ledger's part.
+        var other = new ConsensusGroup();
+        await using var __ = other;
+        var part = new SnapshotApplier();
+        await other.Join("default").StartAsync(part, CancellationToken.None);
+        var otherLog = new CapturingLog();
+        var otherMade = new MakingLedgers(other);
+        await other.StartAsync(otherLog, otherMade, CancellationToken.None);
+        await otherLog.Applier!.RestoreAsync(new LogPosition(1, 1), snapshot, CancellationToken.None);
+        Assert.Equal(["retire n1"], otherMade.Deployment);
+        Assert.Equal([4], part.Restored);
+
+        // A version-1 snapshot (the ledgers' parts only) still installs, with no deployment state.
+        var first = new byte[snapshot.Length - 4 - "retire n1".Length];
+        snapshot.AsSpan(0, first.Length).CopyTo(first);
+        first[4] = 1;
+        var third = new ConsensusGroup();
+        await using var ___ = third;
+        var thirdPart = new SnapshotApplier();
+        await third.Join("default").StartAsync(thirdPart, CancellationToken.None);
+        var thirdLog = new CapturingLog();
+        var thirdMade = new MakingLedgers(third);
+        await third.StartAsync(thirdLog, thirdMade, CancellationToken.None);
+        await thirdLog.Applier!.RestoreAsync(new LogPosition(1, 1), first, CancellationToken.None);
+        Assert.Empty(thirdMade.Deployment);
+        Assert.Equal([4], thirdPart.Restored);
+
+        // Damaged: a deployment change with a ledger name, an empty one, a version-2 snapshot cut short.
+        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier.ApplyAsync(new LogPosition(1, 2), "VLC1\u0004\u0001bx"u8.ToArray(), CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier.ApplyAsync(new LogPosition(1, 2), "VLC1\u0004\u0000"u8.ToArray(), CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<InvalidDataException>(() => thirdLog.Applier.RestoreAsync(new LogPosition(1, 1), snapshot.AsMemory(0, snapshot.Length - 1), CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<ArgumentException>(() => group.ProposeDeploymentChangeAsync(new byte[(4 * 1024) + 1], CancellationToken.None).AsTask());
+    }
+
+    [Fact]
+    public async Task A_deployment_change_stops_applying_on_a_group_that_keeps_no_deployment_state()
+    {
+        var group = new ConsensusGroup();
+        await using var _ = group;
+        await group.Join("default").StartAsync(new RecordingApplier(), CancellationToken.None);
+        var log = new CapturingLog();
+        await group.StartAsync(log, null, CancellationToken.None);
+        await group.ProposeDeploymentChangeAsync("retire n1"u8.ToArray(), CancellationToken.None);
+        await Assert.ThrowsAsync<InvalidDataException>(() => log.Applier!.ApplyAsync(new LogPosition(1, 1), log.Replicated[0], CancellationToken.None).AsTask());
     }
 
     [Fact]

@@ -54,39 +54,75 @@ public sealed class LedgerRegistryTests : IDisposable
     }
 
     [Fact]
-    public async Task A_retired_node_stays_retired_across_a_restart_and_the_ledger_still_verifies()
+    public async Task A_retired_node_stays_retired_across_a_restart_and_no_ledger_records_it()
     {
         var retired = Hash32.Compute("a retired member's public key"u8);
         var other = Hash32.Compute("a member's public key"u8);
-        long governance;
-        await using (var registry = await LedgerRegistry.OpenAsync(Options([]), NullLogger.Instance))
+        var options = ClusterNodeFixture.MemberOptions(_root);
+        await using (var registry = await LedgerRegistry.OpenAsync(options, NullLogger.Instance))
         {
-            var ledger = registry.Default!;
+            await WaitForPrimaryAsync(registry);
             Assert.False(registry.RetiredNodes.IsRetired(retired));
-            await ledger.RetireNodeAsync(retired, "10.0.0.4:9443", default).WaitAsync(TimeSpan.FromSeconds(30));
+            await registry.RetireNodeAsync(retired, "10.0.0.4:9443", default).WaitAsync(TimeSpan.FromSeconds(30));
             Assert.True(registry.RetiredNodes.IsRetired(retired));
             Assert.False(registry.RetiredNodes.IsRetired(other));
-            governance = ledger.Store.LastGovernanceSeqno;
-            Assert.True(governance > 0);
-            Assert.True(ledger.Store.CommittedSeqno >= governance, "the retirement is committed when RetireNodeAsync returns");
+            Assert.Equal($"{retired} 10.0.0.4:9443\n", File.ReadAllText(Path.Combine(_root, "node", "retired")));
+
+            // A deployment entry of the consensus log, not a transaction of default's.
+            Assert.Equal(0, registry.Default!.Store.LastGovernanceSeqno);
 
             // Retiring it again writes nothing.
-            await ledger.RetireNodeAsync(retired, "10.0.0.4:9443", default).WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Equal(governance, ledger.Store.LastGovernanceSeqno);
+            var file = File.GetLastWriteTimeUtc(Path.Combine(_root, "node", "retired"));
+            await registry.RetireNodeAsync(retired, "10.0.0.4:9443", default).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(file, File.GetLastWriteTimeUtc(Path.Combine(_root, "node", "retired")));
         }
 
-        await using (var reopened = await LedgerRegistry.OpenAsync(Options([]), NullLogger.Instance))
+        await using (var reopened = await LedgerRegistry.OpenAsync(options, NullLogger.Instance))
         {
             Assert.True(reopened.RetiredNodes.IsRetired(retired));
             Assert.False(reopened.RetiredNodes.IsRetired(other));
-            Assert.Equal(1, reopened.Default!.RetiredNodes.Count);
-            Assert.Equal(governance, reopened.Default.Store.LastGovernanceSeqno);
+        }
+    }
+
+    [Fact]
+    public async Task A_retirement_an_earlier_version_wrote_into_defaults_governance_still_counts_and_joins_the_deployments_list()
+    {
+        var retired = Hash32.Compute("retired before the upgrade"u8);
+        var options = ClusterNodeFixture.MemberOptions(_root);
+        long governance;
+        await using (var registry = await LedgerRegistry.OpenAsync(options, NullLogger.Instance))
+        {
+            // What the version before wrote: a governance transaction of default's.
+            await WaitForPrimaryAsync(registry);
+            var ledger = registry.Default!;
+            var id = await ledger.Sequencer.AppendAsync(new Vellum.Core.Entries.NodeRetirementEntry(retired, "10.0.0.9:9443"), default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            await ledger.Sequencer.WaitForCommitAsync(id.Seqno, default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            governance = ledger.Store.LastGovernanceSeqno;
+            Assert.True(governance > 0);
+            Assert.True(registry.RetiredNodes.IsRetired(retired)); // read through default while the node runs
+        }
+
+        File.Delete(Path.Combine(_root, "node", "retired"));
+        await using (var reopened = await LedgerRegistry.OpenAsync(options, NullLogger.Instance))
+        {
+            Assert.True(reopened.RetiredNodes.IsRetired(retired));
+            Assert.Equal($"{retired}\n", File.ReadAllText(Path.Combine(_root, "node", "retired"))); // kept beyond default
         }
 
         using var service = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(_root, "ledgers", "default", "credentials", "service_cert.pem")));
         var (summary, failure) = Vellum.Storage.Verification.LedgerDirectoryVerifier.Verify(Path.Combine(_root, "ledgers", "default", "ledger"), service);
         Assert.Null(failure);
         Assert.True(summary!.LastSignedSeqno >= governance);
+    }
+
+    private static async Task WaitForPrimaryAsync(LedgerRegistry registry)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (registry.Default is not { IsPrimary: true })
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the only member did not lead within 30 s");
+            await Task.Delay(20);
+        }
     }
 
     [Fact]

@@ -178,7 +178,7 @@ internal static class ClusterEndpoints
         var nodeId = membership.NodeIdOf(address);
         if (nodeId is { } id)
         {
-            await ledger.RetireNodeAsync(id, address, context.RequestAborted).ConfigureAwait(false);
+            await context.RequestServices.GetRequiredService<LedgerRegistry>().RetireNodeAsync(id, address, context.RequestAborted).ConfigureAwait(false);
         }
 
         if (!await membership.RemoveMemberAsync(nodeAddress, context.RequestAborted).ConfigureAwait(false))

@@ -51,6 +51,16 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     {
         Deployment = deployment;
         Identity = identity;
+        if (identity is not null)
+        {
+            // A cluster's retired node keys; those an earlier version wrote into default's governance count too.
+            _retired = RetiredNodeList.Open(data.RetiredNodesFile, () => _default?.RetiredNodes);
+            if (ledgers.FirstOrDefault(l => l.Name == LedgerName.Default) is { } withGovernance)
+            {
+                _retired.Merge(withGovernance.RetiredNodes.Ids);
+            }
+        }
+
         _options = options;
         _data = data;
         _parts = parts;
@@ -75,8 +85,10 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
 
         if (peers is not null && Default is { } channel)
         {
-            // One discovery loop for the node, over the default ledger's member-to-member client.
-            _discovery = Task.Run(() => peers.DiscoverAsync(channel.PeerClient(), channel.RetiredNodes, _stopping.Token), CancellationToken.None);
+            // One discovery loop for the node, over the default ledger's member-to-member client. The token is read
+            // here: a stop right after the start may dispose its source before the loop begins.
+            var stopping = _stopping.Token;
+            _discovery = Task.Run(() => peers.DiscoverAsync(channel.PeerClient(), RetiredNodes, stopping), CancellationToken.None);
         }
 
         _renewal = Task.Run(() => RenewWhileRunningAsync(options.NodeCertificateCheckInterval), CancellationToken.None);
@@ -110,10 +122,12 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     public LedgerService? Default => _default;
 
     /// <summary>
-    /// The node keys the deployment retired: the ledger <c>default</c>'s governance (a cluster member always serves
-    /// <c>default</c>; a node without it has never been in a cluster, so it has retired no one).
+    /// The node keys the deployment retired (<see cref="RetiredNodeList"/>, kept through the consensus log); none on a
+    /// single node, which has no members.
     /// </summary>
-    public IRetiredNodes RetiredNodes => (IRetiredNodes?)Default?.RetiredNodes ?? NoneRetired.Instance;
+    public IRetiredNodes RetiredNodes => (IRetiredNodes?)_retired ?? NoneRetired.Instance;
+
+    private readonly RetiredNodeList? _retired;
 
     private sealed class NoneRetired : IRetiredNodes
     {

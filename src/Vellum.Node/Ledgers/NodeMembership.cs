@@ -10,8 +10,8 @@ namespace Vellum.Node.Ledgers;
 /// A cluster member's view of the deployment's members, and the changes to them: the other members' addresses and
 /// node ids (<see cref="ClusterPeers"/>: the peers file and what discovery learns), what each last reported, and adding
 /// or removing a member of the one consensus group every ledger shares. The node's, not any ledger's: a ledger reads
-/// its primary's address from the same peers, and the node key retirement that precedes a removal is a governance
-/// transaction of <c>default</c> (see <see cref="LedgerService.RetireNodeAsync"/>).
+/// its primary's address from the same peers, and the node key retirement that precedes a removal is a deployment entry
+/// of the consensus log (see <see cref="LedgerRegistry.RetireNodeAsync"/>).
 /// </summary>
 public sealed class NodeMembership
 {

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography.X509Certificates;
-using Vellum.Core.Identity;
 using Vellum.Storage.Ledger;
 
 namespace Vellum.Node.Service;
@@ -151,23 +149,7 @@ public sealed partial class LedgerService
             return existing;
         }
 
-        var service = Service.Certificate;
-        var handler = new SocketsHttpHandler
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(2),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-            {
-                // Selected per handshake: a renewed node certificate is presented on new connections.
-                LocalCertificateSelectionCallback = (_, _, _, _, _) => Tls.Certificate,
-                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                    certificate is X509Certificate2 c && CertificateEndorsement.IsEndorsedBy(c, service) && CertificateValidity.IsCurrent(c, DateTimeOffset.UtcNow),
-                // The chain SslStream builds before that callback must not go online (AIA URLs, revocation lists).
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                CertificateChainPolicy = OfflineChainPolicy.Create(),
-            },
-        };
-        var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        var client = Forwarding.PeerHttp.Create(Tls, Service.Certificate);
         if (Interlocked.CompareExchange(ref _peerClient, client, null) is { } raced)
         {
             client.Dispose();

@@ -91,8 +91,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     public LedgerStore Store { get; }
 
     /// <summary>
-    /// The node keys this ledger's governance transactions retired. The deployment's list is the ledger
-    /// <c>default</c>'s (<see cref="LedgerRegistry.RetiredNodes"/>); another ledger's stays empty.
+    /// The node keys this ledger's governance transactions retired: only <c>default</c>'s may name any, written by a
+    /// version before the deployment kept its own list (<see cref="LedgerRegistry.RetiredNodes"/>), which reads them.
     /// </summary>
     public RetiredNodeTable RetiredNodes { get; }
 
@@ -209,22 +209,6 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         {
             TenantId = Management.LedgerResource.Read(Folder.ResourceFile)?.TenantId,
         };
-    }
-
-    /// <summary>
-    /// Retires the node with id <paramref name="nodeId"/> (primary only): appends a <see cref="NodeRetirementEntry"/>
-    /// and returns once it is committed, from when every member refuses that node's certificates. Nothing is written
-    /// when the node is already retired.
-    /// </summary>
-    public async Task RetireNodeAsync(Hash32 nodeId, string nodeAddress, CancellationToken cancellationToken)
-    {
-        if (RetiredNodes.IsRetired(nodeId))
-        {
-            return;
-        }
-
-        var id = await Sequencer.AppendAsync(new NodeRetirementEntry(nodeId, nodeAddress), cancellationToken).ConfigureAwait(false);
-        await Sequencer.WaitForCommitAsync(id.Seqno, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Path of the development Administrator certificate, when this start created one.</summary>

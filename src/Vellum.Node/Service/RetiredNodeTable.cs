@@ -8,9 +8,10 @@ using Vellum.Storage.Ledger;
 namespace Vellum.Node.Service;
 
 /// <summary>
-/// The retired node keys: the state left by replaying a ledger's node retirements (<see cref="NodeRetirementEntry"/>)
-/// in seqno order. The deployment keeps them in the ledger <c>default</c>, so every member applies the same list and
-/// a restart rebuilds it from the ledger. Lock-free reads of an immutable set, brought up to date from the store
+/// The retired node keys a ledger's governance names: the state left by replaying its node retirements
+/// (<see cref="NodeRetirementEntry"/>) in seqno order. Versions before the deployment kept its own list
+/// (<see cref="Ledgers.RetiredNodeList"/>) wrote each retirement so into the ledger <c>default</c>; this version writes
+/// none, and reads those into the deployment's list. Lock-free reads of an immutable set, brought up to date from the store
 /// whenever a governance transaction was applied since the last look (on every member alike, whoever sequenced it).
 /// </summary>
 public sealed class RetiredNodeTable : IRetiredNodes
@@ -32,6 +33,9 @@ public sealed class RetiredNodeTable : IRetiredNodes
 
     /// <inheritdoc />
     public bool IsRetired(in Hash32 nodeId) => Current.Contains(nodeId);
+
+    /// <summary>The retired node ids, as of the store's last applied governance transaction.</summary>
+    public IReadOnlyCollection<Hash32> Ids => Current;
 
     private FrozenSet<Hash32> Current
     {
