@@ -14,12 +14,12 @@ namespace Vellum.Consensus;
 /// Entries: <c>"VLG1" · u8 name length · ledger name (ASCII) · batch</c>. An entry without that prefix was written
 /// before ledgers shared a log, when a member served only <see cref="UntaggedLedger"/>, and is that ledger's. A
 /// ledger's creation or deletion on a running group is an entry of its own, <c>"VLC1" · u8 operation (1: create,
-/// 2: delete, 3: describe) · u8 name length · name · description</c>, and a change of the deployment itself
-/// (<see cref="ProposeDeploymentChangeAsync"/>) is <c>"VLC1" · 4 · 0 · change</c> (<see cref="ProposeLedgerAsync"/>,
+/// 2: delete, 3: describe) · u8 name length · name · description</c> (<see cref="ProposeLedgerAsync"/>,
 /// <see cref="ProposeLedgerDeletionAsync"/>): every member opens the ledger when it applies its creation, so the
 /// entries that follow find it, and closes it when it applies its deletion; entries of a deleted ledger that follow its
 /// deletion (batches it had in flight) are skipped, as are those of a ledger the node finds deleted when it replays its
-/// creation.
+/// creation. A change of the deployment itself, of no one ledger, is <c>"VLC1" · 4 · 0 · change</c>
+/// (<see cref="ProposeDeploymentChangeAsync"/>), which every member hands to its <see cref="IGroupLedgers"/>.
 /// </para>
 /// <para>
 /// Leadership, terms, membership and the commit index are the group's: every view reports the same. The group's

@@ -18,8 +18,8 @@ namespace Vellum.Node.Ledgers;
 /// endorsed its members until then) with a secret derived from <c>default</c>'s, never a copy of it. The calls between
 /// members about the deployment (a ledger's material, the control plane's forwarding) go to <see cref="ServerName"/>
 /// with this identity too; those about one ledger (a forwarded write, catch-up) authenticate with that ledger's node
-/// certificates. The retired node keys are still <c>default</c>'s governance, and discovery reads <c>default</c>'s
-/// <c>/node/network</c>.
+/// certificates. Membership is still managed through <c>default</c> (join tokens, joins, retirements are answered
+/// there), and discovery reads <c>default</c>'s <c>/node/network</c>.
 /// </remarks>
 public sealed class DeploymentIdentity : IDisposable
 {

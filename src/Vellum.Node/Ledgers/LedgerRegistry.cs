@@ -19,10 +19,11 @@ namespace Vellum.Node.Ledgers;
 /// one set of members in <see cref="ClusterPeers"/>). Every member serves the same ledgers: those of the first member's
 /// first start reach the others through <c>--identity-from</c> or a join, and a ledger made while the node runs
 /// (<see cref="CreateAsync"/>) reaches every member through the consensus log (see the partial file
-/// <c>LedgerRegistry.Create.cs</c>). A cluster member's node channel authenticates with the
-/// deployment's identity (<see cref="Identity"/>), and join tokens are keyed by it; a member always serves
-/// <c>default</c> still, whose node certificate and governance serve the deployment-wide calls between members (a
-/// ledger's material, the control plane's forwarding) and hold the retired node keys.
+/// <c>LedgerRegistry.Create.cs</c>). A cluster member's node channel, and the calls between members
+/// about the deployment (a ledger's material, the control plane's forwarding), authenticate with the deployment's
+/// identity (<see cref="Identity"/>), join tokens are keyed by it, and the retired node keys are the deployment's
+/// (<see cref="RetiredNodes"/>); a member always serves <c>default</c> still, through which membership is managed and
+/// whose <c>/node/network</c> discovery reads.
 /// </remarks>
 public sealed partial class LedgerRegistry : IAsyncDisposable
 {
