@@ -102,6 +102,11 @@ public sealed class DeploymentIdentityTests(ClusterNodeFixture node) : IClassFix
         (status, body) = await AskAsync(asDefault, "/node/ledgers/alpha/material");
         Assert.Equal(HttpStatusCode.Forbidden, status);
         Assert.DoesNotContain("PRIVATE KEY", body.ToString(), StringComparison.Ordinal);
+        // Discovery asks /node/network there too: the members as this node knows them.
+        (status, body) = await AskAsync(member, "/node/network");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(identity.Node.NodeId, body.GetProperty("nodes")[0].GetProperty("nodeId").GetString());
+
         (status, body) = await AskAsync(member, $"/app/transactions?api-version={NodeFixture.Version}");
         Assert.Equal(HttpStatusCode.NotFound, status);
         Assert.Equal("LedgerNotFound", body.GetProperty("error").GetProperty("code").GetString());

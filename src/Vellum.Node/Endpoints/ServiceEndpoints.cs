@@ -42,7 +42,7 @@ internal static class ServiceEndpoints
             .Describe("Liveness.");
         app.MapGet("/node/health/ready", context => Ready(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open)
             .Describe("Readiness (503 while a cluster member catches up), with the last and committed seqno.");
-        app.MapGet("/node/network", context => Network(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open)
+        app.MapGet("/node/network", context => Network(context, NetworkLedger(context))).Requires(EndpointAccess.Open)
             .Describe("The cluster as this node sees it: members (with node ids), primary, view, this node's progress.");
     }
 
@@ -171,6 +171,14 @@ internal static class ServiceEndpoints
         return ledger.Users.Count > 0 &&
             (ledger.IsPrimary || (consensus.LeaderEndPoint is not null && consensus.AppliedIndex >= consensus.CommitIndex));
     }
+
+    /// <summary>
+    /// The ledger whose progress <c>/node/network</c> reports: the one the request names, or, asked as the deployment
+    /// (discovery between members, <see cref="DeploymentIdentity.ServerName"/>), <c>default</c>, which a member serves.
+    /// </summary>
+    private static LedgerService NetworkLedger(HttpContext context) =>
+        context.Features.Get<LedgerService>() ?? context.RequestServices.GetRequiredService<LedgerRegistry>().Default
+        ?? throw new InvalidOperationException("a cluster member serves the ledger 'default'");
 
     /// <summary>The cluster as this node sees it: members, the primary, and this node's own progress.</summary>
     private static Task Network(HttpContext context, LedgerService ledger)

@@ -136,7 +136,8 @@ public sealed class ClusterPeers
 
     /// <summary>
     /// Until <paramref name="stopping"/>: every two seconds asks each known member for <c>/node/network</c> through
-    /// <paramref name="client"/> (member-to-member TLS), two seconds at most each, and remembers the members it names;
+    /// <paramref name="client"/> (member-to-member TLS as the deployment, <see cref="DeploymentIdentity.HostOn"/>), two
+    /// seconds at most each, and remembers the members it names;
     /// forgets, and does not learn again, the members whose node <paramref name="retired"/> names (so a retired member
     /// leaves <c>/node/network</c>, catch-up and forwarding on every member within a round of its retirement).
     /// </summary>
@@ -156,8 +157,11 @@ public sealed class ClusterPeers
                     {
                         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
                         deadline.CancelAfter(TimeSpan.FromSeconds(2));
-                        using var document = JsonDocument.Parse(
-                            await client.GetStringAsync(new Uri(url, "/node/network"), deadline.Token).ConfigureAwait(false));
+                        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, "/node/network"));
+                        request.Headers.Host = DeploymentIdentity.HostOn(url); // asked as the deployment, and answered so
+                        using var response = await client.SendAsync(request, deadline.Token).ConfigureAwait(false);
+                        response.EnsureSuccessStatusCode();
+                        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false));
                         var root = document.RootElement;
                         _statuses[url.ToString().TrimEnd('/')] = new PeerStatus(
                             root.GetProperty("role").GetString() ?? "Unknown", root.GetProperty("committedSeqno").GetInt64(), DateTimeOffset.UtcNow);

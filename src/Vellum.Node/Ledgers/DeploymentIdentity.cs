@@ -16,16 +16,16 @@ namespace Vellum.Node.Ledgers;
 /// <remarks>
 /// A deployment upgraded from a version without one adopted the ledger <c>default</c>'s service key (the one that
 /// endorsed its members until then) with a secret derived from <c>default</c>'s, never a copy of it. The calls between
-/// members about the deployment (a ledger's material, the control plane's forwarding) go to <see cref="ServerName"/>
+/// members about the deployment (a ledger's material, the control plane's forwarding, discovery) go to <see cref="ServerName"/>
 /// with this identity too; those about one ledger (a forwarded write, catch-up) authenticate with that ledger's node
 /// certificates. Membership is still managed through <c>default</c> (join tokens, joins, retirements are answered
-/// there), and discovery reads <c>default</c>'s <c>/node/network</c>.
+/// there), and the <c>/node/network</c> discovery reads reports <c>default</c>'s progress.
 /// </remarks>
 public sealed class DeploymentIdentity : IDisposable
 {
     /// <summary>
     /// The TLS server name, and Host, of the calls between members that are about the deployment rather than one ledger
-    /// (a ledger's material, the control plane's forwarding): a member answers it with its certificate of the deployment
+    /// (a ledger's material, the control plane's forwarding, discovery): a member answers it with its certificate of the deployment
     /// identity and serves only those calls there. Under <c>.invalid</c> (RFC 2606), so no ledger's or deployment's name
     /// can be it; members reach each other by address, so it is never looked up.
     /// </summary>

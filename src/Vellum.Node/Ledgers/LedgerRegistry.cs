@@ -20,10 +20,10 @@ namespace Vellum.Node.Ledgers;
 /// first start reach the others through <c>--identity-from</c> or a join, and a ledger made while the node runs
 /// (<see cref="CreateAsync"/>) reaches every member through the consensus log (see the partial file
 /// <c>LedgerRegistry.Create.cs</c>). A cluster member's node channel, and the calls between members
-/// about the deployment (a ledger's material, the control plane's forwarding), authenticate with the deployment's
-/// identity (<see cref="Identity"/>), join tokens are keyed by it, and the retired node keys are the deployment's
-/// (<see cref="RetiredNodes"/>); a member always serves <c>default</c> still, through which membership is managed and
-/// whose <c>/node/network</c> discovery reads.
+/// about the deployment (a ledger's material, the control plane's forwarding, discovery), authenticate with the
+/// deployment's identity (<see cref="Identity"/>), join tokens are keyed by it, and the retired node keys are the
+/// deployment's (<see cref="RetiredNodes"/>); a member always serves <c>default</c> still, through which membership is
+/// managed and whose progress <c>/node/network</c> reports.
 /// </remarks>
 public sealed partial class LedgerRegistry : IAsyncDisposable
 {
@@ -84,12 +84,12 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             Membership = new NodeMembership(options, _group, peers, identity);
         }
 
-        if (peers is not null && Default is { } channel)
+        if (peers is not null && identity is not null)
         {
-            // One discovery loop for the node, over the default ledger's member-to-member client. The token is read
-            // here: a stop right after the start may dispose its source before the loop begins.
+            // One discovery loop for the node, asking the members as the deployment. The token is read here: a stop
+            // right after the start may dispose its source before the loop begins.
             var stopping = _stopping.Token;
-            _discovery = Task.Run(() => peers.DiscoverAsync(channel.PeerClient(), RetiredNodes, stopping), CancellationToken.None);
+            _discovery = Task.Run(() => peers.DiscoverAsync(identity.PeerClient(), RetiredNodes, stopping), CancellationToken.None);
         }
 
         _renewal = Task.Run(() => RenewWhileRunningAsync(options.NodeCertificateCheckInterval), CancellationToken.None);

@@ -12,8 +12,8 @@ namespace Vellum.Node.Ledgers;
 /// names given must agree (else 421 Misdirected Request), a name not served here is 404 <c>LedgerNotFound</c>, and a
 /// request that names none is for <c>default</c> (404 <c>LedgerNotFound</c> when the node serves no such ledger).
 /// The deployment's own server name between members (<see cref="DeploymentIdentity.ServerName"/>) names no ledger: a
-/// cluster member serves only the calls about the deployment there (a ledger's material), which check the caller's
-/// certificate against the deployment identity themselves.
+/// cluster member serves only the calls about the deployment there (a ledger's material, which checks the caller's
+/// certificate against the deployment identity itself, and discovery's <c>/node/network</c>).
 /// </summary>
 internal sealed class LedgerRouting
 {
@@ -165,8 +165,12 @@ internal sealed class LedgerRouting
 
     private static bool IsDeploymentName(string? name) => DeploymentIdentity.ServerName.Equals(name, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The calls a member serves at <see cref="DeploymentIdentity.ServerName"/>: GET and POST <c>/node/ledgers/{name}/material</c>.</summary>
+    /// <summary>
+    /// The calls a member serves at <see cref="DeploymentIdentity.ServerName"/>: GET and POST
+    /// <c>/node/ledgers/{name}/material</c>, and <c>/node/network</c> (discovery).
+    /// </summary>
     private static bool IsDeploymentCall(string path) =>
+        path.Equals("/node/network", StringComparison.OrdinalIgnoreCase) ||
         path.StartsWith("/node/ledgers/", StringComparison.OrdinalIgnoreCase) &&
         path.EndsWith("/material", StringComparison.OrdinalIgnoreCase) &&
         path.AsSpan("/node/ledgers/".Length..^"/material".Length).IndexOf('/') < 0;
