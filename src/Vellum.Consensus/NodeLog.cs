@@ -382,6 +382,11 @@ public sealed class NodeLog : IAsyncDisposable
     {
         try
         {
+            if (_options.MoveFault?.Invoke() is { } injected)
+            {
+                throw injected;
+            }
+
             foreach (var member in _touched)
             {
                 try
@@ -731,4 +736,7 @@ public sealed class NodeLogOptions
     /// (a full or failing disk cannot be made on demand).
     /// </summary>
     internal Func<IOException?>? WriteFault { get; init; }
+
+    /// <summary>Tests only: asked before each move to a new segment; an exception it returns is thrown as if the move had failed.</summary>
+    internal Func<IOException?>? MoveFault { get; init; }
 }

@@ -67,7 +67,7 @@ public static class AclErrors
     /// <summary>Vellum's: a ledger name that is taken (names are unique across the deployment, in any case).</summary>
     public static readonly AclError LedgerExists = new(409, "LedgerExists");
 
-    /// <summary>Vellum's: a deletion of the ledger <c>default</c>, which holds the deployment's node channel identity.</summary>
+    /// <summary>Vellum's: a deletion of the ledger <c>default</c>, through which the deployment's members and ledgers are managed.</summary>
     public static readonly AclError LedgerNotDeletable = new(409, "LedgerNotDeletable");
 
     /// <summary>Vellum's: a member asked for the material of a ledger that was deleted since.</summary>

@@ -127,6 +127,9 @@ public sealed class NodeOptions
     /// </summary>
     public Vellum.Storage.DataFolderLock? DataFolderLock { get; init; }
 
+    /// <summary>Tests only: a single node's node-log options (faults to inject); null for the defaults.</summary>
+    internal Vellum.Consensus.NodeLogOptions? NodeLog { get; init; }
+
     /// <summary>The other members of a static cluster: each one's Raft address and client (HTTPS) address.</summary>
     public IReadOnlyList<ClusterPeer> Peers { get; init; } = [];
 

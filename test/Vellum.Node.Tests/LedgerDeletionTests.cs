@@ -106,6 +106,9 @@ public sealed class LedgerDeletionTests : IAsyncLifetime
 
         var tombstoneFile = Assert.Single(Directory.GetFiles(Path.Combine(Data, "node", "tombstones")));
         Assert.Equal($"alpha.{LedgerCreation.DigestOf(certificate)}.json", Path.GetFileName(tombstoneFile));
+        Assert.Equal(LedgerCreation.DigestOf(certificate), LedgerCreation.DigestOf(Assert.Single(_node.Ledgers.Tombstones("ALPHA")).ServiceCertificatePem)); // by name, any case
+        Assert.Empty(_node.Ledgers.Tombstones("alph"));
+        Assert.Empty(_node.Ledgers.Tombstones("not a name"));
 
         // A single node has no members to give a ledger's material to: even its own certificate is refused (the
         // answers a member gets, 410 with the tombstone, are DeploymentIdentityTests').
@@ -222,6 +225,66 @@ public sealed class LedgerDeletionTests : IAsyncLifetime
             using var service = X509Certificate2.CreateFromPem(second);
             var (_, failure) = Vellum.Storage.Verification.LedgerDirectoryVerifier.Verify(Path.Combine(root, "ledgers", "gamma", "ledger"), service);
             Assert.Null(failure);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task After_a_deletion_whose_node_log_move_failed_no_ledger_is_made_until_the_move_works()
+    {
+        var root = Directory.CreateTempSubdirectory("vellum-roll-").FullName;
+        try
+        {
+            var failing = 0; // moves to fail from now on
+            var moves = 0;
+            var options = new NodeOptions
+            {
+                DataDirectory = root,
+                Listen = new IPEndPoint(IPAddress.Loopback, 0),
+                SignatureDelay = TimeSpan.FromMilliseconds(20),
+                NodeLog = new Vellum.Consensus.NodeLogOptions
+                {
+                    MoveFault = () =>
+                    {
+                        Interlocked.Increment(ref moves);
+                        return Volatile.Read(ref failing) > 0 ? new IOException("injected: the disk refused a new segment") : null;
+                    },
+                },
+            };
+            var gamma = LedgerName.Parse("gamma");
+            var log = Path.Combine(root, "node", "log");
+            await using var registry = await LedgerRegistry.OpenAsync(options, NullLogger.Instance);
+            var first = await registry.CreateAsync(new LedgerSpec(gamma, true), default).WaitAsync(TimeSpan.FromSeconds(30));
+            await first.AppendEntryAsync("c", "first gamma"u8.ToArray(), [], default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            var firstCertificate = first.Service.ExportCertificatePem();
+
+            // The deletion is done (tombstone kept, folder erased) but the node log could not leave the segment that
+            // holds gamma's batches: the caller is told.
+            Volatile.Write(ref failing, 1);
+            var segments = Directory.GetFiles(log, "*.wal");
+            await Assert.ThrowsAsync<IOException>(() => registry.DeleteAsync(gamma, "tester", default).WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.False(registry.TryGet("gamma", out _));
+            Assert.Single(registry.Tombstones("gamma"));
+            Assert.Equal(segments, Directory.GetFiles(log, "*.wal"));
+
+            // While the move keeps failing, no ledger is made: not gamma again, nor any other (nothing staged or adopted).
+            await Assert.ThrowsAsync<IOException>(() => registry.CreateAsync(new LedgerSpec(gamma, false), default).WaitAsync(TimeSpan.FromSeconds(30)));
+            await Assert.ThrowsAsync<IOException>(() => registry.CreateAsync(new LedgerSpec(LedgerName.Parse("delta"), false), default).WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.False(Directory.Exists(Path.Combine(root, "ledgers", "gamma")));
+            Assert.False(Directory.Exists(Path.Combine(root, "ledgers", "delta")));
+            Assert.Equal(["default"], registry.All.Select(l => l.Name.Value));
+
+            // Once it works, the next creation moves first: the segments that held the deleted gamma's batches are gone.
+            Volatile.Write(ref failing, 0);
+            var before = Volatile.Read(ref moves);
+            var made = await registry.CreateAsync(new LedgerSpec(gamma, false), default).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(Volatile.Read(ref moves) > before);
+            Assert.All(segments, segment => Assert.False(File.Exists(segment), $"{segment} still holds the deleted gamma's batches"));
+            await made.AppendEntryAsync("c", "second gamma"u8.ToArray(), [], default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.NotEqual(firstCertificate, made.Service.ExportCertificatePem());
         }
         finally
         {

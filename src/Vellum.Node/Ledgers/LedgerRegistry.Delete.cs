@@ -49,7 +49,7 @@ public sealed partial class LedgerRegistry
         if (name == LedgerName.Default)
         {
             throw new LedgerNotDeletableException(
-                "The ledger 'default' cannot be deleted: it holds the deployment's node channel identity and manages the other ledgers.");
+                "The ledger 'default' cannot be deleted: the deployment's members and its other ledgers are managed through it.");
         }
 
         await _creating.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -290,10 +290,19 @@ public sealed partial class LedgerRegistry
     internal bool IsDeleted(LedgerName name) => !TryGet(name.Value, out _) && !_data.Staged(name).Exists && _data.TombstoneFiles(name).Count > 0;
 
     /// <summary>What is kept of every ledger deleted here, by name then certificate (unreadable files are skipped and logged).</summary>
-    public IReadOnlyList<LedgerTombstone> Tombstones()
+    public IReadOnlyList<LedgerTombstone> Tombstones() => ReadTombstones(_data.AllTombstoneFiles());
+
+    /// <summary>
+    /// What is kept of the ledgers once named <paramref name="name"/> (any case; none for a name that is not a ledger
+    /// name): only their files are read.
+    /// </summary>
+    public IReadOnlyList<LedgerTombstone> Tombstones(string name) =>
+        LedgerName.TryParse(name, out var parsed, out _) ? ReadTombstones(_data.TombstoneFiles(parsed)) : [];
+
+    private List<LedgerTombstone> ReadTombstones(IReadOnlyList<string> files)
     {
-        var tombstones = new List<LedgerTombstone>();
-        foreach (var file in _data.AllTombstoneFiles())
+        var tombstones = new List<LedgerTombstone>(files.Count);
+        foreach (var file in files)
         {
             try
             {

@@ -199,7 +199,7 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             }
             else
             {
-                nodeLog = NodeLog.Open(data.NodeLog, logger: logger);
+                nodeLog = NodeLog.Open(data.NodeLog, options.NodeLog, logger);
                 foreach (var name in nodeLog.RecoveredLedgers.Where(n => !specs.Any(s => s.Name.Value == n)))
                 {
                     LogMessages.NodeLogLedgerGone(logger, name);

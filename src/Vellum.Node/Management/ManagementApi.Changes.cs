@@ -399,7 +399,7 @@ public sealed partial class ManagementApi
 
             // What the node knows of the ledger says whose it is: its resource, else the tombstone of its last deletion.
             var resource = _ledgers.TryGet(ledgerName, out var held) ? LedgerResource.Read(held.Folder.ResourceFile) : null;
-            var tenant = resource?.TenantId ?? _ledgers.Tombstones().Where(t => t.Name == ledgerName).MaxBy(t => t.DeletedAt)?.TenantId ?? callerTenant;
+            var tenant = resource?.TenantId ?? _ledgers.Tombstones(ledgerName).MaxBy(t => t.DeletedAt)?.TenantId ?? callerTenant;
             known = new ManagementOperation(
                 id, kind, ledgerName, resource?.SubscriptionId ?? subscription, tenant, resource?.Location ?? location,
                 kind == OperationKind.Create && resource?.OperationId == id ? resource.CreatedAt : DateTimeOffset.UtcNow);
@@ -425,7 +425,7 @@ public sealed partial class ManagementApi
                 ? ledger.Users.Count > 0 ? true : null
                 : _ledgers.HasAppliedAll ? false : null;
         }
-        else if (_ledgers.Tombstones().Any(t => t.Name == operation.LedgerName && t.DeletedBy.EndsWith($"operation {operation.Id}", StringComparison.Ordinal)))
+        else if (_ledgers.Tombstones(operation.LedgerName).Any(t => t.DeletedBy.EndsWith($"operation {operation.Id}", StringComparison.Ordinal)))
         {
             succeeded = true; // its tombstone, even when the name was made again since
         }
