@@ -65,6 +65,31 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
         }
 
         await AssertAllVerifyToOneRootAsync(cluster);
+
+        // An upgrade from the version before deployment identities: the same folders without node/deployment/. Each
+        // member, started alone, adopts default's service key, so they agree, elect a primary and commit again.
+        for (var i = 0; i < 3; i++)
+        {
+            Directory.Delete(Path.Combine(cluster.Data(i), "node", "deployment"), recursive: true);
+        }
+
+        await cluster.StartAllAsync();
+        var upgraded = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(
+                File.ReadAllText(Path.Combine(cluster.Data(i), "ledgers", "default", "credentials", "service_cert.pem")),
+                File.ReadAllText(Path.Combine(cluster.Data(i), "node", "deployment", "service_cert.pem")));
+            Assert.Contains("adopted the service key of the ledger 'default'", cluster.Log(i), StringComparison.Ordinal);
+        }
+
+        using (var afterUpgrade = cluster.Client(Enumerable.Range(0, 3).First(i => i != upgraded)))
+        {
+            var (status, _, body) = await PostAsync(afterUpgrade, "after the upgrade, through a backup", waitForCommit: true);
+            Assert.True(status == HttpStatusCode.OK, $"{(int)status} {body}");
+        }
+
+        await AssertAllVerifyToOneRootAsync(cluster);
     }
 
     [Fact]
