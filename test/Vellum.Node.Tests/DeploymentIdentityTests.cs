@@ -188,6 +188,42 @@ public sealed class DeploymentIdentityTests(ClusterNodeFixture node) : IClassFix
         }
     }
 
+    [Fact]
+    public void A_channel_certificate_with_a_third_of_its_lifetime_left_is_renewed_for_the_same_key()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "vellum-renew-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var data = new Vellum.Storage.DataDirectory(root);
+            using (data.Lock())
+            {
+                // Issued 300 days ago for 310: less than a third of its lifetime is left.
+                var options = Vellum.Storage.DataDirectory.DefaultNodeOptions();
+                options.NotBefore = DateTimeOffset.UtcNow.AddDays(-300);
+                options.Validity = TimeSpan.FromDays(310);
+                var (service, node, _, _) = data.OpenOrCreateDeployment();
+                using (service)
+                using (node)
+                using (var shortLived = NodeIdentity.CreateForKey(service, File.ReadAllText(data.NodePrivateKey), options))
+                {
+                    File.WriteAllText(data.DeploymentNodeCertificate, shortLived.ExportCertificatePem());
+                }
+
+                using var identity = Vellum.Node.Ledgers.DeploymentIdentity.OpenOrCreate(data, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+                Assert.True(identity.Node.Certificate.NotAfter.ToUniversalTime() > DateTime.UtcNow.AddDays(300), "the channel certificate was not renewed");
+                Assert.True(CertificateEndorsement.IsEndorsedBy(identity.Node.Certificate, identity.Service.Certificate));
+                Assert.Equal(identity.Node.Certificate.Thumbprint, identity.Tls.Certificate.Thumbprint);
+                using var kept = X509Certificate2.CreateFromPem(File.ReadAllText(data.DeploymentNodeCertificate));
+                Assert.Equal(identity.Node.Certificate.Thumbprint, kept.Thumbprint);
+                Assert.Equal(NodeIdentity.ComputeNodeId(kept), identity.Node.NodeId);
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static async Task RunAsync(NodeOptions options, Func<Microsoft.AspNetCore.Builder.WebApplication, Vellum.Node.Ledgers.LedgerRegistry, Task> test)
     {
         var (app, ledgers) = await NodeHost.BuildAsync(options, logging: _ => { });

@@ -88,18 +88,14 @@ public sealed class DeploymentIdentity : IDisposable
     public void RenewIfDue(ILogger logger)
     {
         var current = Node;
-        if (!current.ShouldRenew(DateTimeOffset.UtcNow))
-        {
-            return;
-        }
-
         try
         {
-            var renewed = current.Renew(Service);
-            Vellum.Storage.IO.Durability.WriteFileAtomic(_data.DeploymentNodeCertificate, Encoding.ASCII.GetBytes(renewed.ExportCertificatePem()));
-            LogMessages.RenewedNodeCertificate(logger, current.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), _data.DeploymentNodeCertificate);
-            Tls.Replace(renewed);
-            Volatile.Write(ref _node, renewed); // the old one is left to the collector: a handshake may still read it
+            var renewed = LedgerService.RenewNodeCertificateIfDue(_data.DeploymentNodeCertificate, Service, current, logger, disposeOld: false);
+            if (!ReferenceEquals(renewed, current))
+            {
+                Tls.Replace(renewed);
+                Volatile.Write(ref _node, renewed); // the old one is left to the collector: a handshake may still read it
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
         {

@@ -233,7 +233,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         nodeOptions.DnsNames.Add($"{spec.Name.Value}.{options.Domain}");
         var folder = data.Ledger(spec.Name);
         var (service, node, secret, isPrivate) = data.OpenOrCreate(spec.Name, spec.IsPrivate, nodeOptions);
-        node = RenewNodeCertificateIfDue(folder, service, node, logger);
+        node = RenewNodeCertificateIfDue(folder.NodeCertificate, service, node, logger);
         var tls = new NodeTlsCertificate(node);
         var storeOptions = new LedgerStoreOptions
         {
@@ -338,10 +338,11 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     /// <summary>
     /// Node certificates expire (a year by default) and are refused once they have; every member holds the service key,
     /// so a node renews its own when it starts with less than a third of the lifetime left: a new certificate for the
-    /// same key (same node id), written atomically over the ledger's <c>credentials/node_cert.pem</c>. A rolling restart of the
-    /// members within the last third of the year so renews every certificate without stopping the service.
+    /// same key (same node id), written atomically over <paramref name="certificateFile"/> (a ledger's
+    /// <c>credentials/node_cert.pem</c>, or the deployment's). A rolling restart of the members within the last third of
+    /// the year so renews every certificate without stopping the service.
     /// </summary>
-    private static NodeIdentity RenewNodeCertificateIfDue(LedgerDirectory folder, ServiceIdentity service, NodeIdentity node, ILogger logger, bool disposeOld = true)
+    internal static NodeIdentity RenewNodeCertificateIfDue(string certificateFile, ServiceIdentity service, NodeIdentity node, ILogger logger, bool disposeOld = true)
     {
         if (!node.ShouldRenew(DateTimeOffset.UtcNow) || !service.HasPrivateKey)
         {
@@ -349,8 +350,8 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
         }
 
         var renewed = node.Renew(service);
-        Vellum.Storage.IO.Durability.WriteFileAtomic(folder.NodeCertificate, Encoding.ASCII.GetBytes(renewed.ExportCertificatePem()));
-        LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), folder.NodeCertificate);
+        Vellum.Storage.IO.Durability.WriteFileAtomic(certificateFile, Encoding.ASCII.GetBytes(renewed.ExportCertificatePem()));
+        LogMessages.RenewedNodeCertificate(logger, node.Certificate.NotAfter.ToUniversalTime(), renewed.Certificate.NotAfter.ToUniversalTime(), certificateFile);
         if (disposeOld)
         {
             node.Dispose();
@@ -370,7 +371,7 @@ public sealed partial class LedgerService : IAsyncDisposable, ILedgerCatchUp
     {
         try
         {
-            var renewed = RenewNodeCertificateIfDue(Folder, Service, _currentNode, _logger, disposeOld: false);
+            var renewed = RenewNodeCertificateIfDue(Folder.NodeCertificate, Service, _currentNode, _logger, disposeOld: false);
             if (!ReferenceEquals(renewed, _currentNode))
             {
                 Tls.Replace(renewed);
