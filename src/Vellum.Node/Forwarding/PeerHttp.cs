@@ -28,4 +28,25 @@ internal static class PeerHttp
         };
         return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
     }
+
+    /// <summary>
+    /// The client kept in <paramref name="field"/>, made there (<see cref="Create"/>) at the first call; one made by a
+    /// call that lost a race is disposed. Kept until its owner disposes it.
+    /// </summary>
+    public static HttpClient Ensure(ref HttpClient? field, NodeTlsCertificate tls, X509Certificate2 service)
+    {
+        if (Volatile.Read(ref field) is { } existing)
+        {
+            return existing;
+        }
+
+        var client = Create(tls, service);
+        if (Interlocked.CompareExchange(ref field, client, null) is { } raced)
+        {
+            client.Dispose();
+            return raced;
+        }
+
+        return client;
+    }
 }

@@ -111,22 +111,7 @@ public sealed class DeploymentIdentity : IDisposable
     /// node's certificate of the deployment identity and takes a member only if the deployment identity endorsed its
     /// certificate. Made at the first call, kept until the node stops.
     /// </summary>
-    internal HttpClient PeerClient()
-    {
-        if (Volatile.Read(ref _peerClient) is { } existing)
-        {
-            return existing;
-        }
-
-        var client = Forwarding.PeerHttp.Create(Tls, Service.Certificate);
-        if (Interlocked.CompareExchange(ref _peerClient, client, null) is { } raced)
-        {
-            client.Dispose();
-            return raced;
-        }
-
-        return client;
-    }
+    internal HttpClient PeerClient() => Forwarding.PeerHttp.Ensure(ref _peerClient, Tls, Service.Certificate);
 
     /// <summary>
     /// The client that sends a request on to the primary as a call about the deployment (the control plane's changes,

@@ -138,24 +138,9 @@ public sealed partial class LedgerService
     }
 
     /// <summary>
-    /// The one client for member-to-member HTTPS (catch-up and discovery; forwarded writes have their own, see
-    /// <c>WriteForwarder</c>): presents this node's certificate and accepts a server only if the service identity
-    /// endorsed its certificate.
+    /// This ledger's client for member-to-member HTTPS (catch-up; forwarded writes have their own, see
+    /// <c>WriteForwarder</c>): presents this ledger's node certificate and accepts a server only if the ledger's service
+    /// identity endorsed its certificate.
     /// </summary>
-    internal HttpClient PeerClient()
-    {
-        if (_peerClient is { } existing)
-        {
-            return existing;
-        }
-
-        var client = Forwarding.PeerHttp.Create(Tls, Service.Certificate);
-        if (Interlocked.CompareExchange(ref _peerClient, client, null) is { } raced)
-        {
-            client.Dispose();
-            return raced;
-        }
-
-        return client;
-    }
+    internal HttpClient PeerClient() => Forwarding.PeerHttp.Ensure(ref _peerClient, Tls, Service.Certificate);
 }
