@@ -49,6 +49,10 @@ public sealed class RetiredNodeListTests : IDisposable
         Assert.Throws<InvalidDataException>(() => list.Apply(change.AsSpan(0, 10)));
         Assert.Throws<InvalidDataException>(() => list.Restore("not a node id\n"u8));
         Assert.Throws<ArgumentException>(() => RetiredNodeList.EncodeRetirement(id, "two words"));
+        Assert.Throws<ArgumentException>(() => RetiredNodeList.EncodeRetirement(id, new string('a', 256))); // at most 255 bytes
+        var spaced = RetiredNodeList.EncodeRetirement(id, "10.0.0.4:9443");
+        spaced[^5] = (byte)' '; // an address with a space, as no member writes one
+        Assert.Throws<InvalidDataException>(() => list.Apply(spaced));
         Assert.Equal(0, list.Count);
         Assert.False(File.Exists(FilePath));
 

@@ -145,6 +145,21 @@ public sealed class DeploymentFolderTests : IDisposable
     }
 
     [Fact]
+    public void A_damaged_deployment_secret_is_refused_at_open_and_nothing_is_made_over_it()
+    {
+        var data = new DataDirectory(Path.Combine(_root, "damaged"));
+        using var held = data.Lock();
+        var (service, node, _, _) = data.OpenOrCreateDeployment();
+        service.Dispose();
+        node.Dispose();
+        File.WriteAllText(data.DeploymentSecretFile, new string('z', 64) + "\n");
+        Assert.Throws<InvalidDataException>(() => data.OpenOrCreateDeployment());
+        File.WriteAllText(data.DeploymentSecretFile, "00ff\n");
+        Assert.Throws<InvalidDataException>(() => data.OpenOrCreateDeployment());
+        Assert.Equal("00ff\n", File.ReadAllText(data.DeploymentSecretFile));
+    }
+
+    [Fact]
     public void A_provisioning_that_stopped_before_its_rename_leaves_no_deployment_and_the_next_one_finishes()
     {
         var data = new DataDirectory(Path.Combine(_root, "cut"));
