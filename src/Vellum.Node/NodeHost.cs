@@ -91,6 +91,9 @@ public static class NodeHost
                 }));
         }
 
+        // The deployment's operators: the control plane's callers, and who manages the deployment's members and ledgers.
+        builder.Services.AddSingleton(services => new DeploymentOperators(ledgers, options, services.GetService<BearerTokens>()));
+        builder.Services.AddSingleton(options);
         builder.Services.AddRouting();
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Vellum.Node");
@@ -116,6 +119,11 @@ public static class NodeHost
             catch (NotPrimaryException) when (!context.Response.HasStarted && context.Features.Get<LedgerService>() is { } ledger)
             {
                 await NotPrimary(context, ledger, options, forwarding ? ledger.Forwarder(logger) : null).ConfigureAwait(false);
+            }
+            catch (NotPrimaryException) when (!context.Response.HasStarted && ledgers.Membership is { } membership && ledgers.Identity is { } identity)
+            {
+                // One of the deployment's own writes (its members, its ledgers), which names no ledger.
+                await DeploymentNotPrimary(context, membership, identity, ledgers.RetiredNodes, options, forwarding ? identity.Forwarder(options.ForwardTimeout, logger) : null).ConfigureAwait(false);
             }
             catch (ObjectDisposedException) when (!context.Response.HasStarted && context.Features.Get<LedgerService>() is { IsClosing: true } closing)
             {
@@ -144,7 +152,7 @@ public static class NodeHost
         });
         // The control plane (ARM's paths) before any ledger is looked up: it names ledgers in its paths, as resources.
         var server = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>();
-        var management = new ManagementApi(ledgers, options, app.Services.GetService<BearerTokens>(), host => !routing.NameIn(host).IsEmpty, () => ListenPort(server, options), logger);
+        var management = new ManagementApi(ledgers, options, app.Services.GetRequiredService<DeploymentOperators>(), host => !routing.NameIn(host).IsEmpty, () => ListenPort(server, options), logger);
         if (options.Management.Listen is { Port: var managementPort })
         {
             // The control plane's own listener answers it alone; the main one only for members sending a request on.
@@ -168,7 +176,8 @@ public static class NodeHost
             // A write that reaches a backup is kept so it can be sent on to the primary (the primary's path copies nothing).
             app.Use((context, next) =>
             {
-                if (context.Features.Get<LedgerService>() is { IsPrimary: false } ledger && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+                if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method) &&
+                    (context.Features.Get<LedgerService>() is { } ledger ? !ledger.IsPrimary : ledgers.Membership is { IsPrimary: false }))
                 {
                     WriteForwarder.PrepareReplay(context, options.MaxRequestBodyBytes);
                 }
@@ -248,6 +257,46 @@ public static class NodeHost
                 CertificateChainPolicy = OfflineChainPolicy.Create(),
             }),
         });
+    }
+
+    /// <summary>
+    /// One of the deployment's own writes reached a backup: as <see cref="NotPrimary"/> for a ledger's, but sent on to
+    /// the primary as the deployment (<see cref="DeploymentIdentity.ServerName"/>, with this node's certificate of the
+    /// deployment identity), naming the operator this node authenticated; a write another member sent here is never
+    /// sent on again (503).
+    /// </summary>
+    private static async Task DeploymentNotPrimary(
+        HttpContext context, NodeMembership membership, DeploymentIdentity identity, IRetiredNodes retired, NodeOptions options, WriteForwarder? forwarder)
+    {
+        var caller = context.Features.Get<OperatorCaller>();
+        if (caller is { FromMember: true } ||
+            NodeCaller.IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), identity.Service.Certificate, retired))
+        {
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable,
+                "Another member sent this here as to the primary, but this node is not primary (the primary changed); nothing was done. Retry shortly.").ConfigureAwait(false);
+            return;
+        }
+
+        if (membership.PrimaryUrl is not { } primary)
+        {
+            await AclResponses.Error(context, AclErrors.ServiceUnavailable, "This node is a backup and knows no primary yet; retry shortly.").ConfigureAwait(false);
+            return;
+        }
+
+        switch (options.BackupWrites)
+        {
+            case BackupWrites.Forward when forwarder is not null:
+                await forwarder.ForwardAsync(context, primary, DeploymentIdentity.ServerName,
+                    caller is null ? null : [new(DeploymentOperators.OperatorHeader, DeploymentOperators.Encode(caller))]).ConfigureAwait(false);
+                break;
+            case BackupWrites.Redirect:
+                context.Response.StatusCode = 307;
+                context.Response.Headers.Location = new Uri(primary, context.Request.Path + context.Request.QueryString).ToString();
+                break;
+            default:
+                await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"This node is a backup; send the deployment's changes to the primary at {primary}.").ConfigureAwait(false);
+                break;
+        }
     }
 
     /// <summary>

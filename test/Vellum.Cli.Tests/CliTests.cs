@@ -137,6 +137,36 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Join_refuses_a_folder_of_another_deployment_before_it_asks_the_target()
+    {
+        // A member's folder of one deployment, and the certificate of another to pin.
+        var data = new global::Vellum.Storage.DataDirectory(Path.Combine(_root, "member"));
+        var (service, node, _, _) = data.OpenOrCreateDeployment();
+        service.Dispose();
+        node.Dispose();
+        using var other = global::Vellum.Core.Identity.ServiceIdentity.Create();
+        var pinned = Path.Combine(_root, "other_deployment.pem");
+        File.WriteAllText(pinned, other.ExportCertificatePem());
+        var before = File.ReadAllText(data.DeploymentServiceCertificate);
+
+        // Nothing listens at the target: had the join asked it, it would exit 1 (cannot reach), not 2.
+        var result = await Vellum(
+            "join", "--data", data.Root, "--listen", $"127.0.0.1:{FreePort()}", "--node-listen", $"127.0.0.1:{FreePort()}",
+            "--target", $"https://127.0.0.1:{FreePort()}", "--token", "t", "--service-cert", pinned);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"vellum join: {data.Root} already belongs to another deployment", result.Error.Trim());
+        Assert.Equal(before, File.ReadAllText(data.DeploymentServiceCertificate));
+        Assert.Empty(data.LedgerNames());
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task The_ledger_type_cannot_change_after_creation()
     {
         var data = Path.Combine(_root, "typed");

@@ -44,12 +44,13 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
 
         var last = written.Keys.Select(k => Vellum.Core.Primitives.TxId.Parse(k)).Max(id => id.Seqno);
 
-        // Each node reports the others' progress as they last told it.
+        // Each node reports the others' progress (their consensus log's commit index) as they last told it.
+        var committedIndex = (await cluster.NetworkAsync(primary))!.Value.GetProperty("consensusCommitIndex").GetInt64();
         await WaitUntilAsync(
             async () => await cluster.NetworkAsync(backup) is { } n && n.GetProperty("nodes").EnumerateArray()
                 .Where(m => !m.GetProperty("isLocal").GetBoolean())
-                .All(m => m.TryGetProperty("reportedCommittedSeqno", out var c) && c.GetInt64() >= last),
-            $"node {backup} to hear that the others committed {last}");
+                .All(m => m.TryGetProperty("reportedConsensusCommitIndex", out var c) && c.GetInt64() >= committedIndex),
+            $"node {backup} to hear that the others committed index {committedIndex}");
 
         for (var i = 0; i < 3; i++)
         {

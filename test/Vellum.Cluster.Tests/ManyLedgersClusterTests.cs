@@ -56,7 +56,7 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
         await using var cluster = new ClusterProcess(4) { Domain = "vellum.test" };
 
         // The first member makes the ledgers on its first start; the others join and receive every one of them.
-        await cluster.StartAsync(0, alone: true, [.. Ledgers.Skip(1).SelectMany(l => new[] { "--ledger", IsPrivate(l) ? $"{l}:Private" : l })]);
+        await cluster.StartAsync(0, alone: true, [.. Ledgers.SelectMany(l => new[] { "--ledger", IsPrivate(l) ? $"{l}:Private" : l })]);
         Assert.Equal(0, await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout));
         var token = await JoinTokenAsync(cluster, 0);
         await cluster.JoinAsync(1, target: 0, token);

@@ -60,9 +60,11 @@ public sealed class ClusterEndpointsTests(ClusterNodeFixture node) : IClassFixtu
         var network = await NodeFixture.Body(await anonymous.GetAsync("/node/network"));
         Assert.Equal(1, network.GetProperty("nodes").GetArrayLength());
 
-        // With a valid token the material comes back, and it is this service's.
+        // With a valid token the material comes back: the deployment's identity, and every ledger's.
         var material = await NodeFixture.Body(await anonymous.PostAsync("/node/join", NodeFixture.Json($$"""{"token":"{{token}}"}""")));
-        Assert.Equal(File.ReadAllText(node.Ledger.Data.Default.ServiceCertificate), material.GetProperty("serviceCertificate").GetString());
+        Assert.Equal(File.ReadAllText(node.Ledger.Data.DeploymentServiceCertificate), material.GetProperty("deployment").GetProperty("serviceCertificate").GetString());
+        Assert.Equal(File.ReadAllText(node.Ledger.Data.Default.ServiceCertificate),
+            material.GetProperty("ledgers").EnumerateArray().Single(l => l.GetProperty("name").GetString() == "default").GetProperty("serviceCertificate").GetString());
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Vellum.Core.Crypto;
 using Vellum.Core.Identity;
+using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
 
 namespace Vellum.Node.Tests;
@@ -172,6 +173,11 @@ public sealed class DeploymentIdentityTests(ClusterNodeFixture node) : IClassFix
 
                 var id = await ledgers.Default.AppendEntryAsync("c", "after the upgrade"u8.ToArray(), [], default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
                 Assert.True(id.Seqno > 0);
+
+                // default's key is the deployment's now: deleting default would not destroy it, so it is refused.
+                var refused = await Assert.ThrowsAsync<LedgerNotDeletableException>(() => ledgers.DeleteAsync(LedgerName.Default, "tester", default));
+                Assert.Contains("adopted", refused.Message, StringComparison.Ordinal);
+                Assert.NotNull(ledgers.Default);
             });
 
             // And it keeps what it adopted.

@@ -11,10 +11,11 @@ using Vellum.Storage;
 namespace Vellum.Cli.Commands;
 
 /// <summary>
-/// <c>vellum join</c>: a new node of an existing cluster. It trades an Administrator's join token for the service
-/// material at a member (checking that member against the service certificate it was given), starts with no members
-/// of its own, asks the primary to add it, catches up from the Raft log, and reports ready once it has applied what
-/// the cluster committed. Later starts are plain <c>vellum start --data … --listen … --node-listen …</c>.
+/// <c>vellum join</c>: a new node of an existing cluster. It trades an operator's join token for the deployment's
+/// material at a member (asked as the deployment, at <see cref="Vellum.Node.Ledgers.DeploymentIdentity.ServerName"/>,
+/// and checked against the deployment's service certificate it was given), starts with no members of its own, asks the
+/// primary to add it, catches up from the Raft log, and reports ready once it has applied what the cluster committed.
+/// Later starts are plain <c>vellum start --data … --listen … --node-listen …</c>.
 /// </summary>
 internal static class JoinCommand
 {
@@ -24,10 +25,19 @@ internal static class JoinCommand
         var listen = new Option<string?>("--listen") { Description = "HTTPS endpoint host:port of this node (a fixed port: members forward or redirect writes to it)." };
         var nodeListen = new Option<string?>("--node-listen") { Description = "host:port of this node's Raft channel." };
         var target = new Option<string>("--target") { Description = "https://host:port of any member.", Required = true };
-        var token = new Option<string>("--token") { Description = "Join token from POST /node/join-tokens (an Administrator issues it).", Required = true };
-        var serviceCert = new Option<string>("--service-cert") { Description = "The service certificate (PEM) the target must present; the join fails otherwise.", Required = true };
+        var token = new Option<string>("--token") { Description = "Join token from POST /node/join-tokens (an operator of the deployment issues it).", Required = true };
+        var serviceCert = new Option<string>("--service-cert")
+        {
+            Description = "The deployment's service certificate (PEM; node/deployment/service_cert.pem of any member) that endorses the target's certificate; the join fails otherwise.",
+            Required = true,
+        };
+        var admins = new Option<string[]>("--admin-cert")
+        {
+            Description = "PEM certificate of a deployment Administrator (repeatable): an operator of this member, as on the others (give every member the same).",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var serving = new ServingOptions();
-        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert };
+        var command = new Command("join", "Join a new node to an existing cluster.") { data, listen, nodeListen, target, token, serviceCert, admins };
         foreach (var option in serving.All)
         {
             command.Options.Add(option);
@@ -56,18 +66,27 @@ internal static class JoinCommand
 
             return RunAsync(
                 dataValue!, listenValue!, nodeListenValue!, result.GetValue(target)!, result.GetValue(token)!, result.GetValue(serviceCert)!,
-                serving.Read(result, settings), cancellationToken);
+                settings.List(result, admins, "adminCerts"), serving.Read(result, settings), cancellationToken);
         });
         return command;
     }
 
     private static async Task<int> RunAsync(
-        string data, string listen, string nodeListen, string target, string token, string serviceCertPath, ServingOptions.Values servingValues,
+        string data, string listen, string nodeListen, string target, string token, string serviceCertPath, string[] admins, ServingOptions.Values servingValues,
         CancellationToken cancellationToken)
     {
         if (!servingValues.TryCheck("join", out var serving))
         {
             return 2;
+        }
+
+        foreach (var admin in admins)
+        {
+            if (!File.Exists(admin))
+            {
+                Console.Error.WriteLine($"vellum join: --admin-cert {admin} does not exist");
+                return 2;
+            }
         }
 
         if (!StartCommand.TryParseEndpoint(listen, out var endpoint) || endpoint.Port == 0)
@@ -119,31 +138,31 @@ internal static class JoinCommand
             var peers = new List<ClusterPeer>();
             try
             {
-                if (!File.Exists(directory.Default.ServiceCertificate))
+                if (directory.HasDeployment && File.ReadAllText(directory.DeploymentServiceCertificate).Trim() != service.ExportCertificatePem().Trim())
                 {
-                    using var response = await client.PostAsJsonAsync("/node/join", new { token }, cancellationToken);
-                    var text = await response.Content.ReadAsStringAsync(cancellationToken);
-                    if (!response.IsSuccessStatusCode)
-                    {
-                        Console.Error.WriteLine($"vellum join: {target} refused: {(int)response.StatusCode} {text}");
-                        return 1;
-                    }
-
-                    using var material = JsonDocument.Parse(text);
-                    var root = material.RootElement;
-                    Provision(directory, root, service);
-                    foreach (var member in root.GetProperty("members").EnumerateArray())
-                    {
-                        if (IPEndPoint.TryParse(member.GetProperty("nodeAddress").GetString()!, out var address) && !address.Equals(nodeEndPoint))
-                        {
-                            peers.Add(new ClusterPeer(address, new Uri(member.GetProperty("url").GetString()!)));
-                        }
-                    }
-                }
-                else if (File.ReadAllText(directory.Default.ServiceCertificate).Trim() != service.ExportCertificatePem().Trim())
-                {
-                    Console.Error.WriteLine($"vellum join: {data} already belongs to another service");
+                    Console.Error.WriteLine($"vellum join: {data} already belongs to another deployment");
                     return 2;
+                }
+
+                // Asked again on a rerun (a join stopped before it finished writing every ledger): what is here already
+                // must be the same material, and what is missing is written.
+                using var response = await client.PostAsJsonAsync("/node/join", new { token }, cancellationToken);
+                var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                if (!response.IsSuccessStatusCode)
+                {
+                    Console.Error.WriteLine($"vellum join: {target} refused: {(int)response.StatusCode} {text}");
+                    return 1;
+                }
+
+                using var material = JsonDocument.Parse(text);
+                var root = material.RootElement;
+                Provision(directory, root, service);
+                foreach (var member in root.GetProperty("members").EnumerateArray())
+                {
+                    if (IPEndPoint.TryParse(member.GetProperty("nodeAddress").GetString()!, out var address) && !address.Equals(nodeEndPoint))
+                    {
+                        peers.Add(new ClusterPeer(address, new Uri(member.GetProperty("url").GetString()!)));
+                    }
                 }
             }
             catch (HttpRequestException ex)
@@ -162,7 +181,7 @@ internal static class JoinCommand
                 DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, Domain = serving.Given.Domain,
                 TlsCertificateFile = serving.Given.TlsCert, TlsKeyFile = serving.Given.TlsKey, MetricsListen = serving.Given.MetricsListen,
                 BackupWrites = serving.BackupWrites, SnapshotInterval = serving.Given.SnapshotInterval, DataFolderLock = folderLock,
-                JwtIssuers = serving.JwtIssuers, AdminObjectIds = serving.Given.AdminOids, Management = serving.Management,
+                JwtIssuers = serving.JwtIssuers, AdminCertificates = admins, AdminObjectIds = serving.Given.AdminOids, Management = serving.Management,
             };
             return await StartCommand.RunNodeAsync(options, identityFrom: null, async token2 =>
             {
@@ -202,17 +221,27 @@ internal static class JoinCommand
 
     /// <summary>
     /// Writes the deployment's identity and every ledger's material into a new data folder, after checking that the
-    /// top-level service certificate is the pinned one (the material came over TLS from a node that certificate
-    /// endorsed); <c>default</c> last, since its presence marks the folder as provisioned.
+    /// deployment's service certificate is the pinned one (the material came over TLS from a node it endorsed). The
+    /// deployment first (it marks the folder as a member's); a ledger already here must hold the same service
+    /// certificate (a rerun after a stop in the middle), else nothing more is written.
     /// </summary>
+    /// <exception cref="HttpRequestException">The target's answer is not material this node can take.</exception>
+    /// <exception cref="InvalidOperationException">The folder holds another deployment's identity or ledger.</exception>
     private static void Provision(DataDirectory directory, JsonElement root, X509Certificate2 pinned)
     {
-        var certificatePem = root.GetProperty("serviceCertificate").GetString()!;
-        using (var offered = X509Certificate2.CreateFromPem(certificatePem))
+        if (!root.TryGetProperty("deployment", out var deployment) || deployment.ValueKind != JsonValueKind.Object ||
+            deployment.GetProperty("serviceCertificate").GetString() is not { Length: > 0 } deploymentCertificate ||
+            deployment.GetProperty("servicePrivateKey").GetString() is not { Length: > 0 } deploymentKey ||
+            deployment.GetProperty("secret").GetString() is not { Length: 64 } deploymentSecret)
+        {
+            throw new HttpRequestException("the target's material has no deployment identity (a member of an older version?)");
+        }
+
+        using (var offered = X509Certificate2.CreateFromPem(deploymentCertificate))
         {
             if (!offered.RawDataMemory.Span.SequenceEqual(pinned.RawDataMemory.Span))
             {
-                throw new HttpRequestException("the target offered another service's identity");
+                throw new HttpRequestException("the target offered another deployment's identity");
             }
         }
 
@@ -227,32 +256,31 @@ internal static class JoinCommand
             ledgers.Add((name, ledger));
         }
 
-        if (!ledgers.Any(l => l.Name == LedgerName.Default))
+        foreach (var (name, material) in ledgers)
         {
-            throw new HttpRequestException("the target's material has no ledger 'default'");
+            var folder = directory.Ledger(name);
+            if (folder.Exists && File.ReadAllText(folder.ServiceCertificate).Trim() != material.GetProperty("serviceCertificate").GetString()!.Trim())
+            {
+                throw new InvalidOperationException($"{directory.Root} already holds another service's ledger '{name}'");
+            }
         }
 
-        // The deployment's identity first: the node channel authenticates with it (default, written last, marks the
-        // folder as provisioned).
-        if (!root.TryGetProperty("deployment", out var deployment) || deployment.ValueKind != JsonValueKind.Object ||
-            deployment.GetProperty("serviceCertificate").GetString() is not { Length: > 0 } deploymentCertificate ||
-            deployment.GetProperty("servicePrivateKey").GetString() is not { Length: > 0 } deploymentKey ||
-            deployment.GetProperty("secret").GetString() is not { Length: 64 } deploymentSecret)
+        var foreign = directory.HasDeployment ? [] : directory.LedgerNames().Where(name => !ledgers.Any(l => l.Name == name)).ToList();
+        if (foreign.Count > 0)
         {
-            throw new HttpRequestException("the target's material has no deployment identity (a member of an older version?)");
+            throw new InvalidOperationException($"{directory.Root} already holds a ledger '{foreign[0]}' the deployment does not have");
         }
 
         directory.ProvisionDeployment(deploymentCertificate, deploymentKey, deploymentSecret);
-
-        foreach (var (name, material) in ledgers.OrderBy(l => l.Name == LedgerName.Default ? 1 : 0))
+        if (root.TryGetProperty("developmentAdministrator", out var developer) && developer.GetString() is { Length: > 0 } developerPem &&
+            !File.Exists(directory.DevelopmentAdminCertificate))
         {
-            var pem = material.GetProperty("serviceCertificate").GetString()!;
-            if (name == LedgerName.Default && pem != certificatePem)
-            {
-                throw new HttpRequestException("the target's material names two identities for the ledger 'default'");
-            }
-
-            var ledger = directory.Ledger(name);
+            // Its certificate only (public): where no operator is named, the development Administrator is one here too.
+            Directory.CreateDirectory(directory.Credentials);
+            Vellum.Storage.IO.Durability.WriteFileAtomic(directory.DevelopmentAdminCertificate, System.Text.Encoding.ASCII.GetBytes(developerPem));
+        }
+        foreach (var (name, material) in ledgers)
+        {
             Vellum.Node.Management.LedgerResource? resource = null;
             if (material.TryGetProperty("resource", out var resourceJson) &&
                 (!Vellum.Node.Management.LedgerResource.TryDecode(System.Text.Encoding.UTF8.GetBytes(resourceJson.GetString() ?? string.Empty), out resource, out _) || resource.Name != name))
@@ -260,21 +288,31 @@ internal static class JoinCommand
                 throw new HttpRequestException($"the target's material of the ledger '{name}' has a damaged control-plane resource");
             }
 
-            ledger.Provision(
-                pem, material.GetProperty("servicePrivateKey").GetString()!, material.GetProperty("ledgerSecret").GetString()!,
-                material.GetProperty("ledgerType").GetString()!);
+            var ledger = directory.Ledger(name);
+            if (!ledger.Exists)
+            {
+                ledger.Provision(
+                    material.GetProperty("serviceCertificate").GetString()!, material.GetProperty("servicePrivateKey").GetString()!,
+                    material.GetProperty("ledgerSecret").GetString()!, material.GetProperty("ledgerType").GetString()!);
+            }
+
             resource?.Write(ledger.ResourceFile); // the control plane's record of it, when it made it
         }
     }
 
-    /// <summary>Pins the service certificate: the target's TLS certificate must chain to it.</summary>
+    /// <summary>
+    /// Pins the deployment's service certificate: the client asks as the deployment (TLS server name and Host
+    /// <see cref="Vellum.Node.Ledgers.DeploymentIdentity.ServerName"/>), and the target's certificate must be one the
+    /// pinned identity endorsed.
+    /// </summary>
     private static HttpClient Client(Uri target, X509Certificate2 service)
     {
         var handler = new SocketsHttpHandler
         {
-            AllowAutoRedirect = true,
+            AllowAutoRedirect = true, // a backup with --backup-writes redirect sends POST /node/members to the primary
             SslOptions = new SslClientAuthenticationOptions
             {
+                TargetHost = Vellum.Node.Ledgers.DeploymentIdentity.ServerName,
                 // The node's certificate must be one the pinned service identity endorsed.
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     certificate is X509Certificate2 c && Vellum.Core.Identity.CertificateEndorsement.IsEndorsedBy(c, service),
@@ -283,6 +321,8 @@ internal static class JoinCommand
                 CertificateChainPolicy = Vellum.Core.Identity.OfflineChainPolicy.Create(),
             },
         };
-        return new HttpClient(handler) { BaseAddress = target, Timeout = TimeSpan.FromSeconds(60) };
+        var client = new HttpClient(handler) { BaseAddress = target, Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Host = $"{Vellum.Node.Ledgers.DeploymentIdentity.ServerName}:{target.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        return client;
     }
 }

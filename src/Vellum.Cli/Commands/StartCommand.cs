@@ -318,6 +318,11 @@ internal static class StartCommand
             Console.WriteLine(ledgers.Deployment.IsOperators
                 ? $"deployment: https://{options.Domain}:{port} with the --tls-cert certificate; any ledger at /ledgers/NAME/"
                 : $"deployment: https://{options.Domain}:{port}, certificate issued by the development CA {new DataDirectory(options.DataDirectory).DeploymentCaCertificate}; any ledger at /ledgers/NAME/");
+            if (nodeEndPoint is not null)
+            {
+                Console.WriteLine($"deployment identity: {new DataDirectory(options.DataDirectory).DeploymentServiceCertificate} (what vellum join --service-cert pins)");
+            }
+
             if (options.Management.Listen is { } managementListen)
             {
                 Console.WriteLine($"control plane: https://{options.Domain}:{managementListen.Port} (listening on {managementListen}; the deployment's certificate)");
@@ -330,14 +335,22 @@ internal static class StartCommand
             }
 
             // The ledger a request that names none gets (default, or the first by name when there is no default).
-            Console.WriteLine($"ledger id: {ledger.Name} ({(ledger.IsPrivate ? "Private" : "Public")})");
-            Console.WriteLine($"service certificate: {ledger.Folder.ServiceCertificate}");
+            if (ledger is not null)
+            {
+                Console.WriteLine($"ledger id: {ledger.Name} ({(ledger.IsPrivate ? "Private" : "Public")})");
+                Console.WriteLine($"service certificate: {ledger.Folder.ServiceCertificate}");
+            }
+
             if (metricsListen is not null)
             {
                 Console.WriteLine($"metrics: http://{metricsListen}/metrics");
             }
 
-            Console.WriteLine($"ledger files: {ledger.Folder.Chunks}");
+            if (ledger is not null)
+            {
+                Console.WriteLine($"ledger files: {ledger.Folder.Chunks}");
+            }
+
             if (nodeEndPoint is not null)
             {
                 Console.WriteLine($"node channel: {nodeEndPoint} (see /node/network)");
@@ -345,7 +358,7 @@ internal static class StartCommand
 
             if (ledgers.All.Select(l => l.DevelopmentAdminCertificate).FirstOrDefault(c => c is not null) is { } cert)
             {
-                Console.WriteLine($"development administrator: {cert} (key {ledger.Data.DevelopmentAdminPrivateKey})");
+                Console.WriteLine($"development administrator: {cert} (key {new DataDirectory(options.DataDirectory).DevelopmentAdminPrivateKey})");
             }
 
             if (afterStart is not null && await afterStart(cancellationToken) is { } failure)

@@ -16,6 +16,9 @@ internal enum CallerProof
 
     /// <summary>A node certificate endorsed by the service identity, which the endpoint checks itself.</summary>
     NodeCertificate,
+
+    /// <summary>An operator of the deployment (<see cref="Management.DeploymentOperators"/>); the middleware checks it.</summary>
+    Operator,
 }
 
 /// <summary>
@@ -38,6 +41,9 @@ internal sealed record EndpointAccess(CallerProof Proof, bool NeedsApiVersion)
 
     /// <summary>Authenticated by a join token the endpoint checks.</summary>
     public static readonly EndpointAccess JoinToken = new(CallerProof.JoinToken, NeedsApiVersion: false);
+
+    /// <summary>The deployment's own calls for its operators (its members and ledgers): no api-version.</summary>
+    public static readonly EndpointAccess Operator = new(CallerProof.Operator, NeedsApiVersion: false);
 
     /// <summary>Authenticated by an endorsed node certificate the endpoint checks.</summary>
     public static readonly EndpointAccess NodeCertificate = new(CallerProof.NodeCertificate, NeedsApiVersion: false);

@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Primitives;
 using Vellum.Node.Endpoints;
 using Vellum.Node.Ledgers;
+using Vellum.Node.Management;
 using Vellum.Node.Service;
 
 namespace Vellum.Node.Auth;
@@ -38,6 +40,14 @@ internal static class LedgerAuthorization
         return action is null ? builder : builder.WithMetadata(new LedgerActionRequirement(action));
     }
 
+    /// <summary>Declares an endpoint of the deployment's own, for its operators of <paramref name="role"/> (an Owner may do what a Reader may).</summary>
+    public static TBuilder RequiresOperator<TBuilder>(this TBuilder builder, OperatorRole role)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        builder.WithMetadata(EndpointAccess.Operator);
+        return builder.WithMetadata(new OperatorRequirement(role));
+    }
+
     /// <summary>
     /// Runs after routing, on every path. A request naming a user in <see cref="NodeCaller.ForwardedUserHeader"/> is a
     /// write a backup forwarded: it is accepted only over a connection whose client certificate is a node certificate
@@ -57,7 +67,14 @@ internal static class LedgerAuthorization
             return;
         }
 
-        if (EndpointAccess.Of(context).Proof != CallerProof.User)
+        var proof = EndpointAccess.Of(context).Proof;
+        if (proof == CallerProof.Operator)
+        {
+            await OperatorAsync(context, next).ConfigureAwait(false);
+            return;
+        }
+
+        if (proof != CallerProof.User)
         {
             await next(context).ConfigureAwait(false);
             return;
@@ -77,6 +94,37 @@ internal static class LedgerAuthorization
         }
 
         ClientIdentity.Remember(context, caller);
+        await next(context).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The deployment's own calls: the caller must be an operator (<see cref="DeploymentOperators"/>; 401
+    /// <c>InvalidAuthenticationInfo</c> saying why not) of the role the endpoint asks (403 <c>NotAllowed</c>); it is
+    /// kept as the request's <see cref="OperatorCaller"/> feature.
+    /// </summary>
+    private static async Task OperatorAsync(HttpContext context, RequestDelegate next)
+    {
+        var check = await context.RequestServices.GetRequiredService<DeploymentOperators>().AuthenticateAsync(context).ConfigureAwait(false);
+        if (check.Caller is not { } caller)
+        {
+            check.Challenge(context.Response);
+            await AclResponses.Error(context, check.Refusal switch
+            {
+                OperatorRefusal.Unauthenticated or OperatorRefusal.InvalidToken => AclErrors.InvalidAuthenticationInfo,
+                OperatorRefusal.Damaged => AclErrors.InvalidInput,
+                _ => AclErrors.NotAllowed,
+            }, check.Message!).ConfigureAwait(false);
+            return;
+        }
+
+        if (context.GetEndpoint()?.Metadata.GetMetadata<OperatorRequirement>() is { Role: OperatorRole.Owner } && caller.Role != OperatorRole.Owner)
+        {
+            await AclResponses.Error(context, AclErrors.NotAllowed,
+                $"Not allowed to call {context.Request.Method} {context.Request.Path}: the operator '{caller.Id}' is a Reader, and this is an Owner's.").ConfigureAwait(false);
+            return;
+        }
+
+        context.Features.Set(caller);
         await next(context).ConfigureAwait(false);
     }
 
@@ -141,19 +189,10 @@ internal static class LedgerActions
 
     public const string RolesRead = "Microsoft.ConfidentialLedger/ledger/roles/read";
     public const string RolesWrite = "Microsoft.ConfidentialLedger/ledger/roles/write";
-
-    /// <summary>Vellum's own: issuing join tokens and retiring members (not an ACL action).</summary>
-    public const string MembersWrite = "Vellum/node/members/write";
-
-    /// <summary>Vellum's own: making and listing the deployment's ledgers (not an ACL action).</summary>
-    public const string LedgersWrite = "Vellum/node/ledgers/write";
-
-    /// <summary>Vellum's own: listing the deployment's ledgers (Administrators only, as making them).</summary>
-    public const string LedgersRead = "Vellum/node/ledgers/read";
-
-    /// <summary>Vellum's own: deleting one of the deployment's ledgers for good (Administrators only).</summary>
-    public const string LedgersDelete = "Vellum/node/ledgers/delete";
 }
+
+/// <summary>Endpoint metadata: the caller must be an operator of the deployment in <paramref name="Role"/> (or an Owner).</summary>
+internal sealed record OperatorRequirement(OperatorRole Role);
 
 /// <summary>Endpoint metadata: the caller's roles in the request's ledger must allow <paramref name="Action"/>.</summary>
 internal sealed record LedgerActionRequirement(string Action);

@@ -7,14 +7,16 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Vellum.Node.Auth;
 using Vellum.Node.Ledgers;
+using Vellum.Node.Management;
 using Vellum.Node.Service;
 
 namespace Vellum.Node.Endpoints;
 
 /// <summary>
-/// Membership of a cluster: an Administrator issues a join token; a new node trades it for the service material
-/// (<c>POST /node/join</c>) and asks the primary to add it (<c>POST /node/members</c>); an Administrator retires a
-/// member (<c>DELETE /node/members/{nodeAddress}</c>). Not in ACL's API (ACL manages nodes itself).
+/// Membership of a cluster, the deployment's (no ledger's): an operator (an Owner, <see cref="Management.DeploymentOperators"/>)
+/// issues a join token; a new node trades it for the deployment's material (<c>POST /node/join</c>) and asks the primary
+/// to add it (<c>POST /node/members</c>); an operator retires a member (<c>DELETE /node/members/{nodeAddress}</c>).
+/// Served to requests that name no ledger (see <see cref="LedgerRouting"/>). Not in ACL's API (ACL manages nodes itself).
 /// </summary>
 internal static class ClusterEndpoints
 {
@@ -22,19 +24,19 @@ internal static class ClusterEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/node/join-tokens", context => IssueToken(context, LedgerRouting.Of(context))).Requires(EndpointAccess.User, LedgerActions.MembersWrite)
-            .Describe("Administrator: a join token for a new node.", 200, "lifetimeMinutes");
-        app.MapPost("/node/join", context => Join(context, LedgerRouting.Of(context))).Requires(EndpointAccess.JoinToken)
-            .Describe("A new node trades a join token for the service material (token-authenticated).");
-        app.MapPost("/node/members", context => AddMember(context, LedgerRouting.Of(context))).Requires(EndpointAccess.JoinToken)
+        app.MapPost("/node/join-tokens", IssueToken).RequiresOperator(OperatorRole.Owner)
+            .Describe("Operator (Owner): a join token for a new node.", 200, "lifetimeMinutes");
+        app.MapPost("/node/join", Join).Requires(EndpointAccess.JoinToken)
+            .Describe("A new node trades a join token for the deployment's material (token-authenticated).");
+        app.MapPost("/node/members", AddMember).Requires(EndpointAccess.JoinToken)
             .Describe("A joined node asks the primary to add it (token-authenticated; backups forward or redirect).");
-        app.MapDelete("/node/members/{nodeAddress}", context => RemoveMember(context, LedgerRouting.Of(context))).Requires(EndpointAccess.User, LedgerActions.MembersWrite)
-            .Describe("Administrator: retire a member's node key, then remove it (primary; backups forward or redirect).");
+        app.MapDelete("/node/members/{nodeAddress}", RemoveMember).RequiresOperator(OperatorRole.Owner)
+            .Describe("Operator (Owner): retire a member's node key, then remove it (primary; backups forward or redirect).");
     }
 
-    private static async Task IssueToken(HttpContext context, LedgerService ledger)
+    private static async Task IssueToken(HttpContext context)
     {
-        if (!await IsCluster(context, ledger).ConfigureAwait(false))
+        if (!await IsCluster(context).ConfigureAwait(false))
         {
             return;
         }
@@ -57,28 +59,35 @@ internal static class ClusterEndpoints
     }
 
     /// <summary>Trades a valid token for what a new member needs. Authenticated by the token, not a client certificate.</summary>
-    private static async Task Join(HttpContext context, LedgerService ledger)
+    private static async Task Join(HttpContext context)
     {
-        if (!await IsCluster(context, ledger).ConfigureAwait(false) || await ReadTokenRequest(context, ledger) is not { } request)
+        if (!await IsCluster(context).ConfigureAwait(false) || await ReadTokenRequest(context) is null)
         {
             return;
         }
 
-        // The deployment's identity, and every ledger of the node: a member serves them all. The top-level fields are
-        // the default ledger's, whose service certificate the joining node pinned (join --service-cert).
+        // The deployment's identity, whose service certificate the joining node pinned (join --service-cert), and every
+        // ledger of the node: a member serves them all.
         var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
-        var materials = registry.All.Select(l => l.Material()).ToList();
-        var material = ledger.Material();
+        var materials = registry.All.Where(l => !l.IsClosing).Select(l => l.Material()).ToList();
         var deployment = Identity(context).Material();
-        var options = ledger.Options;
+        var options = context.RequestServices.GetRequiredService<NodeOptions>();
+        var developerFile = new Vellum.Storage.DataDirectory(options.DataDirectory).DevelopmentAdminCertificate;
+        var developer = File.Exists(developerFile) ? await File.ReadAllTextAsync(developerFile, context.RequestAborted).ConfigureAwait(false) : null;
         await AclResponses.Json(context, writer =>
         {
-            material.WriteFields(writer);
             writer.WriteStartObject("deployment");
             writer.WriteString("serviceCertificate", deployment.ServiceCertificatePem);
             writer.WriteString("servicePrivateKey", deployment.ServicePrivateKeyPem);
             writer.WriteString("secret", deployment.SecretHex);
             writer.WriteEndObject();
+            if (developer is not null)
+            {
+                // The development Administrator's certificate (public; its key stays here): an operator of the new
+                // member as of this one where no operator is named.
+                writer.WriteString("developmentAdministrator", developer);
+            }
+
             writer.WriteStartArray("ledgers");
             foreach (var each in materials)
             {
@@ -121,9 +130,9 @@ internal static class ClusterEndpoints
     }
 
     /// <summary>Adds the node named in the body (on the primary; a backup redirects, as for any write).</summary>
-    private static async Task AddMember(HttpContext context, LedgerService ledger)
+    private static async Task AddMember(HttpContext context)
     {
-        if (!await IsCluster(context, ledger).ConfigureAwait(false) || await ReadTokenRequest(context, ledger) is not { } request)
+        if (!await IsCluster(context).ConfigureAwait(false) || await ReadTokenRequest(context) is not { } request)
         {
             return;
         }
@@ -144,9 +153,9 @@ internal static class ClusterEndpoints
         await AclResponses.Json(context, writer => writer.WriteString("added", nodeAddress.ToString())).ConfigureAwait(false);
     }
 
-    private static async Task RemoveMember(HttpContext context, LedgerService ledger)
+    private static async Task RemoveMember(HttpContext context)
     {
-        if (!await IsCluster(context, ledger).ConfigureAwait(false))
+        if (!await IsCluster(context).ConfigureAwait(false))
         {
             return;
         }
@@ -158,7 +167,8 @@ internal static class ClusterEndpoints
             return;
         }
 
-        if (!ledger.IsPrimary)
+        var membership = Membership(context);
+        if (!membership.IsPrimary)
         {
             // Retiring is a write: a backup forwards, redirects or refuses it like any other (see NodeHost).
             throw new Vellum.Storage.Ledger.NotPrimaryException();
@@ -167,14 +177,13 @@ internal static class ClusterEndpoints
         // Retire the node's key first (committed, so every member refuses its certificates from then on), then take it
         // out of the configuration. A retry after a failed removal finds the key retired and only removes.
         var address = nodeAddress.ToString();
-        if (address == ledger.Options.NodeListen?.ToString())
+        if (address == context.RequestServices.GetRequiredService<NodeOptions>().NodeListen?.ToString())
         {
             await AclResponses.Error(context, AclErrors.MembershipChangeFailed,
                 $"{address} is the primary, which cannot retire itself: stop it, and retire it through the member that becomes primary.").ConfigureAwait(false);
             return;
         }
 
-        var membership = Membership(context);
         var nodeId = membership.NodeIdOf(address);
         if (nodeId is { } id)
         {
@@ -206,23 +215,12 @@ internal static class ClusterEndpoints
         }).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// True when the node is a cluster member and <paramref name="ledger"/> is <c>default</c>: the members are the
-    /// deployment's, and a join hands over every ledger's keys, so only the Administrators of the ledger that stands
-    /// for the deployment (until the deployment has Administrators of its own) manage them; another ledger's would reach beyond it.
-    /// </summary>
-    private static async Task<bool> IsCluster(HttpContext context, LedgerService ledger)
+    /// <summary>True when the node is a cluster member; answered 400 <c>NotACluster</c> when not.</summary>
+    private static async Task<bool> IsCluster(HttpContext context)
     {
-        if (!ledger.IsCluster)
+        if (context.RequestServices.GetRequiredService<LedgerRegistry>().Membership is null)
         {
             await AclResponses.Error(context, AclErrors.NotACluster, "This node was started without --node-listen: it has no cluster to join or leave.").ConfigureAwait(false);
-            return false;
-        }
-
-        if (ledger.Name != Vellum.Core.Identity.LedgerName.Default)
-        {
-            await AclResponses.Error(context, AclErrors.MembershipNotManagedHere,
-                $"The cluster's members are managed through the ledger 'default', not '{ledger.Name}': a member serves every ledger of the deployment.").ConfigureAwait(false);
             return false;
         }
 
@@ -231,7 +229,7 @@ internal static class ClusterEndpoints
 
     private sealed record TokenRequest(string? Token, string? NodeAddress, string? Url);
 
-    private static async Task<TokenRequest?> ReadTokenRequest(HttpContext context, LedgerService ledger)
+    private static async Task<TokenRequest?> ReadTokenRequest(HttpContext context)
     {
         if (await RequestBody.ReadJsonAsync(context, BodyLimit).ConfigureAwait(false) is not { } body)
         {

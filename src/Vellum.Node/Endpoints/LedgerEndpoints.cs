@@ -11,8 +11,9 @@ using Vellum.Node.Service;
 namespace Vellum.Node.Endpoints;
 
 /// <summary>
-/// The deployment's ledgers, managed through the ledger <c>default</c> until the control plane comes: an Administrator
-/// makes one (<c>PUT /node/ledgers/{name}</c>), deletes one for good (<c>DELETE /node/ledgers/{name}</c>) and lists
+/// The deployment's ledgers, managed by its operators (<see cref="Management.DeploymentOperators"/>) on requests that
+/// name no ledger (see <see cref="LedgerRouting"/>), beside the control plane's ARM-shaped API: an Owner makes one
+/// (<c>PUT /node/ledgers/{name}</c>) and deletes one for good (<c>DELETE /node/ledgers/{name}</c>), a Reader lists
 /// them with what is kept of the deleted ones (<c>GET /node/ledgers</c>); a member applying a creation fetches the
 /// material from another (<c>GET /node/ledgers/{name}/material</c>). Not in ACL's API.
 /// </summary>
@@ -22,14 +23,14 @@ internal static class LedgerEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPut("/node/ledgers/{name}", Create).Requires(EndpointAccess.User, LedgerActions.LedgersWrite)
-            .Describe("Administrator of `default`: make a ledger (body `{\"ledgerType\":\"Public|Private\"}`, Public when absent) on every member.", 201);
-        app.MapDelete("/node/ledgers/{name}", Delete).Requires(EndpointAccess.User, LedgerActions.LedgersDelete)
-            .Describe("Administrator of `default`: delete a ledger for good on every member (its files, keys and consensus-log copies); answers its tombstone.");
-        app.MapGet("/node/ledgers", List).Requires(EndpointAccess.User, LedgerActions.LedgersRead)
-            .Describe("Administrator of `default`: the ledgers this node serves, with their types, and the tombstones of those deleted.");
+        app.MapPut("/node/ledgers/{name}", Create).RequiresOperator(Management.OperatorRole.Owner)
+            .Describe("Operator (Owner): make a ledger (body `{\"ledgerType\":\"Public|Private\"}`, Public when absent) on every member.", 201);
+        app.MapDelete("/node/ledgers/{name}", Delete).RequiresOperator(Management.OperatorRole.Owner)
+            .Describe("Operator (Owner): delete a ledger for good on every member (its files, keys and consensus-log copies); answers its tombstone.");
+        app.MapGet("/node/ledgers", List).RequiresOperator(Management.OperatorRole.Reader)
+            .Describe("Operator: the ledgers this node serves, with their types, and the tombstones of those deleted.");
         app.MapGet("/node/ledgers/{name}/material", Material).Requires(EndpointAccess.NodeCertificate)
-            .Describe("Members only (a node certificate endorsed by `default`): a ledger's material, for a member applying its creation.");
+            .Describe("Members only (a node certificate endorsed by the deployment identity): a ledger's material, for a member applying its creation.");
         app.MapPost("/node/ledgers/{name}/material", StageMaterial).Requires(EndpointAccess.NodeCertificate)
             .Describe("Members only: the creator of a ledger has this member fetch and stage its material (body: the creation it will propose) before it proposes it.");
     }
@@ -117,7 +118,7 @@ internal static class LedgerEndpoints
         try
         {
             // A backup's NotPrimaryException is forwarded or redirected like any other write (see NodeHost).
-            tombstone = await registry.DeleteAsync(name, ClientIdentity.Of(context).UserId, context.RequestAborted).ConfigureAwait(false);
+            tombstone = await registry.DeleteAsync(name, context.Features.Get<Management.OperatorCaller>()!.Id, context.RequestAborted).ConfigureAwait(false);
         }
         catch (LedgerNotFoundException ex)
         {
@@ -135,11 +136,6 @@ internal static class LedgerEndpoints
 
     private static async Task List(HttpContext context)
     {
-        if (!await IsDefault(context).ConfigureAwait(false))
-        {
-            return;
-        }
-
         var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
         var ledgers = registry.All;
         var deleted = registry.Tombstones();
@@ -295,14 +291,9 @@ internal static class LedgerEndpoints
         return true;
     }
 
-    /// <summary>The ledger a management call names in its path, once the call is known to be to <c>default</c>; null when refused.</summary>
+    /// <summary>The ledger a management call names in its path; null when refused (400 <c>InvalidInput</c>).</summary>
     private static async Task<LedgerName?> ManagedNameAsync(HttpContext context)
     {
-        if (!await IsDefault(context).ConfigureAwait(false))
-        {
-            return null;
-        }
-
         var text = (string?)context.Request.RouteValues["name"];
         if (!LedgerName.TryParse(text, out var name, out var nameError))
         {
@@ -311,18 +302,5 @@ internal static class LedgerEndpoints
         }
 
         return name;
-    }
-
-    private static async Task<bool> IsDefault(HttpContext context)
-    {
-        var ledger = LedgerRouting.Of(context);
-        if (ledger.Name == LedgerName.Default)
-        {
-            return true;
-        }
-
-        await AclResponses.Error(context, AclErrors.LedgersNotManagedHere,
-            $"The deployment's ledgers are managed through the ledger 'default', not '{ledger.Name}'.").ConfigureAwait(false);
-        return false;
     }
 }

@@ -40,9 +40,9 @@ internal static class ServiceEndpoints
             .Describe("The service certificate clients pin.");
         app.MapGet("/node/health/live", context => AclResponses.Json(context, writer => writer.WriteString("status", "Live"))).Requires(EndpointAccess.Open)
             .Describe("Liveness.");
-        app.MapGet("/node/health/ready", context => Ready(context, LedgerRouting.Of(context))).Requires(EndpointAccess.Open)
+        app.MapGet("/node/health/ready", context => context.Features.Get<LedgerService>() is { } ledger ? Ready(context, ledger) : NodeReady(context)).Requires(EndpointAccess.Open)
             .Describe("Readiness (503 while a cluster member catches up), with the last and committed seqno.");
-        app.MapGet("/node/network", context => Network(context, NetworkLedger(context))).Requires(EndpointAccess.Open)
+        app.MapGet("/node/network", Network).Requires(EndpointAccess.Open)
             .Describe("The cluster as this node sees it: members (with node ids), primary, view, this node's progress.");
     }
 
@@ -173,41 +173,59 @@ internal static class ServiceEndpoints
     }
 
     /// <summary>
-    /// The ledger whose progress <c>/node/network</c> reports: the one the request names, or, asked as the deployment
-    /// (discovery between members, <see cref="DeploymentIdentity.ServerName"/>), <c>default</c>, which a member serves.
+    /// The node's readiness when no ledger is named and there is no <c>default</c>: a cluster member is ready once it
+    /// leads, or knows the leader and has applied what is committed; a single node always.
     /// </summary>
-    private static LedgerService NetworkLedger(HttpContext context) =>
-        context.Features.Get<LedgerService>() ?? context.RequestServices.GetRequiredService<LedgerRegistry>().Default
-        ?? throw new InvalidOperationException("a cluster member serves the ledger 'default'");
-
-    /// <summary>The cluster as this node sees it: members, the primary, and this node's own progress.</summary>
-    private static Task Network(HttpContext context, LedgerService ledger)
+    private static Task NodeReady(HttpContext context)
     {
-        var store = ledger.Store;
-        var options = ledger.Options;
-        var consensus = ledger.IsCluster ? ledger.Consensus : null;
-        var leader = consensus?.LeaderEndPoint;
-        var membership = context.RequestServices.GetRequiredService<LedgerRegistry>().Membership;
+        var log = context.RequestServices.GetRequiredService<LedgerRegistry>().Membership?.Log;
+        var ready = log is null || log.IsLeader || (log.LeaderEndPoint is not null && log.AppliedIndex >= log.CommitIndex);
+        return AclResponses.Json(context, writer => writer.WriteString("status", ready ? "Ready" : "CatchingUp"), ready ? 200 : 503);
+    }
+
+    /// <summary>
+    /// The cluster as this node sees it: members, the primary, and this node's own progress — of the ledger the request
+    /// names (<c>default</c>'s when it names none); asked as the deployment (discovery between members,
+    /// <see cref="DeploymentIdentity.ServerName"/>), or naming none on a node without <c>default</c>, the consensus
+    /// group's alone.
+    /// </summary>
+    private static Task Network(HttpContext context)
+    {
+        var registry = context.RequestServices.GetRequiredService<LedgerRegistry>();
+        var ledger = context.Features.Get<LedgerService>();
+        var membership = registry.Membership;
+        var log = membership?.Log;
+        var options = context.RequestServices.GetRequiredService<NodeOptions>();
+        var isPrimary = ledger?.IsPrimary ?? membership?.IsPrimary ?? true;
+        var primaryUrl = ledger is not null ? ledger.PrimaryUrl : membership?.PrimaryUrl;
+        var nodeId = ledger?.Node.NodeId ?? registry.Identity?.Node.NodeId ?? (registry.All.Count > 0 ? registry.All[0].Node.NodeId : null);
         return AclResponses.Json(context, writer =>
         {
-            writer.WriteString("role", ledger.IsPrimary ? "Primary" : "Backup");
-            writer.WriteNumber("view", ledger.View);
-            writer.WriteNumber("durableSeqno", store.DurableSeqno);
-            writer.WriteNumber("committedSeqno", store.CommittedSeqno);
-            writer.WriteBoolean("ready", IsReady(ledger));
-            if (consensus is not null)
+            writer.WriteString("role", isPrimary ? "Primary" : "Backup");
+            if (ledger is not null)
+            {
+                writer.WriteNumber("view", ledger.View);
+                writer.WriteNumber("durableSeqno", ledger.Store.DurableSeqno);
+                writer.WriteNumber("committedSeqno", ledger.Store.CommittedSeqno);
+                writer.WriteBoolean("ready", IsReady(ledger));
+            }
+
+            if (log is not null)
             {
                 // The Raft term this member is in: it changes only with an election, so watchers can tell one happened.
-                writer.WriteNumber("term", consensus.Term);
-                writer.WriteNumber("consensusCommitIndex", consensus.CommitIndex);
-                writer.WriteNumber("appliedIndex", consensus.AppliedIndex);
+                writer.WriteNumber("term", log.Term);
+                writer.WriteNumber("consensusCommitIndex", log.CommitIndex);
+                writer.WriteNumber("appliedIndex", log.AppliedIndex);
                 // The log holds no entries before the snapshot; a member behind it catches up from a peer's ledger.
-                writer.WriteNumber("snapshotIndex", consensus.SnapshotIndex);
-                writer.WriteNumber("transactionsFetchedFromPeers", ledger.TransactionsFetched);
+                writer.WriteNumber("snapshotIndex", log.SnapshotIndex);
+                if (ledger is not null)
+                {
+                    writer.WriteNumber("transactionsFetchedFromPeers", ledger.TransactionsFetched);
+                }
             }
 
             var self = $"https://{options.Listen}";
-            var primary = ledger.IsPrimary ? self : ledger.PrimaryUrl?.ToString().TrimEnd('/');
+            var primary = isPrimary ? self : primaryUrl?.ToString().TrimEnd('/');
             if (primary is null)
             {
                 writer.WriteNull("primary");
@@ -221,28 +239,29 @@ internal static class ServiceEndpoints
             writer.WriteStartObject();
             writer.WriteString("url", self);
             writer.WriteString("nodeAddress", options.NodeListen?.ToString());
-            writer.WriteString("nodeId", ledger.Node.NodeId);
+            writer.WriteString("nodeId", nodeId);
             writer.WriteBoolean("isLocal", true);
-            writer.WriteBoolean("isPrimary", ledger.IsPrimary);
+            writer.WriteBoolean("isPrimary", isPrimary);
             writer.WriteEndObject();
-            foreach (var (nodeAddress, url) in (membership?.Peers ?? ledger.Peers).OrderBy(p => p.Key, StringComparer.Ordinal))
+            var leader = log?.LeaderEndPoint?.ToString();
+            foreach (var (nodeAddress, url) in (membership?.Peers ?? ledger?.Peers ?? new Dictionary<string, Uri>()).OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 writer.WriteStartObject();
                 writer.WriteString("url", url.ToString().TrimEnd('/'));
                 writer.WriteString("nodeAddress", nodeAddress);
-                if (membership?.NodeIdOf(nodeAddress) is { } nodeId)
+                if (membership?.NodeIdOf(nodeAddress) is { } peerId)
                 {
-                    // As discovery learnt it: what an Administrator's DELETE /node/members/{nodeAddress} retires.
-                    writer.WriteString("nodeId", nodeId.ToString());
+                    // As discovery learnt it: what an operator's DELETE /node/members/{nodeAddress} retires.
+                    writer.WriteString("nodeId", peerId.ToString());
                 }
 
                 writer.WriteBoolean("isLocal", false);
-                writer.WriteBoolean("isPrimary", !ledger.IsPrimary && nodeAddress == leader?.ToString());
+                writer.WriteBoolean("isPrimary", !isPrimary && nodeAddress == leader);
                 if (membership is not null && membership.Statuses.TryGetValue(url.ToString().TrimEnd('/'), out var status))
                 {
                     // As that member last reported it (members ask each other every 2 s).
                     writer.WriteString("reportedRole", status.Role);
-                    writer.WriteNumber("reportedCommittedSeqno", status.CommittedSeqno);
+                    writer.WriteNumber("reportedConsensusCommitIndex", status.ConsensusCommitIndex);
                     writer.WriteNumber("reportedMillisecondsAgo", (long)(DateTimeOffset.UtcNow - status.HeardAt).TotalMilliseconds);
                 }
 

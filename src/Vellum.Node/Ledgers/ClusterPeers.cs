@@ -164,7 +164,7 @@ public sealed class ClusterPeers
                         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false));
                         var root = document.RootElement;
                         _statuses[url.ToString().TrimEnd('/')] = new PeerStatus(
-                            root.GetProperty("role").GetString() ?? "Unknown", root.GetProperty("committedSeqno").GetInt64(), DateTimeOffset.UtcNow);
+                            root.GetProperty("role").GetString() ?? "Unknown", root.GetProperty("consensusCommitIndex").GetInt64(), DateTimeOffset.UtcNow);
                         foreach (var node in root.GetProperty("nodes").EnumerateArray())
                         {
                             if (node.GetProperty("nodeAddress").GetString() is not { } address)

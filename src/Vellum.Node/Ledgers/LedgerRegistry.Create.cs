@@ -99,10 +99,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
 
     private async Task<LedgerService> CreateReplicatedAsync(LedgerName name, bool isPrivate, Management.LedgerResource? resource, CancellationToken cancellationToken)
     {
-        if (Default is not { IsPrimary: true })
-        {
-            throw new NotPrimaryException();
-        }
+        await EnsureReadyLeaderAsync(cancellationToken).ConfigureAwait(false);
 
         Hash32 digest;
         await _staging.WaitAsync(cancellationToken).ConfigureAwait(false);

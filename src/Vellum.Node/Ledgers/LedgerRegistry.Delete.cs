@@ -42,14 +42,16 @@ public sealed partial class LedgerRegistry
     /// <param name="deletedBy">The caller's user id, kept in the tombstone.</param>
     /// <param name="cancellationToken">Cancels the wait (a committed deletion happens anyway).</param>
     /// <exception cref="LedgerNotFoundException">No such ledger is served here.</exception>
-    /// <exception cref="LedgerNotDeletableException">The ledger <c>default</c>.</exception>
+    /// <exception cref="LedgerNotDeletableException">The ledger <c>default</c> of a deployment that adopted its service key as its identity.</exception>
     /// <exception cref="NotPrimaryException">A cluster member that is not the primary (a write like any other).</exception>
     public async Task<LedgerTombstone> DeleteAsync(LedgerName name, string deletedBy, CancellationToken cancellationToken)
     {
-        if (name == LedgerName.Default)
+        if (name == LedgerName.Default && Identity is { } identity && _default is { } adopted &&
+            identity.Service.Certificate.RawDataMemory.Span.SequenceEqual(adopted.Service.Certificate.RawDataMemory.Span))
         {
             throw new LedgerNotDeletableException(
-                "The ledger 'default' cannot be deleted: the deployment's members and its other ledgers are managed through it.");
+                "The ledger 'default' cannot be deleted here: this deployment adopted its service key as the deployment identity when the cluster " +
+                "was upgraded from a version without one, and that key endorses every member's node channel, so deleting 'default' would not destroy it.");
         }
 
         await _creating.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -60,9 +62,9 @@ public sealed partial class LedgerRegistry
                 throw new LedgerNotFoundException($"No ledger '{name}' here.");
             }
 
-            if (_group is not null && Default is not { IsPrimary: true })
+            if (_group is not null)
             {
-                throw new NotPrimaryException();
+                await EnsureReadyLeaderAsync(cancellationToken).ConfigureAwait(false);
             }
 
             await QuiesceAsync(ledger, cancellationToken).ConfigureAwait(false);
@@ -193,7 +195,7 @@ public sealed partial class LedgerRegistry
     /// <inheritdoc />
     async ValueTask<bool> IGroupLedgers.ForgetIfDeletedAsync(string name, CancellationToken token)
     {
-        if (!TryGet(name, out var ledger) || ledger.Name == LedgerName.Default)
+        if (!TryGet(name, out var ledger))
         {
             return false;
         }
@@ -256,7 +258,7 @@ public sealed partial class LedgerRegistry
         _erasures[name] = erasure;
     }
 
-    /// <summary>Takes a ledger out of the lookups and <see cref="All"/> (it is not <c>default</c>).</summary>
+    /// <summary>Takes a ledger out of the lookups and <see cref="All"/>.</summary>
     private void Remove(LedgerService ledger)
     {
         lock (_addLock)
@@ -264,6 +266,10 @@ public sealed partial class LedgerRegistry
             if (_byName.TryRemove(new KeyValuePair<string, LedgerService>(ledger.Name.Value, ledger)))
             {
                 _all = [.. _all.Where(l => !ReferenceEquals(l, ledger))];
+                if (ReferenceEquals(_default, ledger))
+                {
+                    _default = null;
+                }
             }
         }
     }

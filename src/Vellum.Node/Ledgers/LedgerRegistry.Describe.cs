@@ -29,10 +29,7 @@ public sealed partial class LedgerRegistry
             return;
         }
 
-        if (Default is not { IsPrimary: true })
-        {
-            throw new NotPrimaryException();
-        }
+        await EnsureReadyLeaderAsync(cancellationToken).ConfigureAwait(false);
 
         try
         {

@@ -107,6 +107,30 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     /// </summary>
     public bool HasAppliedAll => _group?.Log is not { } log || log.AppliedIndex >= log.LastIndex;
 
+    /// <summary>
+    /// Returns once this cluster member leads the consensus group and has applied everything committed before its term
+    /// (what a ledger's sequencer waits for before it sequences): the deployment's changes are the primary's.
+    /// </summary>
+    /// <exception cref="Vellum.Storage.Ledger.NotPrimaryException">Another member leads, or this one did not get ready within 10 s.</exception>
+    private async Task EnsureReadyLeaderAsync(CancellationToken cancellationToken)
+    {
+        if (_group?.Log is not { IsLeader: true } log)
+        {
+            throw new Vellum.Storage.Ledger.NotPrimaryException();
+        }
+
+        using var ready = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, log.LeadershipToken);
+        ready.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            await log.WaitForLeaderReadyAsync(ready.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new Vellum.Storage.Ledger.NotPrimaryException();
+        }
+    }
+
     /// <summary>A cluster member's view of the deployment's members and the changes to them; null on a single node.</summary>
     public NodeMembership? Membership { get; }
 
@@ -138,11 +162,11 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     }
 
     /// <summary>
-    /// The ledger the start banner and a cluster member's node channel use: <c>default</c>, else the first by name. (A
-    /// request that names no ledger gets <c>default</c> only, and a connection that names none the deployment's
+    /// The ledger the start banner names: <c>default</c>, else the first by name, else none (every ledger was deleted).
+    /// (A request that names no ledger gets <c>default</c> only, and a connection that names none the deployment's
     /// certificate when there is no <c>default</c>: see <see cref="LedgerRouting"/>.)
     /// </summary>
-    public LedgerService Fallback => Default ?? _all[0];
+    public LedgerService? Fallback => Default ?? (_all.Length > 0 ? _all[0] : null);
 
     /// <summary>The ledger named <paramref name="name"/> (any case), when served here.</summary>
     public bool TryGet(ReadOnlySpan<char> name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LedgerService? ledger) =>
@@ -292,7 +316,10 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     private static List<LedgerSpec> Plan(NodeOptions options, DataDirectory data)
     {
         var existing = data.LedgerNames();
-        var named = options.Ledgers.Count > 0 || existing.Count > 0 ? options.Ledgers : [new LedgerSpec(LedgerName.Default, null)];
+        // A new folder (no ledger, and no node key: never started) gets default when no ledger is named, so that
+        // `vellum start` alone serves one; a folder whose ledgers were all deleted stays without.
+        var isNew = existing.Count == 0 && !File.Exists(data.NodePrivateKey) && !data.HasDeployment;
+        var named = options.Ledgers.Count > 0 || !isNew ? options.Ledgers : [new LedgerSpec(LedgerName.Default, null)];
 
         foreach (var spec in named)
         {
@@ -317,11 +344,9 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
 
         if (options.NodeListen is not null)
         {
-            // A member serves default (see the type), and makes ledgers only on the first start of the first member:
-            // another member gets them from it (--identity-from, a join), and one made here alone would stop the
-            // others, which cannot apply its entries.
-            specs.TryAdd(LedgerName.Default.Value, new LedgerSpec(LedgerName.Default, null));
-            if (existing.Count > 0 && specs.Keys.FirstOrDefault(name => !existing.Any(e => e.Value == name)) is { } missing)
+            // A member makes ledgers only on the first start of the first member: another member gets them from it
+            // (--identity-from, a join), and one made here alone would stop the others, which cannot apply its entries.
+            if (!isNew && specs.Keys.FirstOrDefault(name => !existing.Any(e => e.Value == name)) is { } missing)
             {
                 throw new InvalidOperationException(
                     $"a cluster member cannot make the ledger '{missing}' at start: a cluster's ledgers are made on its first member's first start, " +

@@ -11,9 +11,10 @@ namespace Vellum.Node.Ledgers;
 /// Host <c>{name}.{domain}</c> (any port) and the path prefix <c>/ledgers/{name}/…</c> each name a ledger or none; the
 /// names given must agree (else 421 Misdirected Request), a name not served here is 404 <c>LedgerNotFound</c>, and a
 /// request that names none is for <c>default</c> (404 <c>LedgerNotFound</c> when the node serves no such ledger).
-/// The deployment's own server name between members (<see cref="DeploymentIdentity.ServerName"/>) names no ledger: a
-/// cluster member serves only the calls about the deployment there (a ledger's material, which checks the caller's
-/// certificate against the deployment identity itself, and discovery's <c>/node/network</c>).
+/// The deployment's own calls (<see cref="IsDeploymentEndpoint"/>: its members and its ledgers) choose no ledger: they
+/// are served to a request that names none, whether <c>default</c> exists or not, and refused (403) to one that names a
+/// ledger. The deployment's own server name between members (<see cref="DeploymentIdentity.ServerName"/>) names no
+/// ledger either: a cluster member serves only the deployment's calls there and discovery's <c>/node/network</c>.
 /// </summary>
 internal sealed class LedgerRouting
 {
@@ -97,7 +98,7 @@ internal sealed class LedgerRouting
         if (IsDeploymentName(context.Request.Host.Host) || IsDeploymentName(handshakeName))
         {
             // Between members, about the deployment: no ledger is chosen, and only those calls are served.
-            if (_ledgers.Identity is null || !IsDeploymentCall(path) || !IsDeploymentName(context.Request.Host.Host) || !IsDeploymentName(handshakeName))
+            if (_ledgers.Identity is null || !(IsDeploymentEndpoint(path) || IsNetwork(path)) || !IsDeploymentName(context.Request.Host.Host) || !IsDeploymentName(handshakeName))
             {
                 await AclResponses.Error(context, AclErrors.LedgerNotFound,
                     $"{DeploymentIdentity.ServerName} serves only the calls between a cluster's members about the deployment, over TLS with that server name.").ConfigureAwait(false);
@@ -128,10 +129,31 @@ internal sealed class LedgerRouting
             return;
         }
 
+        if (IsDeploymentEndpoint(context.Request.Path.Value ?? string.Empty))
+        {
+            if (!named.IsEmpty)
+            {
+                var what = context.Request.Path.StartsWithSegments("/node/ledgers", StringComparison.OrdinalIgnoreCase)
+                    ? (AclErrors.LedgersNotManagedHere, "ledgers") : (AclErrors.MembershipNotManagedHere, "members");
+                await AclResponses.Error(context, what.Item1,
+                    $"The deployment's {what.Item2} are managed on the deployment's host name ({_domain}, or an address), not through the ledger '{named}'.").ConfigureAwait(false);
+                return;
+            }
+
+            await next(context).ConfigureAwait(false); // no ledger: the deployment's
+            return;
+        }
+
         LedgerService? ledger;
         if (named.IsEmpty)
         {
             ledger = _ledgers.Default;
+            if (ledger is null && IsNodeStatus(context.Request.Path.Value ?? string.Empty))
+            {
+                await next(context).ConfigureAwait(false); // the node's own status, with no ledger to speak for
+                return;
+            }
+
             if (ledger is null)
             {
                 await AclResponses.Error(context, AclErrors.LedgerNotFound,
@@ -165,15 +187,34 @@ internal sealed class LedgerRouting
 
     private static bool IsDeploymentName(string? name) => DeploymentIdentity.ServerName.Equals(name, StringComparison.OrdinalIgnoreCase);
 
+    private static bool IsNetwork(string path) => path.Equals("/node/network", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary><c>/node/network</c> and <c>/node/health/…</c>: answered for the node itself when no ledger is named and there is no <c>default</c>.</summary>
+    private static bool IsNodeStatus(string path) => IsNetwork(path) || path.StartsWith("/node/health/", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
-    /// The calls a member serves at <see cref="DeploymentIdentity.ServerName"/>: GET and POST
-    /// <c>/node/ledgers/{name}/material</c>, and <c>/node/network</c> (discovery).
+    /// The deployment's own calls, which belong to no ledger: its members (<c>/node/join-tokens</c>, <c>/node/join</c>,
+    /// <c>/node/members[/{nodeAddress}]</c>) and its ledgers (<c>/node/ledgers[/{name}[/material]]</c>).
     /// </summary>
-    private static bool IsDeploymentCall(string path) =>
-        path.Equals("/node/network", StringComparison.OrdinalIgnoreCase) ||
-        path.StartsWith("/node/ledgers/", StringComparison.OrdinalIgnoreCase) &&
-        path.EndsWith("/material", StringComparison.OrdinalIgnoreCase) &&
-        path.AsSpan("/node/ledgers/".Length..^"/material".Length).IndexOf('/') < 0;
+    internal static bool IsDeploymentEndpoint(string path)
+    {
+        var span = path.AsSpan().TrimEnd('/');
+        if (span.Equals("/node/join-tokens", StringComparison.OrdinalIgnoreCase) || span.Equals("/node/join", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        foreach (var (root, depth) in (ReadOnlySpan<(string, int)>)[("/node/members", 1), ("/node/ledgers", 2)])
+        {
+            if (span.StartsWith(root, StringComparison.OrdinalIgnoreCase) && (span.Length == root.Length || span[root.Length] == '/'))
+            {
+                var rest = span[root.Length..];
+                return rest.Count('/') <= depth && (depth == 1 || rest.Count('/') < 2 || rest.EndsWith("/material", StringComparison.OrdinalIgnoreCase));
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Merges a ledger name given one more way: false when both name one and they differ.</summary>
     private static bool Agree(ref ReadOnlySpan<char> named, ReadOnlySpan<char> other)

@@ -28,6 +28,9 @@ public sealed class NodeMembership
         _nodeId = Hash32.ParseHex(identity.Node.NodeId); // of the node key, which every certificate of this node shares
     }
 
+    /// <summary>The consensus group's log, once it runs.</summary>
+    public IConsensusLog? Log => _group.Log;
+
     /// <summary>Whether this node leads the consensus group (is the deployment's primary).</summary>
     public bool IsPrimary => _group.Log?.IsLeader ?? false;
 

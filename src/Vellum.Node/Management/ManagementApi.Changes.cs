@@ -16,7 +16,7 @@ public sealed partial class ManagementApi
     /// ledger of this tenant, subscription and resource group, changes it as PATCH does (200). PATCH takes the whole
     /// resource: tags, location and principals change (those the body leaves out are kept); the type cannot.
     /// </summary>
-    private async Task PutAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name, bool isPatch)
+    private async Task PutAsync(HttpContext context, OperatorCaller caller, string subscription, string resourceGroup, LedgerName name, bool isPatch)
     {
         using var body = await ReadBodyAsync(context).ConfigureAwait(false);
         if (body is null)
@@ -67,7 +67,7 @@ public sealed partial class ManagementApi
         await CreateAsync(context, caller, subscription, resourceGroup, name, request).ConfigureAwait(false);
     }
 
-    private async Task CreateAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name, ResourceRequest request)
+    private async Task CreateAsync(HttpContext context, OperatorCaller caller, string subscription, string resourceGroup, LedgerName name, ResourceRequest request)
     {
         var now = DateTimeOffset.UtcNow;
         if (request.Location is not { } location)
@@ -181,7 +181,7 @@ public sealed partial class ManagementApi
         }
     }
 
-    private async Task UpdateAsync(HttpContext context, Caller caller, LedgerResource current, ResourceRequest request)
+    private async Task UpdateAsync(HttpContext context, OperatorCaller caller, LedgerResource current, ResourceRequest request)
     {
         if (request.IsPrivate is { } isPrivate && isPrivate != current.IsPrivate)
         {
@@ -207,7 +207,7 @@ public sealed partial class ManagementApi
         }
     }
 
-    private async Task ChangeAsync(HttpContext context, Caller caller, LedgerResource current, LedgerService ledger, ResourceRequest request)
+    private async Task ChangeAsync(HttpContext context, OperatorCaller caller, LedgerResource current, LedgerService ledger, ResourceRequest request)
     {
         // The resource as it is now: another change may have ended while this one waited. A body that names no
         // principals, tags or location keeps them (Terraform and the SDKs send them back; a tags-only change need not).
@@ -248,7 +248,7 @@ public sealed partial class ManagementApi
         await Json(context, 200, writer => WriteResource(writer, changed, "Succeeded", LedgerPortOf(context))).ConfigureAwait(false);
     }
 
-    private async Task DeleteAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name)
+    private async Task DeleteAsync(HttpContext context, OperatorCaller caller, string subscription, string resourceGroup, LedgerName name)
     {
         if (Find(name) is not ({ } resource, var state) || !resource.IsAt(caller.TenantId, subscription, resourceGroup))
         {
@@ -329,7 +329,7 @@ public sealed partial class ManagementApi
     /// (503 when it knows no primary). True when the request was handled so; false on the primary, on a single node,
     /// and for a request a member sent here (never sent on again: 503 if this node is no longer primary).
     /// </summary>
-    private async Task<bool> ForwardedAsync(HttpContext context, Caller caller)
+    private async Task<bool> ForwardedAsync(HttpContext context, OperatorCaller caller)
     {
         if (_options.NodeListen is null || _ledgers.Identity is not { } identity || _ledgers.Membership is not { } membership || membership.IsPrimary)
         {
@@ -348,7 +348,7 @@ public sealed partial class ManagementApi
         context.Response.Headers.Remove("Retry-After");
         await identity.Forwarder(_options.ForwardTimeout, _logger).ForwardAsync(context, primary, DeploymentIdentity.ServerName,
         [
-            new(OperatorHeader, EncodeCaller(caller)),
+            new(DeploymentOperators.OperatorHeader, DeploymentOperators.Encode(caller)),
             new(ForwardedHostHeader, context.Request.Host.Value ?? string.Empty),
         ]).ConfigureAwait(false);
         return true;
@@ -358,7 +358,7 @@ public sealed partial class ManagementApi
     /// Keeps <paramref name="operation"/> (its ledger already held in <see cref="_busy"/>, released if it cannot be
     /// kept) and runs <paramref name="work"/> in the background, tracked so that a stop waits for it.
     /// </summary>
-    private void Begin(ManagementOperation operation, Caller caller, Func<Task> work)
+    private void Begin(ManagementOperation operation, OperatorCaller caller, Func<Task> work)
     {
         try
         {

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Vellum.Core.Identity;
-using Vellum.Node.Auth;
 using Vellum.Node.Endpoints;
 
 namespace Vellum.Node.Management;
@@ -10,136 +9,26 @@ namespace Vellum.Node.Management;
 /// <summary>Callers, lookups and the wire shapes of the control plane.</summary>
 public sealed partial class ManagementApi
 {
-    /// <summary>
-    /// The operator a request comes from: a bearer token for the control plane's audience from a trusted issuer (its
-    /// tenant the token's <c>tid</c>, else <see cref="ManagementOptions.TenantId"/>), or an operator's client
-    /// certificate (tenant <see cref="ManagementOptions.TenantId"/>). Null once 401 <c>AuthenticationFailed</c> or 403
-    /// <c>AuthorizationFailed</c> is answered.
-    /// </summary>
-    private async Task<Caller?> AuthenticateAsync(HttpContext context)
+    /// <summary>Answers <paramref name="check"/>'s refusal in ARM's shape.</summary>
+    private static Task Refuse(HttpContext context, OperatorCheck check)
     {
-        if (context.Request.Headers.Authorization is { Count: > 0 } authorization)
+        check.Challenge(context.Response);
+        return Error(context, check.Status, check.Refusal switch
         {
-            var value = authorization.Count == 1 ? authorization[0] ?? string.Empty : string.Empty;
-            string? refusal;
-            BearerToken? token = null;
-            if (!value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || value.Length <= 7)
-            {
-                refusal = "The Authorization header is not one bearer token (Authorization: Bearer <JWT>).";
-            }
-            else if (_tokens is null)
-            {
-                refusal = "This deployment accepts no bearer tokens (it trusts no identity provider); present an operator's client certificate.";
-            }
-            else
-            {
-                (token, refusal) = await _tokens.ValidateAsync(value[7..].Trim(), context.RequestAborted).ConfigureAwait(false);
-                if (token is not null && !IsForManagement(token, context))
-                {
-                    (token, refusal) = (null, "The token is not for this control plane: none of its audiences (aud) is one the control plane accepts.");
-                }
-            }
-
-            if (token is null)
-            {
-                context.Response.Headers.WWWAuthenticate = $"Bearer error=\"invalid_token\", error_description=\"{refusal!.Replace('"', '\'')}\"";
-                await Error(context, 401, "AuthenticationFailed", refusal).ConfigureAwait(false);
-                return null;
-            }
-
-            if (!_operatorIds.TryGetValue(token.UserId, out var tokenRole))
-            {
-                await Error(context, 403, "AuthorizationFailed", $"The client '{token.UserId}' is not an operator of this deployment's control plane.").ConfigureAwait(false);
-                return null;
-            }
-
-            return new Caller(token.UserId, "User", token.TenantId ?? _settings.TenantId, tokenRole, null);
-        }
-
-        var certificate = await ClientIdentity.CertificateAsync(context).ConfigureAwait(false); // the connection's: not ours to dispose
-        if (certificate is null)
-        {
-            await Error(context, 401, "AuthenticationFailed", "Present an operator's client certificate, or a bearer token for the control plane.").ConfigureAwait(false);
-            return null;
-        }
-
-        var fingerprint = CertificateFingerprint.Compute(certificate);
-        if (!_operatorCertificates.TryGetValue(fingerprint, out var role))
-        {
-            if (IsDevelopmentOwner(fingerprint))
-            {
-                role = OperatorRole.Owner;
-            }
-            else
-            {
-                await Error(context, 403, "AuthorizationFailed", $"The certificate {fingerprint} is not an operator's of this deployment's control plane.").ConfigureAwait(false);
-                return null;
-            }
-        }
-
-        return new Caller(fingerprint, "Application", _settings.TenantId, role, certificate.ExportCertificatePem() + "\n");
+            OperatorRefusal.Unauthenticated or OperatorRefusal.InvalidToken => "AuthenticationFailed",
+            OperatorRefusal.Damaged => "InvalidRequestContent",
+            _ => "AuthorizationFailed",
+        }, check.Message!);
     }
-
-    /// <summary>The header in which a member names the operator it authenticated (base64url of its JSON).</summary>
-    private const string OperatorHeader = "x-vellum-operator";
 
     /// <summary>The header in which a member names the host its caller used (the URLs the answer holds point there).</summary>
     private const string ForwardedHostHeader = "x-vellum-forwarded-host";
-
-    private static string EncodeCaller(Caller caller) => Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string?>
-    {
-        ["id"] = caller.Id, ["type"] = caller.IdType, ["tenant"] = caller.TenantId, ["role"] = caller.Role.ToString(), ["cert"] = caller.CertificatePem,
-    }));
-
-    /// <summary>The operator a member named (the member checked already); null once 400 is answered for a damaged header.</summary>
-    private static async Task<Caller?> ForwardedCallerAsync(HttpContext context)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.DecodeBytes(context.Request.Headers[OperatorHeader].ToString()));
-            var root = document.RootElement;
-            string? Text(string name) => root.TryGetProperty(name, out var value) ? value.GetString() : null;
-            if (Text("id") is { } id && Text("type") is { } type && Text("tenant") is { } tenant && Enum.TryParse<OperatorRole>(Text("role"), out var role))
-            {
-                if (context.Request.Headers[ForwardedHostHeader].ToString() is { Length: > 0 } host)
-                {
-                    context.Items[ForwardedHostHeader] = new HostString(host);
-                }
-
-                return new Caller(id, type, tenant, role, Text("cert")) { FromMember = true };
-            }
-        }
-        catch (Exception ex) when (ex is JsonException or FormatException or ArgumentException)
-        {
-        }
-
-        await Error(context, 400, "InvalidRequestContent", $"The {OperatorHeader} header is damaged.").ConfigureAwait(false);
-        return null;
-    }
 
     /// <summary>The host the caller used: the request's, or the one a forwarding member named.</summary>
     private static HostString HostOf(HttpContext context) =>
         context.Items.TryGetValue(ForwardedHostHeader, out var named) && named is HostString host ? host : context.Request.Host;
 
-    /// <summary>With no operator named anywhere, the development Administrator (made by the first ledger) is an Owner.</summary>
-    private bool IsDevelopmentOwner(string fingerprint)
-    {
-        if (_settings.Operators.Count > 0 || _options.AdminCertificates.Count > 0 || _options.AdminObjectIds.Count > 0)
-        {
-            return false;
-        }
-
-        var file = Path.Combine(_options.DataDirectory, "credentials", "admin_cert.pem");
-        return File.Exists(file) && string.Equals(ManagementOptions.FingerprintOf(file), fingerprint, StringComparison.OrdinalIgnoreCase);
-    }
-
-    private bool IsForManagement(BearerToken token, HttpContext context)
-    {
-        IEnumerable<string> accepted = _settings.Audiences.Count > 0 ? _settings.Audiences : [ManagementOptions.DefaultAudience, $"https://{_options.Domain}{PortOf(context)}"];
-        return token.Audiences.Any(a => accepted.Any(b => string.Equals(a.TrimEnd('/'), b.TrimEnd('/'), StringComparison.OrdinalIgnoreCase)));
-    }
-
-    private static async Task<bool> RequireOwnerAsync(HttpContext context, Caller caller)
+    private static async Task<bool> RequireOwnerAsync(HttpContext context, OperatorCaller caller)
     {
         if (caller.Role == OperatorRole.Owner)
         {

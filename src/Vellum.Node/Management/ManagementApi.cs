@@ -3,7 +3,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Vellum.Core.Identity;
-using Vellum.Node.Auth;
 using Vellum.Node.Forwarding;
 using Vellum.Node.Ledgers;
 using Vellum.Node.Service;
@@ -32,13 +31,11 @@ public sealed partial class ManagementApi : IDisposable
     private readonly LedgerRegistry _ledgers;
     private readonly NodeOptions _options;
     private readonly ManagementOptions _settings;
-    private readonly BearerTokens? _tokens;
     private readonly ILogger _logger;
     private readonly Func<string, bool> _isLedgerHost;
     private readonly Func<int> _listenPort;
     private readonly OperationStore _operations;
-    private readonly Dictionary<string, OperatorRole> _operatorCertificates = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, OperatorRole> _operatorIds = new(StringComparer.Ordinal);
+    private readonly DeploymentOperators _operators;
     private readonly ConcurrentDictionary<string, (ManagementOperation Operation, LedgerResource Resource)> _busy = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (LedgerService Ledger, LedgerResource? Resource, DateTime Written)> _resources = new(StringComparer.Ordinal);
     private readonly Lock _reserving = new();
@@ -48,47 +45,19 @@ public sealed partial class ManagementApi : IDisposable
 
     /// <param name="ledgers">The node's ledgers (opened).</param>
     /// <param name="options">The node's options (its <see cref="NodeOptions.Management"/> validated).</param>
-    /// <param name="tokens">The node's bearer-token validator, when it trusts an identity provider.</param>
+    /// <param name="operators">Who the deployment's operators are.</param>
     /// <param name="isLedgerHost">Whether a host name is a ledger's (<c>{name}.{domain}</c>).</param>
     /// <param name="listenPort">The main listener's port as bound (the ledgers' URLs name it when the control plane has a listener of its own).</param>
     /// <param name="logger">Where operations are logged.</param>
-    public ManagementApi(LedgerRegistry ledgers, NodeOptions options, BearerTokens? tokens, Func<string, bool> isLedgerHost, Func<int> listenPort, ILogger logger)
+    internal ManagementApi(LedgerRegistry ledgers, NodeOptions options, DeploymentOperators operators, Func<string, bool> isLedgerHost, Func<int> listenPort, ILogger logger)
     {
         _listenPort = listenPort;
         _ledgers = ledgers;
         _options = options;
         _settings = options.Management;
-        _tokens = tokens;
+        _operators = operators;
         _isLedgerHost = isLedgerHost;
         _logger = logger;
-        foreach (var spec in _settings.Operators)
-        {
-            if (spec.IsCertificate)
-            {
-                _operatorCertificates[ManagementOptions.FingerprintOf(spec.Credential)] = spec.Role;
-            }
-            else
-            {
-                _ = BearerTokens.TryUserId(spec.Credential, out var id);
-                _operatorIds[id] = spec.Role;
-            }
-        }
-
-        if (_settings.Operators.Count == 0)
-        {
-            // No operator named: the deployment's Administrators are its Owners (the development one by default).
-            foreach (var file in options.AdminCertificates)
-            {
-                _operatorCertificates[ManagementOptions.FingerprintOf(file)] = OperatorRole.Owner;
-            }
-
-            foreach (var id in options.AdminObjectIds)
-            {
-                _ = BearerTokens.TryUserId(id, out var userId);
-                _operatorIds[userId] = OperatorRole.Owner;
-            }
-        }
-
         _operations = OperationStore.Open(Path.Combine(options.DataDirectory, "node", "operations"));
     }
 
@@ -98,7 +67,7 @@ public sealed partial class ManagementApi : IDisposable
         path.StartsWithSegments("/providers/" + Provider, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Whether a request names an operator as a member sending it on (<see cref="HandleAsync"/> checks that it is one).</summary>
-    public static bool IsFromMember(HttpContext context) => context.Request.Headers.ContainsKey(OperatorHeader);
+    public static bool IsFromMember(HttpContext context) => DeploymentOperators.IsFromMember(context);
 
     /// <summary>
     /// With a listener of the control plane's own (<see cref="ManagementOptions.Listen"/>): 404, in ARM's shape, for the
@@ -113,14 +82,17 @@ public sealed partial class ManagementApi : IDisposable
     public async Task HandleAsync(HttpContext context)
     {
         // A member forwarding an operator's request names the operator and the host the operator used; only a member
-        // node may (checked before anything else is read): it calls as the deployment (DeploymentIdentity.ServerName),
-        // with its certificate of the deployment identity.
-        var fromMember = context.Request.Headers.ContainsKey(OperatorHeader);
-        if (fromMember && !(_ledgers.Identity is { } identity &&
-            NodeCaller.IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), identity.Service.Certificate, _ledgers.RetiredNodes)))
+        // node may (checked before anything else is read).
+        var fromMember = DeploymentOperators.IsFromMember(context);
+        OperatorCheck? early = null;
+        if (fromMember)
         {
-            await Error(context, 403, "AuthorizationFailed", $"Only a member node of this deployment may name the operator in {OperatorHeader}.").ConfigureAwait(false);
-            return;
+            early = await _operators.AuthenticateAsync(context).ConfigureAwait(false);
+            if (early.Value.Caller is null)
+            {
+                await Refuse(context, early.Value).ConfigureAwait(false);
+                return;
+            }
         }
 
         var onOwnListener = _settings.Listen is { } own && context.Connection.LocalPort == own.Port; // any host name there
@@ -146,10 +118,16 @@ public sealed partial class ManagementApi : IDisposable
             return;
         }
 
-        var caller = await (fromMember ? ForwardedCallerAsync(context) : AuthenticateAsync(context)).ConfigureAwait(false);
-        if (caller is null)
+        var authenticated = early ?? await _operators.AuthenticateAsync(context).ConfigureAwait(false);
+        if (authenticated.Caller is not { } caller)
         {
+            await Refuse(context, authenticated).ConfigureAwait(false);
             return;
+        }
+
+        if (fromMember && context.Request.Headers[ForwardedHostHeader].ToString() is { Length: > 0 } forwardedHost)
+        {
+            context.Items[ForwardedHostHeader] = new HostString(forwardedHost);
         }
 
         if (_options.NodeListen is not null)
@@ -236,7 +214,7 @@ public sealed partial class ManagementApi : IDisposable
         await NotFound(context).ConfigureAwait(false);
     }
 
-    private async Task LedgerAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, string nameText)
+    private async Task LedgerAsync(HttpContext context, OperatorCaller caller, string subscription, string resourceGroup, string nameText)
     {
         if (!LedgerName.TryParse(nameText, out var name, out var nameError))
         {
@@ -273,7 +251,7 @@ public sealed partial class ManagementApi : IDisposable
         }
     }
 
-    private async Task GetAsync(HttpContext context, Caller caller, string subscription, string resourceGroup, LedgerName name)
+    private async Task GetAsync(HttpContext context, OperatorCaller caller, string subscription, string resourceGroup, LedgerName name)
     {
         if (Find(name) is not ({ } resource, var state) || !resource.IsAt(caller.TenantId, subscription, resourceGroup))
         {
@@ -284,7 +262,7 @@ public sealed partial class ManagementApi : IDisposable
         await Json(context, 200, writer => WriteResource(writer, resource, state, LedgerPortOf(context))).ConfigureAwait(false);
     }
 
-    private async Task ListAsync(HttpContext context, Caller caller, string subscription, string? resourceGroup)
+    private async Task ListAsync(HttpContext context, OperatorCaller caller, string subscription, string? resourceGroup)
     {
         bool? privateOnly = null;
         if (context.Request.Query["$filter"] is { Count: > 0 } filters)
@@ -391,7 +369,7 @@ public sealed partial class ManagementApi : IDisposable
         }).ConfigureAwait(false);
     }
 
-    private async Task OperationAsync(HttpContext context, Caller caller, string subscription, string location, string id, bool asStatus)
+    private async Task OperationAsync(HttpContext context, OperatorCaller caller, string subscription, string location, string id, bool asStatus)
     {
         // A backup asks the primary about any operation it did not see end: the primary ran it, or judges it.
         if (!(_operations.TryGet(id, out var known) && known.IsDone) && await ForwardedAsync(context, caller).ConfigureAwait(false))
@@ -461,17 +439,5 @@ public sealed partial class ManagementApi : IDisposable
     {
         _stopping.Dispose();
         _changing.Dispose();
-    }
-
-    /// <summary>Who called the control plane: an operator, by certificate or token, in a tenant.</summary>
-    /// <param name="Id">Its user id: the token's object id, or the certificate's fingerprint.</param>
-    /// <param name="IdType">ARM's <c>createdByType</c>: User for a token, Application for a certificate.</param>
-    /// <param name="TenantId">Its tenant.</param>
-    /// <param name="Role">Its operator role.</param>
-    /// <param name="CertificatePem">The caller's certificate, when it came with one (the creator of a ledger made without an Administrator becomes one).</param>
-    private sealed record Caller(string Id, string IdType, string TenantId, OperatorRole Role, string? CertificatePem)
-    {
-        /// <summary>Named by a member that sent the request on (never sent on again).</summary>
-        public bool FromMember { get; init; }
     }
 }

@@ -894,5 +894,5 @@ public sealed record LedgerMaterial(string Name, string ServiceCertificatePem, s
     }
 }
 
-/// <summary>A member's own report of its role and committed seqno, and when it was heard.</summary>
-public sealed record PeerStatus(string Role, long CommittedSeqno, DateTimeOffset HeardAt);
+/// <summary>A member's own report of its role and the consensus log's commit index there, and when it was heard.</summary>
+public sealed record PeerStatus(string Role, long ConsensusCommitIndex, DateTimeOffset HeardAt);

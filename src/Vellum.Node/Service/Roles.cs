@@ -50,7 +50,7 @@ public static class Roles
 
     /// <summary>
     /// Whether <paramref name="roles"/> allow a ledger action (<c>Auth.LedgerActions</c>): every role reads entries and
-    /// users; Contributor and Administrator write entries; Administrator manages users, the cluster's members and (through `default`) the deployment's ledgers.
+    /// users; Contributor and Administrator write entries; Administrator manages users (the deployment's members and ledgers are its operators', not a ledger role's).
     /// An unknown action is allowed to no one.
     /// </summary>
     public static bool Allows(IReadOnlyList<string> roles, string action) => action switch
@@ -58,7 +58,7 @@ public static class Roles
         Auth.LedgerActions.EntriesRead or Auth.LedgerActions.UsersRead or Auth.LedgerActions.RolesRead => CanRead(roles),
         Auth.LedgerActions.RolesWrite => CanManageUsers(roles),
         Auth.LedgerActions.EntriesWrite => CanWrite(roles),
-        Auth.LedgerActions.UsersWrite or Auth.LedgerActions.MembersWrite or Auth.LedgerActions.LedgersWrite or Auth.LedgerActions.LedgersRead or Auth.LedgerActions.LedgersDelete => CanManageUsers(roles),
+        Auth.LedgerActions.UsersWrite => CanManageUsers(roles),
         _ => false,
     };
 }

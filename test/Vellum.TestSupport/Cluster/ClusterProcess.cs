@@ -66,6 +66,9 @@ public sealed class ClusterProcess : IAsyncDisposable
 
     public string ServiceCertificatePath => Path.Combine(Data(0), "ledgers", "default", "credentials", "service_cert.pem");
 
+    /// <summary>The deployment's service certificate (node 0's), which <c>vellum join --service-cert</c> pins.</summary>
+    public string DeploymentCertificatePath => Path.Combine(Data(0), "node", "deployment", "service_cert.pem");
+
     public static TimeSpan Timeout { get; } = TimeSpan.FromSeconds(30);
 
     public int Size { get; }
@@ -132,7 +135,7 @@ public sealed class ClusterProcess : IAsyncDisposable
     public Task JoinAsync(int i, int target, string token, params string[] options) => LaunchAsync(i,
     [
         "join", "--data", Data(i), "--listen", $"{Hosts[i]}:{HttpPorts[i]}", "--node-listen", $"{Hosts[i]}:{NodePorts[i]}",
-        "--target", Url(target).ToString(), "--token", token, "--service-cert", ServiceCertificatePath, .. options,
+        "--target", Url(target).ToString(), "--token", token, "--service-cert", DeploymentCertificatePath, "--admin-cert", AdminCertificatePath, .. options,
     ]);
 
     private async Task LaunchAsync(int i, List<string> args)
