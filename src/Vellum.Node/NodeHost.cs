@@ -159,7 +159,7 @@ public static class NodeHost
             app.Use((context, next) => context.Connection.LocalPort == managementPort
                 ? ManagementApi.IsManagementPath(context.Request.Path) ? management.HandleAsync(context) : ManagementApi.NotOnThisListenerAsync(context)
                 : !ManagementApi.IsManagementPath(context.Request.Path) ? next(context)
-                : ManagementApi.IsFromMember(context) ? management.HandleAsync(context) : ManagementApi.NotOnThisListenerAsync(context));
+                : DeploymentOperators.IsFromMember(context) ? management.HandleAsync(context) : ManagementApi.NotOnThisListenerAsync(context));
         }
         else
         {
@@ -260,60 +260,39 @@ public static class NodeHost
     }
 
     /// <summary>
-    /// One of the deployment's own writes reached a backup: as <see cref="NotPrimary"/> for a ledger's, but sent on to
-    /// the primary as the deployment (<see cref="DeploymentIdentity.ServerName"/>, with this node's certificate of the
-    /// deployment identity), naming the operator this node authenticated; a write another member sent here is never
-    /// sent on again (503).
+    /// A write reached a backup: forwarded to the primary, 307 to it (same path and query), or 503 — as
+    /// <see cref="NodeOptions.BackupWrites"/> says; 503 when no primary is known, and 503 for a write another member
+    /// forwarded here (it thought this node primary): a forwarded write is never forwarded again, so none can loop.
+    /// </summary>
+    private static async Task NotPrimary(HttpContext context, LedgerService ledger, NodeOptions options, WriteForwarder? forwarder) =>
+        await SendToPrimary(context, await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false), ledger.PrimaryUrl, ledger.HostOn, options, forwarder, null).ConfigureAwait(false);
+
+    /// <summary>
+    /// One of the deployment's own writes (its members, its ledgers) reached a backup: as <see cref="NotPrimary"/>, but
+    /// sent on as the deployment (<see cref="DeploymentIdentity.ServerName"/>, with this node's certificate of the
+    /// deployment identity), naming the operator this node authenticated.
     /// </summary>
     private static async Task DeploymentNotPrimary(
         HttpContext context, NodeMembership membership, DeploymentIdentity identity, IRetiredNodes retired, NodeOptions options, WriteForwarder? forwarder)
     {
         var caller = context.Features.Get<OperatorCaller>();
-        if (caller is { FromMember: true } ||
-            NodeCaller.IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), identity.Service.Certificate, retired))
-        {
-            await AclResponses.Error(context, AclErrors.ServiceUnavailable,
-                "Another member sent this here as to the primary, but this node is not primary (the primary changed); nothing was done. Retry shortly.").ConfigureAwait(false);
-            return;
-        }
-
-        if (membership.PrimaryUrl is not { } primary)
-        {
-            await AclResponses.Error(context, AclErrors.ServiceUnavailable, "This node is a backup and knows no primary yet; retry shortly.").ConfigureAwait(false);
-            return;
-        }
-
-        switch (options.BackupWrites)
-        {
-            case BackupWrites.Forward when forwarder is not null:
-                await forwarder.ForwardAsync(context, primary, DeploymentIdentity.ServerName,
-                    caller is null ? null : [new(DeploymentOperators.OperatorHeader, DeploymentOperators.Encode(caller))]).ConfigureAwait(false);
-                break;
-            case BackupWrites.Redirect:
-                context.Response.StatusCode = 307;
-                context.Response.Headers.Location = new Uri(primary, context.Request.Path + context.Request.QueryString).ToString();
-                break;
-            default:
-                await AclResponses.Error(context, AclErrors.ServiceUnavailable, $"This node is a backup; send the deployment's changes to the primary at {primary}.").ConfigureAwait(false);
-                break;
-        }
+        var fromMember = caller is { FromMember: true } ||
+            NodeCaller.IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), identity.Service.Certificate, retired);
+        await SendToPrimary(context, fromMember, membership.PrimaryUrl, static _ => DeploymentIdentity.ServerName, options, forwarder,
+            caller is null ? null : [new(DeploymentOperators.OperatorHeader, DeploymentOperators.Encode(caller))]).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// A write reached a backup: forwarded to the primary, 307 to it (same path and query), or 503 — as
-    /// <see cref="NodeOptions.BackupWrites"/> says; 503 when no primary is known, and 503 for a write another member
-    /// forwarded here (it thought this node primary): a forwarded write is never forwarded again, so none can loop.
-    /// </summary>
-    private static async Task NotPrimary(HttpContext context, LedgerService ledger, NodeOptions options, WriteForwarder? forwarder)
+    private static async Task SendToPrimary(
+        HttpContext context, bool fromMember, Uri? primary, Func<Uri, string> hostOn, NodeOptions options, WriteForwarder? forwarder,
+        IEnumerable<KeyValuePair<string, string>>? headers)
     {
-        if (await NodeCaller.IsFromNodeAsync(context, ledger).ConfigureAwait(false))
+        if (fromMember)
         {
             await AclResponses.Error(context, AclErrors.ServiceUnavailable,
                 "Another member forwarded this write here as to the primary, but this node is not primary (the primary changed); it was not written. Retry shortly.").ConfigureAwait(false);
             return;
         }
 
-        var primary = ledger.PrimaryUrl;
         if (primary is null)
         {
             await AclResponses.Error(context, AclErrors.ServiceUnavailable, "This node is a backup and knows no primary yet; retry shortly.").ConfigureAwait(false);
@@ -323,11 +302,11 @@ public static class NodeHost
         switch (options.BackupWrites)
         {
             case BackupWrites.Forward when forwarder is not null:
-                await forwarder.ForwardAsync(context, primary, ledger.HostOn(primary)).ConfigureAwait(false);
+                await forwarder.ForwardAsync(context, primary, hostOn(primary), headers).ConfigureAwait(false);
                 break;
             case BackupWrites.Redirect:
                 context.Response.StatusCode = 307;
-                // The ledger's path prefix (PathBase, if the request came with one) stays: it names the ledger there too.
+                // A ledger's path prefix (PathBase, if the request came with one) stays: it names the ledger there too.
                 context.Response.Headers.Location = new Uri(primary, context.Request.PathBase + context.Request.Path + context.Request.QueryString).ToString();
                 break;
             default:

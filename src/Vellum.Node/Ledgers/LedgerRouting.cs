@@ -133,10 +133,10 @@ internal sealed class LedgerRouting
         {
             if (!named.IsEmpty)
             {
-                var what = context.Request.Path.StartsWithSegments("/node/ledgers", StringComparison.OrdinalIgnoreCase)
+                var (error, what) = context.Request.Path.StartsWithSegments("/node/ledgers", StringComparison.OrdinalIgnoreCase)
                     ? (AclErrors.LedgersNotManagedHere, "ledgers") : (AclErrors.MembershipNotManagedHere, "members");
-                await AclResponses.Error(context, what.Item1,
-                    $"The deployment's {what.Item2} are managed on the deployment's host name ({_domain}, or an address), not through the ledger '{named}'.").ConfigureAwait(false);
+                await AclResponses.Error(context, error,
+                    $"The deployment's {what} are managed on the deployment's host name ({_domain}, or an address), not through the ledger '{named}'.").ConfigureAwait(false);
                 return;
             }
 

@@ -66,9 +66,6 @@ public sealed partial class ManagementApi : IDisposable
         path.StartsWithSegments("/subscriptions", StringComparison.OrdinalIgnoreCase) ||
         path.StartsWithSegments("/providers/" + Provider, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Whether a request names an operator as a member sending it on (<see cref="HandleAsync"/> checks that it is one).</summary>
-    public static bool IsFromMember(HttpContext context) => DeploymentOperators.IsFromMember(context);
-
     /// <summary>
     /// With a listener of the control plane's own (<see cref="ManagementOptions.Listen"/>): 404, in ARM's shape, for the
     /// control plane on the main listener and for anything else on the control plane's.
