@@ -170,6 +170,67 @@ public sealed class DeploymentWithoutDefaultTests
         }
     }
 
+    [Fact]
+    public async Task Named_operators_replace_the_administrators_and_a_reader_only_lists()
+    {
+        var node = new OperatorsFixture();
+        await node.InitializeAsync();
+        await using var stop = node;
+        using var owner = node.Client(node.Owner);
+        using var reader = node.Client(node.Reader);
+
+        // The development Administrator administers default but is no operator once operators are named.
+        await AssertError(await node.Admin.PutAsync("/node/ledgers/alpha", null), HttpStatusCode.Forbidden, "NotAllowed");
+        await AssertError(await reader.PutAsync("/node/ledgers/alpha", null), HttpStatusCode.Forbidden, "NotAllowed");
+        await AssertError(await reader.DeleteAsync("/node/ledgers/default"), HttpStatusCode.Forbidden, "NotAllowed");
+        using (var list = await reader.GetAsync("/node/ledgers"))
+        {
+            Assert.True(list.StatusCode == HttpStatusCode.OK, await list.Content.ReadAsStringAsync());
+        }
+
+        using (var created = await owner.PutAsync("/node/ledgers/alpha", null))
+        {
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        }
+
+        Assert.True(node.Ledgers.TryGet("alpha", out _));
+
+        // An operator named by a caller that is no member is refused before anything else.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/node/ledgers");
+        request.Headers.Add("x-vellum-operator", "e30");
+        await AssertError(await owner.SendAsync(request), HttpStatusCode.Forbidden, "NotAllowed");
+    }
+
+    /// <summary>A single node with an Owner and a Reader named as operators (certificates in files).</summary>
+    private sealed class OperatorsFixture : NodeFixture
+    {
+        public X509Certificate2 Owner { get; } = NewUserCertificate("owner");
+
+        public X509Certificate2 Reader { get; } = NewUserCertificate("reader");
+
+        protected override NodeOptions CreateOptions(string data)
+        {
+            Directory.CreateDirectory(Root);
+            var ownerFile = Path.Combine(Root, "owner.pem");
+            var readerFile = Path.Combine(Root, "reader.pem");
+            File.WriteAllText(ownerFile, Owner.ExportCertificatePem());
+            File.WriteAllText(readerFile, Reader.ExportCertificatePem());
+            var options = Options(data);
+            return new NodeOptions
+            {
+                DataDirectory = options.DataDirectory, Listen = options.Listen, SignatureDelay = options.SignatureDelay,
+                Management = new Vellum.Node.Management.ManagementOptions
+                {
+                    Operators =
+                    [
+                        new Vellum.Node.Management.OperatorSpec(ownerFile, true, Vellum.Node.Management.OperatorRole.Owner),
+                        new Vellum.Node.Management.OperatorSpec(readerFile, true, Vellum.Node.Management.OperatorRole.Reader),
+                    ],
+                },
+            };
+        }
+    }
+
     /// <summary>A client naming no ledger, trusting the deployment certificate's issuer <paramref name="ca"/>, presenting <paramref name="certificate"/>.</summary>
     private static HttpClient DeploymentClient(Uri endpoint, X509Certificate2 ca, X509Certificate2 certificate)
     {
