@@ -360,6 +360,53 @@ public sealed class ManyLedgersTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(Data, "ledgers", "default")), "default was made");
     }
 
+    [Fact]
+    public async Task Join_refuses_a_folder_holding_a_ledger_that_is_not_the_deployments_and_writes_nothing()
+    {
+        int FreePort()
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            return ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        using var target = await RunningNode.Start(Data, ["--node-listen", $"127.0.0.1:{FreePort()}", "--ledger", "alpha"]);
+        string token;
+        // Asked of the deployment (its host name; no default here), by the development Administrator, an operator.
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(new Vellum.Storage.DataDirectory(Data).DeploymentCaCertificate));
+        using (var admin = target.DeploymentClient(ca))
+        using (var issued = await admin.PostAsync("/node/join-tokens", null))
+        {
+            token = (await RunningNode.Json(issued)).GetProperty("token").GetString()!;
+        }
+
+        var pinned = new Vellum.Storage.DataDirectory(Data).DeploymentServiceCertificate;
+        async Task<(int ExitCode, string Error)> Join(string folder)
+        {
+            var (exitCode, _, error) = await RunningNode.RunToExit(
+                ["join", "--data", folder, "--listen", $"127.0.0.1:{FreePort()}", "--node-listen", $"127.0.0.1:{FreePort()}",
+                    "--target", target.Endpoint.ToString(), "--token", token, "--service-cert", pinned], TimeSpan.FromSeconds(60));
+            return (exitCode, error.Trim());
+        }
+
+        // A folder with a ledger of its own that the deployment does not have (a single node's, say).
+        var single = new Vellum.Storage.DataDirectory(Path.Combine(_root, "single"));
+        single.OpenOrCreate(LedgerName.Parse("gamma"), isPrivate: false);
+        var refused = await Join(single.Root);
+        Assert.Equal((2, $"vellum join: {single.Root} already holds a ledger 'gamma' the deployment does not have"), refused);
+        Assert.False(single.HasDeployment);
+
+        // A folder holding another service's ledger under a name the deployment has.
+        var other = new Vellum.Storage.DataDirectory(Path.Combine(_root, "other"));
+        other.OpenOrCreate(LedgerName.Parse("alpha"), isPrivate: false);
+        var before = File.ReadAllText(other.Ledger(LedgerName.Parse("alpha")).ServiceCertificate);
+        refused = await Join(other.Root);
+        Assert.Equal((2, $"vellum join: {other.Root} already holds another service's ledger 'alpha'"), refused);
+        Assert.False(other.HasDeployment);
+        Assert.Equal(before, File.ReadAllText(other.Ledger(LedgerName.Parse("alpha")).ServiceCertificate));
+        Assert.Equal(0, await target.Terminate());
+    }
+
     public void Dispose()
     {
         try
