@@ -123,7 +123,7 @@ public static class NodeHost
             catch (NotPrimaryException) when (!context.Response.HasStarted && ledgers.Membership is { } membership && ledgers.Identity is { } identity)
             {
                 // One of the deployment's own writes (its members, its ledgers), which names no ledger.
-                await DeploymentNotPrimary(context, membership, identity, ledgers.RetiredNodes, options, forwarding ? identity.Forwarder(options.ForwardTimeout, logger) : null).ConfigureAwait(false);
+                await DeploymentNotPrimary(context, ledgers, membership, options, forwarding ? identity.Forwarder(options.ForwardTimeout, logger) : null).ConfigureAwait(false);
             }
             catch (ObjectDisposedException) when (!context.Response.HasStarted && context.Features.Get<LedgerService>() is { IsClosing: true } closing)
             {
@@ -273,11 +273,10 @@ public static class NodeHost
     /// deployment identity), naming the operator this node authenticated.
     /// </summary>
     private static async Task DeploymentNotPrimary(
-        HttpContext context, NodeMembership membership, DeploymentIdentity identity, IRetiredNodes retired, NodeOptions options, WriteForwarder? forwarder)
+        HttpContext context, LedgerRegistry ledgers, NodeMembership membership, NodeOptions options, WriteForwarder? forwarder)
     {
         var caller = context.Features.Get<OperatorCaller>();
-        var fromMember = caller is { FromMember: true } ||
-            NodeCaller.IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), identity.Service.Certificate, retired);
+        var fromMember = caller is { FromMember: true } || ledgers.IsMember(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false));
         await SendToPrimary(context, fromMember, membership.PrimaryUrl, static _ => DeploymentIdentity.ServerName, options, forwarder,
             caller is null ? null : [new(DeploymentOperators.OperatorHeader, DeploymentOperators.Encode(caller))]).ConfigureAwait(false);
     }

@@ -282,7 +282,7 @@ internal static class LedgerEndpoints
         }
 
         // The node channel's trust: a certificate the deployment identity endorsed, of a node key not retired.
-        if (registry.Identity is not { } identity || !NodeCaller.IsEndorsedNode(certificate, identity.Service.Certificate, registry.RetiredNodes))
+        if (!registry.IsMember(certificate))
         {
             await AclResponses.Error(context, AclErrors.Forbidden, "Only members ask for a ledger's material: this certificate is not a current certificate of the deployment identity (or its node was retired).").ConfigureAwait(false);
             return false;

@@ -152,6 +152,13 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
     /// </summary>
     public IRetiredNodes RetiredNodes => (IRetiredNodes?)_retired ?? NoneRetired.Instance;
 
+    /// <summary>
+    /// Whether <paramref name="certificate"/> is a member's of this deployment: a current certificate the deployment
+    /// identity endorsed, of a node key not retired. Never on a single node, which has no members.
+    /// </summary>
+    internal bool IsMember(System.Security.Cryptography.X509Certificates.X509Certificate2? certificate) =>
+        Identity is { } identity && Auth.NodeCaller.IsEndorsedNode(certificate, identity.Service.Certificate, RetiredNodes);
+
     private readonly RetiredNodeList? _retired;
 
     private sealed class NoneRetired : IRetiredNodes

@@ -77,8 +77,7 @@ internal sealed class DeploymentOperators
     {
         if (IsFromMember(context))
         {
-            if (!(_ledgers.Identity is { } identity &&
-                NodeCaller.IsEndorsedNode(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false), identity.Service.Certificate, _ledgers.RetiredNodes)))
+            if (!_ledgers.IsMember(await ClientIdentity.CertificateAsync(context).ConfigureAwait(false)))
             {
                 return OperatorCheck.Refused(OperatorRefusal.NotAMember, $"Only a member node of this deployment may name the operator in {OperatorHeader}.");
             }
