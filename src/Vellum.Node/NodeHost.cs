@@ -30,7 +30,15 @@ public static class NodeHost
     public static async Task<(WebApplication App, LedgerRegistry Ledgers)> BuildAsync(NodeOptions options, Action<ILoggingBuilder>? logging = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var builder = WebApplication.CreateSlimBuilder();
+        // The node is configured by its options alone. The host's defaults would otherwise read appsettings.json from the
+        // working directory (a stray one could add Kestrel endpoints) and watch that directory, subfolders included, to
+        // reload it: with the data folder under the working directory (the default ./vellum-data) every write to every
+        // ledger file woke the watcher (with many ledgers, about a fifth of the append throughput; docs/benchmarks.md).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         if (logging is null)
         {

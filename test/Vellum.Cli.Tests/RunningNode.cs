@@ -43,11 +43,19 @@ internal sealed class RunningNode : IDisposable
 
     /// <summary>
     /// Runs <c>vellum</c> with exactly <paramref name="args"/> (and <paramref name="environment"/> added to the test
-    /// host's) until its banner ends; <paramref name="data"/> is the folder the node is expected to use.
+    /// host's, in <paramref name="workingDirectory"/> when given) until its banner ends; <paramref name="data"/> is the
+    /// folder the node is expected to use.
     /// </summary>
-    public static async Task<RunningNode> StartWith(string[] args, string data, string? umask = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<RunningNode> StartWith(
+        string[] args, string data, string? umask = null, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
-        var process = Process.Start(StartInfo(args, umask, environment))!;
+        var start = StartInfo(args, umask, environment);
+        if (workingDirectory is not null)
+        {
+            start.WorkingDirectory = workingDirectory;
+        }
+
+        var process = Process.Start(start)!;
         var banner = new StringBuilder();
         var errors = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));

@@ -156,6 +156,59 @@ public sealed class StartTests : IDisposable
         Assert.Contains("fixed at creation", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_node_neither_reads_nor_watches_the_working_directory_that_holds_its_data()
+    {
+        // The default data folder (./vellum-data) is under the working directory. A stray appsettings.json there must
+        // not configure the node (here: an extra endpoint), and nothing may watch that directory for changes: a watcher
+        // over it wakes on every write to every ledger file.
+        var work = Path.Combine(_root, "work");
+        Directory.CreateDirectory(work);
+        var strayPort = FreePort();
+        await File.WriteAllTextAsync(Path.Combine(work, "appsettings.json"),
+            JsonSerializer.Serialize(new
+            {
+                Kestrel = new { Endpoints = new { Stray = new { Url = $"http://127.0.0.1:{strayPort}" } } },
+                urls = $"http://127.0.0.1:{strayPort}",
+            }));
+
+        using var node = await RunningNode.StartWith(["start", "--listen", "127.0.0.1:0"], Path.Combine(work, "vellum-data"), workingDirectory: work);
+        Assert.True(Directory.Exists(Path.Combine(work, "vellum-data", "ledgers", "default")));
+        using (var client = node.Client())
+        {
+            await WaitCommitted(client, await Post(client, "written under the working directory"));
+        }
+
+        using (var probe = new System.Net.Sockets.TcpClient())
+        {
+            await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => probe.ConnectAsync(IPAddress.Loopback, strayPort));
+        }
+
+        // Every inotify watch of the process is listed as a "inotify wd:" line in its descriptors' fdinfo.
+        var watches = 0;
+        foreach (var fd in Directory.EnumerateFiles($"/proc/{node.ProcessId}/fdinfo"))
+        {
+            try
+            {
+                watches += File.ReadLines(fd).Count(line => line.StartsWith("inotify wd:", StringComparison.Ordinal));
+            }
+            catch (IOException)
+            {
+                // closed since it was listed
+            }
+        }
+
+        Assert.Equal(0, watches);
+        Assert.Equal(0, await node.Terminate());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     public void Dispose()
     {
         try
