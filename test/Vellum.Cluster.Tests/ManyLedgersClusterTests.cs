@@ -31,7 +31,7 @@ public sealed class ManyLedgersClusterTests(ITestOutputHelper output)
     /// An Administrator client of member <paramref name="i"/> that names <paramref name="ledger"/> by Host
     /// (<c>{ledger}.{domain}</c>, also the TLS server name) and pins that ledger's service certificate.
     /// </summary>
-    private static HttpClient HostClient(ClusterProcess cluster, int i, string ledger)
+    internal static HttpClient HostClient(ClusterProcess cluster, int i, string ledger)
     {
         var service = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(
             File.ReadAllText(Path.Combine(cluster.Data(0), "ledgers", ledger, "credentials", "service_cert.pem")));

@@ -520,6 +520,64 @@ public sealed class ManagementApiTests(ManagementApiTests.Fixture node) : IClass
         }
     }
 
+    [Fact]
+    public async Task Operators_with_tokens_manage_the_deployments_ledgers_through_the_node_calls_too()
+    {
+        // The deployment's own calls (/node/ledgers) take the same operators as the control plane, tokens included.
+        var name = "tok-" + Guid.NewGuid().ToString("N")[..6];
+        using var owner = TokenClient(OperatorA, TenantA);
+        using var reader = TokenClient(ReaderOperator, TenantA);
+        await AssertAclError(await reader.PutAsync($"/node/ledgers/{name}", null), HttpStatusCode.Forbidden, "NotAllowed");
+        using (var created = await owner.PutAsync($"/node/ledgers/{name}", null))
+        {
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        }
+
+        using (var list = await reader.GetAsync("/node/ledgers"))
+        {
+            var body = await NodeFixture.Body(list);
+            Assert.True(list.StatusCode == HttpStatusCode.OK, body.ToString());
+            Assert.Contains(body.GetProperty("ledgers").EnumerateArray(), l => l.GetProperty("name").GetString() == name);
+        }
+
+        // Not an operator, a token for the ledgers' data plane rather than the deployment, and no valid token at all.
+        using (var stranger = TokenClient(Guid.NewGuid().ToString(), TenantA))
+        {
+            await AssertAclError(await stranger.GetAsync("/node/ledgers"), HttpStatusCode.Forbidden, "NotAllowed");
+        }
+
+        using (var dataPlane = TokenClient(OperatorA, TenantA, audience: TestIssuer.AclAudience))
+        {
+            await AssertAclError(await dataPlane.DeleteAsync($"/node/ledgers/{name}"), HttpStatusCode.Unauthorized, "InvalidAuthenticationInfo");
+        }
+
+        using (var forged = node.Client(null))
+        {
+            forged.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", node.Issuer.UnsignedToken(OperatorA));
+            using var refused = await forged.DeleteAsync($"/node/ledgers/{name}");
+            Assert.Contains(refused.Headers.WwwAuthenticate, h => h.Scheme == "Bearer");
+            await AssertAclError(refused, HttpStatusCode.Unauthorized, "InvalidAuthenticationInfo");
+        }
+
+        Assert.True(node.Ledgers.TryGet(name, out _));
+        using (var deleted = await owner.DeleteAsync($"/node/ledgers/{name}"))
+        {
+            Assert.True(deleted.StatusCode == HttpStatusCode.OK, await deleted.Content.ReadAsStringAsync());
+        }
+
+        Assert.False(node.Ledgers.TryGet(name, out _));
+    }
+
+    private static async Task AssertAclError(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        using (response)
+        {
+            var body = await NodeFixture.Body(response);
+            Assert.True(response.StatusCode == status, $"{(int)response.StatusCode} {body}");
+            Assert.Equal(code, body.GetProperty("error").GetProperty("code").GetString());
+        }
+    }
+
     /// <summary>A client with no certificate sending an operator's token (a management-audience one by default).</summary>
     private HttpClient TokenClient(string oid, string tenant, string audience = ManagementOptions.DefaultAudience)
     {

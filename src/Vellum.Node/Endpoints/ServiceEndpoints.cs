@@ -178,10 +178,12 @@ internal static class ServiceEndpoints
     /// </summary>
     private static Task NodeReady(HttpContext context)
     {
-        var log = context.RequestServices.GetRequiredService<LedgerRegistry>().Membership?.Log;
-        var ready = log is null || log.IsLeader || (log.LeaderEndPoint is not null && log.AppliedIndex >= log.CommitIndex);
+        var ready = IsNodeReady(context.RequestServices.GetRequiredService<LedgerRegistry>());
         return AclResponses.Json(context, writer => writer.WriteString("status", ready ? "Ready" : "CatchingUp"), ready ? 200 : 503);
     }
+
+    private static bool IsNodeReady(LedgerRegistry registry) =>
+        registry.Membership?.Log is not { } log || log.IsLeader || (log.LeaderEndPoint is not null && log.AppliedIndex >= log.CommitIndex);
 
     /// <summary>
     /// The cluster as this node sees it: members, the primary, and this node's own progress — of the ledger the request
@@ -208,6 +210,11 @@ internal static class ServiceEndpoints
                 writer.WriteNumber("durableSeqno", ledger.Store.DurableSeqno);
                 writer.WriteNumber("committedSeqno", ledger.Store.CommittedSeqno);
                 writer.WriteBoolean("ready", IsReady(ledger));
+            }
+            else
+            {
+                // The node's own readiness, as /node/health/ready answers it naming no ledger.
+                writer.WriteBoolean("ready", IsNodeReady(registry));
             }
 
             if (log is not null)

@@ -119,8 +119,9 @@ public sealed class ClusterProcess : IAsyncDisposable
             }
         }
 
-        if (i != 0 && !File.Exists(Path.Combine(Data(i), "ledgers", "default", "credentials", "service_cert.pem")))
+        if (i != 0 && !Directory.Exists(Path.Combine(Data(i), "node")))
         {
+            // A member's first start: it copies node 0's identities (a restart, or a member that joined, has its own).
             args.AddRange(["--identity-from", Data(0)]);
         }
 
@@ -258,6 +259,30 @@ public sealed class ClusterProcess : IAsyncDisposable
         return new HttpClient(handler) { BaseAddress = Url(i), DefaultRequestVersion = HttpVersion.Version20, Timeout = timeout ?? TimeSpan.FromSeconds(10) };
     }
 
+    /// <summary>
+    /// An Administrator client for node <paramref name="i"/> asking as the deployment (TLS server name and Host
+    /// <c>vellum-deployment.invalid</c>, as members ask each other), pinning the deployment's service certificate: the
+    /// deployment's own calls and <c>/node/network</c>, on a deployment with or without the ledger <c>default</c>.
+    /// </summary>
+    public HttpClient DeploymentClient(int i, TimeSpan? timeout = null)
+    {
+        var deployment = X509Certificate2.CreateFromPem(File.ReadAllText(DeploymentCertificatePath));
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ClientCertificates = [_admin],
+                RemoteCertificateValidationCallback = (_, cert, _, _) => Vellum.Core.Identity.ServiceCertificatePin.Accepts(cert, deployment),
+            },
+        };
+        var client = new HttpClient(handler) { BaseAddress = Url(i), DefaultRequestVersion = HttpVersion.Version20, Timeout = timeout ?? TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Host = DeploymentServerName;
+        return client;
+    }
+
+    /// <summary>The server name members use between them for the deployment's calls.</summary>
+    public const string DeploymentServerName = "vellum-deployment.invalid";
+
     /// <summary>The Administrator certificate every node was given.</summary>
     public X509Certificate2 AdminCertificate => _admin;
 
@@ -290,7 +315,8 @@ public sealed class ClusterProcess : IAsyncDisposable
 
         try
         {
-            using var client = Client(i, TimeSpan.FromSeconds(2));
+            // Naming no ledger: default's answer where the deployment has it, else the node's own.
+            using var client = File.Exists(ServiceCertificatePath) ? Client(i, TimeSpan.FromSeconds(2)) : DeploymentClient(i, TimeSpan.FromSeconds(2));
             var text = await client.GetStringAsync("/node/network");
             return JsonDocument.Parse(text).RootElement.Clone();
         }
