@@ -125,4 +125,12 @@ public interface IConsensusLog : IAsyncDisposable
     /// <exception cref="ConsensusNotLeaderException">This node is not leader.</exception>
     /// <exception cref="NotSupportedException">The implementation has a fixed membership.</exception>
     ValueTask<bool> RemoveMemberAsync(EndPoint member, CancellationToken token);
+
+    /// <summary>
+    /// What the member at <paramref name="member"/> says of itself over the consensus channel (the metadata it was
+    /// started with), asked now; null when it is no remote member of this log, cannot be reached, or the implementation
+    /// has no channel to ask over (the default).
+    /// </summary>
+    ValueTask<IReadOnlyDictionary<string, string>?> DescribeMemberAsync(EndPoint member, CancellationToken token) =>
+        ValueTask.FromResult<IReadOnlyDictionary<string, string>?>(null);
 }

@@ -42,8 +42,7 @@ public sealed class DeploymentWithoutDefaultClusterTests
             Assert.Equal(Ledgers, Directory.GetDirectories(Path.Combine(cluster.Data(i), "ledgers")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         }
 
-        // A member learns the client address of one that joined after it from discovery (every 2 s): settled once
-        // every member lists all three.
+        // Each member lists all three in /node/network once discovery (every 2 s) has run.
         for (var i = 0; i < 3; i++)
         {
             using var client = cluster.DeploymentClient(i, TimeSpan.FromSeconds(2));
@@ -60,12 +59,33 @@ public sealed class DeploymentWithoutDefaultClusterTests
         var written = new List<(string Ledger, string Id, string Contents)>();
         await WriteEverywhereAsync(cluster, [0, 1, 2], "before", written);
 
-        // The primary dies; the others elect one and take writes again, with no default anywhere.
+        // A backup is stopped and made to forget every member but the primary (as one that joined first and has not
+        // yet heard of the later ones); then the primary dies. The backup, started again, knows the client address of
+        // no live member: it asks the other over the node channel, and a write through it reaches the new primary.
         var killed = await cluster.WaitForPrimaryAsync(ClusterProcess.Timeout);
+        var lonely = Enumerable.Range(0, 3).First(i => i != killed);
+        var other = 3 - killed - lonely;
+        Assert.Equal(0, await cluster.TerminateAsync(lonely));
+        var peersFile = Path.Combine(cluster.Data(lonely), "node", "peers");
+        var primaryUrl = cluster.Url(killed).ToString().TrimEnd('/');
+        File.WriteAllLines(peersFile, File.ReadAllLines(peersFile).Where(line => line.Split(' ')[1].TrimEnd('/') == primaryUrl));
+        Assert.Single(File.ReadAllLines(peersFile));
         cluster.Kill(killed);
-        var next = await cluster.WaitForPrimaryAsync(TimeSpan.FromSeconds(20), not: killed);
+        await cluster.StartAsync(lonely, alone: true); // no --peer: it knows only what its folder holds
+        var next = await cluster.WaitForPrimaryAsync(TimeSpan.FromSeconds(30), not: killed);
         Assert.NotEqual(killed, next);
-        int[] alive = [.. Enumerable.Range(0, 3).Where(i => i != killed)];
+        using (var client = cluster.DeploymentClient(lonely))
+        {
+            await WaitUntilAsync(
+                async () =>
+                {
+                    using var network = JsonDocument.Parse(await client.GetStringAsync("/node/network"));
+                    return network.RootElement.GetProperty("nodes").EnumerateArray().Any(n => n.GetProperty("url").GetString() == cluster.Url(other).ToString().TrimEnd('/'));
+                },
+                $"node {lonely} to learn node {other}'s client address");
+        }
+
+        int[] alive = [lonely, other];
         await WriteEverywhereAsync(cluster, alive, "after the failover", written);
         using (var backup = cluster.DeploymentClient(alive.First(i => i != next)))
         {

@@ -83,6 +83,35 @@ public sealed partial class RaftConsensus : IConsensusLog
     public long SnapshotIndex => _stateMachine?.Snapshot?.Index ?? 0;
 
     /// <inheritdoc />
+    /// <remarks>Asked over the node channel (mutual TLS with the deployment's members), never from a cache.</remarks>
+    public async ValueTask<IReadOnlyDictionary<string, string>?> DescribeMemberAsync(EndPoint member, CancellationToken token)
+    {
+        ArgumentNullException.ThrowIfNull(member);
+        if (_cluster is not { } cluster)
+        {
+            return null;
+        }
+
+        var address = member.ToString();
+        foreach (var candidate in cluster.Members)
+        {
+            if (candidate.IsRemote && candidate.EndPoint.ToString() == address)
+            {
+                try
+                {
+                    return await candidate.GetMetadataAsync(refresh: true, token).ConfigureAwait(false);
+                }
+                catch (DotNext.Net.Cluster.MemberUnavailableException)
+                {
+                    return null;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <inheritdoc />
     /// <remarks>The WAL: the leader flushes before it commits, followers before they acknowledge.</remarks>
     public bool KeepsEntriesDurably => true;
 
@@ -163,6 +192,11 @@ public sealed partial class RaftConsensus : IConsensusLog
             LoggerFactory = new SnapshotRefusalWatch(_options.LoggerFactory, OnSnapshotAlreadyHeld),
             SslOptions = PeerAuthentication.CreateOptions(_options.TlsCertificate ?? new NodeTlsCertificate(_options.NodeIdentity), _options.ServiceCertificate, _options.RetiredNodes, _logger),
         };
+
+        foreach (var (key, value) in _options.Metadata)
+        {
+            configuration.Metadata[key] = value;
+        }
 
         _cluster = new Cluster(configuration) { AuditTrail = _wal };
 

@@ -89,6 +89,12 @@ public sealed class RaftConsensusOptions
     /// </summary>
     public IRetiredNodes? RetiredNodes { get; init; }
 
+    /// <summary>
+    /// What this member tells the others about itself over the node channel (<see cref="IConsensusLog.DescribeMemberAsync"/>);
+    /// nothing by default. Only members the channel authenticated can ask.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Loggers for this layer and for DotNext. Default: no logging.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 

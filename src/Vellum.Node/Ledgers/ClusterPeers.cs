@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
+using Vellum.Consensus;
 using Vellum.Core.Identity;
 using Vellum.Core.Primitives;
 using Vellum.Node.Service;
@@ -18,7 +19,7 @@ namespace Vellum.Node.Ledgers;
 /// retires it. Members learn each other's client addresses and node ids by asking the members they know for
 /// <c>/node/network</c> every two seconds (a node that joined
 /// knows only the members of its time; a write redirect needs the primary's address): one loop for the node,
-/// <see cref="DiscoverAsync"/>.
+/// <see cref="DiscoverAsync"/>, which also asks members of the consensus group it has no address of over the node channel.
 /// </remarks>
 public sealed class ClusterPeers
 {
@@ -123,6 +124,41 @@ public sealed class ClusterPeers
         }
     }
 
+    /// <summary>
+    /// Asks each member of the consensus group whose client address this node does not know for it, over the node
+    /// channel (<see cref="IConsensusLog.DescribeMemberAsync"/>, <see cref="UrlKey"/>): a member that joined after this
+    /// one is otherwise learnt only from a member that knows it, and if those are all down, never.
+    /// </summary>
+    private async Task AskUnknownMembersAsync(IConsensusLog log, CancellationToken stopping)
+    {
+        foreach (var member in log.Members)
+        {
+            var address = member.EndPoint.ToString();
+            if (member.IsLocal || address is null || _peers.ContainsKey(address))
+            {
+                continue;
+            }
+
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            deadline.CancelAfter(TimeSpan.FromSeconds(2));
+            try
+            {
+                if (await log.DescribeMemberAsync(member.EndPoint, deadline.Token).ConfigureAwait(false) is { } metadata &&
+                    metadata.TryGetValue(UrlKey, out var text) && Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttps)
+                {
+                    Remember(address, url);
+                }
+            }
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+                // That member did not answer in time; the next round asks again.
+            }
+        }
+    }
+
+    /// <summary>The key of a member's client URL in what it says of itself over the node channel.</summary>
+    public const string UrlKey = "url";
+
     private void Write()
     {
         lock (_fileLock)
@@ -141,16 +177,22 @@ public sealed class ClusterPeers
     /// forgets, and does not learn again, the members whose node <paramref name="retired"/> names (so a retired member
     /// leaves <c>/node/network</c>, catch-up and forwarding on every member within a round of its retirement).
     /// </summary>
-    public async Task DiscoverAsync(HttpClient client, IRetiredNodes retired, CancellationToken stopping)
+    public async Task DiscoverAsync(HttpClient client, IRetiredNodes retired, Func<IConsensusLog?> consensus, CancellationToken stopping)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(retired);
+        ArgumentNullException.ThrowIfNull(consensus);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
         try
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
                 ForgetRetired(retired);
+                if (consensus() is { } log)
+                {
+                    await AskUnknownMembersAsync(log, stopping).ConfigureAwait(false);
+                }
+
                 foreach (var url in _peers.Values.Distinct().ToArray())
                 {
                     try

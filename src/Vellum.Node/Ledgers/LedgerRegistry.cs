@@ -89,7 +89,8 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             // One discovery loop for the node, asking the members as the deployment. The token is read here: a stop
             // right after the start may dispose its source before the loop begins.
             var stopping = _stopping.Token;
-            _discovery = Task.Run(() => peers.DiscoverAsync(identity.PeerClient(), RetiredNodes, stopping), CancellationToken.None);
+            var group = _group;
+            _discovery = Task.Run(() => peers.DiscoverAsync(identity.PeerClient(), RetiredNodes, () => group?.Log, stopping), CancellationToken.None);
         }
 
         _renewal = Task.Run(() => RenewWhileRunningAsync(options.NodeCertificateCheckInterval), CancellationToken.None);
@@ -312,6 +313,9 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             TlsCertificate = identity.Tls,
             ServiceCertificate = identity.Service.Certificate,
             RetiredNodes = retired,
+            // A member that knows only members now down learns the others' client addresses from them over the node
+            // channel (ClusterPeers), as the URL a join registers.
+            Metadata = new Dictionary<string, string> { [ClusterPeers.UrlKey] = $"https://{options.Listen}" },
             SnapshotInterval = options.SnapshotInterval,
             // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
             LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
