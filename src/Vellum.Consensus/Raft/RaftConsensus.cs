@@ -101,8 +101,10 @@ public sealed partial class RaftConsensus : IConsensusLog
                 {
                     return await candidate.GetMetadataAsync(refresh: true, token).ConfigureAwait(false);
                 }
-                catch (DotNext.Net.Cluster.MemberUnavailableException)
+                catch (Exception ex) when (ex is DotNext.Net.Cluster.MemberUnavailableException or IOException or System.Net.Sockets.SocketException
+                    or System.Security.Authentication.AuthenticationException or TimeoutException or ObjectDisposedException)
                 {
+                    // Down, unreachable, refused by the channel (a retired key) or stopping: nothing learnt this time.
                     return null;
                 }
             }

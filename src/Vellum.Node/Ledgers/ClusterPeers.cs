@@ -126,32 +126,42 @@ public sealed class ClusterPeers
 
     /// <summary>
     /// Asks each member of the consensus group whose client address this node does not know for it, over the node
-    /// channel (<see cref="IConsensusLog.DescribeMemberAsync"/>, <see cref="UrlKey"/>): a member that joined after this
-    /// one is otherwise learnt only from a member that knows it, and if those are all down, never.
+    /// channel (<see cref="IConsensusLog.DescribeMemberAsync"/>, <see cref="UrlKey"/>), all at once and for two seconds
+    /// at most: a member that joined after this one is otherwise learnt only from a member that knows it, and if those
+    /// are all down, never.
     /// </summary>
     private async Task AskUnknownMembersAsync(IConsensusLog log, CancellationToken stopping)
     {
+        List<Task>? asks = null;
         foreach (var member in log.Members)
         {
-            var address = member.EndPoint.ToString();
-            if (member.IsLocal || address is null || _peers.ContainsKey(address))
+            if (!member.IsLocal && member.EndPoint.ToString() is { } address && !_peers.ContainsKey(address))
             {
-                continue;
+                (asks ??= []).Add(AskAsync(member.EndPoint, address));
             }
+        }
 
+        if (asks is not null)
+        {
+            await Task.WhenAll(asks).ConfigureAwait(false);
+        }
+
+        async Task AskAsync(EndPoint member, string address)
+        {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             deadline.CancelAfter(TimeSpan.FromSeconds(2));
             try
             {
-                if (await log.DescribeMemberAsync(member.EndPoint, deadline.Token).ConfigureAwait(false) is { } metadata &&
+                if (await log.DescribeMemberAsync(member, deadline.Token).ConfigureAwait(false) is { } metadata &&
                     metadata.TryGetValue(UrlKey, out var text) && Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttps)
                 {
                     Remember(address, url);
                 }
             }
-            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            catch (Exception ex) when (!stopping.IsCancellationRequested && ex is OperationCanceledException or IOException or InvalidOperationException)
             {
-                // That member did not answer in time; the next round asks again.
+                // That member did not answer in time, or could not be asked: the next round asks again. Nothing here may
+                // end the discovery loop.
             }
         }
     }
