@@ -46,12 +46,13 @@ public sealed class DeploymentWithoutDefaultClusterTests
         for (var i = 0; i < 3; i++)
         {
             using var client = cluster.DeploymentClient(i, TimeSpan.FromSeconds(2));
-            await WaitUntilAsync(
+            await ManyLedgersClusterTests.WaitUntilAsync(
                 async () =>
                 {
                     using var network = JsonDocument.Parse(await client.GetStringAsync("/node/network"));
                     return network.RootElement.GetProperty("nodes").GetArrayLength() == 3;
                 },
+                ClusterProcess.Timeout,
                 $"node {i} to know every member");
         }
 
@@ -76,12 +77,13 @@ public sealed class DeploymentWithoutDefaultClusterTests
         Assert.NotEqual(killed, next);
         using (var client = cluster.DeploymentClient(lonely))
         {
-            await WaitUntilAsync(
+            await ManyLedgersClusterTests.WaitUntilAsync(
                 async () =>
                 {
                     using var network = JsonDocument.Parse(await client.GetStringAsync("/node/network"));
                     return network.RootElement.GetProperty("nodes").EnumerateArray().Any(n => n.GetProperty("url").GetString() == cluster.Url(other).ToString().TrimEnd('/'));
                 },
+                ClusterProcess.Timeout,
                 $"node {lonely} to learn node {other}'s client address");
         }
 
@@ -103,13 +105,14 @@ public sealed class DeploymentWithoutDefaultClusterTests
             foreach (var (ledger, id, contents) in written)
             {
                 using var client = ManyLedgersClusterTests.HostClient(cluster, i, ledger);
-                await WaitUntilAsync(
+                await ManyLedgersClusterTests.WaitUntilAsync(
                     async () =>
                     {
                         using var status = await client.GetAsync($"/app/transactions/{id}/status?{V}");
                         using var state = status.IsSuccessStatusCode ? JsonDocument.Parse(await status.Content.ReadAsStringAsync()) : null;
                         return state?.RootElement.GetProperty("state").GetString() == "Committed";
                     },
+                    ClusterProcess.Timeout,
                     $"{ledger} {id} committed on node {i}");
                 using var entry = JsonDocument.Parse(await client.GetStringAsync($"/app/transactions/{id}?{V}"));
                 Assert.Equal(contents, entry.RootElement.GetProperty("entry").GetProperty("contents").GetString());
@@ -157,20 +160,6 @@ public sealed class DeploymentWithoutDefaultClusterTests
                     break;
                 }
             }
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > ClusterProcess.Timeout)
-            {
-                throw new TimeoutException($"timed out waiting for {what}");
-            }
-
-            await Task.Delay(50);
         }
     }
 }
