@@ -8,8 +8,11 @@
 #      load-generator run appending to one ledger with one spreading the same appends over the SPREAD ledgers.
 # Prints one line per figure; not part of the tests or CI. About 4-6 minutes on a 2-core machine.
 #
+# SIGNATURES=N passes --max-signatures-per-second N to the node of step 3 (default: the node's default, 100).
+#
 #   bench/ledgers.sh
 #   COUNT=200 SPREAD=50 ROUNDS=2 bench/ledgers.sh
+#   SIGNATURES=25 bench/ledgers.sh
 set -euo pipefail
 
 COUNT=${COUNT:-1000}
@@ -19,6 +22,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 CLIENTS=${CLIENTS:-256}
 PORT=${PORT:-18543}
+SIGNATURES=${SIGNATURES:-}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -73,6 +77,7 @@ echo "file descriptors once idle: 1 ledger $one_fds, $COUNT ledgers $many_fds, $
 
 # 3. Appends to one ledger against appends spread over SPREAD ledgers, same node, same run.
 args=(--ledger default); spread=(); while read -r n; do args+=(--ledger "$n"); spread+=(--ledger "$n"); done < <(names "$SPREAD")
+if [ -n "$SIGNATURES" ]; then args+=(--max-signatures-per-second "$SIGNATURES"); fi
 start_node "$WORK/spread" "${args[@]}"
 common=(append --endpoint "https://127.0.0.1:$PORT" --data "$WORK/spread" --clients "$CLIENTS" --duration "$DURATION" --warmup "$WARMUP" --json)
 okps() { python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ok_per_s"]))'; }

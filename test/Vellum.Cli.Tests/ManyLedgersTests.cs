@@ -407,6 +407,60 @@ public sealed class ManyLedgersTests : IDisposable
         Assert.Equal(0, await target.Terminate());
     }
 
+    /// <summary>
+    /// The node's signature budget bounds the roots it signs on its own cadence over all its ledgers: twelve ledgers
+    /// written to without waiting for commit would sign about 100 times a second by default; with
+    /// <c>maxSignaturesPerSecond</c> 4 (from the config file) they sign about 4 times a second, in turn, and still sign.
+    /// Counted with the node's own Prometheus counter of applied signatures.
+    /// </summary>
+    [Fact]
+    public async Task The_signature_budget_bounds_the_signatures_over_all_ledgers()
+    {
+        var names = Enumerable.Range(1, 12).Select(i => $"busy{i:D2}").ToArray();
+        var config = Path.Combine(_root, "settings.json");
+        await File.WriteAllTextAsync(config, """{"maxSignaturesPerSecond": 4}""");
+        int metricsPort;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            metricsPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        using var node = await RunningNode.Start(Data, [.. names.SelectMany(n => new[] { "--ledger", n }), "--metrics-listen", $"127.0.0.1:{metricsPort}", "--config", config]);
+        using var metrics = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        var clients = names.Select(n => node.LedgerClient(n)).ToArray();
+        try
+        {
+            var before = await SignaturesAppliedAsync(metrics);
+            var window = System.Diagnostics.Stopwatch.StartNew();
+            await Task.WhenAll(clients.Select(async client =>
+            {
+                while (window.Elapsed < TimeSpan.FromSeconds(3))
+                {
+                    await RunningNode.Post(client, "keeps the ledger busy");
+                }
+            })).WaitAsync(TimeSpan.FromSeconds(60));
+            var signed = await SignaturesAppliedAsync(metrics) - before;
+            var seconds = window.Elapsed.TotalSeconds;
+            Assert.InRange(signed, 2, (long)(4 * seconds) + 6);
+        }
+        finally
+        {
+            Array.ForEach(clients, c => c.Dispose());
+        }
+
+        Assert.Equal(0, await node.Terminate());
+    }
+
+    /// <summary>Signature transactions applied on the node, over all its ledgers (its <c>/metrics</c>).</summary>
+    private static async Task<long> SignaturesAppliedAsync(HttpClient metrics)
+    {
+        var text = await metrics.GetStringAsync("/metrics");
+        return text.Split('\n')
+            .Where(line => line.StartsWith("vellum_storage_signatures_total{", StringComparison.Ordinal))
+            .Sum(line => long.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     public void Dispose()
     {
         try

@@ -131,6 +131,8 @@ public sealed class StartTests : IDisposable
     [InlineData("--ledger-type", "Secret")]
     [InlineData("--admin-cert", "/nonexistent.pem")]
     [InlineData("--snapshot-interval", "-1")]
+    [InlineData("--max-signatures-per-second", "0")]
+    [InlineData("--max-signatures-per-second", "10001")]
     [InlineData("--backup-writes", "bounce")]
     [InlineData("--backup-writes", "Forward")]
     [InlineData("--data", "/proc/vellum-cannot-be-here")]

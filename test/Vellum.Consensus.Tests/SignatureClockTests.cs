@@ -4,7 +4,8 @@ namespace Vellum.Consensus.Tests;
 
 /// <summary>
 /// The node's one signature cadence: a tick signs at most its budget of ledgers, only ledgers with unsigned
-/// transactions, taking them in turn so that every busy ledger is signed within ceil(busy / budget) ticks.
+/// transactions, taking them in turn so that every busy ledger is signed within ceil(busy / budget) ticks; a budget
+/// below one a tick carries over, and an idle spell buys no burst.
 /// </summary>
 public sealed class SignatureClockTests
 {
@@ -39,6 +40,52 @@ public sealed class SignatureClockTests
 
         Assert.All(busy.Skip(1), l => Assert.Equal(2, l.Signatures));
         Assert.Equal(1, busy[0].Signatures);
+    }
+
+    [Fact]
+    public async Task A_budget_below_one_a_tick_carries_over_and_an_idle_spell_buys_no_burst()
+    {
+        // 0.4 a tick: four busy ledgers, always unsigned, get 4 signatures in 10 ticks, never 2 on one tick.
+        await using var clock = new SignatureClock(TimeSpan.FromHours(1), perTick: 0.4);
+        var busy = Busy(clock, 4);
+        Assert.Equal([0, 0, 1, 0, 1, 0, 0, 1, 0, 1], TicksAlwaysBusy(clock, busy, 10));
+        Assert.All(busy, l => Assert.Equal(1, l.Signatures));
+
+        // Idle for a long spell, then all busy: still at most one on a tick.
+        busy.ForEach(l => l.Unsigned = false);
+        for (var tick = 0; tick < 50; tick++)
+        {
+            Assert.Equal(0, clock.RunOnce());
+        }
+
+        busy.ForEach(l => l.Unsigned = true);
+        Assert.Equal(1, clock.RunOnce());
+        Assert.Equal(0, clock.RunOnce());
+
+        // A budget above one a tick is not rounded either: 2.5 gives 2, 3, 2, 3.
+        await using var faster = new SignatureClock(TimeSpan.FromHours(1), perTick: 2.5);
+        Assert.Equal([2, 3, 2, 3], TicksAlwaysBusy(faster, Busy(faster, 10), 4));
+    }
+
+    /// <summary>Adds <paramref name="count"/> ledgers with unsigned transactions to the clock.</summary>
+    private static List<Ledger> Busy(SignatureClock clock, int count)
+    {
+        var ledgers = Enumerable.Range(0, count).Select(_ => new Ledger { Unsigned = true }).ToList();
+        ledgers.ForEach(clock.Add);
+        return ledgers;
+    }
+
+    /// <summary>Runs <paramref name="ticks"/> ticks, every ledger unsigned again after each; how many signed on each.</summary>
+    private static List<int> TicksAlwaysBusy(SignatureClock clock, List<Ledger> ledgers, int ticks)
+    {
+        var signed = new List<int>();
+        for (var tick = 0; tick < ticks; tick++)
+        {
+            signed.Add(clock.RunOnce());
+            ledgers.ForEach(l => l.Unsigned = true);
+        }
+
+        return signed;
     }
 
     [Fact]

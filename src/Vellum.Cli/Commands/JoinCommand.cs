@@ -180,7 +180,8 @@ internal static class JoinCommand
             {
                 DataDirectory = data, Listen = endpoint, NodeListen = nodeEndPoint, Peers = peers, Join = true, Domain = serving.Given.Domain,
                 TlsCertificateFile = serving.Given.TlsCert, TlsKeyFile = serving.Given.TlsKey, MetricsListen = serving.Given.MetricsListen,
-                BackupWrites = serving.BackupWrites, SnapshotInterval = serving.Given.SnapshotInterval, DataFolderLock = folderLock,
+                BackupWrites = serving.BackupWrites, SnapshotInterval = serving.Given.SnapshotInterval,
+                MaxSignaturesPerSecond = serving.Given.MaxSignaturesPerSecond, DataFolderLock = folderLock,
                 JwtIssuers = serving.JwtIssuers, AdminCertificates = admins, AdminObjectIds = serving.Given.AdminOids, Management = serving.Management,
             };
             return await StartCommand.RunNodeAsync(options, identityFrom: null, async token2 =>

@@ -201,7 +201,7 @@ internal static class StartCommand
                 DataDirectory = data, Listen = endpoint, Ledgers = ledgers, Domain = serving.Given.Domain, TlsCertificateFile = serving.Given.TlsCert,
                 TlsKeyFile = serving.Given.TlsKey, AdminCertificates = admins, MetricsListen = serving.Given.MetricsListen,
                 BenchmarkEndpoints = benchmarkEndpoints, NodeListen = nodeEndPoint, Peers = peers, BackupWrites = serving.BackupWrites,
-                SnapshotInterval = serving.Given.SnapshotInterval, JwtIssuers = serving.JwtIssuers, AdminObjectIds = serving.Given.AdminOids, Management = serving.Management,
+                SnapshotInterval = serving.Given.SnapshotInterval, MaxSignaturesPerSecond = serving.Given.MaxSignaturesPerSecond, JwtIssuers = serving.JwtIssuers, AdminObjectIds = serving.Given.AdminOids, Management = serving.Management,
                 DataFolderLock = folderLock,
             };
             return await RunNodeAsync(options, identityFrom, afterStart: null, cancellationToken);

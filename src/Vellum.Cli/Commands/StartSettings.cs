@@ -41,6 +41,7 @@ internal sealed class StartSettings
         ["identityFrom"] = Kind.Text,
         ["backupWrites"] = Kind.Text,
         ["snapshotInterval"] = Kind.Number,
+        ["maxSignaturesPerSecond"] = Kind.Number,
         ["jwtIssuer"] = Kind.Text,
         ["jwtCa"] = Kind.Text,
         ["jwtAudiences"] = Kind.List,
