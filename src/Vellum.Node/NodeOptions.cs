@@ -12,6 +12,12 @@ public sealed class NodeOptions
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 8443);
 
     /// <summary>
+    /// This node's client address as other members and the network reports give it: <c>https://</c> and
+    /// <see cref="Listen"/> (an IPv6 address in brackets).
+    /// </summary>
+    public Uri ClientUrl => new($"https://{Listen}");
+
+    /// <summary>
     /// Where the Prometheus scrape endpoint (<c>/metrics</c>, plain HTTP) listens, as host:port; null (the default)
     /// turns it off. It is a separate port so that it can stay on a private interface.
     /// </summary>

@@ -101,7 +101,7 @@ internal static class ClusterEndpoints
             writer.WriteStartArray("members");
             if (options.NodeListen is { } self)
             {
-                Member(writer, self.ToString(), new Uri($"https://{options.Listen}"));
+                Member(writer, self.ToString(), options.ClientUrl);
             }
 
             foreach (var (nodeAddress, url) in Membership(context).Peers)

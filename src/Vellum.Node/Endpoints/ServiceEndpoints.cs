@@ -231,7 +231,7 @@ internal static class ServiceEndpoints
                 }
             }
 
-            var self = $"https://{options.Listen}";
+            var self = options.ClientUrl.ToString().TrimEnd('/');
             var primary = isPrimary ? self : primaryUrl?.ToString().TrimEnd('/');
             if (primary is null)
             {

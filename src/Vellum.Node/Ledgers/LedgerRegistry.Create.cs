@@ -114,7 +114,7 @@ public sealed partial class LedgerRegistry : IGroupLedgers
             _staging.Release();
         }
 
-        var creation = new LedgerCreation(isPrivate, digest, new Uri($"https://{_options.Listen}"));
+        var creation = new LedgerCreation(isPrivate, digest, _options.ClientUrl);
         await StageAtMajorityAsync(name, creation, cancellationToken).ConfigureAwait(false);
         var awaited = _awaited.GetOrAdd(name.Value, _ => new TaskCompletionSource<LedgerService>(TaskCreationOptions.RunContinuationsAsynchronously));
         try

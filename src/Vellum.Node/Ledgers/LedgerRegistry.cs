@@ -315,7 +315,7 @@ public sealed partial class LedgerRegistry : IAsyncDisposable
             RetiredNodes = retired,
             // A member that knows only members now down learns the others' client addresses from them over the node
             // channel (ClusterPeers), as the URL a join registers.
-            Metadata = new Dictionary<string, string> { [ClusterPeers.UrlKey] = $"https://{options.Listen}" },
+            Metadata = new Dictionary<string, string> { [ClusterPeers.UrlKey] = options.ClientUrl.ToString().TrimEnd('/') },
             SnapshotInterval = options.SnapshotInterval,
             // DotNext logs a warning per lagging heartbeat under load; our own consensus events still go to the log.
             LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
