@@ -363,13 +363,6 @@ public sealed class ManyLedgersTests : IDisposable
     [Fact]
     public async Task Join_refuses_a_folder_holding_a_ledger_that_is_not_the_deployments_and_writes_nothing()
     {
-        int FreePort()
-        {
-            using var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            return ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
         using var target = await RunningNode.Start(Data, ["--node-listen", $"127.0.0.1:{FreePort()}", "--ledger", "alpha"]);
         string token;
         // Asked of the deployment (its host name; no default here), by the development Administrator, an operator.
@@ -419,13 +412,7 @@ public sealed class ManyLedgersTests : IDisposable
         var names = Enumerable.Range(1, 12).Select(i => $"busy{i:D2}").ToArray();
         var config = Path.Combine(_root, "settings.json");
         await File.WriteAllTextAsync(config, """{"maxSignaturesPerSecond": 4}""");
-        int metricsPort;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            metricsPort = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-
+        var metricsPort = FreePort();
         using var node = await RunningNode.Start(Data, [.. names.SelectMany(n => new[] { "--ledger", n }), "--metrics-listen", $"127.0.0.1:{metricsPort}", "--config", config]);
         using var metrics = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}"), Timeout = TimeSpan.FromSeconds(30) };
         var clients = names.Select(n => node.LedgerClient(n)).ToArray();
@@ -450,6 +437,14 @@ public sealed class ManyLedgersTests : IDisposable
         }
 
         Assert.Equal(0, await node.Terminate());
+    }
+
+    /// <summary>A TCP port free on 127.0.0.1 a moment ago.</summary>
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     /// <summary>Signature transactions applied on the node, over all its ledgers (its <c>/metrics</c>).</summary>
