@@ -12,6 +12,7 @@ public sealed class LedgerOptionsTests
     public void Bad_ledger_and_signature_options_are_refused_naming_the_option()
     {
         Assert.Equal("MaxSignaturesPerSecond", Refused(new NodeOptions { DataDirectory = "unused", MaxSignaturesPerSecond = 0 }));
+        Assert.Equal("MaxSignaturesPerSecond", Refused(new NodeOptions { DataDirectory = "unused", MaxSignaturesPerSecond = NodeOptions.MaxSignaturesPerSecondLimit + 1 }));
         Assert.Equal("SignatureDelay", Refused(new NodeOptions { DataDirectory = "unused", SignatureDelay = TimeSpan.Zero }));
         Assert.Equal("Domain", Refused(new NodeOptions { DataDirectory = "unused", Domain = "not a domain" }));
         Assert.Equal("Ledgers", Refused(new NodeOptions { DataDirectory = "unused", Ledgers = [Alpha, Alpha with { IsPrivate = true }] }));
@@ -22,6 +23,7 @@ public sealed class LedgerOptionsTests
         Assert.Equal("SignatureInterval", Refused(new NodeOptions { DataDirectory = "unused", LedgerDefaults = new LedgerOptions { SignatureInterval = -1 } }));
         Assert.Equal("PageSize", Refused(new NodeOptions { DataDirectory = "unused", LedgerDefaults = new LedgerOptions { PageSize = 0 } }));
         new NodeOptions { DataDirectory = "unused", Ledgers = [Alpha], Domain = "ledger.example", MaxSignaturesPerSecond = 1 }.Validate();
+        new NodeOptions { DataDirectory = "unused", MaxSignaturesPerSecond = NodeOptions.MaxSignaturesPerSecondLimit }.Validate();
     }
 
     private static string? Refused(NodeOptions options) => Assert.Throws<ArgumentException>(options.Validate).ParamName;
