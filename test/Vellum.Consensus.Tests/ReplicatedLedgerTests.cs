@@ -412,6 +412,9 @@ public sealed class ReplicatedLedgerTests : IAsyncLifetime
     {
         foreach (var node in _nodes.Where(n => n is not null))
         {
+            // A running node's files trail what it applied by the ledger's gathered tail (write-behind, behind the
+            // Raft log): written out first, as a snapshot or a stop does.
+            node!.Store.SyncToDisk();
             var (summary, failure) = LedgerDirectoryVerifier.Verify(node!.Store.Options.LedgerDirectory, _raft.Service.Certificate, _secret);
             Assert.Null(failure);
             Assert.Equal(node.Store.DurableSeqno, summary!.Transactions);

@@ -142,8 +142,11 @@ public sealed class LedgerRegistryTests : IDisposable
             Assert.NotEmpty(segments);
             Assert.True(segments.Sum(f => new FileInfo(f).Length) > 20 * marker.Length, "the node log holds the batches");
             Assert.All(segments, f => Assert.DoesNotContain(marker, ReadAll(f), StringComparison.Ordinal));
-            Assert.Contains(Directory.GetFiles(Path.Combine(_root, "ledgers", "alpha", "ledger")), f => ReadAll(f).Contains(marker, StringComparison.Ordinal));
         }
+
+        // The ledger's own files hold them in clear (a Public ledger); written out by the stop at the latest (while
+        // the node runs, a ledger's newest entries may still be gathered in memory: LedgerStoreOptions.WriteBehindBytes).
+        Assert.Contains(Directory.GetFiles(Path.Combine(_root, "ledgers", "alpha", "ledger")), f => ReadAll(f).Contains(marker, StringComparison.Ordinal));
     }
 
     [Fact]

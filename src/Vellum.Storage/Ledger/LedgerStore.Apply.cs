@@ -48,15 +48,19 @@ public sealed partial class LedgerStore
     {
         lock (_applyLock)
         {
-            if (_fault is null && _openChunk is { IsOpen: true } chunk)
+            if (_fault is null && _openChunk is { } chunk)
             {
-                if (_unsynced)
+                WriteTail(chunk);
+                if (chunk.IsOpen)
                 {
-                    RandomAccess.FlushToDisk(chunk.Handle);
-                    _unsynced = false;
-                }
+                    if (_unsynced)
+                    {
+                        RandomAccess.FlushToDisk(chunk.Handle);
+                        _unsynced = false;
+                    }
 
-                chunk.Close();
+                    chunk.Close();
+                }
             }
 
             lock (_readLock)
@@ -84,11 +88,16 @@ public sealed partial class LedgerStore
         lock (_applyLock)
         {
             ThrowIfFaulted();
-            // Not open: nothing was written to the chunk since the store opened (a write opens it), so nothing to sync.
-            if (_openChunk is { IsOpen: true } chunk && _unsynced)
+            if (_openChunk is { } chunk)
             {
-                RandomAccess.FlushToDisk(chunk.Handle);
-                SnapshotSyncs++;
+                WriteTail(chunk);
+
+                // Not open: nothing was written to the chunk since the store opened (a write opens it), so nothing to sync.
+                if (chunk.IsOpen && _unsynced)
+                {
+                    RandomAccess.FlushToDisk(chunk.Handle);
+                    SnapshotSyncs++;
+                }
             }
 
             _unsynced = false;
@@ -196,26 +205,42 @@ public sealed partial class LedgerStore
     {
         var chunk = _openChunk ?? CreateChunk(batch.FirstSeqno);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        RandomAccess.Write(chunk.Handle, batch.Bytes, chunk.Length);
-        _unsynced = true;
-        if (_options.Durable && _options.SyncEachBatch)
+        var syncEach = _options.Durable && _options.SyncEachBatch;
+
+        // Behind a durable consensus log, a batch that fits joins the chunk's tail in memory (write-behind): a ledger
+        // with a few transactions in each round of a node's log then costs a positional write per tail, not per round.
+        var gathered = !syncEach && chunk.Length - chunk.FileLength + batch.Length <= _options.WriteBehindBytes;
+        if (!gathered)
         {
-            // The fsync that every transaction in the batch waits for. (Replicated through a durable consensus log:
-            // that log already holds the batch and replays it after a crash, so the files are synced at snapshots.)
-            RandomAccess.FlushToDisk(chunk.Handle);
-            _unsynced = false;
+            WriteTailAnd(chunk, batch.Memory);
+            if (syncEach)
+            {
+                // The fsync that every transaction in the batch waits for. (Replicated through a durable consensus log:
+                // that log already holds the batch and replays it after a crash, so the files are synced at snapshots.)
+                RandomAccess.FlushToDisk(chunk.Handle);
+            }
         }
 
+        _unsynced = !syncEach;
         _metrics.BatchWritten(batch, started);
 
         lock (_readLock)
         {
+            if (gathered)
+            {
+                chunk.AppendTail(batch.Bytes, _options.WriteBehindBytes);
+            }
+
             foreach (var offset in batch.FrameOffsets)
             {
                 chunk.Positions.Add(chunk.Length + offset);
             }
 
             chunk.Length += batch.Length;
+            if (!gathered)
+            {
+                chunk.TailWritten();
+            }
         }
 
         _index.Add(batch);
@@ -240,6 +265,42 @@ public sealed partial class LedgerStore
         {
             CloseChunk(chunk);
         }
+    }
+
+    /// <summary>
+    /// Writes the open chunk's gathered tail, if any, to its file (opening the file if it is not open). Caller holds
+    /// <see cref="_applyLock"/>; readers find those transactions in the file from here on.
+    /// </summary>
+    private void WriteTail(OpenChunk chunk)
+    {
+        if (chunk.Length != chunk.FileLength)
+        {
+            RandomAccess.Write(chunk.Handle, chunk.Tail.Span, chunk.FileLength);
+            _unsynced = true;
+            lock (_readLock)
+            {
+                chunk.TailWritten();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes the tail and then <paramref name="bytes"/> in one positional write at the end of the file. The caller
+    /// adds the bytes' positions and length and calls <see cref="OpenChunk.TailWritten"/> under the read lock.
+    /// </summary>
+    private void WriteTailAnd(OpenChunk chunk, ReadOnlyMemory<byte> bytes)
+    {
+        if (chunk.Length == chunk.FileLength)
+        {
+            RandomAccess.Write(chunk.Handle, bytes.Span, chunk.FileLength);
+            return;
+        }
+
+        _gather.Clear();
+        _gather.Add(chunk.Tail);
+        _gather.Add(bytes);
+        RandomAccess.Write(chunk.Handle, _gather, chunk.FileLength);
+        _gather.Clear();
     }
 
     private OpenChunk CreateChunk(long firstSeqno)
@@ -272,6 +333,7 @@ public sealed partial class LedgerStore
     /// </summary>
     private void CloseChunk(OpenChunk chunk)
     {
+        WriteTail(chunk);
         var trailer = new byte[ChunkFormat.TrailerLength(chunk.Positions.Count)];
         ChunkFormat.WriteTrailer(trailer, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chunk.Positions));
         RandomAccess.Write(chunk.Handle, trailer, chunk.Length);

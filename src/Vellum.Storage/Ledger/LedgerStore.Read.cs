@@ -88,6 +88,12 @@ public sealed partial class LedgerStore
             {
                 path = open.Path;
                 position = open.Positions[(int)(seqno - open.FirstSeqno)];
+                if (position >= open.FileLength)
+                {
+                    // Gathered in memory, not yet in the file (LedgerStoreOptions.WriteBehindBytes).
+                    return ReadFrame(open.Tail.Span[(int)(position - open.FileLength)..], path, position, seqno);
+                }
+
                 openHandle = open.Handle;
             }
             else
@@ -308,6 +314,17 @@ public sealed partial class LedgerStore
         }
 
         return null;
+    }
+
+    /// <summary>A frame at the start of <paramref name="bytes"/> (an open chunk's tail), copied out and checked.</summary>
+    private static byte[] ReadFrame(ReadOnlySpan<byte> bytes, string path, long offset, long seqno)
+    {
+        if (Frame.TryRead(bytes, out var bodyLength) != FrameStatus.Ok)
+        {
+            throw new LedgerCorruptException(path, offset, $"entry for seqno {seqno}: frame checksum does not match");
+        }
+
+        return bytes[..(Frame.HeaderSize + bodyLength)].ToArray();
     }
 
     private static byte[] ReadFrame(SafeFileHandle handle, string path, long offset, long seqno)

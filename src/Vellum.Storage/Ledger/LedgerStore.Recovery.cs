@@ -415,6 +415,7 @@ public sealed partial class LedgerStore
         }
 
         chunk.Length = offset;
+        chunk.FileLength = offset;
         return chunk;
     }
 

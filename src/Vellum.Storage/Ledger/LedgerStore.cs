@@ -43,6 +43,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
     private MerkleTree _tree;
     private ChainValidator _validator = null!;
     private readonly List<CheckedFrame> _checked = [];
+    private readonly List<ReadOnlyMemory<byte>> _gather = new(2);
     private long _lastView;
     private long _lastUserChangeSeqno;
     private long _lastGovernanceSeqno;
@@ -145,8 +146,13 @@ public sealed partial class LedgerStore : IAsyncDisposable
         {
             if (_openChunk is { } open)
             {
-                // Applied batches that a durable consensus log holds may not be fsynced yet
-                // (LedgerStoreOptions.SyncEachBatch): a clean stop leaves the files complete on their own.
+                // Applied batches that a durable consensus log holds may still be gathered in memory, or not fsynced
+                // yet (LedgerStoreOptions.SyncEachBatch): a clean stop leaves the files complete on their own.
+                if (_fault is null)
+                {
+                    WriteTail(open);
+                }
+
                 if (_options.Durable && _fault is null && open.IsOpen)
                 {
                     RandomAccess.FlushToDisk(open.Handle);
@@ -189,6 +195,7 @@ public sealed partial class LedgerStore : IAsyncDisposable
     internal sealed class OpenChunk(string path, long firstSeqno, SafeFileHandle? handle, long length)
     {
         private SafeFileHandle? _handle = handle;
+        private byte[]? _tail;
 
         public string Path { get; } = path;
 
@@ -200,14 +207,43 @@ public sealed partial class LedgerStore : IAsyncDisposable
         /// <summary>Whether the file is open (nothing was written or read through it since the store opened, when not).</summary>
         public bool IsOpen => Volatile.Read(ref _handle) is not null;
 
+        /// <summary>The chunk's length: what is in the file (<see cref="FileLength"/>) and the gathered tail after it.</summary>
         public long Length { get; set; } = length;
+
+        /// <summary>Bytes written to the file; the rest up to <see cref="Length"/> is the tail, in memory (write-behind).</summary>
+        public long FileLength { get; set; } = length;
+
+        /// <summary>The gathered bytes not yet in the file, from <see cref="FileLength"/> on (read under the store's read lock).</summary>
+        public ReadOnlyMemory<byte> Tail => _tail.AsMemory(0, (int)(Length - FileLength));
 
         public List<long> Positions { get; } = [];
 
         public long LastSeqno => FirstSeqno + Positions.Count - 1;
 
-        /// <summary>Closes the file, if open.</summary>
+        /// <summary>Closes the file, if open. The tail must be written first (<see cref="LedgerStore.WriteTail"/>).</summary>
         public void Close() => Interlocked.Exchange(ref _handle, null)?.Dispose();
+
+        /// <summary>
+        /// Adds <paramref name="bytes"/> to the tail, renting a buffer of <paramref name="capacity"/> bytes for the first.
+        /// Caller holds the store's read lock and then adds the bytes' positions and length.
+        /// </summary>
+        public void AppendTail(ReadOnlySpan<byte> bytes, int capacity)
+        {
+            var count = (int)(Length - FileLength);
+            _tail ??= System.Buffers.ArrayPool<byte>.Shared.Rent(capacity);
+            bytes.CopyTo(_tail.AsSpan(count));
+        }
+
+        /// <summary>The tail is in the file: its buffer goes back to the pool. Caller holds the store's read lock.</summary>
+        public void TailWritten()
+        {
+            FileLength = Length;
+            if (_tail is { } tail)
+            {
+                _tail = null;
+                System.Buffers.ArrayPool<byte>.Shared.Return(tail);
+            }
+        }
 
         private SafeFileHandle OpenHandle()
         {

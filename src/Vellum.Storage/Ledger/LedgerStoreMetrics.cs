@@ -20,7 +20,7 @@ internal sealed class LedgerStoreMetrics : IDisposable
     private static readonly Histogram<int> BatchTransactions =
         Meter.CreateHistogram<int>("vellum.storage.batch.transactions", "{transaction}", "Transactions per applied batch (one write).");
     private static readonly Histogram<double> WriteSeconds =
-        Meter.CreateHistogram<double>("vellum.storage.fsync.duration", "s", "Time of each batch's write (and fsync, where the store syncs each batch).");
+        Meter.CreateHistogram<double>("vellum.storage.fsync.duration", "s", "Time of each batch's write (and fsync, where the store syncs each batch; behind a durable log, a copy into the gathered tail or the tail's write).");
 
     private static readonly Lock StoresLock = new();
     private static LedgerStoreMetrics[] _stores = [];

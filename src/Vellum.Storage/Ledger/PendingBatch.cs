@@ -45,6 +45,8 @@ internal sealed class PendingBatch
 
     public ReadOnlySpan<byte> Bytes => _buffer.AsSpan(0, Length);
 
+    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
+
     public ReadOnlySpan<int> FrameOffsets => _frameOffsets.AsSpan(0, Count);
 
     /// <summary>Reserves room for one frame of <paramref name="frameLength"/> bytes and returns it to be filled.</summary>
