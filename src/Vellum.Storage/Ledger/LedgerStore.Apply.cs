@@ -50,17 +50,8 @@ public sealed partial class LedgerStore
         {
             if (_fault is null && _openChunk is { } chunk)
             {
-                WriteTail(chunk);
-                if (chunk.IsOpen)
-                {
-                    if (_unsynced)
-                    {
-                        RandomAccess.FlushToDisk(chunk.Handle);
-                        _unsynced = false;
-                    }
-
-                    chunk.Close();
-                }
+                SyncOpenChunk(chunk);
+                chunk.Close();
             }
 
             lock (_readLock)
@@ -88,16 +79,9 @@ public sealed partial class LedgerStore
         lock (_applyLock)
         {
             ThrowIfFaulted();
-            if (_openChunk is { } chunk)
+            if (_openChunk is { } chunk && SyncOpenChunk(chunk))
             {
-                WriteTail(chunk);
-
-                // Not open: nothing was written to the chunk since the store opened (a write opens it), so nothing to sync.
-                if (chunk.IsOpen && _unsynced)
-                {
-                    RandomAccess.FlushToDisk(chunk.Handle);
-                    SnapshotSyncs++;
-                }
+                SnapshotSyncs++;
             }
 
             _unsynced = false;
@@ -265,6 +249,24 @@ public sealed partial class LedgerStore
         {
             CloseChunk(chunk);
         }
+    }
+
+    /// <summary>
+    /// Writes the open chunk's tail, then fsyncs it if anything written to it waits for a sync; returns whether it
+    /// fsynced. Not open after the tail: nothing was written since the store opened (a write opens the file), so
+    /// nothing to sync. Caller holds <see cref="_applyLock"/>.
+    /// </summary>
+    private bool SyncOpenChunk(OpenChunk chunk)
+    {
+        WriteTail(chunk);
+        if (!chunk.IsOpen || !_unsynced)
+        {
+            return false;
+        }
+
+        RandomAccess.FlushToDisk(chunk.Handle);
+        _unsynced = false;
+        return true;
     }
 
     /// <summary>

@@ -150,12 +150,14 @@ public sealed partial class LedgerStore : IAsyncDisposable
                 // yet (LedgerStoreOptions.SyncEachBatch): a clean stop leaves the files complete on their own.
                 if (_fault is null)
                 {
-                    WriteTail(open);
-                }
-
-                if (_options.Durable && _fault is null && open.IsOpen)
-                {
-                    RandomAccess.FlushToDisk(open.Handle);
+                    if (_options.Durable)
+                    {
+                        SyncOpenChunk(open);
+                    }
+                    else
+                    {
+                        WriteTail(open);
+                    }
                 }
 
                 open.Close();
