@@ -38,9 +38,10 @@ public sealed record LedgerStoreOptions
     /// Unless each batch is fsynced (<see cref="SyncEachBatch"/> and <see cref="Durable"/>), applied batches are
     /// gathered in memory up to this many bytes of the open chunk (default 16 KiB, from 0 to 1 MiB; 0 writes each batch
     /// at once) and written to the file in one positional write: with many ledgers a round of the node log carries a
-    /// few transactions of each, and a write per ledger per round costs more than the bytes it moves. Reads of those transactions come from memory; a sync, a
-    /// chunk's close, <see cref="LedgerStore.ReleaseFiles"/> and a clean stop write them out first. What is gathered
-    /// is in the durable consensus log until then, which passes it again after a crash.
+    /// few transactions of each, and a write per ledger per round costs more than the bytes it moves. Reads of those
+    /// transactions come from memory; a sync, a chunk's close, <see cref="LedgerStore.ReleaseFiles"/> and a clean stop
+    /// write them out first. What is gathered is in the durable consensus log until then, which passes it again after
+    /// a crash.
     /// </summary>
     public int WriteBehindBytes
     {
