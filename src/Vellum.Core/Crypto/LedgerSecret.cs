@@ -25,7 +25,7 @@ public sealed class LedgerSecret : IDisposable
     private static readonly byte[] EntryKeyInfo = "vellum/v1/entry-encryption"u8.ToArray();
 
     private readonly byte[] _secret;
-    private readonly byte[] _commitEvidenceKey;
+    private readonly HmacSha256 _commitEvidenceMac;
     private readonly AesGcm _aes;
 
     // AesGcm is not safe for concurrent use (on OpenSSL one cipher context is reused per instance): the store encrypts
@@ -41,7 +41,9 @@ public sealed class LedgerSecret : IDisposable
         }
 
         _secret = secret.ToArray();
-        _commitEvidenceKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, _secret, Size, salt: null, info: CommitEvidenceInfo);
+        var commitEvidenceKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, _secret, Size, salt: null, info: CommitEvidenceInfo);
+        _commitEvidenceMac = new HmacSha256(commitEvidenceKey);
+        CryptographicOperations.ZeroMemory(commitEvidenceKey);
         var entryKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, _secret, Size, salt: null, info: EntryKeyInfo);
         _aes = new AesGcm(entryKey, TagSize);
         CryptographicOperations.ZeroMemory(entryKey);
@@ -113,7 +115,7 @@ public sealed class LedgerSecret : IDisposable
         id.TryFormat(chars, out var written, default, null);
         Span<byte> ascii = stackalloc byte[TxId.MaxLength];
         var length = Encoding.ASCII.GetBytes(chars[..written], ascii);
-        HMACSHA256.HashData(_commitEvidenceKey, ascii[..length], destination);
+        _commitEvidenceMac.Compute(ascii[..length], destination);
     }
 
     /// <summary>The commit evidence string <c>ce:{view}.{seqno}:{64 hex}</c>.</summary>
@@ -200,7 +202,7 @@ public sealed class LedgerSecret : IDisposable
     public void Dispose()
     {
         CryptographicOperations.ZeroMemory(_secret);
-        CryptographicOperations.ZeroMemory(_commitEvidenceKey);
+        _commitEvidenceMac.Dispose();
         _aes.Dispose();
     }
 

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 
 namespace Vellum.Core.Primitives;
 
@@ -41,7 +40,7 @@ public readonly struct Hash32 : IEquatable<Hash32>
     public static Hash32 Compute(ReadOnlySpan<byte> data)
     {
         Span<byte> buffer = stackalloc byte[Size];
-        SHA256.HashData(data, buffer);
+        Crypto.Sha256.HashData(data, buffer);
         return new Hash32(buffer);
     }
 
