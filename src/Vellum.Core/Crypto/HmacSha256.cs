@@ -6,7 +6,8 @@ namespace Vellum.Core.Crypto;
 /// HMAC-SHA256 (RFC 2104) under one key, for a key used on every transaction (the commit-evidence key). With OpenSSL
 /// directly (<see cref="OpenSslDigest"/>) the key's inner and outer pads are absorbed once, and each MAC continues
 /// from copies of those two states: two short digests instead of .NET's one-shot call, which sets the key up anew and
-/// costs about four times as much. Without it, .NET's <see cref="HMACSHA256"/>. Thread-safe; dispose frees the states.
+/// costs about six times as much (1,216 ns against 202 ns). Without it, .NET's <see cref="HMACSHA256"/>.
+/// Thread-safe; dispose frees the states.
 /// </summary>
 public sealed class HmacSha256 : IDisposable
 {

@@ -8,9 +8,18 @@ public sealed class HmacSha256Tests
 {
     [Theory]
     // RFC 4231 test cases 1, 2 and 3.
-    [InlineData("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "4869205468657265", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")]
-    [InlineData("4a656665", "7768617420646f2079612077616e7420666f72206e6f7468696e673f", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")]
-    [InlineData("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd", "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe")]
+    [InlineData(
+        "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+        "4869205468657265",
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")]
+    [InlineData(
+        "4a656665",
+        "7768617420646f2079612077616e7420666f72206e6f7468696e673f",
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")]
+    [InlineData(
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",
+        "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe")]
     public void Gives_the_RFC_4231_MACs(string keyHex, string dataHex, string macHex)
     {
         using var hmac = new HmacSha256(Convert.FromHexString(keyHex));
