@@ -4,9 +4,11 @@
 #   1. creates COUNT ledgers (default 1,000) with --ledger on a new data folder: time until the node is ready, threads,
 #      resident memory and open file descriptors once idle (against a node with one ledger);
 #   2. restarts that folder with no flag: time until ready, and file descriptors once idle;
-#   3. on a node with the ledger 'default' and SPREAD ledgers (default 100), alternates ROUNDS times (default 3) a
-#      load-generator run appending to one ledger with one spreading the same appends over the SPREAD ledgers.
-# Prints one line per figure; not part of the tests or CI. About 4-6 minutes on a 2-core machine.
+#   3. on a node with the ledger 'default' and SPREAD ledgers (default 100), first warms both paths (one run of each,
+#      not counted), then alternates ROUNDS times (default 3) a load-generator run appending to one ledger with one
+#      spreading the same appends over the SPREAD ledgers, the order swapped every round (a path that runs second runs
+#      warmer), and prints each round's ratio and their median.
+# Prints one line per figure; not part of the tests or CI. About 5-7 minutes on a 2-core machine.
 #
 # SIGNATURES=N passes --max-signatures-per-second N to the node of step 3 (default: the node's default, 100).
 #
@@ -81,9 +83,25 @@ if [ -n "$SIGNATURES" ]; then args+=(--max-signatures-per-second "$SIGNATURES");
 start_node "$WORK/spread" "${args[@]}"
 common=(append --endpoint "https://127.0.0.1:$PORT" --data "$WORK/spread" --clients "$CLIENTS" --duration "$DURATION" --warmup "$WARMUP" --json)
 okps() { python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ok_per_s"]))'; }
-for round in $(seq 1 "$ROUNDS"); do
+if [ "$ROUNDS" -gt 0 ]; then
     single=$(dotnet "$LOADGEN" "${common[@]}" | okps)
     many=$(dotnet "$LOADGEN" "${common[@]}" "${spread[@]}" | okps)
-    echo "round $round: one ledger $single ok/s, $SPREAD ledgers $many ok/s, ratio $(echo "scale=2; $many / $single" | bc)"
+    echo "warm-up (not counted): one ledger $single ok/s, $SPREAD ledgers $many ok/s"
+fi
+ratios=()
+for round in $(seq 1 "$ROUNDS"); do
+    if [ $((round % 2)) -eq 1 ]; then
+        single=$(dotnet "$LOADGEN" "${common[@]}" | okps)
+        many=$(dotnet "$LOADGEN" "${common[@]}" "${spread[@]}" | okps)
+    else
+        many=$(dotnet "$LOADGEN" "${common[@]}" "${spread[@]}" | okps)
+        single=$(dotnet "$LOADGEN" "${common[@]}" | okps)
+    fi
+    ratio=$(echo "scale=2; $many / $single" | bc)
+    ratios+=("$ratio")
+    echo "round $round: one ledger $single ok/s, $SPREAD ledgers $many ok/s, ratio $ratio"
 done
+if [ "$ROUNDS" -gt 0 ]; then
+    echo "median ratio over $ROUNDS rounds: $(printf '%s\n' "${ratios[@]}" | sort -n | python3 -c 'import statistics,sys; print(statistics.median(float(l) for l in sys.stdin))')"
+fi
 stop_node
