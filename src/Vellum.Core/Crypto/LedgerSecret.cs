@@ -16,21 +16,19 @@ public sealed class LedgerSecret : IDisposable
     public const int Size = 32;
 
     /// <summary>Bytes in an AES-GCM tag.</summary>
-    public const int TagSize = 16;
+    public const int TagSize = Aes256Gcm.TagSize;
 
     /// <summary>Bytes in an AES-GCM nonce.</summary>
-    public const int NonceSize = 12;
+    public const int NonceSize = Aes256Gcm.NonceSize;
 
     private static readonly byte[] CommitEvidenceInfo = "vellum/v1/commit-evidence"u8.ToArray();
     private static readonly byte[] EntryKeyInfo = "vellum/v1/entry-encryption"u8.ToArray();
 
     private readonly byte[] _secret;
     private readonly HmacSha256 _commitEvidenceMac;
-    private readonly AesGcm _aes;
 
-    // AesGcm is not safe for concurrent use (on OpenSSL one cipher context is reused per instance): the store encrypts
-    // under its sequencer lock while readers decrypt on request threads, so every use of _aes takes this lock.
-    private readonly Lock _aesLock = new();
+    // Thread-safe: the sequencer encrypts under its lock while readers decrypt on request threads.
+    private readonly Aes256Gcm _aes;
 
     /// <summary>Wraps an existing 32-byte secret.</summary>
     public LedgerSecret(ReadOnlySpan<byte> secret)
@@ -45,7 +43,7 @@ public sealed class LedgerSecret : IDisposable
         _commitEvidenceMac = new HmacSha256(commitEvidenceKey);
         CryptographicOperations.ZeroMemory(commitEvidenceKey);
         var entryKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, _secret, Size, salt: null, info: EntryKeyInfo);
-        _aes = new AesGcm(entryKey, TagSize);
+        _aes = new Aes256Gcm(entryKey);
         CryptographicOperations.ZeroMemory(entryKey);
     }
 
@@ -167,10 +165,7 @@ public sealed class LedgerSecret : IDisposable
     {
         Span<byte> nonce = stackalloc byte[NonceSize];
         EntryNonce(id, nonce);
-        lock (_aesLock)
-        {
-            _aes.Encrypt(nonce, plaintext, ciphertext, tag, associatedData);
-        }
+        _aes.Encrypt(nonce, plaintext, ciphertext, tag, associatedData);
     }
 
     /// <summary>Decrypts and authenticates; false when the tag does not match (wrong key or altered bytes).</summary>
@@ -183,19 +178,7 @@ public sealed class LedgerSecret : IDisposable
 
         Span<byte> nonce = stackalloc byte[NonceSize];
         EntryNonce(id, nonce);
-        try
-        {
-            lock (_aesLock)
-            {
-                _aes.Decrypt(nonce, ciphertext, tag, plaintext, associatedData);
-            }
-
-            return true;
-        }
-        catch (AuthenticationTagMismatchException)
-        {
-            return false;
-        }
+        return _aes.TryDecrypt(nonce, ciphertext, tag, plaintext, associatedData);
     }
 
     /// <inheritdoc />

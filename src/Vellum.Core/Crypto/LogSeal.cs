@@ -31,9 +31,9 @@ public sealed class LogSeal : IDisposable
     private const int MagicSize = 4;
     private const int SaltSize = 16;
     private const int CounterSize = 8;
-    private const int TagSize = 16;
-    private const int KeySize = 32;
-    private const int NonceSize = 12;
+    private const int TagSize = Aes256Gcm.TagSize;
+    private const int KeySize = Aes256Gcm.KeySize;
+    private const int NonceSize = Aes256Gcm.NonceSize;
     private const int OpenKeysKept = 8;
 
     private static ReadOnlySpan<byte> Magic => "VSB1"u8;
@@ -41,13 +41,12 @@ public sealed class LogSeal : IDisposable
     private readonly byte[] _logKey;
     private readonly byte[] _salt = RandomNumberGenerator.GetBytes(SaltSize);
     private readonly Lock _sealLock = new();
-    private readonly AesGcm _sealKey;
+    private readonly Aes256Gcm _sealKey;
     private ulong _counter;
 
-    // Keys for opening, by salt: usually one (this ledger's primary's), a few after failovers. AesGcm is not safe for
-    // concurrent use, so each use holds the lock.
+    // Keys for opening, by salt: usually one (this ledger's primary's), a few after failovers; the lock guards the list.
     private readonly Lock _openLock = new();
-    private readonly List<(byte[] Salt, AesGcm Key)> _openKeys = [];
+    private readonly List<(byte[] Salt, Aes256Gcm Key)> _openKeys = [];
     private bool _disposed;
 
     /// <summary>A seal for the ledger whose secret is <paramref name="secret"/>, with a salt of its own.</summary>
@@ -106,15 +105,14 @@ public sealed class LogSeal : IDisposable
         nonce.Clear();
         sealedBatch.Slice(MagicSize + SaltSize, CounterSize).CopyTo(nonce);
         var plain = new byte[sealedBatch.Length - Overhead];
-        try
+        bool opened;
+        lock (_openLock)
         {
-            lock (_openLock)
-            {
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                OpenKey(salt).Decrypt(nonce, sealedBatch.Slice(MagicSize + SaltSize + CounterSize, plain.Length), sealedBatch[^TagSize..], plain, Magic);
-            }
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            opened = OpenKey(salt).TryDecrypt(nonce, sealedBatch.Slice(MagicSize + SaltSize + CounterSize, plain.Length), sealedBatch[^TagSize..], plain, Magic);
         }
-        catch (AuthenticationTagMismatchException)
+
+        if (!opened)
         {
             error = "the batch does not open with this ledger's log key (another ledger's, or altered)";
             return false;
@@ -151,7 +149,7 @@ public sealed class LogSeal : IDisposable
     }
 
     /// <summary>The key for <paramref name="salt"/>, kept among the last few used. Caller holds the open lock.</summary>
-    private AesGcm OpenKey(ReadOnlySpan<byte> salt)
+    private Aes256Gcm OpenKey(ReadOnlySpan<byte> salt)
     {
         for (var i = 0; i < _openKeys.Count; i++)
         {
@@ -172,13 +170,13 @@ public sealed class LogSeal : IDisposable
         return key;
     }
 
-    private AesGcm KeyFor(ReadOnlySpan<byte> salt)
+    private Aes256Gcm KeyFor(ReadOnlySpan<byte> salt)
     {
         Span<byte> key = stackalloc byte[KeySize];
         HMACSHA256.HashData(_logKey, salt, key);
         try
         {
-            return new AesGcm(key, TagSize);
+            return new Aes256Gcm(key);
         }
         finally
         {
