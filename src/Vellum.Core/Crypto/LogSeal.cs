@@ -85,7 +85,10 @@ public sealed class LogSeal : IDisposable
     /// Opens a batch a seal of this ledger made: the batch in clear, or false with why not (not sealed, cut short, or
     /// sealed under another ledger's key or altered: the two cannot be told apart).
     /// </summary>
-    public bool TryOpen(ReadOnlySpan<byte> sealedBatch, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? batch, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    public bool TryOpen(
+        ReadOnlySpan<byte> sealedBatch,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? batch,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
     {
         batch = null;
         if (!IsSealed(sealedBatch))
@@ -109,7 +112,8 @@ public sealed class LogSeal : IDisposable
         lock (_openLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            opened = OpenKey(salt).TryDecrypt(nonce, sealedBatch.Slice(MagicSize + SaltSize + CounterSize, plain.Length), sealedBatch[^TagSize..], plain, Magic);
+            var ciphertext = sealedBatch.Slice(MagicSize + SaltSize + CounterSize, plain.Length);
+            opened = OpenKey(salt).TryDecrypt(nonce, ciphertext, sealedBatch[^TagSize..], plain, Magic);
         }
 
         if (!opened)
