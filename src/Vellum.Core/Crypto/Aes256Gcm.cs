@@ -24,7 +24,6 @@ public sealed class Aes256Gcm : IDisposable
     /// <summary>Bytes in a tag.</summary>
     public const int TagSize = 16;
 
-    private const string LibCrypto = "libcrypto.so.3";
     private const int GetTagControl = 0x10;
     private const int SetTagControl = 0x11;
 
@@ -148,7 +147,7 @@ public sealed class Aes256Gcm : IDisposable
             }
 
             // The tag did not match: nothing of the unauthenticated plaintext is left behind.
-            NativeMethods.ERR_clear_error();
+            OpenSsl.ClearErrors();
             CryptographicOperations.ZeroMemory(plaintext);
             return false;
         }
@@ -233,7 +232,7 @@ public sealed class Aes256Gcm : IDisposable
 
     private static CryptographicException Failed()
     {
-        NativeMethods.ERR_clear_error();
+        OpenSsl.ClearErrors();
         return new CryptographicException("OpenSSL's AES-256-GCM failed.");
     }
 
@@ -249,7 +248,7 @@ public sealed class Aes256Gcm : IDisposable
             var cipher = NativeMethods.EVP_CIPHER_fetch(IntPtr.Zero, "AES-256-GCM\0"u8.ToArray(), IntPtr.Zero);
             if (cipher == IntPtr.Zero)
             {
-                NativeMethods.ERR_clear_error();
+                OpenSsl.ClearErrors();
                 return IntPtr.Zero;
             }
 
@@ -325,37 +324,33 @@ public sealed class Aes256Gcm : IDisposable
 
     private static class NativeMethods
     {
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern IntPtr EVP_CIPHER_fetch(IntPtr libraryContext, byte[] algorithm, IntPtr properties);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern IntPtr EVP_CIPHER_CTX_new();
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern void EVP_CIPHER_CTX_free(IntPtr context);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int EVP_CipherInit_ex2(
             IntPtr context, IntPtr cipher, ref byte key, ref byte nonce, int encrypt, IntPtr parameters);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int EVP_CipherUpdate(IntPtr context, ref byte output, ref int written, ref byte input, int length);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int EVP_CipherFinal_ex(IntPtr context, ref byte output, ref int written);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int EVP_CIPHER_CTX_ctrl(IntPtr context, int control, int argument, ref byte pointer);
-
-        [DllImport(LibCrypto, ExactSpelling = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern void ERR_clear_error();
     }
 }

@@ -19,7 +19,6 @@ internal static class OpenSslDigest
     /// <summary>Bytes in a SHA-256 block (HMAC's key pad).</summary>
     public const int BlockSize = 64;
 
-    private const string LibCrypto = "libcrypto.so.3";
 
     [ThreadStatic]
     private static DigestContext? _scratch;
@@ -102,7 +101,7 @@ internal static class OpenSslDigest
 
     private static CryptographicException Failed()
     {
-        NativeMethods.ERR_clear_error();
+        OpenSsl.ClearErrors();
         return new CryptographicException("OpenSSL's SHA-256 failed.");
     }
 
@@ -118,7 +117,7 @@ internal static class OpenSslDigest
             var algorithm = NativeMethods.EVP_MD_fetch(IntPtr.Zero, "SHA256\0"u8.ToArray(), IntPtr.Zero);
             if (algorithm == IntPtr.Zero)
             {
-                NativeMethods.ERR_clear_error();
+                OpenSsl.ClearErrors();
                 return IntPtr.Zero;
             }
 
@@ -176,36 +175,32 @@ internal static class OpenSslDigest
 
     private static class NativeMethods
     {
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern IntPtr EVP_MD_fetch(IntPtr libraryContext, byte[] algorithm, IntPtr properties);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern IntPtr EVP_MD_CTX_new();
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern void EVP_MD_CTX_free(IntPtr context);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int EVP_MD_CTX_copy_ex(IntPtr destination, IntPtr source);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int EVP_DigestInit_ex2(IntPtr context, IntPtr algorithm, IntPtr parameters);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int EVP_DigestUpdate(IntPtr context, ref byte data, nuint length);
 
-        [DllImport(LibCrypto, ExactSpelling = true)]
+        [DllImport(OpenSsl.LibCrypto, ExactSpelling = true)]
         [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
         public static extern int EVP_DigestFinal_ex(IntPtr context, ref byte digest, ref uint length);
-
-        [DllImport(LibCrypto, ExactSpelling = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern void ERR_clear_error();
     }
 }
