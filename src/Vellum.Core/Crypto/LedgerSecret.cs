@@ -133,9 +133,11 @@ public sealed class LedgerSecret : IDisposable
         Span<char> chars = stackalloc char[TxId.MaxLength];
         id.TryFormat(chars, out var written, default, null);
         var length = 3 + Encoding.ASCII.GetBytes(chars[..written], text[3..]);
+
+        // The nonce is the MAC of the ASCII id just written: taken from here rather than formatted again.
+        Span<byte> nonce = stackalloc byte[HmacSha256.Size];
+        _commitEvidenceMac.Compute(text[3..length], nonce);
         text[length++] = (byte)':';
-        Span<byte> nonce = stackalloc byte[32];
-        CommitEvidenceNonce(id, nonce);
         for (var i = 0; i < nonce.Length; i++)
         {
             text[length++] = HexLower(nonce[i] >> 4);
