@@ -11,10 +11,13 @@
 # Prints one line per figure; not part of the tests or CI. About 5-7 minutes on a 2-core machine.
 #
 # SIGNATURES=N passes --max-signatures-per-second N to the node of step 3 (default: the node's default, 100).
+# PER_CONNECTION=1 gives step 3 the shape of tenants that each talk to their own ledger: SPREAD connections, each
+# keeping to one ledger (--ledger-per-connection), and the one-ledger runs the same SPREAD connections.
 #
 #   bench/ledgers.sh
 #   COUNT=200 SPREAD=50 ROUNDS=2 bench/ledgers.sh
 #   SIGNATURES=25 bench/ledgers.sh
+#   COUNT=10 PER_CONNECTION=1 bench/ledgers.sh
 set -euo pipefail
 
 COUNT=${COUNT:-1000}
@@ -25,6 +28,7 @@ WARMUP=${WARMUP:-3}
 CLIENTS=${CLIENTS:-256}
 PORT=${PORT:-18543}
 SIGNATURES=${SIGNATURES:-}
+PER_CONNECTION=${PER_CONNECTION:-}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -82,6 +86,7 @@ args=(--ledger default); spread=(); while read -r n; do args+=(--ledger "$n"); s
 if [ -n "$SIGNATURES" ]; then args+=(--max-signatures-per-second "$SIGNATURES"); fi
 start_node "$WORK/spread" "${args[@]}"
 common=(append --endpoint "https://127.0.0.1:$PORT" --data "$WORK/spread" --clients "$CLIENTS" --duration "$DURATION" --warmup "$WARMUP" --json)
+if [ -n "$PER_CONNECTION" ]; then common+=(--connections "$SPREAD"); spread+=(--ledger-per-connection); fi
 okps() { python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ok_per_s"]))'; }
 if [ "$ROUNDS" -gt 0 ]; then
     single=$(dotnet "$LOADGEN" "${common[@]}" | okps)

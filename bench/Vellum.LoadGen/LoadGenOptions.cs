@@ -85,6 +85,13 @@ public sealed record LoadGenOptions
     /// </summary>
     public IReadOnlyList<string> Ledgers { get; init; } = [];
 
+    /// <summary>
+    /// Each connection keeps to one of <see cref="Ledgers"/> (connection <c>i</c>, ledger <c>i mod count</c>) instead of
+    /// every client taking the ledgers in turn: the shape of tenants that each talk to their own ledger, where the
+    /// streams of a connection meet in the same batches. Needs at least as many connections as ledgers.
+    /// </summary>
+    public bool LedgerPerConnection { get; init; }
+
     /// <summary>Tags on every appended entry (default none).</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
@@ -133,6 +140,7 @@ public sealed record LoadGenOptions
           --collections K            collections the appends are spread over (default 1)
           --tags a,b                 tags on every append
           --ledger NAME              spread appends over these ledgers (repeatable; path prefix /ledgers/NAME)
+          --ledger-per-connection    each connection keeps to one of them (needs --connections >= the ledgers)
           --wait-for-commit          appends wait for commit (waitForCommit=true)
           --preload N                entries appended before get, receipt and mixed (default 1000)
           --read-ratio R             share of GETs in mixed (default 0.9)
@@ -184,7 +192,7 @@ public sealed record LoadGenOptions
                 inline = arg[(eq + 1)..];
             }
 
-            if (name is "--json" or "--wait-for-commit")
+            if (name is "--json" or "--wait-for-commit" or "--ledger-per-connection")
             {
                 if (inline is not null)
                 {
@@ -192,7 +200,12 @@ public sealed record LoadGenOptions
                     return false;
                 }
 
-                o = name == "--json" ? o with { Json = true } : o with { WaitForCommit = true };
+                o = name switch
+                {
+                    "--json" => o with { Json = true },
+                    "--wait-for-commit" => o with { WaitForCommit = true },
+                    _ => o with { LedgerPerConnection = true },
+                };
                 continue;
             }
 
@@ -294,6 +307,13 @@ public sealed record LoadGenOptions
             return false;
         }
 
+        if (o.LedgerPerConnection && (o.Ledgers.Count == 0 || o.Connections < o.Ledgers.Count))
+        {
+            error = "--ledger-per-connection needs --ledger and at least as many --connections as ledgers " +
+                $"({o.Connections} for {o.Ledgers.Count})";
+            return false;
+        }
+
         if (kind == LoadScenario.PgAppend)
         {
             // No node, so no certificates: the connection string is all it needs.
@@ -354,6 +374,10 @@ public sealed record LoadGenOptions
         Check(Size >= 0, nameof(Size), "must not be negative");
         Check(Collections > 0, nameof(Collections), "must be positive");
         Check(Ledgers.Count == 0 || Scenario == LoadScenario.Append, nameof(Ledgers), "apply to append only");
+        Check(
+            !LedgerPerConnection || (Ledgers.Count > 0 && Connections >= Ledgers.Count),
+            nameof(LedgerPerConnection),
+            "needs ledgers and at least as many connections");
         Check(Preload > 0, nameof(Preload), "must be positive");
         Check(ReadRatio is >= 0 and <= 1, nameof(ReadRatio), "must be between 0 and 1");
         Check(HttpVersion == System.Net.HttpVersion.Version11 || HttpVersion == System.Net.HttpVersion.Version20, nameof(HttpVersion), "must be 1.1 or 2.0");

@@ -487,6 +487,26 @@ public sealed partial class LoadGenerator
         }
     }
 
+    /// <summary>
+    /// Which append address client <paramref name="client"/> uses at its <paramref name="turn"/>: an index into the
+    /// addresses of every ledger for the first collection, then every ledger for the second, and so on (one ledger, the
+    /// endpoint's own, when none is named). Each client takes them all in turn; with
+    /// <see cref="LoadGenOptions.LedgerPerConnection"/> it keeps to its connection's ledger and takes the collections in turn.
+    /// </summary>
+    internal static int AppendTarget(LoadGenOptions options, int client, int turn)
+    {
+        var ledgers = Math.Max(1, options.Ledgers.Count);
+        var addresses = ledgers * options.Collections;
+        if (!options.LedgerPerConnection)
+        {
+            return (int)((uint)turn % (uint)addresses);
+        }
+
+        // Clients share the connections round-robin (client i on connection i mod connections), as RunAsync hands them out.
+        var ledger = client % options.Connections % ledgers;
+        return ledger + (ledgers * (int)((uint)turn % (uint)options.Collections));
+    }
+
     /// <summary><c>{"contents":"…"}</c> with <paramref name="size"/> bytes of letters (no escaping needed).</summary>
     internal static byte[] Body(int size)
     {
@@ -649,8 +669,10 @@ public sealed partial class LoadGenerator
                     request = new HttpRequestMessage(HttpMethod.Get, noopUri);
                     break;
                 default:
-                    var turn = state.Turn++;
-                    request = new HttpRequestMessage(HttpMethod.Post, appendUris[(int)((uint)turn % (uint)appendUris.Length)]) { Content = JsonContent(body) };
+                    request = new HttpRequestMessage(HttpMethod.Post, appendUris[AppendTarget(options, state.Index, state.Turn++)])
+                    {
+                        Content = JsonContent(body),
+                    };
                     break;
             }
 

@@ -63,6 +63,49 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void A_ledger_per_connection_needs_ledgers_and_a_connection_for_each()
+    {
+        Assert.True(LoadGenOptions.TryParse(["append", "--data", "/d", "--ledger", "alpha"], out var o, out var error), error);
+        Assert.False(o!.LedgerPerConnection);
+        string[] two = ["append", "--data", "/d", "--ledger", "alpha", "--ledger", "beta", "--connections", "2", "--ledger-per-connection"];
+        Assert.True(LoadGenOptions.TryParse(two, out o, out error), error);
+        Assert.True(o!.LedgerPerConnection);
+
+        Assert.False(LoadGenOptions.TryParse(["append", "--data", "/d", "--ledger-per-connection"], out _, out error));
+        Assert.Contains("--ledger-per-connection needs --ledger", error, StringComparison.Ordinal);
+        string[] three =
+        [
+            "append", "--data", "/d", "--ledger", "a1a", "--ledger", "b1b", "--ledger", "c1c", "--connections", "2",
+            "--ledger-per-connection",
+        ];
+        Assert.False(LoadGenOptions.TryParse(three, out _, out error));
+        Assert.Contains("(2 for 3)", error, StringComparison.Ordinal);
+        string[] valued = ["append", "--data", "/d", "--ledger", "alpha", "--ledger-per-connection=yes"];
+        Assert.False(LoadGenOptions.TryParse(valued, out _, out error));
+        Assert.Contains("takes no value", error, StringComparison.Ordinal);
+        var unnamed = new LoadGenOptions { LedgerPerConnection = true, ServiceCertificatePath = "s", CertificatePath = "c", KeyPath = "k" };
+        Assert.Throws<ArgumentException>(unnamed.Validate);
+    }
+
+    [Fact]
+    public void Each_client_takes_every_ledger_in_turn_or_keeps_to_its_connections()
+    {
+        // Two collections over three ledgers: addresses 0-2 are the ledgers' first collection, 3-5 their second.
+        var spread = new LoadGenOptions { Ledgers = ["a1a", "b1b", "c1c"], Collections = 2, Connections = 4 };
+        Assert.Equal([0, 1, 2, 3, 4, 5, 0], Enumerable.Range(0, 7).Select(turn => LoadGenerator.AppendTarget(spread, client: 1, turn)));
+
+        // Connection c (clients c, c + 4, …) keeps to ledger c mod 3 and takes the collections in turn.
+        var kept = spread with { LedgerPerConnection = true };
+        Assert.Equal([1, 4, 1, 4], Enumerable.Range(0, 4).Select(turn => LoadGenerator.AppendTarget(kept, client: 5, turn)));
+        Assert.Equal([0, 3, 0], Enumerable.Range(0, 3).Select(turn => LoadGenerator.AppendTarget(kept, client: 3, turn)));
+        Assert.Equal([2, 5], Enumerable.Range(0, 2).Select(turn => LoadGenerator.AppendTarget(kept, client: 2, turn)));
+
+        // No ledger named: the endpoint's own, collections in turn.
+        var own = new LoadGenOptions { Collections = 3 };
+        Assert.Equal([0, 1, 2, 0], Enumerable.Range(0, 4).Select(turn => LoadGenerator.AppendTarget(own, client: 9, turn)));
+    }
+
+    [Fact]
     public void Pg_append_takes_a_connection_string_and_no_certificates()
     {
         const string Pg = "Host=127.0.0.1;Port=55432;Username=postgres;Database=postgres;Maximum Pool Size=300";

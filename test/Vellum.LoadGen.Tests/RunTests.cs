@@ -85,6 +85,22 @@ public sealed class RunTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Append_with_a_ledger_per_connection_writes_to_each_connections_ledger()
+    {
+        Assert.True(_ledgers.TryGet("alpha", out var alpha));
+        Assert.True(_ledgers.TryGet("beta", out var beta));
+        var before = (Default: _ledger.LastSeqno, Alpha: alpha.LastSeqno, Beta: beta.LastSeqno);
+        var options = Options(LoadScenario.Append) with { Ledgers = ["alpha", "beta"], LedgerPerConnection = true };
+        var report = await new LoadGenerator(options).RunAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(report.Requests > 0, report.ToTable());
+        Assert.Equal(0, report.Errors);
+        Assert.Equal(before.Default, _ledger.LastSeqno);
+        Assert.True(alpha.LastSeqno - before.Alpha + beta.LastSeqno - before.Beta >= report.Requests);
+        Assert.True(alpha.LastSeqno > before.Alpha && beta.LastSeqno > before.Beta, "each of the two connections keeps to one ledger");
+    }
+
+    [Fact]
     public async Task Get_reads_preloaded_entries()
     {
         var options = Options(LoadScenario.Get) with { Preload = 40, HttpVersion = HttpVersion.Version11 };
