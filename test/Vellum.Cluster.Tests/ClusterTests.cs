@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -473,8 +474,10 @@ public sealed partial class ClusterTests(ITestOutputHelper output)
                         Unknown.Add(match.Groups[1].Value);
                     }
                 }
-                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException or SocketException)
                 {
+                    // A node killed while the client connects: HttpClient has been seen to let the SocketException of
+                    // reading the new socket's remote end point ("Transport endpoint is not connected") through unwrapped.
                 }
 
                 Interlocked.Increment(ref _failures);
