@@ -161,20 +161,21 @@ internal static class TransactionEndpoints
         context.Response.Headers[AclResponses.TransactionIdHeader] = id.ToString();
         if (!waitForCommit)
         {
-            await AclResponses.Json(context, writer => writer.WriteString("collectionId", collectionId)).ConfigureAwait(false);
+            await AclResponses.Json(context, collectionId, static (writer, collection) => writer.WriteString("collectionId", collection))
+                .ConfigureAwait(false);
             return;
         }
 
         await ledger.Sequencer.WaitForCommitAsync(id.Seqno, context.RequestAborted).ConfigureAwait(false);
         // The answer carries the receipt alone, not the application claims (GET .../receipt has those).
         var receipt = ledger.Store.GetReceipt(id.Seqno, includeClaims: false);
-        await AclResponses.Json(context, writer =>
+        await AclResponses.Json(context, (collectionId, receipt.Receipt!, id), static (writer, state) =>
         {
-            writer.WriteString("collectionId", collectionId);
+            writer.WriteString("collectionId", state.collectionId);
             writer.WritePropertyName("receipt");
-            ReceiptJson.Write(writer, receipt.Receipt!);
+            ReceiptJson.Write(writer, state.Item2);
             writer.WriteString("state", "Ready");
-            writer.WriteString("transactionId", id.ToString());
+            writer.WriteString("transactionId", state.id.ToString());
         }).ConfigureAwait(false);
     }
 
@@ -206,11 +207,11 @@ internal static class TransactionEndpoints
             return;
         }
 
-        await AclResponses.Json(context, writer =>
+        await AclResponses.Json(context, (id, entry), static (writer, state) =>
         {
             writer.WriteString("state", "Ready");
             writer.WriteStartObject("entry");
-            WriteEntry(writer, id, entry);
+            WriteEntry(writer, state.id, state.entry);
             writer.WriteEndObject();
         }).ConfigureAwait(false);
     }
@@ -247,10 +248,10 @@ internal static class TransactionEndpoints
             return;
         }
 
-        await AclResponses.Json(context, writer =>
+        await AclResponses.Json(context, (state, id), static (writer, status) =>
         {
-            writer.WriteString("state", state);
-            writer.WriteString("transactionId", id.ToString());
+            writer.WriteString("state", status.state);
+            writer.WriteString("transactionId", status.id.ToString());
         }).ConfigureAwait(false);
     }
 
@@ -270,7 +271,8 @@ internal static class TransactionEndpoints
         }
 
         var (id, entry) = ledger.Store.ReadUserEntry(seqno);
-        await AclResponses.Json(context, writer => WriteEntry(writer, id, entry)).ConfigureAwait(false);
+        await AclResponses.Json(context, (id, entry), static (writer, state) => WriteEntry(writer, state.id, state.entry))
+            .ConfigureAwait(false);
     }
 
     private static async Task List(HttpContext context, LedgerService ledger)
@@ -366,29 +368,27 @@ internal static class TransactionEndpoints
 
         var pageSize = ledger.Settings.PageSize;
         var tags = ledger.Store.Index.TagsIn(collectionId, after, pageSize + 1);
-        string? nextLink = null;
-        if (tags.Count > pageSize)
-        {
-            tags = tags.Take(pageSize).ToList();
-            nextLink = $"/app/collections/tags?collectionId={Uri.EscapeDataString(collectionId)}&after={Uri.EscapeDataString(tags[^1])}&api-version={ApiVersions.Of(context)}";
-        }
-
-        await AclResponses.Json(context, writer =>
+        var count = Math.Min(tags.Count, pageSize);
+        var nextLink = tags.Count > pageSize
+            ? $"/app/collections/tags?collectionId={Uri.EscapeDataString(collectionId)}&after={Uri.EscapeDataString(tags[count - 1])}" +
+              $"&api-version={ApiVersions.Of(context)}"
+            : null;
+        await AclResponses.Json(context, (tags, count, nextLink), static (writer, page) =>
         {
             writer.WriteStartArray("tags");
-            foreach (var tag in tags)
+            for (var i = 0; i < page.count; i++)
             {
-                writer.WriteStringValue(tag);
+                writer.WriteStringValue(page.tags[i]);
             }
 
             writer.WriteEndArray();
-            if (nextLink is null)
+            if (page.nextLink is null)
             {
                 writer.WriteNull("nextLink");
             }
             else
             {
-                writer.WriteString("nextLink", nextLink);
+                writer.WriteString("nextLink", page.nextLink);
             }
         }).ConfigureAwait(false);
     }
