@@ -169,11 +169,11 @@ internal static class TransactionEndpoints
         await ledger.Sequencer.WaitForCommitAsync(id.Seqno, context.RequestAborted).ConfigureAwait(false);
         // The answer carries the receipt alone, not the application claims (GET .../receipt has those).
         var receipt = ledger.Store.GetReceipt(id.Seqno, includeClaims: false);
-        await AclResponses.Json(context, (collectionId, receipt.Receipt!, id), static (writer, state) =>
+        await AclResponses.Json(context, (collectionId, Receipt: receipt.Receipt!, id), static (writer, state) =>
         {
             writer.WriteString("collectionId", state.collectionId);
             writer.WritePropertyName("receipt");
-            ReceiptJson.Write(writer, state.Item2);
+            ReceiptJson.Write(writer, state.Receipt);
             writer.WriteString("state", "Ready");
             writer.WriteString("transactionId", state.id.ToString());
         }).ConfigureAwait(false);
